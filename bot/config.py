@@ -1,0 +1,255 @@
+"""``config.toml`` loaded into one dataclass per section; every problem is reported at once with the key's path.
+
+Secrets are written as ``{ env = "NAME" }`` and read from the environment when used, never from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import ConfigError
+from connectors import REGISTRY, load
+from connectors.base import ConnectorSettings, Secret
+
+INTENTS = ("complaint", "inquiry", "praise", "other")
+
+
+@dataclass(kw_only=True)
+class BrandSettings:
+    """Who we are and how customers reach us in private."""
+
+    name: str = "Acme"
+    contact_email: str = ""
+    contact_url: str = ""
+    contact_phone: str = ""
+    timezone: str = "UTC"
+    languages: list[str] = field(default_factory=lambda: ["en"])
+
+    def problems(self, path: str) -> list[str]:
+        out = []
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            out.append(f"{path}.timezone: unknown time zone {self.timezone!r}; expected an IANA name like 'Europe/Paris'")
+        if not (self.contact_email or self.contact_url or self.contact_phone):
+            out.append(f"{path}: expected at least one of contact_email, contact_url, contact_phone (doctrine §1)")
+        return out
+
+
+@dataclass(kw_only=True)
+class StoreSettings:
+    """Where the database lives."""
+
+    path: str = "mentionbot.db"
+
+
+@dataclass(kw_only=True)
+class ReplySettings:
+    """Which mentions get a drafted reply, and which drafts may be posted without a manager."""
+
+    max_age_hours: float = 72.0
+    reply_to: list[str] = field(default_factory=lambda: ["complaint", "inquiry", "praise"])
+    open_case_for: list[str] = field(default_factory=lambda: ["complaint", "inquiry"])
+    auto_approve: list[str] = field(default_factory=list)
+
+    def problems(self, path: str) -> list[str]:
+        out = []
+        for key in ("reply_to", "open_case_for", "auto_approve"):
+            bad = [i for i in getattr(self, key) if i not in INTENTS]
+            if bad:
+                out.append(f"{path}.{key}: unknown intent {bad[0]!r}; expected some of {', '.join(INTENTS)}")
+        return out
+
+
+@dataclass(kw_only=True)
+class SlaSettings:
+    """The service-level clocks of doctrine §3."""
+
+    acknowledge_hours: float = 24.0
+    inquiry_hours: float = 24.0
+    follow_ups: int = 3
+    follow_up_every_hours: float = 24.0
+    remind_before_hours: float = 2.0
+    targets: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class Config:
+    """The whole configuration."""
+
+    dry_run: bool = True
+    brand: BrandSettings = field(default_factory=BrandSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    replies: ReplySettings = field(default_factory=ReplySettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
+    connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
+    path: Path | None = None
+
+    def enabled_connectors(self) -> dict[str, ConnectorSettings]:
+        return {name: s for name, s in self.connectors.items() if s.enabled}
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config, taken relative to the config file's folder."""
+        p = Path(relative).expanduser()
+        if p.is_absolute() or self.path is None:
+            return p
+        return self.path.parent / p
+
+
+def load_config(path: str | Path, *, check_env: bool = True) -> Config:
+    """Read and validate ``path``; raise ``ConfigError`` listing every problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    config = parse_config(data, check_env=check_env)
+    config.path = path.resolve()
+    return config
+
+
+def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
+    """Validate a parsed TOML document into a ``Config``; raise ``ConfigError`` listing every problem."""
+    problems: list[str] = []
+    connectors_data = data.get("connectors", {})
+    rest = {k: v for k, v in data.items() if k != "connectors"}
+    config = bind(Config, rest, "", problems, skip={"connectors", "path"})
+    if not isinstance(connectors_data, dict):
+        problems.append("connectors: expected a table of [connectors.<name>] tables")
+        connectors_data = {}
+    for name, section in connectors_data.items():
+        where = f"connectors.{name}"
+        if name not in REGISTRY:
+            problems.append(f"{where}: unknown connector; expected one of {', '.join(sorted(REGISTRY))}")
+            continue
+        if not isinstance(section, dict):
+            problems.append(f"{where}: expected a table")
+            continue
+        settings_cls = load(name).Settings
+        settings = bind(settings_cls, section, where, problems)
+        config.connectors[name] = settings
+        if settings.enabled and check_env:
+            problems.extend(missing_secrets(settings, where))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def missing_secrets(settings: Any, where: str) -> list[str]:
+    """Problems for each configured secret whose environment variable is not set."""
+    out = []
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, Secret) and not value.value():
+            out.append(
+                f"{where}.{f.name}: environment variable {value.env} is not set (needed because {where} is enabled)"
+            )
+    return out
+
+
+def bind(cls: type, data: Any, path: str, problems: list[str], *, skip: set[str] = frozenset()) -> Any:
+    """Build dataclass ``cls`` from ``data``, appending a message to ``problems`` for each bad key."""
+    if not isinstance(data, dict):
+        problems.append(f"{path or 'top level'}: expected a table, got {type_name(data)}")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else key
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            problems.append(f"{where}: unknown key; expected one of {known}")
+            continue
+        ok, converted = convert(hints[key], value, where, problems)
+        if ok:
+            values[key] = converted
+    obj = cls(**values)
+    check = getattr(obj, "problems", None)
+    if callable(check) and not problems_for(path, problems):
+        problems.extend(check(path or "top level"))
+    return obj
+
+
+def problems_for(path: str, problems: list[str]) -> bool:
+    return any(p.startswith(f"{path}.") or p.startswith(f"{path}:") for p in problems) if path else False
+
+
+def convert(hint: Any, value: Any, where: str, problems: list[str]) -> tuple[bool, Any]:
+    """Check ``value`` against type ``hint``; return (ok, converted value)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return convert(options[0], value, where, problems)
+    if hint is Secret:
+        if isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str) and value["env"]:
+            return True, Secret(env=value["env"])
+        problems.append(
+            f'{where}: expected {{ env = "NAME" }} naming an environment variable '
+            f"(secrets are never written in the file), got {type_name(value)}"
+        )
+        return False, None
+    if origin is Literal:
+        if value in args:
+            return True, value
+        problems.append(f"{where}: expected one of {', '.join(repr(a) for a in args)}, got {value!r}")
+        return False, None
+    if dataclasses.is_dataclass(hint):
+        return True, bind(hint, value, where, problems)
+    if origin is list:
+        (item,) = args or (Any,)
+        if not isinstance(value, list):
+            problems.append(f"{where}: expected a list of {type_name(item)}, got {type_name(value)}")
+            return False, None
+        out = []
+        for i, v in enumerate(value):
+            ok, c = convert(item, v, f"{where}[{i}]", problems)
+            if not ok:
+                return False, None
+            out.append(c)
+        return True, out
+    if origin is dict:
+        _, item = args or (str, Any)
+        if not isinstance(value, dict):
+            problems.append(f"{where}: expected a table, got {type_name(value)}")
+            return False, None
+        out = {}
+        for k, v in value.items():
+            ok, c = convert(item, v, f"{where}.{k}", problems)
+            if not ok:
+                return False, None
+            out[k] = c
+        return True, out
+    if hint is Any:
+        return True, value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return True, float(value)
+    if hint in (str, int, bool, float):
+        if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+            return True, value
+        problems.append(f"{where}: expected {type_name(hint)}, got {type_name(value)} {value!r}")
+        return False, None
+    return True, value
+
+
+def type_name(t: Any) -> str:
+    if not isinstance(t, type):
+        t = type(t)
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }.get(t, t.__name__)

@@ -1,0 +1,817 @@
+"""The SQLite store: the single source of truth. All SQL lives here.
+
+One file in WAL mode, schema through versioned ``sqlite_utils`` migrations applied at open. Every state change of a
+draft is one transaction that also writes the audit trail; a poll's mentions and its cursor commit together.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from bot.errors import StoreError
+from bot.models import Author, Case, Draft, Mention, Triage, utc
+
+migrations = Migrations("mentionbot")
+
+
+def iso(dt: datetime | None) -> str | None:
+    """A UTC timestamp as sortable ISO text."""
+    return utc(dt).isoformat(timespec="seconds") if dt else None
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return utc(datetime.fromisoformat(text)) if text else None
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["mentions"].create(
+        {
+            "platform": str,
+            "id": str,
+            "url": str,
+            "author_handle": str,
+            "author_name": str,
+            "author_id": str,
+            "text": str,
+            "created_at": str,
+            "fetched_at": str,
+            "kind": str,
+            "rating": int,
+            "parent_id": str,
+            "thread_id": str,
+            "lang": str,
+            "own": int,
+            "intent": str,
+            "urgency": int,
+            "sentiment": float,
+            "raw": str,
+        },
+        pk=("platform", "id"),
+        not_null={"platform", "id", "text", "created_at"},
+        defaults={"own": 0},
+    )
+    db["mentions"].create_index(["created_at"])
+    db["mentions"].create_index(["platform", "author_handle"])
+    db["cursors"].create({"connector": str, "cursor": str, "updated_at": str}, pk="connector")
+    db["triage"].create(
+        {
+            "id": int,
+            "platform": str,
+            "mention_id": str,
+            "intent": str,
+            "urgency": int,
+            "sentiment": float,
+            "complaint_score": float,
+            "scores": str,
+            "reasons": str,
+            "lang": str,
+            "needs_human": int,
+            "model_version": str,
+            "decided_at": str,
+        },
+        pk="id",
+    )
+    db["triage"].create_index(["platform", "mention_id"])
+    db["drafts"].create(
+        {
+            "id": int,
+            "platform": str,
+            "mention_id": str,
+            "intent": str,
+            "text": str,
+            "state": str,
+            "template": str,
+            "route": str,
+            "findings": str,
+            "problems": str,
+            "decided_by": str,
+            "reason": str,
+            "posted_id": str,
+            "error": str,
+            "case_id": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+    )
+    # One public reply per mention, ever: the database refuses a second draft for the same mention.
+    db["drafts"].create_index(["platform", "mention_id"], unique=True)
+    db["drafts"].create_index(["state"])
+    db["audit"].create(
+        {"id": int, "at": str, "actor": str, "action": str, "draft_id": int, "case_id": int, "detail": str},
+        pk="id",
+    )
+    db["outbox"].create(
+        {
+            "id": int,
+            "draft_id": int,
+            "case_id": int,
+            "kind": str,
+            "platform": str,
+            "mention_id": str,
+            "text": str,
+            "idempotency_key": str,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "posted_id": str,
+            "error": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        defaults={"attempts": 0},
+    )
+    db["outbox"].create_index(["idempotency_key"], unique=True)
+    db["outbox"].create_index(["state"])
+    db["cases"].create(
+        {
+            "id": int,
+            "ref": str,
+            "platform": str,
+            "mention_id": str,
+            "author_handle": str,
+            "author_name": str,
+            "intent": str,
+            "status": str,
+            "stage": str,
+            "owner": str,
+            "opened_at": str,
+            "due_at": str,
+            "acknowledged_at": str,
+            "contacted_at": str,
+            "customer_replied_at": str,
+            "resolved_at": str,
+            "follow_ups": int,
+            "next_follow_up_at": str,
+            "action": str,
+            "action_owner": str,
+            "action_due": str,
+        },
+        pk="id",
+        defaults={"follow_ups": 0},
+    )
+    db["cases"].create_index(["platform", "mention_id"], unique=True)
+    db["cases"].create_index(["status", "due_at"])
+    db["case_events"].create(
+        {"id": int, "case_id": int, "at": str, "actor": str, "kind": str, "note": str}, pk="id"
+    )
+    db["case_events"].create_index(["case_id"])
+    db["people"].create(
+        {
+            "platform": str,
+            "handle": str,
+            "display_name": str,
+            "first_seen": str,
+            "last_seen": str,
+            "mentions": int,
+            "complaints": int,
+            "praise": int,
+            "stage": str,
+        },
+        pk=("platform", "handle"),
+        defaults={"mentions": 0, "complaints": 0, "praise": 0},
+    )
+    db["labels"].create(
+        {
+            "id": int,
+            "platform": str,
+            "mention_id": str,
+            "text": str,
+            "complaint": int,
+            "intent": str,
+            "source": str,
+            "actor": str,
+            "at": str,
+        },
+        pk="id",
+    )
+    db["runs"].create(
+        {
+            "id": int,
+            "connector": str,
+            "started_at": str,
+            "duration_ms": int,
+            "fetched": int,
+            "new": int,
+            "errors": int,
+            "status": str,
+            "error": str,
+        },
+        pk="id",
+    )
+    db["runs"].create_index(["connector", "started_at"])
+    db["models"].create(
+        {"version": str, "kind": str, "created_at": str, "active": int, "scores": str, "blob": bytes},
+        pk="version",
+        defaults={"active": 0},
+    )
+    db["settings"].create({"key": str, "value": str}, pk="key")
+
+
+class Store:
+    """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        migrations.apply(db)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (and create or migrate) the database file at ``path`` in WAL mode."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        db = Database(conn)
+        db.enable_wal()
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return cls(db)
+
+    @classmethod
+    def memory(cls) -> Store:
+        return cls(Database(memory=True))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def transaction(self):
+        """A context manager wrapping several writes in one transaction."""
+        return self.db.atomic()
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, list(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    # -- settings (small key/value state: paused posting, credential warnings) ---------------------------------
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self._one("select value from settings where key = ?", [key])
+        return row["value"] if row else default
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        with self.db.atomic():
+            if value is None:
+                self.db.execute("delete from settings where key = ?", [key])
+            else:
+                self.db["settings"].upsert({"key": key, "value": value}, pk="key")
+
+    # -- mentions and cursors -----------------------------------------------------------------------------------
+
+    def get_cursor(self, connector: str) -> str | None:
+        row = self._one("select cursor from cursors where connector = ?", [connector])
+        return row["cursor"] if row else None
+
+    def save_fetch(
+        self,
+        connector: str,
+        mentions: list[Mention],
+        cursor: str | None,
+        *,
+        now: datetime,
+        own: set[str] = frozenset(),
+    ) -> list[Mention]:
+        """Store the mentions not seen before and the connector's new cursor in one transaction.
+
+        ``own`` holds the keys of mentions written by the brand's own accounts. Returns the new mentions only.
+        """
+        fetched_at = iso(now)
+        new: list[Mention] = []
+        with self.db.atomic():
+            for mention in mentions:
+                row = mention_row(mention, fetched_at, own=mention.key in own)
+                cur = self.db.execute(
+                    f"insert or ignore into mentions ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                    list(row.values()),
+                )
+                if cur.rowcount:
+                    new.append(mention)
+                    self._count_person(mention, fetched_at)
+            if cursor is not None:
+                self.db.execute(
+                    "insert into cursors (connector, cursor, updated_at) values (?, ?, ?) "
+                    "on conflict(connector) do update set cursor = excluded.cursor, updated_at = excluded.updated_at",
+                    [connector, cursor, fetched_at],
+                )
+        return new
+
+    def _count_person(self, mention: Mention, at: str) -> None:
+        self.db.execute(
+            "insert into people (platform, handle, display_name, first_seen, last_seen, mentions, stage) "
+            "values (?, ?, ?, ?, ?, 1, 'awareness') on conflict(platform, handle) do update set "
+            "mentions = mentions + 1, last_seen = excluded.last_seen, display_name = excluded.display_name",
+            [mention.platform, mention.author.handle, mention.author.display_name, at, at],
+        )
+
+    def mention(self, platform: str, mention_id: str) -> Mention:
+        row = self._one("select * from mentions where platform = ? and id = ?", [platform, mention_id])
+        if not row:
+            raise StoreError(f"no mention {platform}:{mention_id}")
+        return mention_from_row(row)
+
+    def mention_is_own(self, platform: str, mention_id: str) -> bool:
+        row = self._one("select own from mentions where platform = ? and id = ?", [platform, mention_id])
+        return bool(row and row["own"])
+
+    def mentions(self, *, since: datetime | None = None, limit: int | None = None) -> Iterator[Mention]:
+        sql = "select * from mentions"
+        params: list[Any] = []
+        if since:
+            sql += " where created_at >= ?"
+            params.append(iso(since))
+        sql += " order by created_at"
+        if limit:
+            sql += f" limit {int(limit)}"
+        for row in self._rows(sql, params):
+            yield mention_from_row(row)
+
+    def person(self, platform: str, handle: str) -> dict[str, Any] | None:
+        return self._one("select * from people where platform = ? and handle = ?", [platform, handle])
+
+    # -- triage -------------------------------------------------------------------------------------------------
+
+    def save_triage(self, mention: Mention, triage: Triage, *, now: datetime) -> None:
+        """Record a triage decision and make it the mention's current one."""
+        with self.db.atomic():
+            self.db["triage"].insert(
+                {
+                    "platform": mention.platform,
+                    "mention_id": mention.id,
+                    "intent": triage.intent,
+                    "urgency": triage.urgency,
+                    "sentiment": triage.sentiment,
+                    "complaint_score": triage.complaint_score,
+                    "scores": json.dumps(triage.scores),
+                    "reasons": json.dumps(list(triage.reasons)),
+                    "lang": triage.lang,
+                    "needs_human": int(triage.needs_human),
+                    "model_version": triage.model_version,
+                    "decided_at": iso(now),
+                }
+            )
+            self.db.execute(
+                "update mentions set intent = ?, urgency = ?, sentiment = ?, lang = coalesce(?, lang) "
+                "where platform = ? and id = ?",
+                [triage.intent, triage.urgency, triage.sentiment, triage.lang, mention.platform, mention.id],
+            )
+            column = {"complaint": "complaints", "praise": "praise"}.get(triage.intent)
+            if column:
+                self.db.execute(
+                    f"update people set {column} = {column} + 1 where platform = ? and handle = ?",
+                    [mention.platform, mention.author.handle],
+                )
+
+    def triage_for(self, platform: str, mention_id: str) -> Triage | None:
+        row = self._one(
+            "select * from triage where platform = ? and mention_id = ? order by id desc limit 1",
+            [platform, mention_id],
+        )
+        if not row:
+            return None
+        return Triage(
+            intent=row["intent"],
+            urgency=row["urgency"] or 0,
+            sentiment=row["sentiment"] or 0.0,
+            complaint_score=row["complaint_score"] or 0.0,
+            scores=json.loads(row["scores"] or "{}"),
+            reasons=tuple(json.loads(row["reasons"] or "[]")),
+            lang=row["lang"],
+            needs_human=bool(row["needs_human"]),
+            model_version=row["model_version"] or "",
+        )
+
+    # -- drafts and the audit trail --------------------------------------------------------------------------
+
+    def add_draft(
+        self,
+        mention: Mention,
+        *,
+        intent: str,
+        text: str,
+        now: datetime,
+        template: str = "",
+        route: str = "reply",
+        findings: Iterable[str] = (),
+        problems: Iterable[str] = (),
+        actor: str = "mentionbot",
+    ) -> Draft | None:
+        """Create the draft awaiting approval; ``None`` when this mention already has one."""
+        with self.db.atomic():
+            cur = self.db.execute(
+                "insert or ignore into drafts (platform, mention_id, intent, text, state, template, route, "
+                "findings, problems, created_at, updated_at) values (?, ?, ?, ?, 'awaiting', ?, ?, ?, ?, ?, ?)",
+                [
+                    mention.platform,
+                    mention.id,
+                    intent,
+                    text,
+                    template,
+                    route,
+                    json.dumps(list(findings)),
+                    json.dumps(list(problems)),
+                    iso(now),
+                    iso(now),
+                ],
+            )
+            if not cur.rowcount:
+                return None
+            draft_id = cur.lastrowid
+            self._audit(now, actor, "drafted", draft_id=draft_id, detail=template)
+        return self.draft(draft_id)
+
+    def draft(self, draft_id: int) -> Draft:
+        row = self._one("select * from drafts where id = ?", [draft_id])
+        if not row:
+            raise StoreError(f"no draft {draft_id}")
+        return draft_from_row(row)
+
+    def draft_for(self, platform: str, mention_id: str) -> Draft | None:
+        row = self._one("select * from drafts where platform = ? and mention_id = ?", [platform, mention_id])
+        return draft_from_row(row) if row else None
+
+    def drafts(self, *states: str, limit: int | None = None) -> list[Draft]:
+        sql = "select * from drafts"
+        if states:
+            sql += f" where state in ({', '.join('?' * len(states))})"
+        sql += " order by id"
+        if limit:
+            sql += f" limit {int(limit)}"
+        return [draft_from_row(r) for r in self._rows(sql, states)]
+
+    def transition(
+        self,
+        draft_id: int,
+        *,
+        from_states: Iterable[str],
+        to_state: str,
+        actor: str,
+        now: datetime,
+        action: str | None = None,
+        detail: str | None = None,
+        **changes: Any,
+    ) -> bool:
+        """Move a draft to ``to_state`` if it is in one of ``from_states``; record who and when. One transaction.
+
+        Returns False (and changes nothing) when the draft was not in an allowed state: that is how two managers
+        approving at once produce one approval.
+        """
+        from_states = list(from_states)
+        for key in ("findings", "problems"):
+            if key in changes:
+                changes[key] = json.dumps(list(changes[key]))
+        assignments = ", ".join(f"{k} = ?" for k in changes)
+        sql = f"update drafts set state = ?, updated_at = ?{', ' if changes else ''}{assignments} where id = ? "
+        sql += f"and state in ({', '.join('?' * len(from_states))})"
+        with self.db.atomic():
+            cur = self.db.execute(sql, [to_state, iso(now), *changes.values(), draft_id, *from_states])
+            if not cur.rowcount:
+                return False
+            self._audit(now, actor, action or to_state, draft_id=draft_id, detail=detail)
+        return True
+
+    def _audit(
+        self,
+        now: datetime,
+        actor: str,
+        action: str,
+        *,
+        draft_id: int | None = None,
+        case_id: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.db["audit"].insert(
+            {
+                "at": iso(now),
+                "actor": actor,
+                "action": action,
+                "draft_id": draft_id,
+                "case_id": case_id,
+                "detail": detail,
+            }
+        )
+
+    def audit(self, *, draft_id: int | None = None, case_id: int | None = None) -> list[dict[str, Any]]:
+        if draft_id is not None:
+            return self._rows("select * from audit where draft_id = ? order by id", [draft_id])
+        if case_id is not None:
+            return self._rows("select * from audit where case_id = ? order by id", [case_id])
+        return self._rows("select * from audit order by id")
+
+    # -- the outbox ---------------------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        *,
+        kind: str,
+        platform: str,
+        mention_id: str,
+        text: str,
+        idempotency_key: str,
+        now: datetime,
+        draft_id: int | None = None,
+        case_id: int | None = None,
+    ) -> int | None:
+        """Queue one post; the idempotency key makes a second enqueue of the same thing a no-op."""
+        cur = self.db.execute(
+            "insert or ignore into outbox (draft_id, case_id, kind, platform, mention_id, text, idempotency_key, "
+            "state, attempts, created_at) values (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+            [draft_id, case_id, kind, platform, mention_id, text, idempotency_key, iso(now)],
+        )
+        return cur.lastrowid if cur.rowcount else None
+
+    def outbox(self, *states: str) -> list[dict[str, Any]]:
+        sql = "select * from outbox"
+        if states:
+            sql += f" where state in ({', '.join('?' * len(states))})"
+        return self._rows(sql + " order by id", states)
+
+    def outbox_item(self, item_id: int) -> dict[str, Any]:
+        row = self._one("select * from outbox where id = ?", [item_id])
+        if not row:
+            raise StoreError(f"no outbox item {item_id}")
+        return row
+
+    def claim_outbox(self, item_id: int, *, now: datetime) -> bool:
+        """Mark an item as being sent (the write-ahead step); False if another worker has it."""
+        with self.db.atomic():
+            cur = self.db.execute(
+                "update outbox set state = 'sending', attempts = attempts + 1 where id = ? and state = 'pending'",
+                [item_id],
+            )
+            return bool(cur.rowcount)
+
+    def settle_outbox(self, item_id: int, *, state: str, now: datetime, **changes: Any) -> None:
+        assignments = "".join(f", {k} = ?" for k in changes)
+        self.db.execute(
+            f"update outbox set state = ?{assignments} where id = ?", [state, *changes.values(), item_id]
+        )
+
+    # -- cases --------------------------------------------------------------------------------------------------
+
+    def open_case(self, mention: Mention, *, intent: str, due_at: datetime, now: datetime) -> Case:
+        """Open the private case for ``mention`` (or return the one already open for it)."""
+        existing = self.case_for(mention.platform, mention.id)
+        if existing:
+            return existing
+        with self.db.atomic():
+            case_id = (
+                self.db["cases"]
+                .insert(
+                    {
+                        "platform": mention.platform,
+                        "mention_id": mention.id,
+                        "author_handle": mention.author.handle,
+                        "author_name": mention.author.display_name or mention.author.handle,
+                        "intent": intent,
+                        "status": "open",
+                        "stage": "contact",
+                        "opened_at": iso(now),
+                        "due_at": iso(due_at),
+                        "follow_ups": 0,
+                    }
+                )
+                .last_pk
+            )
+            ref = f"C-{case_id:05d}"
+            self.db.execute("update cases set ref = ? where id = ?", [ref, case_id])
+            self._case_event(case_id, now, "mentionbot", "opened", f"{intent} from {mention.author.handle}")
+        return self.case(case_id)
+
+    def case(self, case_id: int) -> Case:
+        row = self._one("select * from cases where id = ?", [case_id])
+        if not row:
+            raise StoreError(f"no case {case_id}")
+        return case_from_row(row)
+
+    def case_by_ref(self, ref: str) -> Case:
+        row = self._one("select * from cases where ref = ? or id = ?", [ref.upper(), ref])
+        if not row:
+            raise StoreError(f"no case {ref}")
+        return case_from_row(row)
+
+    def case_for(self, platform: str, mention_id: str) -> Case | None:
+        row = self._one("select * from cases where platform = ? and mention_id = ?", [platform, mention_id])
+        return case_from_row(row) if row else None
+
+    def cases(self, *, status: str | None = "open", due_before: datetime | None = None) -> list[Case]:
+        sql, params = "select * from cases where 1", []
+        if status:
+            sql += " and status = ?"
+            params.append(status)
+        if due_before:
+            sql += " and due_at <= ?"
+            params.append(iso(due_before))
+        return [case_from_row(r) for r in self._rows(sql + " order by due_at", params)]
+
+    def update_case(self, case_id: int, *, now: datetime, actor: str, event: str, note: str = "", **changes: Any):
+        """Change a case's fields and append the event to its history, in one transaction."""
+        changes = {k: iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
+        with self.db.atomic():
+            if changes:
+                assignments = ", ".join(f"{k} = ?" for k in changes)
+                self.db.execute(f"update cases set {assignments} where id = ?", [*changes.values(), case_id])
+            self._case_event(case_id, now, actor, event, note)
+
+    def _case_event(self, case_id: int, now: datetime, actor: str, kind: str, note: str) -> None:
+        self.db["case_events"].insert({"case_id": case_id, "at": iso(now), "actor": actor, "kind": kind, "note": note})
+
+    def case_events(self, case_id: int) -> list[dict[str, Any]]:
+        return self._rows("select * from case_events where case_id = ? order by id", [case_id])
+
+    # -- labels and models --------------------------------------------------------------------------------------
+
+    def add_label(
+        self, mention: Mention | None, *, complaint: bool, intent: str, source: str, actor: str, now: datetime,
+        text: str | None = None,
+    ) -> None:
+        """Record a manager's decision as training data for the complaint model."""
+        self.db["labels"].insert(
+            {
+                "platform": mention.platform if mention else None,
+                "mention_id": mention.id if mention else None,
+                "text": text if text is not None else (mention.text if mention else ""),
+                "complaint": int(complaint),
+                "intent": intent,
+                "source": source,
+                "actor": actor,
+                "at": iso(now),
+            }
+        )
+
+    def labels(self) -> list[dict[str, Any]]:
+        """Every label, the latest decision per mention winning."""
+        return self._rows(
+            "select * from labels where id in (select max(id) from labels group by coalesce(platform || ':' || "
+            "mention_id, 'id:' || id)) order by id"
+        )
+
+    def save_model(self, version: str, *, kind: str, blob: bytes, scores: dict, now: datetime, active: bool) -> None:
+        with self.db.atomic():
+            if active:
+                self.db.execute("update models set active = 0")
+            self.db["models"].insert(
+                {
+                    "version": version,
+                    "kind": kind,
+                    "created_at": iso(now),
+                    "active": int(active),
+                    "scores": json.dumps(scores),
+                    "blob": blob,
+                },
+                replace=True,
+            )
+
+    def active_model(self) -> dict[str, Any] | None:
+        return self._one("select * from models where active = 1")
+
+    def models(self) -> list[dict[str, Any]]:
+        return self._rows("select version, kind, created_at, active, scores from models order by created_at")
+
+    # -- runs ---------------------------------------------------------------------------------------------------
+
+    def record_run(
+        self,
+        connector: str,
+        *,
+        started_at: datetime,
+        duration_ms: int,
+        fetched: int,
+        new: int,
+        errors: int,
+        status: str,
+        error: str | None = None,
+    ) -> None:
+        self.db["runs"].insert(
+            {
+                "connector": connector,
+                "started_at": iso(started_at),
+                "duration_ms": duration_ms,
+                "fetched": fetched,
+                "new": new,
+                "errors": errors,
+                "status": status,
+                "error": error,
+            }
+        )
+
+    def runs(self, connector: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        if connector:
+            return self._rows(
+                "select * from runs where connector = ? order by id desc limit ?", [connector, limit]
+            )
+        return self._rows("select * from runs order by id desc limit ?", [limit])
+
+    def last_runs(self) -> list[dict[str, Any]]:
+        """The latest run of each connector, with the time of its latest successful one."""
+        return self._rows(
+            "select r.*, (select max(started_at) from runs s where s.connector = r.connector and s.status = 'ok') "
+            "as last_ok from runs r where r.id in (select max(id) from runs group by connector) order by connector"
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Headline numbers for the status line and the demo summary."""
+        one = self._one(
+            "select (select count(*) from mentions) as mentions, "
+            "(select count(*) from drafts where state = 'awaiting') as awaiting, "
+            "(select count(*) from drafts where state = 'posted') as posted, "
+            "(select count(*) from drafts where state = 'manual') as manual, "
+            "(select count(*) from drafts where state = 'rejected') as rejected, "
+            "(select count(*) from outbox where state in ('pending', 'sending')) as outbox, "
+            "(select count(*) from cases where status = 'open') as open_cases"
+        )
+        return dict(one or {})
+
+
+def mention_row(mention: Mention, fetched_at: str | None, *, own: bool = False) -> dict[str, Any]:
+    return {
+        "platform": mention.platform,
+        "id": mention.id,
+        "url": mention.url,
+        "author_handle": mention.author.handle,
+        "author_name": mention.author.display_name,
+        "author_id": mention.author.id,
+        "text": mention.text,
+        "created_at": iso(mention.created_at),
+        "fetched_at": fetched_at,
+        "kind": mention.kind,
+        "rating": mention.rating,
+        "parent_id": mention.parent_id,
+        "thread_id": mention.thread_id,
+        "lang": mention.lang,
+        "own": int(own),
+        "raw": json.dumps(mention.raw, default=str),
+    }
+
+
+def mention_from_row(row: dict[str, Any]) -> Mention:
+    return Mention(
+        platform=row["platform"],
+        id=row["id"],
+        url=row["url"] or "",
+        author=Author(row["author_handle"] or "", row["author_name"] or "", row["author_id"] or ""),
+        text=row["text"],
+        created_at=parse_time(row["created_at"]),
+        kind=row["kind"] or "post",
+        rating=row["rating"],
+        parent_id=row["parent_id"],
+        thread_id=row["thread_id"],
+        lang=row["lang"],
+        raw=json.loads(row["raw"] or "{}"),
+    )
+
+
+def draft_from_row(row: dict[str, Any]) -> Draft:
+    return Draft(
+        id=row["id"],
+        platform=row["platform"],
+        mention_id=row["mention_id"],
+        intent=row["intent"],
+        text=row["text"],
+        state=row["state"],
+        created_at=parse_time(row["created_at"]),
+        updated_at=parse_time(row["updated_at"]),
+        template=row["template"] or "",
+        route=row["route"] or "reply",
+        findings=tuple(json.loads(row["findings"] or "[]")),
+        problems=tuple(json.loads(row["problems"] or "[]")),
+        decided_by=row["decided_by"],
+        reason=row["reason"],
+        posted_id=row["posted_id"],
+        error=row["error"],
+        case_id=row["case_id"],
+    )
+
+
+def case_from_row(row: dict[str, Any]) -> Case:
+    times = {
+        "opened_at",
+        "due_at",
+        "acknowledged_at",
+        "contacted_at",
+        "customer_replied_at",
+        "resolved_at",
+        "next_follow_up_at",
+        "action_due",
+    }
+    fields = Case.__dataclass_fields__
+    return Case(**{k: parse_time(v) if k in times else v for k, v in row.items() if k in fields})
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """A dataclass record as JSON-able dict (for ``--json`` output)."""
+    return json.loads(json.dumps(asdict(record), default=str))

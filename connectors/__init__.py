@@ -1,0 +1,24 @@
+"""Connectors, one module per platform, registered here by their config name.
+
+The registry maps the name used in ``[connectors.<name>]`` to ``module:Class``; a module (and its client library)
+is imported only when its table is present in the configuration.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connectors.base import Connector
+
+REGISTRY: dict[str, str] = {
+    "file": "connectors.file:FileConnector",
+    "reddit": "connectors.reddit:RedditConnector",
+}
+
+
+def load(name: str) -> type[Connector]:
+    """Import and return the connector class registered as ``name``."""
+    module, _, cls = REGISTRY[name].partition(":")
+    return getattr(import_module(module), cls)

@@ -1,0 +1,102 @@
+"""The connector contract: one platform's API, nothing else.
+
+A connector fetches new mentions after a cursor and, where the platform allows, posts a public reply and a private
+message. It never decides what to say. Each module in ``connectors/`` defines one ``Connector`` subclass with its own
+``Settings`` dataclass (the keys of its ``[connectors.<name>]`` table) and a loopback fake in ``connectors/fakes/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from bot.clock import Clock, SystemClock
+from bot.models import Author, FetchResult, Mention, ReplyRules
+
+
+@dataclass(kw_only=True)
+class Secret:
+    """A credential named by its environment variable; the value is read when needed and never printed."""
+
+    env: str
+
+    def value(self) -> str:
+        import os
+
+        return os.environ.get(self.env, "")
+
+    def __repr__(self) -> str:
+        return f"Secret(env={self.env!r})"
+
+
+@dataclass(kw_only=True)
+class ConnectorSettings:
+    """Keys every ``[connectors.<name>]`` table accepts."""
+
+    enabled: bool = False
+    interval_seconds: int = 300
+    own_accounts: list[str] = field(default_factory=list)
+    base_url: str = ""
+    timeout_seconds: float = 20.0
+
+
+class Connector:
+    """Base class of every platform connector."""
+
+    name: ClassVar[str] = ""
+    Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    rules: ClassVar[ReplyRules] = ReplyRules(can_reply=False)
+
+    def __init__(self, settings: ConnectorSettings, *, clock: Clock | None = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+
+    @classmethod
+    def from_config(cls, settings: ConnectorSettings, *, clock: Clock | None = None) -> Connector:
+        """Build the connector from its validated settings."""
+        return cls(settings, clock=clock)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What this connector can do beyond fetching: ``reply``, ``message``, ``reconcile``."""
+        caps = set()
+        if self.rules.can_reply:
+            caps.add("reply")
+        if self.rules.can_message:
+            caps.add("message")
+        if type(self).find_reply is not Connector.find_reply:
+            caps.add("reconcile")
+        return frozenset(caps)
+
+    def fetch(self, cursor: str | None) -> FetchResult:
+        """Return the mentions newer than ``cursor`` and the cursor that covers them (``None`` = first run)."""
+        raise NotImplementedError
+
+    def check(self) -> str:
+        """Log in cheaply and say as whom; raise ``ConnectorError`` when that fails."""
+        return "no login needed"
+
+    def own_accounts(self) -> set[str]:
+        """The brand's own handles and ids on this platform, lower-cased: never triaged, never answered."""
+        return {a.lower() for a in self.settings.own_accounts}
+
+    def is_own(self, author: Author) -> bool:
+        """Whether ``author`` is one of the brand's own accounts."""
+        own = self.own_accounts()
+        return bool(own) and (author.handle.lower() in own or (author.id and author.id.lower() in own))
+
+    def can_reply(self, mention: Mention) -> bool:
+        """Whether the platform lets us reply publicly to this particular mention."""
+        return self.rules.can_reply
+
+    def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
+        """Post ``text`` publicly in reply to ``mention``; return the posted item's id."""
+        raise NotImplementedError(f"{self.name} cannot reply")
+
+    def message(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
+        """Send ``text`` privately to the author of ``mention``; return the message id."""
+        raise NotImplementedError(f"{self.name} cannot send private messages")
+
+    def find_reply(self, mention: Mention) -> str | None:
+        """Look on the platform for a reply by our account to ``mention`` (used to reconcile an uncertain post)."""
+        return None
