@@ -37,9 +37,13 @@ class BrandSettings:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            out.append(f"{path}.timezone: unknown time zone {self.timezone!r}; expected an IANA name like 'Europe/Paris'")
+            out.append(
+                f"{path}.timezone: unknown time zone {self.timezone!r}; expected an IANA name like 'Europe/Paris'"
+            )
         if not (self.contact_email or self.contact_url or self.contact_phone):
-            out.append(f"{path}: expected at least one of contact_email, contact_url, contact_phone (doctrine §1)")
+            out.append(
+                f"{path}: expected at least one of contact_email, contact_url, contact_phone (doctrine §1)"
+            )
         return out
 
 
@@ -192,7 +196,12 @@ def convert(hint: Any, value: Any, where: str, problems: list[str]) -> tuple[boo
         if len(options) == 1:
             return convert(options[0], value, where, problems)
     if hint is Secret:
-        if isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str) and value["env"]:
+        if (
+            isinstance(value, dict)
+            and set(value) == {"env"}
+            and isinstance(value["env"], str)
+            and value["env"]
+        ):
             return True, Secret(env=value["env"])
         problems.append(
             f'{where}: expected {{ env = "NAME" }} naming an environment variable '

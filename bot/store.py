@@ -409,12 +409,13 @@ class Store:
         findings: Iterable[str] = (),
         problems: Iterable[str] = (),
         actor: str = "mentionbot",
+        case_id: int | None = None,
     ) -> Draft | None:
         """Create the draft awaiting approval; ``None`` when this mention already has one."""
         with self.db.atomic():
             cur = self.db.execute(
                 "insert or ignore into drafts (platform, mention_id, intent, text, state, template, route, "
-                "findings, problems, created_at, updated_at) values (?, ?, ?, ?, 'awaiting', ?, ?, ?, ?, ?, ?)",
+                "findings, problems, case_id, created_at, updated_at) values (?, ?, ?, ?, 'awaiting', ?, ?, ?, ?, ?, ?, ?)",
                 [
                     mention.platform,
                     mention.id,
@@ -424,6 +425,7 @@ class Store:
                     route,
                     json.dumps(list(findings)),
                     json.dumps(list(problems)),
+                    case_id,
                     iso(now),
                     iso(now),
                 ],
@@ -475,7 +477,9 @@ class Store:
             if key in changes:
                 changes[key] = json.dumps(list(changes[key]))
         assignments = ", ".join(f"{k} = ?" for k in changes)
-        sql = f"update drafts set state = ?, updated_at = ?{', ' if changes else ''}{assignments} where id = ? "
+        sql = (
+            f"update drafts set state = ?, updated_at = ?{', ' if changes else ''}{assignments} where id = ? "
+        )
         sql += f"and state in ({', '.join('?' * len(from_states))})"
         with self.db.atomic():
             cur = self.db.execute(sql, [to_state, iso(now), *changes.values(), draft_id, *from_states])
@@ -527,11 +531,12 @@ class Store:
         case_id: int | None = None,
     ) -> int | None:
         """Queue one post; the idempotency key makes a second enqueue of the same thing a no-op."""
-        cur = self.db.execute(
-            "insert or ignore into outbox (draft_id, case_id, kind, platform, mention_id, text, idempotency_key, "
-            "state, attempts, created_at) values (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
-            [draft_id, case_id, kind, platform, mention_id, text, idempotency_key, iso(now)],
-        )
+        with self.db.atomic():
+            cur = self.db.execute(
+                "insert or ignore into outbox (draft_id, case_id, kind, platform, mention_id, text, idempotency_key, "
+                "state, attempts, created_at) values (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+                [draft_id, case_id, kind, platform, mention_id, text, idempotency_key, iso(now)],
+            )
         return cur.lastrowid if cur.rowcount else None
 
     def outbox(self, *states: str) -> list[dict[str, Any]]:
@@ -557,9 +562,11 @@ class Store:
 
     def settle_outbox(self, item_id: int, *, state: str, now: datetime, **changes: Any) -> None:
         assignments = "".join(f", {k} = ?" for k in changes)
-        self.db.execute(
-            f"update outbox set state = ?{assignments} where id = ?", [state, *changes.values(), item_id]
-        )
+        changes = {k: iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
+        with self.db.atomic():
+            self.db.execute(
+                f"update outbox set state = ?{assignments} where id = ?", [state, *changes.values(), item_id]
+            )
 
     # -- cases --------------------------------------------------------------------------------------------------
 
@@ -618,7 +625,9 @@ class Store:
             params.append(iso(due_before))
         return [case_from_row(r) for r in self._rows(sql + " order by due_at", params)]
 
-    def update_case(self, case_id: int, *, now: datetime, actor: str, event: str, note: str = "", **changes: Any):
+    def update_case(
+        self, case_id: int, *, now: datetime, actor: str, event: str, note: str = "", **changes: Any
+    ):
         """Change a case's fields and append the event to its history, in one transaction."""
         changes = {k: iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
         with self.db.atomic():
@@ -628,7 +637,9 @@ class Store:
             self._case_event(case_id, now, actor, event, note)
 
     def _case_event(self, case_id: int, now: datetime, actor: str, kind: str, note: str) -> None:
-        self.db["case_events"].insert({"case_id": case_id, "at": iso(now), "actor": actor, "kind": kind, "note": note})
+        self.db["case_events"].insert(
+            {"case_id": case_id, "at": iso(now), "actor": actor, "kind": kind, "note": note}
+        )
 
     def case_events(self, case_id: int) -> list[dict[str, Any]]:
         return self._rows("select * from case_events where case_id = ? order by id", [case_id])
@@ -636,7 +647,14 @@ class Store:
     # -- labels and models --------------------------------------------------------------------------------------
 
     def add_label(
-        self, mention: Mention | None, *, complaint: bool, intent: str, source: str, actor: str, now: datetime,
+        self,
+        mention: Mention | None,
+        *,
+        complaint: bool,
+        intent: str,
+        source: str,
+        actor: str,
+        now: datetime,
         text: str | None = None,
     ) -> None:
         """Record a manager's decision as training data for the complaint model."""
@@ -660,7 +678,9 @@ class Store:
             "mention_id, 'id:' || id)) order by id"
         )
 
-    def save_model(self, version: str, *, kind: str, blob: bytes, scores: dict, now: datetime, active: bool) -> None:
+    def save_model(
+        self, version: str, *, kind: str, blob: bytes, scores: dict, now: datetime, active: bool
+    ) -> None:
         with self.db.atomic():
             if active:
                 self.db.execute("update models set active = 0")
@@ -722,6 +742,14 @@ class Store:
             "select r.*, (select max(started_at) from runs s where s.connector = r.connector and s.status = 'ok') "
             "as last_ok from runs r where r.id in (select max(id) from runs group by connector) order by connector"
         )
+
+    def intent_counts(self) -> dict[str, int]:
+        """Mentions per current intent ("own" for the brand's own posts, "untriaged" for the rest)."""
+        rows = self._rows(
+            "select case when own then 'own' else coalesce(intent, 'untriaged') end as k, count(*) as n "
+            "from mentions group by k"
+        )
+        return {r["k"]: r["n"] for r in rows}
 
     def counts(self) -> dict[str, int]:
         """Headline numbers for the status line and the demo summary."""

@@ -46,6 +46,8 @@ class Connector:
     name: ClassVar[str] = ""
     Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     rules: ClassVar[ReplyRules] = ReplyRules(can_reply=False)
+    # True where the platform itself drops a repeated post with the same idempotency key (Mastodon).
+    idempotent_posts: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings, *, clock: Clock | None = None):
         self.settings = settings

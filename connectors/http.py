@@ -8,6 +8,7 @@ waits for the reset the platform announces, through the injected clock, when tha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,7 +112,9 @@ class HttpClient:
                 wait = seconds_until_reset(response.headers, self.clock.now())
                 wait = 60.0 if wait is None else wait
                 if wait <= self.max_wait and attempt <= self.retries:
-                    log.warning("%s: rate limited on %s %s; waiting %.0fs", self.connector, method, path, wait)
+                    log.warning(
+                        "%s: rate limited on %s %s; waiting %.0fs", self.connector, method, path, wait
+                    )
                     self.clock.sleep(wait)
                     continue
                 raise TransientError(self.connector, f"{method} {path}: rate limited", retry_after=wait)
@@ -145,10 +148,8 @@ class HttpClient:
     def _note_rate(self, response: requests.Response) -> None:
         for name in REMAINING_HEADERS:
             if name in response.headers:
-                try:
+                with contextlib.suppress(ValueError):
                     self.rate.remaining = float(response.headers[name])
-                except ValueError:
-                    pass
         wait = seconds_until_reset(
             {k: v for k, v in response.headers.items() if k.lower() != "retry-after"}, self.clock.now()
         )

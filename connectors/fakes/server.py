@@ -75,7 +75,7 @@ def route(method: str, pattern: str) -> Callable:
     """Mark a fake's method as the handler of ``METHOD pattern`` (a regex matched against the whole path)."""
 
     def mark(fn: Callable) -> Callable:
-        fn._route = (method.upper(), re.compile(pattern + r"\Z"))
+        fn.route = (method.upper(), re.compile(pattern + r"\Z"))
         return fn
 
     return mark
@@ -91,7 +91,10 @@ class FakePlatform:
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
         self._routes = [
-            (*fn._route, fn) for name in dir(type(self)) if hasattr(fn := getattr(self, name), "_route")
+            (*fn.route, getattr(self, name))
+            for cls in reversed(type(self).__mro__)
+            for name, fn in vars(cls).items()
+            if callable(fn) and hasattr(fn, "route")
         ]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -115,7 +118,9 @@ class FakePlatform:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fake-{self.platform}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"fake-{self.platform}", daemon=True
+        )
         self._thread.start()
         return self.base_url
 
@@ -197,13 +202,17 @@ class FakePlatform:
             response = Response(fault.status, fault.body, dict(fault.headers))
             raw = fault.raw
         else:
-            response, raw = self._route(request), None
+            response, raw = self._answer(request), None
         headers = {**self.rate_limit_headers(request), **response.headers}
         if raw is None:
             if isinstance(response.body, bytes | str):
                 raw = response.body.encode() if isinstance(response.body, str) else response.body
             else:
-                raw = b"" if response.body is None and response.status == 204 else json.dumps(response.body).encode()
+                raw = (
+                    b""
+                    if response.body is None and response.status == 204
+                    else json.dumps(response.body).encode()
+                )
         handler.send_response(response.status)
         if response.status != 204:
             handler.send_header("Content-Type", response.content_type)
@@ -222,7 +231,7 @@ class FakePlatform:
                 return fault
         return None
 
-    def _route(self, request: Request) -> Response:
+    def _answer(self, request: Request) -> Response:
         allowed = False
         for method, pattern, fn in self._routes:
             match = pattern.match(request.path)
@@ -238,7 +247,9 @@ class FakePlatform:
             except Exception as exc:  # a fake's bug must show as a 500, not a hung client
                 return Response(500, {"error": f"fake {self.platform}: {exc!r}"})
             return result if isinstance(result, Response) else Response(200, result)
-        return Response(405 if allowed else 404, {"error": "not found" if not allowed else "method not allowed"})
+        return Response(
+            405 if allowed else 404, {"error": "not found" if not allowed else "method not allowed"}
+        )
 
 
 def epoch(dt: Any) -> float:

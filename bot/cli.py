@@ -1,0 +1,350 @@
+"""The ``mentionbot`` command line. User-facing messages are made here and nowhere else."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bot.clock import SystemClock
+from bot.config import Config, load_config
+from bot.errors import ConfigError, ConnectorError, StoreError
+
+# Piped output (scripts, tests, logs) gets wide lines instead of tables squeezed to 80 columns.
+_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200))
+console = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
+
+
+class Context:
+    """What every command needs: the config path, and the loaded config and store on demand."""
+
+    def __init__(self, config_path: str):
+        self.config_path = config_path
+        self._config: Config | None = None
+        self.clock = SystemClock()
+
+    def config(self, *, check_env: bool = False) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path, check_env=check_env)
+            except ConfigError as exc:
+                err.print(f"[red]{self.config_path}: {len(exc.problems)} problem(s):[/red]")
+                for problem in exc.problems:
+                    err.print(f"  - {problem}", markup=False)
+                sys.exit(2)
+        return self._config
+
+    def store(self):
+        from bot.store import Store
+
+        return Store.open(self.config().resolve(self.config().store.path))
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("urllib3", "prawcore", "schedule", "discord", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    default=lambda: os.environ.get("MENTIONBOT_CONFIG", "config.toml"),
+    show_default="config.toml or $MENTIONBOT_CONFIG",
+    help="The configuration file.",
+)
+@click.version_option(package_name="mentionbot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str) -> None:
+    """Watch platforms and review sites for brand mentions, draft doctrine-following replies, get them
+    approved, post them exactly once, and keep each customer's follow-up on time."""
+    ctx.obj = Context(config_path)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+# -- running ------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run one cycle (poll, post, sweep) and exit.")
+@click.option("--verbose", "-v", is_flag=True, help="Log debug detail.")
+@pass_ctx
+def run(ctx: Context, once: bool, verbose: bool) -> None:
+    """Run the daemon on the configuration until SIGINT/SIGTERM (or one cycle with --once)."""
+    from bot.daemon import Daemon
+    from bot.pipeline import Pipeline
+
+    setup_logging(verbose)
+    config = ctx.config(check_env=True)
+    store = ctx.store()
+    pipeline = Pipeline(config, store, clock=ctx.clock)
+    if config.dry_run:
+        logging.getLogger("mentionbot").warning("dry_run is on: nothing will be posted (set dry_run = false)")
+    if once:
+        pipeline.run_cycle()
+        pipeline.close()
+        counts = store.counts()
+        console.print(
+            f"one cycle done: {counts['mentions']} mentions stored, {counts['awaiting']} drafts awaiting approval, "
+            f"{counts['open_cases']} open cases"
+        )
+        return
+    daemon = Daemon(pipeline)
+    daemon.install_signal_handlers()
+    daemon.run()
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="Only validate the file; do not log in to the platforms.")
+@pass_ctx
+def check(ctx: Context, offline: bool) -> None:
+    """Validate the configuration (all problems at once) and log in to each enabled platform."""
+    config = ctx.config(check_env=True)
+    enabled = config.enabled_connectors()
+    console.print(
+        f"{ctx.config_path}: valid; connectors enabled: {', '.join(enabled) or 'none'}; "
+        f"dry_run = {str(config.dry_run).lower()}"
+    )
+    if offline:
+        return
+    from bot.pipeline import build_connectors
+
+    failed = False
+    for name, connector in build_connectors(config, clock=ctx.clock).items():
+        try:
+            console.print(f"  {name}: {connector.check()}")
+        except (ConnectorError, Exception) as exc:  # report every platform, whatever went wrong
+            failed = True
+            console.print(f"  [red]{name}: {exc}[/red]")
+    if failed:
+        sys.exit(1)
+
+
+# -- approval from the terminal -----------------------------------------------------------------------------
+
+
+def actor_option(fn):
+    return click.option(
+        "--as",
+        "actor",
+        default=lambda: getpass.getuser(),
+        show_default="your login",
+        help="Who is deciding (recorded in the audit trail).",
+    )(fn)
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Show decided drafts too.")
+@pass_ctx
+def queue(ctx: Context, show_all: bool) -> None:
+    """List the drafted replies awaiting approval."""
+    store = ctx.store()
+    drafts = store.drafts() if show_all else store.drafts("awaiting")
+    if not drafts:
+        console.print("Nothing awaits approval.")
+        return
+    table = Table("id", "state", "platform", "intent", "author", "post", "draft", "notes", show_lines=True)
+    for d in drafts:
+        m = store.mention(d.platform, d.mention_id)
+        notes = [*d.problems, *(f"tone: {f}" for f in d.findings)]
+        if d.route == "manual":
+            notes.insert(0, "reply by hand")
+        table.add_row(
+            str(d.id), d.state, d.platform, d.intent, m.author.handle, m.text[:140], d.text, "\n".join(notes)
+        )
+    console.print(table)
+
+
+def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:
+    from bot.decisions import DecisionError
+
+    store = ctx.store()
+    try:
+        draft = fn(store, draft_id, now=ctx.clock.now(), **kwargs)
+    except (DecisionError, StoreError) as exc:
+        err.print(f"[red]refused:[/red] {exc}", markup=True)
+        sys.exit(1)
+    where = "queued for posting" if draft.state == "approved" else draft.state
+    console.print(f"draft {draft.id}: {where}")
+
+
+@cli.command()
+@click.argument("draft_id", type=int)
+@click.option("--override", "override_reason", help="Approve despite tone-guard findings, for this reason.")
+@actor_option
+@pass_ctx
+def approve(ctx: Context, draft_id: int, actor: str, override_reason: str | None) -> None:
+    """Approve draft DRAFT_ID as it is; the daemon posts it exactly once."""
+    from bot import decisions
+
+    decide(decisions.approve, ctx, draft_id, actor=actor, override_reason=override_reason)
+
+
+@cli.command()
+@click.argument("draft_id", type=int)
+@click.option("--text", required=True, help="The reply as it should be posted.")
+@click.option("--override", "override_reason", help="Approve despite tone-guard findings, for this reason.")
+@actor_option
+@pass_ctx
+def edit(ctx: Context, draft_id: int, text: str, actor: str, override_reason: str | None) -> None:
+    """Replace draft DRAFT_ID's text (checked by the tone guard) and approve it."""
+    from bot import decisions
+
+    decide(decisions.edit, ctx, draft_id, actor=actor, text=text, override_reason=override_reason)
+
+
+@cli.command()
+@click.argument("draft_id", type=int)
+@click.option("--reason", required=True, help="Why it should not be posted.")
+@actor_option
+@pass_ctx
+def reject(ctx: Context, draft_id: int, reason: str, actor: str) -> None:
+    """Reject draft DRAFT_ID; nothing is posted."""
+    from bot import decisions
+
+    decide(decisions.reject, ctx, draft_id, actor=actor, reason=reason)
+
+
+@cli.command()
+@click.argument("draft_id", type=int)
+@click.argument("intent", type=click.Choice(["complaint", "inquiry", "praise", "other"]))
+@actor_option
+@pass_ctx
+def relabel(ctx: Context, draft_id: int, intent: str, actor: str) -> None:
+    """Correct the intent of draft DRAFT_ID's post ("other" = not a complaint; withdraws the draft)."""
+    from bot import decisions
+
+    decide(decisions.relabel, ctx, draft_id, actor=actor, intent=intent)
+
+
+# -- cases --------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--due", is_flag=True, help="Only cases due within the reminder window or overdue.")
+@click.option("--closed", is_flag=True, help="Show closed cases instead of open ones.")
+@pass_ctx
+def cases(ctx: Context, due: bool, closed: bool) -> None:
+    """List the open cases, soonest due first."""
+    from datetime import timedelta
+
+    store, config = ctx.store(), ctx.config()
+    before = ctx.clock.now() + timedelta(hours=config.sla.remind_before_hours) if due else None
+    rows = [
+        c
+        for c in store.cases(status="closed" if closed else "open", due_before=before)
+        if not due or c.acknowledged_at is None
+    ]
+    if not rows:
+        console.print("No cases." if not due else "No case is due.")
+        return
+    table = Table(
+        "case", "platform", "customer", "intent", "stage", "owner", "due", "acknowledged", "contacted"
+    )
+    for c in rows:
+        overdue = c.acknowledged_at is None and c.due_at <= ctx.clock.now()
+        table.add_row(
+            c.ref,
+            c.platform,
+            c.author_handle,
+            c.intent,
+            c.stage,
+            c.owner or "unassigned",
+            f"{'[red]' if overdue else ''}{c.due_at:%Y-%m-%d %H:%M}Z",
+            _t(c.acknowledged_at),
+            _t(c.contacted_at),
+        )
+    console.print(table)
+
+
+def _t(value) -> str:
+    return f"{value:%m-%d %H:%M}Z" if value else "-"
+
+
+@cli.command()
+@click.argument("ref")
+@pass_ctx
+def case(ctx: Context, ref: str) -> None:
+    """Show one case (by reference like C-00012 or number) and its whole history."""
+    store = ctx.store()
+    try:
+        c = store.case_by_ref(ref)
+    except StoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        sys.exit(1)
+    m = store.mention(c.platform, c.mention_id)
+    console.print(
+        f"[bold]{c.ref}[/bold] {c.intent} · {c.status} · stage {c.stage} · owner {c.owner or 'unassigned'}"
+    )
+    console.print(f"customer: {c.author_name} ({c.platform}:{c.author_handle})  post: {m.url}")
+    console.print(
+        f"opened {c.opened_at:%Y-%m-%d %H:%M}Z · due {c.due_at:%Y-%m-%d %H:%M}Z · "
+        f"acknowledged {_t(c.acknowledged_at)} · contacted {_t(c.contacted_at)} · follow-ups {c.follow_ups}"
+    )
+    if c.action:
+        console.print(f"next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}")
+    console.print(f"post: {m.text}", markup=False)
+    table = Table("when", "who", "what", "note")
+    for e in store.case_events(c.id):
+        table.add_row(e["at"], e["actor"], e["kind"], e["note"] or "")
+    console.print(table)
+
+
+@cli.command()
+@click.argument("ref")
+@actor_option
+@pass_ctx
+def take(ctx: Context, ref: str, actor: str) -> None:
+    """Take case REF: you become its one owner."""
+    from bot import decisions
+
+    store = ctx.store()
+    try:
+        c = decisions.take_case(store, store.case_by_ref(ref).id, actor=actor, now=ctx.clock.now())
+    except (decisions.DecisionError, StoreError) as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        sys.exit(1)
+    console.print(f"{c.ref} is now owned by {c.owner}")
+
+
+# -- the demo -----------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Folder for the demo's database and configuration.",
+)
+@click.option("--cycles", type=int, default=4, show_default=True, help="Daemon cycles to run.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print the daemon's log.")
+def demo(out: Path, cycles: int, verbose: bool) -> None:
+    """Run the daemon against the built-in simulated platforms, with a simulated manager approving."""
+    from bot.demo import run_demo
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
+    )
+    run_demo(out=out, cycles=cycles, console=console)

@@ -1,0 +1,64 @@
+"""The daemon: ``schedule`` runs each connector at its interval, the outbox and the SLA sweep, until a signal.
+
+SIGTERM and SIGINT let the job in progress finish (every write is a transaction, so nothing is half-written) and
+then stop. Every job is wrapped: one that fails is logged with its name and the daemon carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import schedule
+
+from bot.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+OUTBOX_EVERY_SECONDS = 5
+SWEEP_EVERY_SECONDS = 60
+
+
+class Daemon:
+    """Schedules the pipeline's jobs and runs them until stopped."""
+
+    def __init__(self, pipeline: Pipeline, *, scheduler: schedule.Scheduler | None = None):
+        self.pipeline = pipeline
+        self.scheduler = scheduler or schedule.Scheduler()
+        self.stopping = threading.Event()
+        for name, connector in pipeline.connectors.items():
+            every = max(1, int(connector.settings.interval_seconds))
+            self.scheduler.every(every).seconds.do(self._job, f"poll {name}", pipeline.poll, name).tag(name)
+        self.scheduler.every(OUTBOX_EVERY_SECONDS).seconds.do(self._job, "outbox", pipeline.post)
+        self.scheduler.every(SWEEP_EVERY_SECONDS).seconds.do(self._job, "sla sweep", pipeline.sweep)
+
+    def _job(self, what: str, fn: Callable[..., Any], *args: Any) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("daemon: job %r failed; carrying on", what)
+
+    def install_signal_handlers(self) -> None:
+        """Stop cleanly on SIGTERM and SIGINT."""
+
+        def stop(signum: int, frame: Any) -> None:
+            log.info("daemon: %s received; finishing the current job", signal.Signals(signum).name)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def run(self, *, tick_seconds: float = 1.0) -> None:
+        """Run one full cycle at once, then the scheduled jobs, until ``stopping`` is set."""
+        log.info("daemon: started with connectors %s", ", ".join(self.pipeline.connectors) or "(none)")
+        self._job("first cycle", self.pipeline.run_cycle)
+        while not self.stopping.is_set():
+            self.scheduler.run_pending()
+            self.stopping.wait(tick_seconds)
+        self.pipeline.close()
+        log.info("daemon: stopped")

@@ -1,0 +1,213 @@
+"""``make demo``: the daemon's cycles against the built-in simulated platforms, narrated as it goes.
+
+Each fake in ``connectors.fakes.FAKES`` that has a sample file starts on loopback; its samples appear in waves,
+one wave before each cycle. A simulated manager decides on the drafts with the same decision functions the CLI and
+Discord use. Nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from bot import decisions
+from bot.clock import SystemClock
+from bot.config import parse_config
+from bot.pipeline import Pipeline, PollResult
+from bot.store import Store
+from connectors.fakes import FAKES, load_fake
+from connectors.fakes.server import FakePlatform
+
+MANAGER = "demo-manager"
+STYLE = {"complaint": "red", "inquiry": "yellow", "praise": "green", "other": "dim"}
+
+
+def samples(platform: str) -> list[dict[str, Any]]:
+    """The demo's sample posts for ``platform`` (empty when it has none)."""
+    path = resources.files("connectors.fakes") / "samples" / f"{platform}.jsonl"
+    if not path.is_file():
+        return []
+    posts = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sorted(posts, key=lambda post: -float(post.get("minutes_ago", 0)))
+
+
+def demo_settings(fakes: dict[str, FakePlatform], db_path: Path) -> dict[str, Any]:
+    """The configuration of the demo: the shipped defaults, posting on, every connector pointed at its fake."""
+    return {
+        "dry_run": False,
+        "brand": {
+            "name": "Acme",
+            "contact_email": "care@acme.example",
+            "contact_url": "https://acme.example/help",
+            "timezone": "Europe/Amsterdam",
+            "languages": ["en"],
+        },
+        "store": {"path": str(db_path)},
+        "connectors": {name: fake.connector_settings() for name, fake in fakes.items()},
+    }
+
+
+class Narrator:
+    """Prints what the pipeline does, as it does it."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def __call__(self, kind: str, **data: Any) -> None:
+        getattr(self, kind, lambda **_: None)(**data)
+
+    def polled(self, result: PollResult) -> None:
+        tone = "red" if result.status != "ok" else "cyan"
+        self.console.print(
+            f"[{tone}]fetched {result.connector}: {result.fetched} mention(s), {result.new} new, "
+            f"{result.duration_ms} ms[/{tone}]" + (f" — {escape(result.error or '')}" if result.error else "")
+        )
+
+    def triaged(self, mention, triage) -> None:
+        colour = STYLE.get(triage.intent, "white")
+        text = escape(mention.text.replace("\n", " ")[:110])
+        self.console.print(f"  [bold]{mention.platform}[/bold] @{escape(mention.author.handle)}: “{text}”")
+        why = "; ".join(triage.reasons[:4])
+        flag = " [magenta]needs a human[/magenta]" if triage.needs_human else ""
+        self.console.print(
+            f"    triage: [{colour}]{triage.intent}[/{colour}] (complaint score {triage.complaint_score:.2f}, "
+            f"urgency {triage.urgency}){flag} — {escape(why)}"
+        )
+
+    def skipped(self, mention, reason: str) -> None:
+        text = escape(mention.text.replace("\n", " ")[:80])
+        self.console.print(
+            f"  [dim]skipped {mention.platform} @{escape(mention.author.handle)} “{text}”: {reason}[/dim]"
+        )
+
+    def case_opened(self, case, mention) -> None:
+        self.console.print(
+            f"    case [bold]{case.ref}[/bold] opened, due {case.due_at:%a %H:%M} UTC, owner unassigned"
+        )
+
+    def drafted(self, draft, mention) -> None:
+        route = " [magenta](reply by hand)[/magenta]" if draft.route == "manual" else ""
+        self.console.print(f"    draft #{draft.id}{route}: [italic]{escape(draft.text)}[/italic]")
+        for problem in draft.problems:
+            self.console.print(f"    [magenta]! {escape(problem)}[/magenta]")
+
+    def posted(self, sent) -> None:
+        where = {"sent": "posted", "dry_run": "recorded (dry run)", "manual": "handed to a human"}.get(
+            sent.state, sent.state
+        )
+        what = "private message" if sent.kind == "message" else "public reply"
+        self.console.print(
+            f"  [green]{what} {where}[/green] on {sent.platform} to {sent.mention_id}"
+            + (f" → {sent.posted_id}" if sent.posted_id else "")
+            + (f" [red]{escape(sent.error)}[/red]" if sent.error else "")
+        )
+
+    def nudge(self, nudge) -> None:
+        self.console.print(f"  [yellow]SLA {nudge.kind}: {escape(nudge.text)}[/yellow]")
+
+    def connector_paused(self, connector: str, error: str) -> None:
+        self.console.print(f"[red]{connector} paused: {escape(error)}[/red]")
+
+
+def simulated_manager(store: Store, console: Console, *, now) -> None:
+    """Decide on every draft awaiting approval, as a careful manager would."""
+    for draft in store.drafts("awaiting"):
+        triage = store.triage_for(draft.platform, draft.mention_id)
+        if triage and triage.needs_human:
+            decisions.reject(
+                store,
+                draft.id,
+                actor=MANAGER,
+                now=now,
+                reason="not in a language we answer in; a colleague who speaks it will reply",
+            )
+            console.print(f"  manager rejects #{draft.id}: handed to a colleague who speaks {triage.lang}")
+        elif draft.findings or draft.problems:
+            decisions.reject(store, draft.id, actor=MANAGER, now=now, reason="needs rewording")
+            console.print(f"  manager rejects #{draft.id}: needs rewording")
+        else:
+            decided = decisions.approve(store, draft.id, actor=MANAGER, now=now)
+            verb = "approves" if decided.state == "approved" else "takes over (reply by hand)"
+            console.print(f"  manager {verb} #{draft.id} ({draft.intent})")
+
+
+def run_demo(*, out: Path, cycles: int, console: Console) -> None:
+    """Start the fakes, run ``cycles`` daemon cycles with a simulated manager, and summarise."""
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = (out / "mentionbot.db").resolve()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    corpus = {name: samples(name) for name in FAKES}
+    fakes: dict[str, FakePlatform] = {}
+    for name, posts in corpus.items():
+        if posts:
+            fakes[name] = load_fake(name)()
+            fakes[name].start()
+            os.environ.update(fakes[name].environment())
+    settings = demo_settings(fakes, db_path)
+    (out / "config.toml").write_text(
+        f"# Written by `mentionbot demo`: use it to look at the demo database, e.g.\n"
+        f"#   mentionbot -c {out / 'config.toml'} cases\n"
+        f'dry_run = true\n[brand]\nname = "Acme"\ncontact_email = "care@acme.example"\n'
+        f'timezone = "Europe/Amsterdam"\n[store]\npath = "{db_path}"\n'
+    )
+    config = parse_config(settings)
+    store = Store.open(db_path)
+    clock = SystemClock()
+    pipeline = Pipeline(config, store, clock=clock, on_event=Narrator(console))
+    total = sum(len(p) for p in corpus.values())
+    console.rule(
+        f"[bold]mentionbot demo[/bold]: {len(fakes)} simulated platform(s) on 127.0.0.1, {total} posts"
+    )
+    for name, fake in fakes.items():
+        console.print(f"  {name}: {fake.base_url} ({len(corpus[name])} sample posts)")
+    try:
+        for cycle in range(cycles):
+            for name, fake in fakes.items():
+                posts = corpus[name]
+                wave = posts[cycle * len(posts) // cycles : (cycle + 1) * len(posts) // cycles]
+                for post in wave:
+                    fake.publish(post)
+            console.rule(f"cycle {cycle + 1} of {cycles}: poll, triage, draft")
+            for name in pipeline.connectors:
+                pipeline.poll(name)
+            console.rule(f"cycle {cycle + 1}: the manager decides, the outbox posts")
+            simulated_manager(store, console, now=clock.now())
+            while pipeline.post():
+                pass
+            pipeline.sweep()
+        summarise(store, fakes, console, db_path, out)
+    finally:
+        pipeline.close()
+        for fake in fakes.values():
+            fake.stop()
+
+
+def summarise(
+    store: Store, fakes: dict[str, FakePlatform], console: Console, db_path: Path, out: Path
+) -> None:
+    counts = store.counts()
+    intents = store.intent_counts()
+    console.rule("[bold]summary[/bold]")
+    console.print(
+        f"mentions stored: {counts['mentions']} ("
+        + ", ".join(f"{k} {v}" for k, v in sorted(intents.items()))
+        + ")"
+    )
+    posted = {name: fake.posted() for name, fake in fakes.items()}
+    replies = sum(1 for items in posted.values() for p in items if p["kind"] == "reply")
+    messages = sum(1 for items in posted.values() for p in items if p["kind"] == "message")
+    console.print(
+        f"drafts: {counts['posted']} posted, {counts['manual']} to reply by hand, "
+        f"{counts['rejected']} rejected, {counts['awaiting']} awaiting"
+    )
+    console.print(f"on the simulated platforms: {replies} public replies, {messages} private messages")
+    console.print(f"cases open: {counts['open_cases']}")
+    console.print(f"database: {db_path}")
+    console.print(f"look around: mentionbot -c {out / 'config.toml'} cases   (or: queue --all, case C-00001)")

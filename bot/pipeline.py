@@ -1,0 +1,265 @@
+"""The way one mention travels: poll → store → triage → draft → approval → outbox → case.
+
+``Pipeline`` holds one instance of each enabled connector and runs the stages; the daemon schedules them and the
+demo and tests drive them directly. Everything noteworthy is reported through ``on_event(kind, **data)`` so that the
+daemon can log it, the demo can print it and Discord can show it, without the pipeline knowing who listens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot import cases, decisions
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.errors import ConnectorError, FatalError, TransientError
+from bot.models import Mention
+from bot.store import Store
+from bot.triage import Triager
+from connectors import load
+from connectors.base import Connector
+from responders import compose
+from responders.outbox import Outbox, Sent
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[..., Any]
+
+
+def build_connectors(config: Config, *, clock: Clock) -> dict[str, Connector]:
+    """One instance of every enabled connector."""
+    return {
+        name: load(name).from_config(settings, clock=clock)
+        for name, settings in config.enabled_connectors().items()
+    }
+
+
+@dataclass
+class PollResult:
+    """What one poll of one connector did."""
+
+    connector: str
+    fetched: int = 0
+    new: int = 0
+    errors: int = 0
+    status: str = "ok"
+    error: str | None = None
+    duration_ms: int = 0
+    mentions: list[Mention] = field(default_factory=list)
+
+
+class Pipeline:
+    """Runs the stages for one configuration and one store."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        connectors: dict[str, Connector] | None = None,
+        triager: Triager | None = None,
+        on_event: EventSink | None = None,
+    ):
+        self.config = config
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.connectors = connectors if connectors is not None else build_connectors(config, clock=self.clock)
+        self.triager = triager or Triager.from_store(store, languages=tuple(config.brand.languages))
+        self.on_event = on_event or (lambda kind, **data: None)
+        self.outbox = Outbox(
+            store, self.connectors, clock=self.clock, dry_run=config.dry_run, on_settled=self._settled
+        )
+        self.not_before: dict[str, datetime] = {}
+        self.failures: dict[str, int] = {}
+
+    # -- polling ----------------------------------------------------------------------------------------------
+
+    def poll(self, name: str) -> PollResult:
+        """Fetch one connector's new mentions, store them with its cursor, and triage and draft each new one."""
+        result = PollResult(name)
+        now = self.clock.now()
+        paused = self.store.get_setting(f"connector:{name}:paused")
+        if paused:
+            result.status, result.error = "paused", paused
+            return result
+        if name in self.not_before and now < self.not_before[name]:
+            result.status = "backoff"
+            return result
+        connector = self.connectors[name]
+        started = time.perf_counter()
+        try:
+            fetched = connector.fetch(self.store.get_cursor(name))
+            own = {m.key for m in fetched.mentions if connector.is_own(m.author)}
+            new = self.store.save_fetch(name, fetched.mentions, fetched.cursor, now=now, own=own)
+            result.fetched, result.new, result.mentions = len(fetched.mentions), len(new), new
+            self.failures.pop(name, None)
+            self.not_before.pop(name, None)
+        except TransientError as exc:
+            self._failed(result, exc, retry_after=exc.retry_after)
+        except FatalError as exc:
+            self._failed(result, exc, fatal=True)
+        except Exception as exc:  # a connector's bug must not stop the others
+            log.exception("%s: poll failed", name)
+            self._failed(result, exc)
+        result.duration_ms = int((time.perf_counter() - started) * 1000)
+        self.store.record_run(
+            name,
+            started_at=now,
+            duration_ms=result.duration_ms,
+            fetched=result.fetched,
+            new=result.new,
+            errors=result.errors,
+            status=result.status,
+            error=result.error,
+        )
+        log.info(
+            "poll connector=%s status=%s fetched=%d new=%d errors=%d duration_ms=%d",
+            name,
+            result.status,
+            result.fetched,
+            result.new,
+            result.errors,
+            result.duration_ms,
+        )
+        self.on_event("polled", result=result)
+        for mention in result.mentions:
+            try:
+                self.handle(mention, own=mention.key in own)
+            except Exception:
+                log.exception("%s: could not handle mention %s", name, mention.id)
+        return result
+
+    def _failed(
+        self, result: PollResult, exc: Exception, *, retry_after: float | None = None, fatal: bool = False
+    ) -> None:
+        name = result.connector
+        result.errors, result.error = 1, str(exc)
+        if fatal:
+            result.status = "fatal"
+            self.store.set_setting(f"connector:{name}:paused", str(exc))
+            log.error("%s: paused until its credentials are fixed: %s", name, exc)
+            self.on_event("connector_paused", connector=name, error=str(exc))
+            return
+        result.status = "error"
+        count = self.failures[name] = self.failures.get(name, 0) + 1
+        wait = retry_after if retry_after is not None else min(30 * 2 ** (count - 1), 3600)
+        self.not_before[name] = self.clock.now() + timedelta(seconds=wait)
+        log.warning("%s: poll failed (%s); next try in %ds", name, exc, wait)
+
+    # -- one mention ------------------------------------------------------------------------------------------
+
+    def handle(self, mention: Mention, *, own: bool = False) -> None:
+        """Triage a new mention and, where the doctrine says so, draft its reply and open its case."""
+        now = self.clock.now()
+        if own:
+            self.on_event("skipped", mention=mention, reason="written by the brand's own account")
+            return
+        triage = self.triager.triage(mention)
+        self.store.save_triage(mention, triage, now=now)
+        self.on_event("triaged", mention=mention, triage=triage)
+        replies = self.config.replies
+        if triage.intent not in replies.reply_to and not triage.needs_human:
+            return
+        age = now - mention.created_at
+        if age > timedelta(hours=replies.max_age_hours):
+            self.on_event("skipped", mention=mention, reason=f"older than {replies.max_age_hours:g} h")
+            return
+        connector = self.connectors.get(mention.platform)
+        rules = connector.rules if connector else load(mention.platform).rules
+        case = None
+        if triage.intent in replies.open_case_for:
+            case = cases.open_case(self.store, mention, intent=triage.intent, sla=self.config.sla, now=now)
+            self.on_event("case_opened", case=case, mention=mention)
+        draft_text = compose.compose(
+            mention,
+            triage,
+            brand=self.config.brand,
+            rules=rules,
+            can_reply=bool(connector and connector.can_reply(mention)),
+            case=case,
+            inquiry_hours=self.config.sla.inquiry_hours,
+        )
+        if draft_text is None:
+            return
+        problems = list(draft_text.problems)
+        if triage.needs_human:
+            problems.append(f"language {triage.lang!r} is not one the team answers in: a human should reply")
+        draft = self.store.add_draft(
+            mention,
+            intent=triage.intent,
+            text=draft_text.text,
+            now=now,
+            template=draft_text.template,
+            route="manual" if triage.needs_human else draft_text.route,
+            findings=draft_text.findings,
+            problems=problems,
+            case_id=case.id if case else None,
+        )
+        if draft is None:
+            return
+        self.on_event("drafted", draft=draft, mention=mention)
+        if (
+            triage.intent in replies.auto_approve
+            and not (draft.findings or draft.problems)
+            and draft.route == "reply"
+        ):
+            self.on_event(
+                "approved", draft=decisions.approve(self.store, draft.id, actor="auto-policy", now=now)
+            )
+
+    # -- posting and clocks -----------------------------------------------------------------------------------
+
+    def post(self) -> list[Sent]:
+        """Post what managers have approved (exactly once)."""
+        return self.outbox.run_once()
+
+    def _settled(self, sent: Sent) -> None:
+        self.on_event("posted", sent=sent)
+        if sent.kind != "reply" or sent.state not in ("sent", "dry_run"):
+            return
+        case = self.store.case_for(sent.platform, sent.mention_id)
+        connector = self.connectors.get(sent.platform)
+        if case and connector and connector.rules.can_message and case.contacted_at is None:
+            mention = self.store.mention(sent.platform, sent.mention_id)
+            self.store.enqueue(
+                kind="message",
+                platform=sent.platform,
+                mention_id=sent.mention_id,
+                case_id=case.id,
+                text=compose.private_opening(case, mention, self.config.brand),
+                idempotency_key=f"case-{case.id}-opening",
+                now=self.clock.now(),
+            )
+
+    def sweep(self) -> list[cases.Nudge]:
+        """Check the SLA clocks of every open case."""
+        return cases.sweep(
+            self.store,
+            self.config.sla,
+            now=self.clock.now(),
+            notify=lambda nudge: self.on_event("nudge", nudge=nudge),
+        )
+
+    def run_cycle(self) -> list[PollResult]:
+        """Poll every enabled connector once, post what is approved, and sweep the clocks."""
+        results = [self.poll(name) for name in self.connectors]
+        while self.post():  # a posted reply may queue the case's private message: send it in the same cycle
+            pass
+        self.sweep()
+        return results
+
+    def close(self) -> None:
+        """Release what the connectors hold."""
+        for connector in self.connectors.values():
+            close = getattr(connector, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except ConnectorError as exc:
+                    log.warning("%s: %s", connector.name, exc)

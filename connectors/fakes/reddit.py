@@ -1,0 +1,304 @@
+"""A loopback Reddit that speaks the OAuth API's wire format, for praw.
+
+It serves the token endpoint, ``/api/v1/me``, ``/message/mentions``, subreddit search and listings, user comment
+listings, ``/api/info``, ``/api/comment/`` and ``/api/compose/``, with Reddit's Listing envelopes, fullnames,
+``raw_json`` bodies and ``x-ratelimit-*`` headers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from typing import Any
+
+from connectors.fakes.server import FakePlatform, Request, route
+
+BOT = "acme_support"
+
+
+def listing(things: list[dict[str, Any]], *, limit: int, after: str | None) -> dict[str, Any]:
+    """A Reddit Listing of ``things`` (newest first), paged by ``after`` like Reddit does."""
+    start = 0
+    if after:
+        names = [t["data"]["name"] for t in things]
+        start = names.index(after) + 1 if after in names else len(things)
+    page = things[start : start + limit]
+    more = start + limit < len(things)
+    return {
+        "kind": "Listing",
+        "data": {
+            "after": page[-1]["data"]["name"] if page and more else None,
+            "before": None,
+            "dist": len(page),
+            "children": page,
+            "modhash": None,
+        },
+    }
+
+
+class FakeReddit(FakePlatform):
+    """Fake Reddit: submissions, comments, mentions of the bot's account, replies and private messages."""
+
+    platform = "reddit"
+
+    def __init__(self, *, bot_username: str = BOT, subreddit: str = "acme"):
+        super().__init__()
+        self.bot_username = bot_username
+        self.subreddit = subreddit
+        self.things: dict[str, dict[str, Any]] = {}
+        self.messages: list[dict[str, Any]] = []
+        self._ids = itertools.count(1000)
+        self.ratelimit_remaining = 996.0
+
+    # -- state helpers for tests and the demo ----------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return format(next(self._ids) * 7919, "x")
+
+    def add_submission(
+        self,
+        *,
+        author: str,
+        title: str,
+        selftext: str = "",
+        subreddit: str | None = None,
+        created_utc: float | None = None,
+    ) -> str:
+        """Create a submission; return its fullname."""
+        sid = self._new_id()
+        sub = subreddit or self.subreddit
+        data = {
+            "id": sid,
+            "name": f"t3_{sid}",
+            "author": author,
+            "author_fullname": f"t2_{author}",
+            "title": title,
+            "selftext": selftext,
+            "subreddit": sub,
+            "subreddit_name_prefixed": f"r/{sub}",
+            "created_utc": float(created_utc if created_utc is not None else time.time()),
+            "permalink": f"/r/{sub}/comments/{sid}/{re.sub(r'[^a-z0-9]+', '_', title.lower())[:40]}/",
+            "url": f"https://www.reddit.com/r/{sub}/comments/{sid}/",
+            "num_comments": 0,
+            "score": 1,
+            "is_self": True,
+            "over_18": False,
+        }
+        with self.lock:
+            self.things[data["name"]] = {"kind": "t3", "data": data}
+        return data["name"]
+
+    def add_comment(
+        self,
+        *,
+        author: str,
+        body: str,
+        parent: str | None = None,
+        created_utc: float | None = None,
+    ) -> str:
+        """Create a comment (under ``parent``, or under a fresh submission); return its fullname."""
+        with self.lock:
+            if parent is None:
+                parent = self.add_submission(
+                    author=author, title="Discussion thread", created_utc=created_utc
+                )
+            parent_data = self.things[parent]["data"]
+            link_id = parent if parent.startswith("t3_") else parent_data["link_id"]
+            link = self.things[link_id]["data"]
+            cid = self._new_id()
+            data = {
+                "id": cid,
+                "name": f"t1_{cid}",
+                "author": author,
+                "author_fullname": f"t2_{author}",
+                "body": body,
+                "created_utc": float(created_utc if created_utc is not None else time.time()),
+                "link_id": link_id,
+                "parent_id": parent,
+                "subreddit": link["subreddit"],
+                "permalink": f"{link['permalink']}{cid}/",
+                "link_title": link["title"],
+                "score": 1,
+            }
+            self.things[data["name"]] = {"kind": "t1", "data": data}
+            link["num_comments"] += 1
+        return data["name"]
+
+    def replies_to(self, fullname: str, *, author: str | None = None) -> list[dict[str, Any]]:
+        """Comments whose parent is ``fullname`` (by ``author`` if given)."""
+        with self.lock:
+            return [
+                t["data"]
+                for t in self.things.values()
+                if t["kind"] == "t1"
+                and t["data"]["parent_id"] == fullname
+                and (author is None or t["data"]["author"] == author)
+            ]
+
+    def _newest(self, kind: str, keep: Any) -> list[dict[str, Any]]:
+        with self.lock:
+            things = [t for t in self.things.values() if t["kind"] == kind and keep(t["data"])]
+        return sorted(things, key=lambda t: (t["data"]["created_utc"], t["data"]["name"]), reverse=True)
+
+    def _limit(self, request: Request) -> int:
+        return max(1, min(100, int(request.arg("limit") or 25)))
+
+    # -- the API ----------------------------------------------------------------------------------------------
+
+    def rate_limit_headers(self, request: Request) -> dict[str, str]:
+        return {
+            "x-ratelimit-remaining": f"{self.ratelimit_remaining:.1f}",
+            "x-ratelimit-used": "0",
+            "x-ratelimit-reset": "600",
+        }
+
+    @route("POST", r"/api/v1/access_token/?")
+    def access_token(self, request: Request) -> Any:
+        form = request.form
+        if form.get("grant_type") == "password" and form.get("username") != self.bot_username:
+            return {"error": "invalid_grant"}
+        return {"access_token": "fake-token", "token_type": "bearer", "expires_in": 86400, "scope": "*"}
+
+    @route("GET", r"/api/v1/me/?")
+    def me(self, request: Request) -> Any:
+        return {
+            "name": self.bot_username,
+            "id": "bot1",
+            "created_utc": 1600000000.0,
+            "comment_karma": 10,
+            "link_karma": 1,
+            "is_suspended": False,
+        }
+
+    @route("GET", r"/message/mentions/?")
+    def mentions(self, request: Request) -> Any:
+        tag = f"u/{self.bot_username}".lower()
+        things = self._newest("t1", lambda d: tag in d["body"].lower())
+        inbox = []
+        for t in things:
+            data = dict(t["data"])
+            data.update(
+                {
+                    "type": "username_mention",
+                    "was_comment": True,
+                    "new": True,
+                    "subject": "username mention",
+                    "context": f"{data['permalink']}?context=3",
+                }
+            )
+            inbox.append({"kind": "t1", "data": data})
+        return listing(inbox, limit=self._limit(request), after=request.arg("after"))
+
+    @route("GET", r"/r/(?P<subs>[^/]+)/search/?")
+    def search(self, request: Request) -> Any:
+        subs = {s.lower() for s in request.params["subs"].split("+")}
+        query = (request.arg("q") or "").lower().strip('"')
+        things = self._newest(
+            "t3",
+            lambda d: d["subreddit"].lower() in subs and query in f"{d['title']} {d['selftext']}".lower(),
+        )
+        return listing(things, limit=self._limit(request), after=request.arg("after"))
+
+    @route("GET", r"/r/(?P<subs>[^/]+)/new/?")
+    def new(self, request: Request) -> Any:
+        subs = {s.lower() for s in request.params["subs"].split("+")}
+        things = self._newest("t3", lambda d: d["subreddit"].lower() in subs)
+        return listing(things, limit=self._limit(request), after=request.arg("after"))
+
+    @route("GET", r"/r/(?P<subs>[^/]+)/comments/?")
+    def sub_comments(self, request: Request) -> Any:
+        subs = {s.lower() for s in request.params["subs"].split("+")}
+        things = self._newest("t1", lambda d: d["subreddit"].lower() in subs)
+        return listing(things, limit=self._limit(request), after=request.arg("after"))
+
+    @route("GET", r"/user/(?P<name>[^/]+)/comments/?")
+    def user_comments(self, request: Request) -> Any:
+        name = request.params["name"].lower()
+        things = self._newest("t1", lambda d: d["author"].lower() == name)
+        return listing(things, limit=self._limit(request), after=request.arg("after"))
+
+    @route("GET", r"/api/info/?")
+    def info(self, request: Request) -> Any:
+        names = (request.arg("id") or "").split(",")
+        with self.lock:
+            things = [self.things[n] for n in names if n in self.things]
+        return listing(things, limit=100, after=None)
+
+    @route("POST", r"/api/comment/?")
+    def comment(self, request: Request) -> Any:
+        form = request.form
+        parent = form.get("thing_id", "")
+        if parent not in self.things:
+            return {"json": {"errors": [["INVALID_THING", "that thing does not exist", "thing_id"]]}}
+        if not form.get("text", "").strip():
+            return {"json": {"errors": [["NO_TEXT", "we need something here", "text"]]}}
+        name = self.add_comment(author=self.bot_username, body=form["text"], parent=parent)
+        return {"json": {"errors": [], "data": {"things": [self.things[name]]}}}
+
+    @route("POST", r"/api/compose/?")
+    def compose(self, request: Request) -> Any:
+        form = request.form
+        if not form.get("to") or not form.get("text"):
+            return {"json": {"errors": [["NO_USER", "please enter a username", "to"]]}}
+        self.messages.append(
+            {
+                "to": form["to"],
+                "subject": form.get("subject", ""),
+                "text": form["text"],
+                "from": self.bot_username,
+                "created_utc": time.time(),
+            }
+        )
+        return {"json": {"errors": []}}
+
+    # -- the demo interface -----------------------------------------------------------------------------------
+
+    def connector_settings(self) -> dict[str, Any]:
+        return {
+            "enabled": True,
+            "base_url": self.base_url,
+            "interval_seconds": 60,
+            "subreddits": [self.subreddit],
+            "keywords": ["acme"],
+            "username": self.bot_username,
+            "own_accounts": [self.bot_username, "acme"],
+            "client_id": {"env": "REDDIT_CLIENT_ID"},
+            "client_secret": {"env": "REDDIT_CLIENT_SECRET"},
+            "password": {"env": "REDDIT_PASSWORD"},
+            "user_agent": "mentionbot-demo/0.1",
+        }
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "REDDIT_CLIENT_ID": "demo-id",
+            "REDDIT_CLIENT_SECRET": "demo-secret",
+            "REDDIT_PASSWORD": "demo-pw",
+        }
+
+    def publish(self, sample: dict[str, Any]) -> None:
+        created = time.time() - 60 * float(sample.get("minutes_ago", 0))
+        if sample.get("kind") == "comment":
+            self.add_comment(author=sample["author"], body=sample["text"], created_utc=created)
+        else:
+            self.add_submission(
+                author=sample["author"],
+                title=sample.get("title") or sample["text"][:80],
+                selftext=sample["text"] if sample.get("title") else "",
+                created_utc=created,
+            )
+
+    def posted(self) -> list[dict[str, Any]]:
+        out = [
+            {
+                "kind": "reply",
+                "in_reply_to": t["data"]["parent_id"],
+                "text": t["data"]["body"],
+                "id": t["data"]["name"],
+            }
+            for t in self._newest("t1", lambda d: d["author"] == self.bot_username)
+        ][::-1]
+        out += [
+            {"kind": "message", "in_reply_to": m["to"], "text": m["text"], "id": ""} for m in self.messages
+        ]
+        return out
