@@ -296,7 +296,8 @@ class Store:
             for mention in mentions:
                 row = mention_row(mention, fetched_at, own=mention.key in own)
                 cur = self.db.execute(
-                    f"insert or ignore into mentions ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                    f"insert into mentions ({', '.join(row)}) values ({', '.join('?' * len(row))}) "
+                    "on conflict (platform, id) do nothing",
                     list(row.values()),
                 )
                 if cur.rowcount:
@@ -414,8 +415,9 @@ class Store:
         """Create the draft awaiting approval; ``None`` when this mention already has one."""
         with self.db.atomic():
             cur = self.db.execute(
-                "insert or ignore into drafts (platform, mention_id, intent, text, state, template, route, "
-                "findings, problems, case_id, created_at, updated_at) values (?, ?, ?, ?, 'awaiting', ?, ?, ?, ?, ?, ?, ?)",
+                "insert into drafts (platform, mention_id, intent, text, state, template, route, "
+                "findings, problems, case_id, created_at, updated_at) values (?, ?, ?, ?, 'awaiting', ?, ?, ?, ?, ?, ?, ?) "
+                "on conflict (platform, mention_id) do nothing",
                 [
                     mention.platform,
                     mention.id,
@@ -533,8 +535,9 @@ class Store:
         """Queue one post; the idempotency key makes a second enqueue of the same thing a no-op."""
         with self.db.atomic():
             cur = self.db.execute(
-                "insert or ignore into outbox (draft_id, case_id, kind, platform, mention_id, text, idempotency_key, "
-                "state, attempts, created_at) values (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+                "insert into outbox (draft_id, case_id, kind, platform, mention_id, text, idempotency_key, "
+                "state, attempts, created_at) values (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) "
+                "on conflict (idempotency_key) do nothing",
                 [draft_id, case_id, kind, platform, mention_id, text, idempotency_key, iso(now)],
             )
         return cur.lastrowid if cur.rowcount else None

@@ -1,0 +1,87 @@
+"""The store: one row per mention, the cursor committed with its mentions, migrations, WAL, racing decisions."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from bot import decisions
+from bot.clock import FakeClock
+from bot.models import Author, Mention
+from bot.store import Store, migrations
+
+
+def mention(n: int, clock: FakeClock, text: str = "my order is late") -> Mention:
+    return Mention(
+        platform="reddit",
+        id=f"t1_{n}",
+        url=f"https://r/{n}",
+        author=Author(f"user{n}"),
+        text=text,
+        created_at=clock.now() - timedelta(minutes=n),
+    )
+
+
+def test_a_mention_is_stored_once_and_the_cursor_moves_with_it():
+    store, clock = Store.memory(), FakeClock()
+    assert [m.id for m in store.save_fetch("reddit", [mention(1, clock)], "c1", now=clock.now())] == ["t1_1"]
+    again = store.save_fetch("reddit", [mention(1, clock), mention(2, clock)], "c2", now=clock.now())
+    assert [m.id for m in again] == ["t1_2"]
+    assert store.get_cursor("reddit") == "c2"
+    assert store.person("reddit", "user1")["mentions"] == 1
+
+
+def test_a_failed_write_keeps_neither_the_mentions_nor_the_cursor():
+    store, clock = Store.memory(), FakeClock()
+    store.save_fetch("reddit", [mention(1, clock)], "c1", now=clock.now())
+    broken = Mention(
+        platform="reddit",
+        id="t1_9",
+        url="",
+        author=Author("x"),
+        text=None,  # type: ignore[arg-type]
+        created_at=clock.now(),
+    )
+    with pytest.raises(Exception, match="NOT NULL"):
+        store.save_fetch("reddit", [mention(2, clock), broken], "c2", now=clock.now())
+    assert store.get_cursor("reddit") == "c1"
+    assert [m.id for m in store.mentions()] == ["t1_1"]
+
+
+def test_migrations_apply_once_and_the_file_is_in_wal_mode(tmp_path):
+    path = tmp_path / "m.db"
+    Store.open(path).close()
+    store = Store.open(path)
+    assert migrations.pending(store.db) == []
+    assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_two_managers_approving_at_once_queue_one_post(tmp_path):
+    clock = FakeClock()
+    store = Store.open(tmp_path / "race.db")
+    m = mention(1, clock)
+    store.save_fetch("reddit", [m], None, now=clock.now())
+    draft = store.add_draft(m, intent="complaint", text="Thank you for telling us.", now=clock.now())
+    assert (
+        store.add_draft(m, intent="complaint", text="again", now=clock.now()) is None
+    )  # one draft per mention
+    results, barrier = [], threading.Barrier(4)
+
+    def approve(who: str) -> None:
+        own = Store.open(tmp_path / "race.db")
+        barrier.wait()
+        try:
+            results.append(decisions.approve(own, draft.id, actor=who, now=clock.now()).state)
+        except decisions.DecisionError as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=approve, args=(f"manager{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("approved") == 1, results
+    assert len(store.outbox()) == 1
+    assert len([a for a in store.audit(draft_id=draft.id) if a["action"] == "approved"]) == 1
