@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import Mention
+from bot.models import Mention, Triage
 from bot.store import Store
 from bot.triage import Triager
 from connectors import load
@@ -160,7 +160,7 @@ class Pipeline:
         if own:
             self.on_event("skipped", mention=mention, reason="written by the brand's own account")
             return
-        triage = self.triager.triage(mention)
+        triage = self.with_history(mention, self.triager.triage(mention))
         self.store.save_triage(mention, triage, now=now)
         self.on_event("triaged", mention=mention, triage=triage)
         replies = self.config.replies
@@ -212,6 +212,15 @@ class Pipeline:
             self.on_event(
                 "approved", draft=decisions.approve(self.store, draft.id, actor="auto-policy", now=now)
             )
+
+    def with_history(self, mention: Mention, triage: Triage) -> Triage:
+        """Raise the urgency of a complaint from someone who has complained before (repeated contact)."""
+        person = self.store.person(mention.platform, mention.author.handle)
+        earlier = person["complaints"] if person else 0
+        if triage.intent != "complaint" or not earlier:
+            return triage
+        reason = f"repeat contact: complaint #{earlier + 1} from this person"
+        return replace(triage, urgency=min(3, triage.urgency + 1), reasons=(reason, *triage.reasons))
 
     # -- posting and clocks -----------------------------------------------------------------------------------
 

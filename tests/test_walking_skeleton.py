@@ -139,3 +139,15 @@ def test_guards_own_account_old_posts_and_repeats(config_path, fake_reddit):
     assert store.draft_for("reddit", own) is None and store.triage_for("reddit", own) is None
     assert store.draft_for("reddit", old) is None and store.triage_for("reddit", old) is not None
     assert store.drafts() == []
+
+
+def test_a_repeat_complainer_is_more_urgent(config_path, fake_reddit):
+    first = fake_reddit.add_comment(author="marta", body="u/acme_support my order is late")
+    mentionbot(config_path, "run", "--once")
+    second = fake_reddit.add_comment(author="marta", body="u/acme_support still no order, nobody answers")
+    mentionbot(config_path, "run", "--once")
+    store = open_store(config_path)
+    before, after = store.triage_for("reddit", first), store.triage_for("reddit", second)
+    assert after.reasons[0] == "repeat contact: complaint #2 from this person"
+    assert after.urgency == min(3, before.urgency + 1) or after.urgency > before.urgency
+    assert store.person("reddit", "marta")["complaints"] == 2
