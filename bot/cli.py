@@ -327,6 +327,53 @@ def take(ctx: Context, ref: str, actor: str) -> None:
     console.print(f"{c.ref} is now owned by {c.owner}")
 
 
+# -- the weekly report --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--week", help="The ISO week, like 2026-W47. Default: the last complete week in brand.timezone."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "both"]),
+    default="both",
+    show_default=True,
+    help="Markdown, a self-contained HTML page with charts, or both.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write to. Default: report.folder from the config.",
+)
+@pass_ctx
+def report(ctx: Context, week: str | None, fmt: str, out: Path | None) -> None:
+    """Write the weekly report: volume, trends, response times, cases, complaint themes, FAQ candidates."""
+    from rich.progress import Progress
+
+    from bot import report as weekly
+
+    config, store = ctx.config(), ctx.store()
+    formats = ("md", "html") if fmt == "both" else (fmt,)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("report", total=weekly.STEPS)
+
+        def step(what: str) -> None:
+            bar.update(task, advance=1, description=what)
+
+        try:
+            built, paths = weekly.make_report(
+                store, config, now=ctx.clock.now(), week=week, formats=formats, folder=out, progress=step
+            )
+        except ValueError as exc:
+            err.print(f"[red]--week: {exc}[/red]")
+            sys.exit(2)
+    console.print(f"report for {built.week.title()}: {built.total} mentions")
+    for path in paths:
+        console.print(f"  {path}")
+
+
 # -- the demo -----------------------------------------------------------------------------------------------
 
 

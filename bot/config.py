@@ -6,6 +6,7 @@ Secrets are written as ``{ env = "NAME" }`` and read from the environment when u
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -84,6 +85,26 @@ class SlaSettings:
     targets: dict[str, float] = field(default_factory=dict)
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(kw_only=True)
+class ReportSettings:
+    """Where the weekly report is written, and when the daemon writes it (in ``brand.timezone``)."""
+
+    folder: str = "reports"
+    day: str = "monday"
+    time: str = "09:00"
+
+    def problems(self, path: str) -> list[str]:
+        out = []
+        if self.day.lower() not in WEEKDAYS:
+            out.append(f"{path}.day: expected a weekday name like 'monday', got {self.day!r}")
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.time):
+            out.append(f"{path}.time: expected a 24-hour time like '09:00', got {self.time!r}")
+        return out
+
+
 @dataclass(kw_only=True)
 class Config:
     """The whole configuration."""
@@ -93,6 +114,7 @@ class Config:
     store: StoreSettings = field(default_factory=StoreSettings)
     replies: ReplySettings = field(default_factory=ReplySettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     path: Path | None = None
 

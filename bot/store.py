@@ -219,6 +219,23 @@ def m001_initial(db: Database) -> None:
     db["settings"].create({"key": str, "value": str}, pk="key")
 
 
+@migrations()
+def m002_report_indexes(db: Database) -> None:
+    # The weekly report reads week-sized ranges of a large history; these keep every query an index range.
+    db["mentions"].create_index(
+        ["created_at", "own", "platform", "intent", "sentiment"], index_name="mentions_week"
+    )
+    db["mentions"].create_index(["platform", "created_at"])
+    db["outbox"].create_index(["platform", "mention_id"])
+    db["cases"].create_index(["opened_at"])
+    db["cases"].create_index(["resolved_at"])
+    db["cases"].create_index(["due_at"])
+    db["case_events"].create_index(["kind", "at"])
+    db["labels"].create_index(["at"])
+    db["labels"].create_index(["platform", "mention_id"])
+    db["runs"].create_index(["started_at"])
+
+
 class Store:
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
@@ -753,6 +770,132 @@ class Store:
             "from mentions group by k"
         )
         return {r["k"]: r["n"] for r in rows}
+
+    # -- the weekly report (times are UTC ISO text; ``start``/``end`` bound a half-open range) ----------------
+
+    def report_buckets(self, bounds: list[str]) -> list[dict[str, Any]]:
+        """Mentions (not our own) per time bucket, platform and intent, with their sentiment sum and count.
+
+        ``bounds`` are the n+1 edges of n consecutive buckets; a row's ``bucket`` is its index.
+        """
+        cases = " ".join(f"when created_at < ? then {i}" for i in range(len(bounds) - 2))
+        bucket = f"case {cases} else {len(bounds) - 2} end" if cases else "0"
+        return self._rows(
+            f"select {bucket} as bucket, platform, coalesce(intent, 'untriaged') as intent, count(*) as n, "
+            "total(sentiment) as sentiment_sum, count(sentiment) as sentiment_n from mentions "
+            "where created_at >= ? and created_at < ? and own = 0 group by 1, 2, 3",
+            [*bounds[1:-1], bounds[0], bounds[-1]],
+        )
+
+    def report_first_replies(self, start: str, end: str) -> list[dict[str, Any]]:
+        """For each mention posted in the range that got a public reply: when it was posted and first answered."""
+        return self._rows(
+            "select m.platform, m.intent, m.created_at, min(o.sent_at) as sent_at from mentions m "
+            "join outbox o on o.platform = m.platform and o.mention_id = m.id "
+            "where m.created_at >= ? and m.created_at < ? and o.kind = 'reply' and o.sent_at is not null "
+            "group by m.platform, m.id",
+            [start, end],
+        )
+
+    def report_drafts(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Drafted replies to mentions posted in the range, counted by state."""
+        return self._rows(
+            "select d.state, count(*) as n from mentions m join drafts d on d.platform = m.platform "
+            "and d.mention_id = m.id where m.created_at >= ? and m.created_at < ? group by d.state",
+            [start, end],
+        )
+
+    def report_cases_for(self, start: str, end: str) -> list[dict[str, Any]]:
+        """The cases opened for mentions posted in the range, with the mention's time."""
+        return self._rows(
+            "select c.platform, c.intent, c.status, m.created_at, c.contacted_at, c.customer_replied_at "
+            "from mentions m join cases c on c.platform = m.platform and c.mention_id = m.id "
+            "where m.created_at >= ? and m.created_at < ?",
+            [start, end],
+        )
+
+    def report_case_activity(self, start: str, end: str) -> dict[str, int]:
+        """Cases opened, resolved and overdue in the range, follow-ups sent, and cases open at its end."""
+        row = self._one(
+            "select (select count(*) from cases where opened_at >= ?1 and opened_at < ?2) as opened, "
+            "(select count(*) from cases where resolved_at >= ?1 and resolved_at < ?2) as resolved, "
+            "(select count(*) from cases where due_at >= ?1 and due_at < ?2 "
+            " and (acknowledged_at is null or acknowledged_at > due_at)) as overdue, "
+            "(select count(*) from case_events where kind = 'follow_up' and at >= ?1 and at < ?2) as follow_ups, "
+            "(select count(*) from cases where opened_at < ?2 and (resolved_at is null or resolved_at >= ?2)) "
+            "as open_at_end",
+            [start, end],
+        )
+        return dict(row or {})
+
+    def report_texts(self, start: str, end: str, *, intent: str | None = None) -> Iterator[dict[str, Any]]:
+        """The texts of mentions posted in the range (of ``intent``, or all), streamed, not loaded at once."""
+        sql = (
+            "select platform, id, url, author_handle, intent, text from mentions "
+            "where created_at >= ? and created_at < ? and own = 0"
+        )
+        params: list[Any] = [start, end]
+        if intent:
+            sql += " and intent = ?"
+            params.append(intent)
+        cursor = self.db.execute(sql + " order by created_at", params)
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    def report_people(self, start: str, end: str, *, intent: str, limit: int = 10) -> list[dict[str, Any]]:
+        """People who posted ``intent`` in the range, most such posts first, with their all-time counts."""
+        return self._rows(
+            "select m.platform, m.author_handle as handle, max(m.author_name) as name, count(*) as n, "
+            "max(m.url) as url, max(m.text) as example, coalesce(p.complaints, 0) as complaints, "
+            "coalesce(p.praise, 0) as praise, coalesce(p.mentions, 0) as mentions, p.stage "
+            "from mentions m left join people p on p.platform = m.platform and p.handle = m.author_handle "
+            "where m.created_at >= ? and m.created_at < ? and m.intent = ? and m.own = 0 "
+            "group by m.platform, m.author_handle order by n desc, complaints desc, praise desc, handle limit ?",
+            [start, end, intent, limit],
+        )
+
+    def report_labels(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Managers' latest decision on each mention decided in the range, against what the filter said."""
+        return self._rows(
+            "select coalesce(m.intent, l.intent) as predicted, l.complaint, l.source, count(*) as n "
+            "from labels l join mentions m on m.platform = l.platform and m.id = l.mention_id "
+            "where l.at >= ? and l.at < ? and not exists (select 1 from labels later where "
+            "later.platform = l.platform and later.mention_id = l.mention_id and later.id > l.id) "
+            "group by 1, 2, 3",
+            [start, end],
+        )
+
+    def report_runs(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Per connector: polls and errors in the range, and its last successful poll and last new mention."""
+        names = [r["connector"] for r in self._rows("select distinct connector from runs order by connector")]
+        out = []
+        for name in names:
+            row = self._one(
+                "select ?1 as connector, count(*) as polls, coalesce(sum(status != 'ok'), 0) as failed, "
+                "coalesce(sum(errors), 0) as errors, coalesce(sum(fetched), 0) as fetched, "
+                "coalesce(sum(new), 0) as new, "
+                "(select max(started_at) from runs where connector = ?1 and status = 'ok' and started_at < ?3) "
+                "as last_ok, "
+                "(select max(started_at) from runs where connector = ?1 and new > 0 and started_at < ?3) "
+                "as last_new, "
+                "(select error from runs where connector = ?1 and status != 'ok' and started_at < ?3 "
+                " order by started_at desc limit 1) as last_error "
+                "from runs where connector = ?1 and started_at >= ?2 and started_at < ?3",
+                [name, start, end],
+            )
+            out.append(dict(row or {}))
+        return out
+
+    def paused_connectors(self) -> dict[str, str]:
+        """Connectors paused for refused credentials, with the platform's message."""
+        rows = self._rows("select key, value from settings where key like 'connector:%:paused'")
+        return {r["key"].split(":")[1]: r["value"] for r in rows}
+
+    def first_mention_at(self) -> datetime | None:
+        """When the oldest stored mention was posted (None on a new installation)."""
+        row = self._one("select min(created_at) as t from mentions")
+        return parse_time(row["t"]) if row else None
 
     def counts(self) -> dict[str, int]:
         """Headline numbers for the status line and the demo summary."""
