@@ -36,14 +36,14 @@ INTENTS = ("complaint", "inquiry", "praise", "other")
 THEMES: dict[str, str] = {
     "delivery": r"deliver\w*|shipping|shipped|shipment|parcel|package|courier|tracking|arriv\w*|never came|"
     r"lost in the post|dispatch\w*",
-    "billing": r"charg\w*|billing|billed|invoice\w*|overcharg\w*|payment\w*|paid twice|my card|credit card",
+    "billing": r"charged|charges|charge me|billing|billed|invoice\w*|overcharg\w*|payment\w*|paid twice|credit card",
     "refund": r"refund\w*|money back|reimburs\w*|return\w*",
     "login / account": r"log ?in|logged out|sign ?in|password\w*|account\w*|locked out|2fa|verification code",
     "crash / bug": r"crash\w*|bug\w*|freez\w*|glitch\w*|error\w*|not working|doesn'?t work|won'?t (?:open|load|start)|"
     r"keeps closing|broken app",
     "support wait": r"no (?:one|reply|response|answer)|waiting|waited|on hold|ignored|still no|"
     r"(?:hours|days|weeks) (?:later|now|waiting)|nobody|customer service|support",
-    "cancellation": r"cancel\w*|unsubscrib\w*|subscription\w*",
+    "cancellation": r"cancel\w*|unsubscrib\w*|auto-?renew\w*",
     "product quality": r"defect\w*|damaged|faulty|stopped working|battery|screen|cheap|poor quality|fell apart",
     "price": r"price\w*|expensive|overpriced|too much|rip ?off",
 }

@@ -1,0 +1,342 @@
+"""The weekly report on a seeded database with known answers, its command, and its HTML in headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from bot import report as weekly
+from bot.cli import cli
+from bot.config import parse_config
+from bot.models import Author, Mention, Triage
+from bot.store import Store
+
+AMS = ZoneInfo("Europe/Amsterdam")
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday: the last complete week is 2026-W47
+SECRET_FREE = {
+    "brand": {"name": "Acme", "contact_email": "care@acme.example", "timezone": "Europe/Amsterdam"},
+    "sla": {"acknowledge_hours": 24, "inquiry_hours": 24, "targets": {"refund": 72}},
+}
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    """A November 2026 local Amsterdam time, as UTC."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=AMS).astimezone(UTC)
+
+
+class Seeder:
+    """Writes mentions, triage, replies, cases, labels and runs through the store's own methods."""
+
+    def __init__(self, store: Store):
+        self.store, self.n = store, 0
+
+    def mention(self, text, intent, at, *, author="someone", platform="reddit", sentiment=0.0) -> Mention:
+        self.n += 1
+        m = Mention(
+            platform=platform,
+            id=f"m{self.n}",
+            url=f"https://example.test/{self.n}",
+            author=Author(author, author.title()),
+            text=text,
+            created_at=at,
+        )
+        self.store.save_fetch(platform, [m], None, now=at)
+        self.store.save_triage(m, Triage(intent=intent, sentiment=sentiment), now=at)
+        return m
+
+    def reply(self, m: Mention, after_hours: float) -> None:
+        draft = self.store.add_draft(m, intent="complaint", text="Thank you", now=m.created_at)
+        item = self.store.enqueue(
+            kind="reply",
+            platform=m.platform,
+            mention_id=m.id,
+            text="Thank you",
+            idempotency_key=f"draft-{draft.id}-reply",
+            now=m.created_at,
+            draft_id=draft.id,
+        )
+        sent = m.created_at + timedelta(hours=after_hours)
+        self.store.settle_outbox(item, state="sent", now=sent, sent_at=sent)
+        self.store.transition(draft.id, from_states=["awaiting"], to_state="posted", actor="test", now=sent)
+
+    def case(self, m: Mention, *, contacted_after: float | None = None, **changes) -> int:
+        case = self.store.open_case(
+            m, intent="complaint", due_at=m.created_at + timedelta(hours=24), now=m.created_at
+        )
+        if contacted_after is not None:
+            changes["contacted_at"] = m.created_at + timedelta(hours=contacted_after)
+        self.store.update_case(case.id, now=m.created_at, actor="test", event="seeded", **changes)
+        return case.id
+
+
+@pytest.fixture
+def seeded():
+    store = Store.memory()
+    s = Seeder(store)
+    # Five answered complaints: waits of 1, 2, 3, 4 and 30 hours; the 3-hour one crosses local midnight.
+    c1 = s.mention(
+        "My parcel never arrived, the delivery is two weeks late", "complaint", local(17, 10), author="al"
+    )
+    c2 = s.mention(
+        "I was charged twice this month, fix your billing", "complaint", local(17, 10), author="al"
+    )
+    c3 = s.mention("The app keeps crashing whenever I open it", "complaint", local(18, 22, 30))
+    c4 = s.mention("Still waiting for my refund after three weeks", "complaint", local(19, 10), author="bo")
+    c5 = s.mention("The courier left the package in the rain", "complaint", local(20, 10), author="cy")
+    for m, wait in ((c1, 1), (c2, 2), (c3, 3), (c4, 4), (c5, 30)):
+        s.reply(m, wait)
+    # Two unanswered complaints about something no theme names: their distinctive word is "smell".
+    s.mention("These headphones smell of burnt plastic", "complaint", local(21, 12), author="di")
+    s.mention("Horrible smell coming out of the box", "complaint", local(22, 12), author="ed")
+    # A post the filter called a complaint that a manager said is not one.
+    c8 = s.mention("This ad campaign is killing it lol", "complaint", local(16, 9), author="fa")
+    # Private contact after 2, 5 and 26 hours; c4's case was never contacted and is overdue; c1's customer replied.
+    s.case(c1, contacted_after=2, customer_replied_at=local(17, 15), acknowledged_at=local(17, 11))
+    s.case(c2, contacted_after=5, acknowledged_at=local(17, 12), resolved_at=local(18, 9), status="closed")
+    s.case(c3, contacted_after=26, acknowledged_at=local(19, 1, 30))
+    case4 = s.case(c4)
+    store.update_case(case4, now=local(20, 11), actor="sla", event="follow_up")
+    for q, who in (
+        ("How do I cancel my subscription?", "q1"),
+        ("Can I cancel my subscription online? Asking for a friend.", "q2"),
+        ("Is there a way to cancel subscription before it renews?", "q3"),
+        ("What are your opening hours?", "q4"),
+    ):
+        s.mention(q, "inquiry", local(18, 14), author=who)
+    s.mention(
+        "Love the new app, you guys are the greatest", "praise", local(18, 9), author="fan", sentiment=0.9
+    )
+    s.mention(
+        "Acme support sorted it in minutes, thank you!", "praise", local(19, 9), author="fan", sentiment=0.8
+    )
+    s.mention(
+        "Great gadget, works well", "praise", local(20, 9), author="joy", platform="mastodon", sentiment=0.6
+    )
+    s.mention("Anyone selling an Acme lamp?", "other", local(22, 23, 30), platform="mastodon")
+    s.mention("Acme was in the news today", "other", local(9, 12))  # the week before
+    for m in (c1, c2, c3, c4):
+        store.add_label(
+            m, complaint=True, intent="complaint", source="approved", actor="kim", now=local(20, 9)
+        )
+    store.add_label(c8, complaint=False, intent="other", source="relabelled", actor="kim", now=local(20, 9))
+    store.record_run(
+        "reddit", started_at=local(22, 9), duration_ms=40, fetched=9, new=3, errors=0, status="ok"
+    )
+    store.record_run(
+        "reddit",
+        started_at=local(22, 10),
+        duration_ms=40,
+        fetched=0,
+        new=0,
+        errors=1,
+        status="error",
+        error="HTTP 503",
+    )
+    store.record_run(
+        "mastodon", started_at=local(5, 9), duration_ms=40, fetched=2, new=2, errors=0, status="ok"
+    )
+    store.record_run(
+        "mastodon", started_at=local(22, 9), duration_ms=40, fetched=0, new=0, errors=0, status="ok"
+    )
+    store.set_setting("connector:x:paused", "401 Unauthorized: token revoked")
+    yield store
+    store.close()
+
+
+def config(**extra):
+    return parse_config({**SECRET_FREE, **extra}, check_env=False)
+
+
+def test_week_edges_follow_the_time_zone():
+    week = weekly.parse_week("2026-W47", AMS)
+    assert week.start == datetime(2026, 11, 15, 23, 0, tzinfo=UTC)
+    assert week.end == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+    assert weekly.last_complete_week(NOW, AMS).label == "2026-W47"
+    # Sunday 22:30 UTC is already Monday in Amsterdam: the last complete week is the one just ended.
+    assert weekly.last_complete_week(datetime(2026, 11, 29, 23, 30, tzinfo=UTC), AMS).label == "2026-W48"
+    # The week holding the October DST change has a 25-hour Sunday.
+    dst = weekly.parse_week("2026-W43", AMS)
+    assert dst.edges[7] - dst.edges[6] == timedelta(hours=25)
+    with pytest.raises(ValueError, match="ISO week"):
+        weekly.parse_week("last week", AMS)
+    with pytest.raises(ValueError, match="no week 54"):
+        weekly.parse_week("2026-W54", AMS)
+
+
+def test_percentile_interpolates_between_ranks():
+    assert weekly.percentile([1, 2, 3, 4, 30], 50) == 3
+    assert weekly.percentile([1, 2, 3, 4, 30], 90) == pytest.approx(19.6)
+    assert weekly.percentile([7], 90) == 7
+    assert weekly.percentile([], 50) is None
+
+
+def test_known_answers(seeded):
+    r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    assert r.total == 16
+    assert r.days["reddit"] == [1, 2, 6, 2, 1, 1, 1]
+    assert r.days["mastodon"] == [0, 0, 0, 0, 1, 0, 1]
+    assert r.complaints == 8
+    assert r.complaint_rate == pytest.approx(8 / 16)
+    assert r.silent_estimate == 8 * 26
+    assert [t["n"] for t in r.trend][-2:] == [1, 16]
+
+    reply = r.reply
+    assert reply.answered == 5
+    assert reply.median_hours == pytest.approx(3)
+    assert reply.p90_hours == pytest.approx(19.6)
+    assert reply.same_day == pytest.approx(
+        3 / 5
+    )  # the 3-hour reply fell on the next local day; so did the 30 h
+    assert reply.within_24h == pytest.approx(4 / 5)
+    assert reply.within_target == pytest.approx(4 / 5)
+
+    contact = r.contact
+    assert contact.answered == 3
+    assert contact.median_hours == pytest.approx(5)
+    assert contact.p90_hours == pytest.approx(21.8)
+    assert contact.within_24h == pytest.approx(2 / 3)
+
+    assert r.cases == {"opened": 4, "resolved": 1, "overdue": 1, "follow_ups": 1, "open_at_end": 3}
+    assert r.handoff == {"reddit": {"cases": 4, "contacted": 3, "replied": 1}}
+
+    themes = {t.name: t for t in r.themes}
+    assert themes["delivery"].count == 2
+    assert {e["author"] for e in themes["delivery"].examples} == {"al", "cy"}
+    assert themes["billing"].count == 1
+    assert themes["crash / bug"].count == 1
+    assert themes["refund"].count == 1 and themes["refund"].target_hours == 72
+    assert themes["support wait"].count == 1
+    assert themes["“smell”"].count == 2 and themes["“smell”"].kind == "term"
+
+    assert [(q.topic, q.count) for q in r.questions] == [("cancel subscription", 3)]
+    assert [(p["handle"], p["n"]) for p in r.advocates] == [("fan", 2), ("joy", 1)]
+    assert [(p["handle"], p["n"]) for p in r.repeat_complainers] == [("al", 2)]
+    assert r.precision == {"tp": 4, "fp": 1}
+
+    health = {c["connector"]: c for c in r.connectors}
+    assert health["reddit"]["health"] == "ok"
+    assert health["reddit"]["polls"] == 2 and health["reddit"]["failed"] == 1
+    assert health["reddit"]["last_error"] == "HTTP 503"
+    assert health["mastodon"]["health"].startswith("silent")
+    assert health["x"]["health"] == "paused: 401 Unauthorized: token revoked"
+
+
+def test_markdown_says_it_all(seeded):
+    r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    text = weekly.markdown(r)
+    for expected in (
+        "# Acme — weekly mentions report, 2026-W47 (Mon 16 Nov – Sun 22 Nov 2026)",
+        "16 mentions this week: 8 complaints (50% of those triaged)",
+        "roughly 208 unhappy customers",
+        "| first public reply | 5 | 3.0 h | 19.6 h | 60% | 80% | 80% |",
+        "| first private contact | 3 | 5.0 h | 21.8 h |",
+        "| 4 | 1 | 1 | 1 | 3 |",
+        "| reddit | 4 | 3 | 1 | 33% |",
+        "| delivery | 2 |",
+        "| refund | 1 | 72 h |",
+        "| cancel subscription | 3 |",
+        "| @fan (reddit) | 2 |",
+        "| @al (reddit) | 2 |",
+        "precision 80%",
+        "| x | paused: 401 Unauthorized: token revoked |",
+    ):
+        assert expected in text, expected
+
+
+def test_an_empty_week_and_a_new_installation_get_a_friendly_report(seeded, tmp_path):
+    empty = weekly.build(seeded, config(), week=weekly.parse_week("2026-W30", AMS), now=NOW)
+    text = weekly.markdown(empty)
+    assert "No mentions were posted this week" in text
+    assert "| first public reply | 0 | – | – | – | – | – |" in text
+    assert "No complaints this week." in text
+    weekly.write(empty, tmp_path, formats=("md", "html"))
+
+    fresh = Store.memory()
+    report, paths = weekly.make_report(fresh, config(), now=NOW, folder=tmp_path / "new")
+    assert report.new_install and report.week.label == "2026-W47"
+    assert "Welcome! No mentions are stored yet" in paths[0].read_text()
+    assert "No connector has polled yet." in paths[1].read_text()
+
+
+def test_report_command_writes_both_formats(tmp_path, seeded):
+    db = tmp_path / "bot.db"
+    seeded.db.conn.execute(f"vacuum into '{db}'")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        textwrap.dedent(
+            """
+            [brand]
+            contact_email = "care@acme.example"
+            timezone = "Europe/Amsterdam"
+            [store]
+            path = "bot.db"
+            [report]
+            folder = "weekly"
+            """
+        )
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["-c", str(cfg), "report", "--week", "2026-W47"])
+    assert result.exit_code == 0, result.output
+    assert "2026-W47" in result.output and "16 mentions" in result.output
+    names = sorted(p.name for p in (tmp_path / "weekly").iterdir())
+    assert names == [
+        "report-2026-W47-themes.png",
+        "report-2026-W47-trend.png",
+        "report-2026-W47-volume.png",
+        "report-2026-W47.html",
+        "report-2026-W47.md",
+    ]
+    out = tmp_path / "elsewhere"
+    result = runner.invoke(
+        cli, ["-c", str(cfg), "report", "--week", "2026-W47", "--format", "html", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == ["report-2026-W47.html"]
+    bad = runner.invoke(cli, ["-c", str(cfg), "report", "--week", "someday"])
+    assert bad.exit_code == 2 and "expected an ISO week like 2026-W47" in bad.output
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install chromium)")
+def test_html_report_renders_its_charts_in_chromium(seeded, tmp_path):
+    from PIL import Image
+
+    r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    (page,) = weekly.write(r, tmp_path, formats=("html",))
+    assert page.read_text().count("src='data:image/png;base64,") == 3
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--hide-scrollbars",
+            "--window-size=1100,3600",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    print(f"screenshot: {shot}")
+    colours = {c: n for n, c in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)}
+    # The bars of the theme chart (#c0504d) and matplotlib's first series colour (#1f77b4) are on screen.
+    assert colours.get((0xC0, 0x50, 0x4D), 0) > 500
+    assert colours.get((0x1F, 0x77, 0xB4), 0) > 500
