@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_EVERY_SECONDS = 5
 SWEEP_EVERY_SECONDS = 60
+REPORT_CHECK_SECONDS = 60
 
 
 class Daemon:
@@ -34,6 +35,8 @@ class Daemon:
             self.scheduler.every(every).seconds.do(self._job, f"poll {name}", pipeline.poll, name).tag(name)
         self.scheduler.every(OUTBOX_EVERY_SECONDS).seconds.do(self._job, "outbox", pipeline.post)
         self.scheduler.every(SWEEP_EVERY_SECONDS).seconds.do(self._job, "sla sweep", pipeline.sweep)
+        # Checked every minute against the injected clock, so the report keeps its local time across DST.
+        self.scheduler.every(REPORT_CHECK_SECONDS).seconds.do(self._job, "weekly report", self.weekly_report)
 
     def _job(self, what: str, fn: Callable[..., Any], *args: Any) -> None:
         if self.stopping.is_set():
@@ -42,6 +45,17 @@ class Daemon:
             fn(*args)
         except Exception:
             log.exception("daemon: job %r failed; carrying on", what)
+
+    def weekly_report(self) -> None:
+        """Write last week's report when its configured day and time have come."""
+        from bot import report
+
+        p = self.pipeline
+        done = report.run_due(p.store, p.config, now=p.clock.now())
+        if done:
+            written, paths = done
+            log.info("daemon: weekly report %s written to %s", written.week.label, paths[0].parent)
+            p.on_event("report", report=written, paths=paths)
 
     def install_signal_handlers(self) -> None:
         """Stop cleanly on SIGTERM and SIGINT."""

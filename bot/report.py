@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config import Config
+from bot.config import WEEKDAYS, Config, ReportSettings
 from bot.store import Store, iso, parse_time
 
 log = logging.getLogger(__name__)
@@ -796,6 +796,36 @@ def make_report(
     if progress:
         progress("charts")
     return report, write(report, folder or config.resolve(config.report.folder), formats=formats)
+
+
+LAST_WRITTEN = "report:last_week"
+
+
+def scheduled_week(now: datetime, settings: ReportSettings, tz: ZoneInfo) -> tuple[datetime, Week]:
+    """The latest scheduled report time at or before ``now`` (UTC) and the week that report covers.
+
+    The schedule is a weekday and a wall-clock time in ``tz``, so it stays at 09:00 local across DST changes.
+    """
+    hour, minute = (int(x) for x in settings.time.split(":"))
+    this_week = week_of(now.astimezone(tz).date(), tz)
+    day = this_week.monday + timedelta(days=WEEKDAYS.index(settings.day.lower()))
+    moment = datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
+    if moment > now:
+        moment = datetime.combine(day - timedelta(weeks=1), time(hour, minute), tzinfo=tz).astimezone(UTC)
+    return moment, last_complete_week(moment, tz)
+
+
+def run_due(store: Store, config: Config, *, now: datetime) -> tuple[Report, list[Path]] | None:
+    """Write the scheduled weekly report if its time has come and it is not written yet (once per week, even
+    across restarts); None when nothing is due."""
+    tz = ZoneInfo(config.brand.timezone)
+    _, week = scheduled_week(now, config.report, tz)
+    if store.get_setting(LAST_WRITTEN) == week.label:
+        return None
+    report = build(store, config, week=week, now=now)
+    paths = write(report, config.resolve(config.report.folder))
+    store.set_setting(LAST_WRITTEN, week.label)
+    return report, paths
 
 
 STEPS = 9  # progress steps: the eight of ``build`` and the charts

@@ -1,0 +1,100 @@
+"""The daemon writes the weekly report at the configured local day and time, once, across DST changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot import report as weekly
+from bot.clock import FakeClock
+from bot.config import parse_config
+from bot.daemon import Daemon
+from bot.pipeline import Pipeline
+from bot.store import Store
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+def make_daemon(tmp_path, start: datetime, **report):
+    config = parse_config(
+        {
+            "brand": {"contact_email": "care@acme.example", "timezone": "Europe/Amsterdam"},
+            "report": {"folder": str(tmp_path / "reports"), **report},
+        },
+        check_env=False,
+    )
+    clock = FakeClock(start)
+    events = []
+    pipeline = Pipeline(
+        config,
+        Store.memory(),
+        clock=clock,
+        connectors={},
+        on_event=lambda kind, **d: events.append((kind, d)),
+    )
+    return Daemon(pipeline), clock, events
+
+
+def run_minutely(daemon, clock, until: datetime) -> list[tuple[datetime, str]]:
+    """Advance the clock a minute at a time, running the report check each minute as the scheduler would."""
+    written = []
+    while clock.now() < until:
+        clock.advance(minutes=1)
+        before = daemon.pipeline.store.get_setting(weekly.LAST_WRITTEN)
+        daemon.weekly_report()
+        after = daemon.pipeline.store.get_setting(weekly.LAST_WRITTEN)
+        if after != before:
+            written.append((clock.now(), after))
+    return written
+
+
+def test_the_weekly_report_keeps_local_time_when_summer_time_ends(tmp_path):
+    # Summer time ends on Sunday 25 October 2026: Monday 09:00 is 07:00 UTC before and 08:00 UTC after.
+    daemon, clock, events = make_daemon(tmp_path, datetime(2026, 10, 19, 6, 0, tzinfo=UTC))
+    daemon.pipeline.store.set_setting(weekly.LAST_WRITTEN, "2026-W41")
+    written = run_minutely(daemon, clock, datetime(2026, 10, 27, 0, 0, tzinfo=UTC))
+    assert written == [
+        (datetime(2026, 10, 19, 7, 0, tzinfo=UTC), "2026-W42"),
+        (datetime(2026, 10, 26, 8, 0, tzinfo=UTC), "2026-W43"),
+    ]
+    assert (tmp_path / "reports" / "report-2026-W43.html").exists()
+    assert [kind for kind, _ in events] == ["report", "report"]
+
+
+def test_the_weekly_report_keeps_local_time_when_summer_time_begins(tmp_path):
+    # Summer time begins on Sunday 29 March 2026; a Sunday 18:30 report moves from 17:30 UTC to 16:30 UTC.
+    daemon, clock, _ = make_daemon(
+        tmp_path, datetime(2026, 3, 22, 17, 0, tzinfo=UTC), day="sunday", time="18:30"
+    )
+    daemon.pipeline.store.set_setting(weekly.LAST_WRITTEN, "2026-W10")
+    written = run_minutely(daemon, clock, datetime(2026, 3, 30, 0, 0, tzinfo=UTC))
+    # On a Sunday the week in progress is not complete: the report covers the week before.
+    assert written == [
+        (datetime(2026, 3, 22, 17, 30, tzinfo=UTC), "2026-W11"),
+        (datetime(2026, 3, 29, 16, 30, tzinfo=UTC), "2026-W12"),
+    ]
+
+
+def test_a_restart_catches_up_once_and_never_repeats(tmp_path):
+    start = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday: Monday's report was missed while down
+    daemon, clock, _ = make_daemon(tmp_path, start)
+    daemon.weekly_report()
+    assert daemon.pipeline.store.get_setting(weekly.LAST_WRITTEN) == "2026-W47"
+    assert (
+        weekly.run_due(daemon.pipeline.store, daemon.pipeline.config, now=start + timedelta(hours=1)) is None
+    )
+
+
+def test_the_daemon_schedules_the_report_check():
+    config = parse_config({"brand": {"contact_email": "c@a.example"}}, check_env=False)
+    daemon = Daemon(Pipeline(config, Store.memory(), clock=FakeClock(), connectors={}))
+    jobs = [repr(job) for job in daemon.scheduler.jobs]
+    assert any("weekly report" in job for job in jobs)
+
+
+def test_scheduled_week_for_a_moment_on_the_schedule():
+    settings = parse_config({"brand": {"contact_email": "c@a.example"}}, check_env=False).report
+    moment, week = weekly.scheduled_week(datetime(2026, 11, 23, 8, 0, tzinfo=UTC), settings, AMS)
+    assert moment == datetime(2026, 11, 23, 8, 0, tzinfo=UTC) and week.label == "2026-W47"
+    moment, week = weekly.scheduled_week(datetime(2026, 11, 23, 7, 59, tzinfo=UTC), settings, AMS)
+    assert moment == datetime(2026, 11, 16, 8, 0, tzinfo=UTC) and week.label == "2026-W46"
