@@ -77,7 +77,7 @@ def test_the_weekly_report_keeps_local_time_when_summer_time_begins(tmp_path):
 
 def test_a_restart_catches_up_once_and_never_repeats(tmp_path):
     start = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday: Monday's report was missed while down
-    daemon, clock, _ = make_daemon(tmp_path, start)
+    daemon, _, _ = make_daemon(tmp_path, start)
     daemon.weekly_report()
     assert daemon.pipeline.store.get_setting(weekly.LAST_WRITTEN) == "2026-W47"
     assert (
