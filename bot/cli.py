@@ -140,6 +140,57 @@ def check(ctx: Context, offline: bool) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@pass_ctx
+def status(ctx: Context) -> None:
+    """Show the connectors and their last poll, the approval queue, open cases and SLA clocks due."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot import report as weekly
+
+    config, store = ctx.config(), ctx.store()
+    now, tz = ctx.clock.now(), ZoneInfo(config.brand.timezone)
+
+    def when(text: str | None) -> str:
+        return weekly.local(text, tz) if text else "never"
+
+    console.print(f"dry_run = {str(config.dry_run).lower()} · times in {tz.key}")
+    runs = {r["connector"]: r for r in store.last_runs()}
+    paused = store.paused_connectors()
+    table = Table("connector", "enabled", "every", "last poll", "result", "last successful poll")
+    for name in sorted(set(config.connectors) | set(runs) | set(paused)):
+        settings, run = config.connectors.get(name), runs.get(name, {})
+        result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
+        if run.get("error") and name not in paused:
+            result += f" ({run['error'][:60]})"
+        table.add_row(
+            name,
+            "yes" if settings and settings.enabled else "no",
+            f"{settings.interval_seconds}s" if settings else "-",
+            when(run.get("started_at")),
+            result,
+            when(run.get("last_ok")),
+        )
+    console.print(table)
+    counts = store.counts()
+    due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
+    console.print(
+        f"queue: {counts.get('awaiting', 0)} drafts awaiting approval, {counts.get('outbox', 0)} posts waiting "
+        f"in the outbox"
+    )
+    console.print(
+        f"cases: {counts.get('open_cases', 0)} open, {due['overdue']} overdue, {due['due_soon']} due within "
+        f"{config.sla.remind_before_hours:g} h"
+    )
+    _, week = weekly.scheduled_week(now, config.report, tz)
+    last = store.get_setting(weekly.LAST_WRITTEN)
+    console.print(
+        f"weekly report: last written {last or 'never'}; scheduled {config.report.day} {config.report.time} "
+        f"({week.label} {'written' if last == week.label else 'due'})"
+    )
+
+
 # -- approval from the terminal -----------------------------------------------------------------------------
 
 

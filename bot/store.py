@@ -897,6 +897,15 @@ class Store:
         row = self._one("select min(created_at) as t from mentions")
         return parse_time(row["t"]) if row else None
 
+    def due_counts(self, *, now: datetime, soon: datetime) -> dict[str, int]:
+        """Open, unacknowledged cases already overdue at ``now``, and those due by ``soon``."""
+        row = self._one(
+            "select coalesce(sum(due_at <= ?1), 0) as overdue, coalesce(sum(due_at > ?1 and due_at <= ?2), 0) "
+            "as due_soon from cases where status = 'open' and acknowledged_at is null",
+            [iso(now), iso(soon)],
+        )
+        return dict(row or {})
+
     def counts(self) -> dict[str, int]:
         """Headline numbers for the status line and the demo summary."""
         one = self._one(

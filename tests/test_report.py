@@ -340,3 +340,19 @@ def test_html_report_renders_its_charts_in_chromium(seeded, tmp_path):
     # The bars of the theme chart (#c0504d) and matplotlib's first series colour (#1f77b4) are on screen.
     assert colours.get((0xC0, 0x50, 0x4D), 0) > 500
     assert colours.get((0x1F, 0x77, 0xB4), 0) > 500
+
+
+def test_status_command(tmp_path, seeded):
+    seeded.db.conn.execute(f"vacuum into '{tmp_path / 'bot.db'}'")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[brand]\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n[store]\npath = "bot.db"\n'
+    )
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "status"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "reddit" in out and "2026-11-22 10:00" in out and "HTTP 503" in out
+    assert "paused: 401 Unauthorized: token revoked" in out
+    assert "queue: 0 drafts awaiting approval, 0 posts waiting in the outbox" in out
+    assert "cases: 3 open, 1 overdue, 0 due within 2 h" in out
+    assert "weekly report: last written never" in out
