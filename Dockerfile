@@ -1,0 +1,23 @@
+# mentionbot daemon image. Build: docker build -t mentionbot .
+# Run:  docker run -d --name mentionbot -v mentionbot-data:/data -v $PWD/config.toml:/data/config.toml:ro \
+#         --env-file mentionbot.env mentionbot
+# The config's relative paths (store.path, report.folder) resolve next to /data/config.toml, inside the volume.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg MENTIONBOT_CONFIG=/data/config.toml
+RUN useradd --system --create-home --home-dir /home/mentionbot mentionbot \
+    && mkdir /data && chown mentionbot /data
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY connectors ./connectors
+COPY responders ./responders
+RUN pip install --no-cache-dir .
+
+USER mentionbot
+WORKDIR /data
+VOLUME ["/data"]
+# SIGTERM (docker stop) lets the current job finish, then the daemon exits cleanly.
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=5m --timeout=30s CMD ["mentionbot", "status"]
+CMD ["mentionbot", "run"]
