@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -119,6 +120,7 @@ def main() -> None:
             daemon.kill()
         for fake in fakes.values():
             fake.stop()
+        shutil.rmtree(work, ignore_errors=True)
     print(
         f"bench_daemon: idle daemon with {len(tables)} connectors enabled ({', '.join(sorted(tables))}), "
         f"{len(polled)} polled, after {IDLE_SECONDS:.0f} s idle: resident {mem['VmRSS']:.0f} MB, "

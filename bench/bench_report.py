@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -222,6 +223,7 @@ def main() -> None:
         text=True,
         check=True,
     )
+    shutil.rmtree(out, ignore_errors=True)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     print(
         f"bench_report: weekly report over {MENTIONS:,} mentions ({figures['mentions_in_week']:,} in the week): "
