@@ -587,8 +587,14 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
 
     c = report.cases
     case_rows = [
-        ["opened", "resolved", "overdue (not acknowledged in time)", "follow-ups sent", "open at week's end"],
-        [str(c.get(k, 0)) for k in ("opened", "resolved", "overdue", "follow_ups", "open_at_end")],
+        [
+            "opened",
+            "resolved",
+            "overdue (not acknowledged in time)",
+            "follow-ups sent",
+            "opened and still open",
+        ],
+        [str(c.get(k, 0)) for k in ("opened", "resolved", "overdue", "follow_ups", "still_open")],
     ]
     out.append(("Cases", [], case_rows, ""))
 

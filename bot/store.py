@@ -223,7 +223,7 @@ def m001_initial(db: Database) -> None:
 def m002_report_indexes(db: Database) -> None:
     # The weekly report reads week-sized ranges of a large history; these keep every query an index range.
     db["mentions"].create_index(
-        ["created_at", "own", "platform", "intent", "sentiment"], index_name="mentions_week"
+        ["created_at", "own", "platform", "intent", "sentiment", "id"], index_name="mentions_week"
     )
     db["mentions"].create_index(["platform", "created_at"])
     db["outbox"].create_index(["platform", "mention_id"])
@@ -787,20 +787,22 @@ class Store:
             [*bounds[1:-1], bounds[0], bounds[-1]],
         )
 
+    # The week's few thousand mentions must drive the report's lookups, not a scan of the whole outbox, drafts or
+    # cases table: hence CROSS JOIN (SQLite keeps its order) and correlated subqueries.
+
     def report_first_replies(self, start: str, end: str) -> list[dict[str, Any]]:
         """For each mention posted in the range that got a public reply: when it was posted and first answered."""
         return self._rows(
-            "select m.platform, m.intent, m.created_at, min(o.sent_at) as sent_at from mentions m "
-            "join outbox o on o.platform = m.platform and o.mention_id = m.id "
-            "where m.created_at >= ? and m.created_at < ? and o.kind = 'reply' and o.sent_at is not null "
-            "group by m.platform, m.id",
+            "select * from (select m.platform, m.intent, m.created_at, (select min(o.sent_at) from outbox o "
+            "where o.platform = m.platform and o.mention_id = m.id and o.kind = 'reply') as sent_at "
+            "from mentions m where m.created_at >= ? and m.created_at < ?) where sent_at is not null",
             [start, end],
         )
 
     def report_drafts(self, start: str, end: str) -> list[dict[str, Any]]:
         """Drafted replies to mentions posted in the range, counted by state."""
         return self._rows(
-            "select d.state, count(*) as n from mentions m join drafts d on d.platform = m.platform "
+            "select d.state, count(*) as n from mentions m cross join drafts d on d.platform = m.platform "
             "and d.mention_id = m.id where m.created_at >= ? and m.created_at < ? group by d.state",
             [start, end],
         )
@@ -809,21 +811,22 @@ class Store:
         """The cases opened for mentions posted in the range, with the mention's time."""
         return self._rows(
             "select c.platform, c.intent, c.status, m.created_at, c.contacted_at, c.customer_replied_at "
-            "from mentions m join cases c on c.platform = m.platform and c.mention_id = m.id "
+            "from mentions m cross join cases c on c.platform = m.platform and c.mention_id = m.id "
             "where m.created_at >= ? and m.created_at < ?",
             [start, end],
         )
 
     def report_case_activity(self, start: str, end: str) -> dict[str, int]:
-        """Cases opened, resolved and overdue in the range, follow-ups sent, and cases open at its end."""
+        """Cases opened, resolved and overdue in the range, follow-ups sent, and how many of those opened in it
+        were still open at its end."""
         row = self._one(
             "select (select count(*) from cases where opened_at >= ?1 and opened_at < ?2) as opened, "
             "(select count(*) from cases where resolved_at >= ?1 and resolved_at < ?2) as resolved, "
             "(select count(*) from cases where due_at >= ?1 and due_at < ?2 "
             " and (acknowledged_at is null or acknowledged_at > due_at)) as overdue, "
             "(select count(*) from case_events where kind = 'follow_up' and at >= ?1 and at < ?2) as follow_ups, "
-            "(select count(*) from cases where opened_at < ?2 and (resolved_at is null or resolved_at >= ?2)) "
-            "as open_at_end",
+            "(select count(*) from cases where opened_at >= ?1 and opened_at < ?2 "
+            " and (resolved_at is null or resolved_at >= ?2)) as still_open",
             [start, end],
         )
         return dict(row or {})

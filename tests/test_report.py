@@ -202,7 +202,7 @@ def test_known_answers(seeded):
     assert contact.p90_hours == pytest.approx(21.8)
     assert contact.within_24h == pytest.approx(2 / 3)
 
-    assert r.cases == {"opened": 4, "resolved": 1, "overdue": 1, "follow_ups": 1, "open_at_end": 3}
+    assert r.cases == {"opened": 4, "resolved": 1, "overdue": 1, "follow_ups": 1, "still_open": 3}
     assert r.handoff == {"reddit": {"cases": 4, "contacted": 3, "replied": 1}}
 
     themes = {t.name: t for t in r.themes}
