@@ -435,22 +435,23 @@ def charts(report: Report) -> dict[str, bytes]:
     """The report's charts as PNG images, by name; charts without data are left out."""
     if not report.total and not any(t["n"] for t in report.trend):
         return {}
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    # Figure without pyplot: no global state and no GUI backend in a long-running daemon.
+    from matplotlib.figure import Figure
 
     out: dict[str, bytes] = {}
+
+    def subplots(width: float, height: float):
+        fig = Figure(figsize=(width, height))
+        return fig, fig.subplots()
 
     def save(fig, name: str) -> None:
         buf = io.BytesIO()
         fig.tight_layout()
         fig.savefig(buf, format="png", dpi=96)
-        plt.close(fig)
         out[name] = buf.getvalue()
 
     if report.total:
-        fig, ax = plt.subplots(figsize=(8, 3.2))
+        fig, ax = subplots(8, 3.2)
         labels = [f"{d:%a %d}" for d in report.week.days]
         bottom = [0] * 7
         for platform, counts in sorted(report.days.items()):
@@ -461,7 +462,7 @@ def charts(report: Report) -> dict[str, bytes]:
         ax.legend(fontsize=8, loc="upper left")
         save(fig, "volume")
 
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = subplots(8, 3.2)
     names = [t["week"][5:] for t in report.trend]
     bottom = [0] * len(names)
     for intent in (*INTENTS, "untriaged"):
@@ -481,7 +482,7 @@ def charts(report: Report) -> dict[str, bytes]:
     save(fig, "trend")
 
     if report.themes:
-        fig, ax = plt.subplots(figsize=(8, 0.5 + 0.35 * len(report.themes)))
+        fig, ax = subplots(8, 0.5 + 0.35 * len(report.themes))
         themes = list(reversed(report.themes))
         ax.barh([t.name for t in themes], [t.count for t in themes], color="#c0504d")
         ax.set_title("Complaint themes")
