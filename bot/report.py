@@ -437,6 +437,7 @@ def charts(report: Report) -> dict[str, bytes]:
         return {}
     # Figure without pyplot: no global state and no GUI backend in a long-running daemon.
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     out: dict[str, bytes] = {}
 
@@ -445,6 +446,8 @@ def charts(report: Report) -> dict[str, bytes]:
         return fig, fig.subplots()
 
     def save(fig, name: str) -> None:
+        for ax in fig.axes[:1]:  # counts are whole numbers; the twin sentiment axis is not
+            (ax.xaxis if name == "themes" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
         buf = io.BytesIO()
         fig.tight_layout()
         fig.savefig(buf, format="png", dpi=96)
