@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot import report as weekly
 from bot.clock import FakeClock
 from bot.config import parse_config
 from bot.daemon import Daemon
+from bot.errors import ConfigError
 from bot.pipeline import Pipeline
 from bot.store import Store
 
@@ -98,3 +101,15 @@ def test_scheduled_week_for_a_moment_on_the_schedule():
     assert moment == datetime(2026, 11, 23, 8, 0, tzinfo=UTC) and week.label == "2026-W47"
     moment, week = weekly.scheduled_week(datetime(2026, 11, 23, 7, 59, tzinfo=UTC), settings, AMS)
     assert moment == datetime(2026, 11, 16, 8, 0, tzinfo=UTC) and week.label == "2026-W46"
+
+
+def test_a_bad_schedule_is_reported_with_its_key():
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {"brand": {"contact_email": "c@a.example"}, "report": {"day": "funday", "time": "9am"}},
+            check_env=False,
+        )
+    assert caught.value.problems == [
+        "report.day: expected a weekday name like 'monday', got 'funday'",
+        "report.time: expected a 24-hour time like '09:00', got '9am'",
+    ]
