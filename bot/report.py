@@ -43,7 +43,7 @@ THEMES: dict[str, str] = {
     "crash / bug": r"crash\w*|bug\w*|freez\w*|glitch\w*|error\w*|not working|doesn'?t work|won'?t (?:open|load|start)|"
     r"keeps closing|broken app",
     "support wait": r"no (?:one|reply|response|answer)|waiting|waited|on hold|ignored|still no|"
-    r"(?:hours|days|weeks) (?:later|now|waiting)|nobody|customer service|support",
+    r"(?:hours|days|weeks) (?:later|now|waiting)|nobody|customer service|support (?:is|was|never)|no support",
     "cancellation": r"cancel\w*|unsubscrib\w*|auto-?renew\w*",
     "product quality": r"defect\w*|damaged|faulty|stopped working|battery|screen|cheap|poor quality|fell apart",
     "price": r"price\w*|expensive|overpriced|too much|rip ?off",
@@ -62,7 +62,7 @@ STOPWORDS = frozenset(
     guys one get got going even ever us yet new any anyone anybody still again""".split()  # noqa: SIM905
 )
 TOKEN = re.compile(r"[a-z][a-z0-9'’-]{1,}")
-NOISE = re.compile(r"https?://\S+|[@#]\w+|&\w+;")
+NOISE = re.compile(r"https?://\S+|[@#]\w+|(?<![\w/])[ur]/\w+|&\w+;")  # links, @handles, u/ and r/ names
 
 
 # -- the week -----------------------------------------------------------------------------------------------
@@ -369,7 +369,8 @@ def complaint_themes(
             background.update(set(words(row["text"], brand)))
             background_docs += 1
             continue
-        matched = [name for name, rx in THEME_PATTERNS.items() if rx.search(row["text"])]
+        text = NOISE.sub(" ", row["text"])  # "u/acme_support" is not a complaint about support
+        matched = [name for name, rx in THEME_PATTERNS.items() if rx.search(text)]
         for name in matched:
             counts[name] += 1
             if len(found[name]) < examples:

@@ -356,3 +356,19 @@ def test_status_command(tmp_path, seeded):
     assert "queue: 0 drafts awaiting approval, 0 posts waiting in the outbox" in out
     assert "cases: 3 open, 1 overdue, 0 due within 2 h" in out
     assert "weekly report: last written never" in out
+
+
+def test_handles_and_links_are_not_words_or_themes():
+    assert weekly.words(
+        "u/acme_support how do I reset my password? https://acme.example/x @acme", "Acme"
+    ) == [
+        "reset",
+        "password",
+    ]
+    store = Store.memory()
+    Seeder(store).mention("u/acme_support the lamp arrived damaged", "complaint", local(17, 10))
+    week = weekly.parse_week("2026-W47", AMS)
+    themes = weekly.complaint_themes(
+        store, weekly.iso(week.start), weekly.iso(week.end), brand="Acme", targets={}
+    )
+    assert [(t.name, t.count) for t in themes] == [("delivery", 1), ("product quality", 1)]
