@@ -75,6 +75,9 @@ class Pipeline:
         self.outbox = Outbox(
             store, self.connectors, clock=self.clock, dry_run=config.dry_run, on_settled=self._settled
         )
+        self.templates = compose.load_templates(
+            config.resolve(config.templates.path) if config.templates.path else None
+        )
         self.not_before: dict[str, datetime] = {}
         self.failures: dict[str, int] = {}
 
@@ -174,7 +177,14 @@ class Pipeline:
         rules = connector.rules if connector else load(mention.platform).rules
         case = None
         if triage.intent in replies.open_case_for:
-            case = cases.open_case(self.store, mention, intent=triage.intent, sla=self.config.sla, now=now)
+            case = cases.open_case(
+                self.store,
+                mention,
+                intent=triage.intent,
+                sla=self.config.sla,
+                now=now,
+                tz=self.config.brand.timezone,
+            )
             self.on_event("case_opened", case=case, mention=mention)
         draft_text = compose.compose(
             mention,
@@ -184,9 +194,13 @@ class Pipeline:
             can_reply=bool(connector and connector.can_reply(mention)),
             case=case,
             inquiry_hours=self.config.sla.inquiry_hours,
+            templates=self.templates,
+            used=self.store.template_uses(),
         )
         if draft_text is None:
             return
+        if draft_text.advocate:
+            self.store.mark_advocate(mention.platform, mention.author.handle)
         problems = list(draft_text.problems)
         if triage.needs_human:
             problems.append(f"language {triage.lang!r} is not one the team answers in: a human should reply")
@@ -247,20 +261,37 @@ class Pipeline:
             )
 
     def sweep(self) -> list[cases.Nudge]:
-        """Check the SLA clocks of every open case."""
-        return cases.sweep(
-            self.store,
-            self.config.sla,
-            now=self.clock.now(),
-            notify=lambda nudge: self.on_event("nudge", nudge=nudge),
-        )
+        """Check the SLA clocks of every open case; send the due private follow-ups where the platform allows."""
+        return cases.sweep(self.store, self.config.sla, now=self.clock.now(), notify=self._nudged)
+
+    def _nudged(self, nudge: cases.Nudge) -> None:
+        case = nudge.case
+        connector = self.connectors.get(case.platform)
+        if nudge.kind == "follow_up" and connector and connector.rules.can_message and case.contacted_at:
+            number = case.follow_ups + 1
+            self.store.enqueue(
+                kind="message",
+                platform=case.platform,
+                mention_id=case.mention_id,
+                case_id=case.id,
+                text=compose.private_follow_up(
+                    case,
+                    self.store.mention(case.platform, case.mention_id),
+                    self.config.brand,
+                    last=number >= self.config.sla.follow_ups,
+                ),
+                idempotency_key=f"case-{case.id}-follow-up-{number}",
+                now=self.clock.now(),
+            )
+        self.on_event("nudge", nudge=nudge)
 
     def run_cycle(self) -> list[PollResult]:
         """Poll every enabled connector once, post what is approved, and sweep the clocks."""
         results = [self.poll(name) for name in self.connectors]
         while self.post():  # a posted reply may queue the case's private message: send it in the same cycle
             pass
-        self.sweep()
+        if self.sweep():
+            self.post()  # the follow-ups the sweep queued
         return results
 
     def close(self) -> None:

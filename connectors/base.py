@@ -102,3 +102,8 @@ class Connector:
     def find_reply(self, mention: Mention) -> str | None:
         """Look on the platform for a reply by our account to ``mention`` (used to reconcile an uncertain post)."""
         return None
+
+    def team_replied(self, mention: Mention) -> str | None:
+        """A reply to ``mention`` already there by one of the brand's accounts (a teammate answered on the
+        platform directly), as ``handle:id``; ``None`` when there is none or the platform cannot tell."""
+        return None
