@@ -62,7 +62,9 @@ def approve(
             actor=actor,
             now=now,
             action="approved (reply by hand)" if manual else "approved",
-            detail=f"override: {override_reason}" if findings else None,
+            detail=f"tone guard overridden: {override_reason} (findings: {'; '.join(findings)})"
+            if findings
+            else None,
             text=final,
             decided_by=actor,
             findings=findings,

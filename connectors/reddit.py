@@ -55,6 +55,19 @@ class RedditSettings(ConnectorSettings):
         return out
 
 
+class _NoRetry(prawcore.sessions.RetryStrategy):
+    """prawcore's retry strategy, with no retries (for posting)."""
+
+    def _sleep_seconds(self) -> float | None:
+        return None
+
+    def consume_available_retry(self) -> _NoRetry:
+        return self
+
+    def should_retry_on_failure(self) -> bool:
+        return False
+
+
 class RedditConnector(Connector):
     """Reddit mentions and keyword search; public reply and private message."""
 
@@ -159,15 +172,38 @@ class RedditConnector(Connector):
         return self.reddit.submission(id=short)
 
     def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
-        posted = self._call(lambda: self._thing(mention).reply(text))
+        posted = self._call(lambda: self._once(lambda: self._thing(mention).reply(text)))
         if posted is None:
             raise TransientError(self.name, f"reply to {mention.id} returned nothing")
         return posted.name
 
     def message(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
         subject = f"About your post ({mention.id})"
-        self._call(lambda: self.reddit.redditor(mention.author.handle).message(subject=subject, message=text))
+        self._call(
+            lambda: self._once(
+                lambda: self.reddit.redditor(mention.author.handle).message(subject=subject, message=text)
+            )
+        )
         return f"pm:{mention.author.handle}:{idempotency_key}"
+
+    def _once(self, fn: Any) -> Any:
+        """Run a posting call without prawcore's own retries: a POST retried after a dropped answer may post twice;
+        the outbox reconciles an uncertain post instead."""
+        core = self.reddit._core
+        saved = core._retry_strategy_class
+        core._retry_strategy_class = _NoRetry
+        try:
+            return fn()
+        finally:
+            core._retry_strategy_class = saved
+
+    def team_replied(self, mention: Mention) -> str | None:
+        for handle in sorted(self.own_accounts()):
+            comments = self._call(lambda h=handle: list(self.reddit.redditor(h).comments.new(limit=100)))
+            for comment in comments:
+                if getattr(comment, "parent_id", None) == mention.id:
+                    return f"{handle}:{comment.name}"
+        return None
 
     def find_reply(self, mention: Mention) -> str | None:
         me = self.reddit.redditor(self.settings.username)

@@ -269,3 +269,24 @@ def private_follow_up(case: Case, mention: Mention, brand: BrandSettings, *, las
         "We'd like to make sure you have everything you need: reply here whenever suits you and we'll pick it up."
         + (" This is our last check-in; the case stays easy to reopen by replying." if last else "")
     )
+
+
+def lint(templates: Templates, brand: BrandSettings, platforms: Mapping[str, ReplyRules]) -> list[str]:
+    """Every tone-guard finding in the templates (with each contact route filled in), and every platform whose
+    length limit even the short form breaks. Empty when the templates are fit to use."""
+    out = []
+    sample = {"name": "Alexandra", "brand": brand.name, "ref": " (ref. C-00012)", "hours": "24"}
+    routes = {contact_route(brand, ReplyRules(can_message=True)), contact_route(brand, ReplyRules())}
+    for label, text in templates.texts():
+        for route in sorted(routes):
+            filled = text.format(**sample, contact=route, Contact=route[:1].upper() + route[1:])
+            for finding in tone.check(filled):
+                out.append(f"{label}: {finding}")
+    for platform, rules in sorted(platforms.items()):
+        private = contact_route(brand, rules)
+        for name in TEMPLATE_NAMES:
+            key, template = templates.get(name, platform)
+            text = template.short.format(**sample, contact=private, Contact=private[:1].upper() + private[1:])
+            for problem in rule_problems(text, rules):
+                out.append(f"{key}#short on {platform}: {problem}")
+    return sorted(set(out), key=out.index)

@@ -1,0 +1,187 @@
+"""The public reply: templates per intent and platform, rotation, contact routes, platform rules, the linter."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.config import BrandSettings
+from bot.errors import ConfigError
+from bot.models import Author, Case, Mention, ReplyRules, Triage
+from connectors import REGISTRY, load
+from responders import compose, tone
+from tests.conftest import mentionbot
+
+BRAND = BrandSettings(name="Acme", contact_email="care@acme.example", contact_url="https://acme.example/help")
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+X = ReplyRules(max_length=280, can_reply=True, can_message=True)
+BLUESKY = ReplyRules(max_length=300, length_unit="graphemes", can_reply=True)
+PLAY = ReplyRules(max_length=350, can_reply=True, one_reply_per_item=True)
+REDDIT = ReplyRules(max_length=10_000, can_reply=True, can_message=True)
+
+
+def mention(text="my order is late", *, name="Marta Jansen", kind="comment", rating=None, platform="reddit"):
+    return Mention(
+        platform, "t1_1", "https://x/1", Author("marta", name), text, NOW, kind=kind, rating=rating
+    )
+
+
+def case(ref="C-00012"):
+    return Case(1, ref, "reddit", "t1_1", "marta", "Marta", "complaint", "open", "contact", NOW, NOW)
+
+
+def draft(intent, *, rules=REDDIT, with_case=True, used=None, templates=None, **kw):
+    return compose.compose(
+        mention(**kw),
+        Triage(intent),
+        brand=BRAND,
+        rules=rules,
+        can_reply=rules.can_reply,
+        case=case() if with_case else None,
+        used=used,
+        templates=templates,
+    )
+
+
+def test_a_complaint_gets_thank_you_contact_and_what_would_you_like():
+    composed = draft("complaint")
+    text = composed.text
+    assert text.index("Marta") < text.index("private message") < text.index("?")
+    assert "thank" in text.lower() and "C-00012" in text
+    assert "What would you like" in text
+    assert composed.route == "reply" and not composed.findings and not composed.problems
+
+
+def test_without_private_messages_the_reply_gives_the_configured_routes():
+    text = draft("complaint", rules=PLAY, kind="review", rating=1).text
+    assert "care@acme.example" in text and "https://acme.example/help" in text
+    assert "private message" not in text
+
+
+def test_an_inquiry_promises_an_answer_with_a_time():
+    text = draft("inquiry").text
+    assert "within 24 hours" in text and "Marta" in text
+
+
+def test_praise_gets_a_thank_you_and_advocates_are_noted():
+    plain = draft("praise", text="love the new app")
+    assert "Thank" in plain.text and not plain.advocate and plain.template.startswith("praise#")
+    advocate = draft("praise", text="Acme is great, I recommend it to all my friends")
+    assert advocate.advocate and advocate.template.startswith("advocate#")
+
+
+def test_reviews_low_and_high():
+    assert draft("complaint", kind="review", rating=2, rules=PLAY).template.startswith("review_low#")
+    assert draft("other", kind="review", rating=2, rules=PLAY).template.startswith("review_low#")
+    assert draft("praise", kind="review", rating=5, rules=PLAY).template.startswith("review_high#")
+    assert draft("other", text="ok") is None
+
+
+def test_variants_rotate_least_recently_used_first():
+    seen, used = [], {}
+    for n in range(8):
+        composed = draft("complaint", used=used)
+        seen.append(composed.template)
+        used[composed.template] = n
+    first_round = seen[:4]
+    assert len(set(first_round)) == 4, "every variant is used once before any is repeated"
+    assert seen[4:] == first_round
+    assert all(a != b for a, b in itertools.pairwise(seen)), "never the same text twice in a row"
+
+
+def test_a_variant_too_long_for_the_platform_gives_way_to_one_that_fits():
+    long_name = "Maximiliana-Alexandrina " + "x" * 150
+    tight = ReplyRules(max_length=200, can_reply=True)
+    composed = draft("complaint", rules=tight, name=long_name)
+    assert len(composed.text) <= 200 and composed.template == "complaint#short"
+    assert not composed.problems
+    # Too long even for the short form: the draft says so before approval rather than breaking the rule later.
+    tiny = ReplyRules(max_length=40, can_reply=True)
+    assert draft("complaint", rules=tiny).problems[0].startswith("too long")
+
+
+def test_bluesky_counts_graphemes_not_code_points():
+    family = "👨‍👩‍👧‍👦"  # one grapheme, seven code points
+    assert compose.grapheme_count(family * 10) == 10 and len(family * 10) == 70
+    assert compose.rule_problems(family * 300, BLUESKY) == []
+    assert compose.rule_problems(family * 301, BLUESKY) == [
+        "too long: 301 graphemes, the platform allows 300"
+    ]
+
+
+def test_every_shipped_template_fits_x_bluesky_and_google_play():
+    for rules in (X, BLUESKY, PLAY):
+        for intent, extra in [
+            ("complaint", {}),
+            ("inquiry", {}),
+            ("praise", {}),
+            ("complaint", {"kind": "review", "rating": 1}),
+            ("praise", {"kind": "review", "rating": 5}),
+        ]:
+            composed = draft(intent, rules=rules, **extra)
+            assert not composed.problems and not composed.findings, (rules, intent, composed)
+
+
+def test_a_platform_that_takes_no_replies_gets_a_reply_by_hand_task():
+    composed = draft("complaint", rules=ReplyRules(can_reply=False))
+    assert composed.route == "manual" and composed.text
+
+
+def test_platform_variants_replace_the_default(tmp_path):
+    path = tmp_path / "templates.toml"
+    shipped = compose.SHIPPED.read_text()
+    path.write_text(
+        shipped + '\n[praise.platforms.bluesky]\nvariants = ["Thank you, {name}, from all of {brand}!"]\n'
+    )
+    templates = compose.load_templates(path)
+    on_bluesky = compose.compose(
+        mention(text="nice", platform="bluesky"),
+        Triage("praise"),
+        brand=BRAND,
+        rules=BLUESKY,
+        can_reply=True,
+        templates=templates,
+    )
+    assert on_bluesky.text == "Thank you, Marta, from all of Acme!"
+    assert on_bluesky.template == "praise@bluesky#0"
+    assert draft("praise", templates=templates).template.startswith("praise#")
+
+
+def test_a_bad_templates_file_lists_every_problem(tmp_path):
+    path = tmp_path / "templates.toml"
+    path.write_text('[complaint]\nvariants = ["Hi {nmae}"]\n[weather]\nvariants = ["x"]\n')
+    with pytest.raises(ConfigError) as exc:
+        compose.load_templates(path)
+    text = "\n".join(exc.value.problems)
+    assert "unknown placeholder {nmae}" in text
+    assert "[weather]: unknown template" in text
+    assert "complaint].short" in text
+    assert "missing template(s) inquiry, praise" in text
+
+
+def test_the_shipped_templates_pass_the_linter():
+    platforms = {name: load(name).rules for name in REGISTRY} | {"x": X, "bluesky": BLUESKY, "play": PLAY}
+    assert compose.lint(compose.shipped_templates(), BRAND, platforms) == []
+    for _, text in compose.shipped_templates().texts():
+        assert not tone.check(text)
+
+
+def test_lint_templates_command(tmp_path, fake_reddit, reddit_env):
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path, fake_reddit)
+    ok = mentionbot(config, "lint-templates")
+    assert "pass the tone guard" in ok.stdout
+
+    bad = tmp_path / "mine.toml"
+    bad.write_text(
+        compose.SHIPPED.read_text().replace("That made our day", "No problem, but don't hesitate to write")
+    )
+    config.write_text(config.read_text() + '\n[templates]\npath = "mine.toml"\n')
+    result = mentionbot(config, "lint-templates", check=False)
+    assert result.returncode == 1
+    assert "praise#0" in result.stdout and "'No problem'" in result.stdout
+    assert "'but'" in result.stdout and "don't hesitate" in result.stdout
+    assert "happy to help" in result.stdout  # the alternative is named
