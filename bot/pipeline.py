@@ -131,6 +131,8 @@ class Pipeline:
             result.duration_ms,
         )
         self.on_event("polled", result=result)
+        if result.status == "ok" and "private" in connector.capabilities:
+            self.private_replies(name)
         for mention in result.mentions:
             try:
                 self.handle(mention, own=mention.key in own)
@@ -226,6 +228,28 @@ class Pipeline:
             self.on_event(
                 "approved", draft=decisions.approve(self.store, draft.id, actor="auto-policy", now=now)
             )
+
+    def private_replies(self, name: str) -> int:
+        """Attach customers' private answers to their open cases (where the platform lets us read them)."""
+        key = f"private-cursor:{name}"
+        try:
+            fetched = self.connectors[name].fetch_private(self.store.get_setting(key))
+        except ConnectorError as exc:
+            log.warning("%s: could not read private messages: %s", name, exc)
+            return 0
+        attached = 0
+        now = self.clock.now()
+        with self.store.transaction():
+            for message in fetched.mentions:
+                case = self.store.open_case_of(name, message.author.handle)
+                if case is None:
+                    continue
+                cases.customer_replied(self.store, case, at=message.created_at, now=now, text=message.text)
+                attached += 1
+                self.on_event("customer_replied", case=case, mention=message)
+            if fetched.cursor is not None:
+                self.store.set_setting(key, fetched.cursor)
+        return attached
 
     def with_history(self, mention: Mention, triage: Triage) -> Triage:
         """Raise the urgency of a complaint from someone who has complained before (repeated contact)."""

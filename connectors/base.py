@@ -60,7 +60,7 @@ class Connector:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """What this connector can do beyond fetching: ``reply``, ``message``, ``reconcile``."""
+        """What this connector can do beyond fetching: ``reply``, ``message``, ``reconcile``, ``private``."""
         caps = set()
         if self.rules.can_reply:
             caps.add("reply")
@@ -68,6 +68,8 @@ class Connector:
             caps.add("message")
         if type(self).find_reply is not Connector.find_reply:
             caps.add("reconcile")
+        if type(self).fetch_private is not Connector.fetch_private:
+            caps.add("private")
         return frozenset(caps)
 
     def fetch(self, cursor: str | None) -> FetchResult:
@@ -102,6 +104,11 @@ class Connector:
     def find_reply(self, mention: Mention) -> str | None:
         """Look on the platform for a reply by our account to ``mention`` (used to reconcile an uncertain post)."""
         return None
+
+    def fetch_private(self, cursor: str | None) -> FetchResult:
+        """Private messages to us newer than ``cursor`` (``kind="dm"``), where the platform lets us read them;
+        used to attach a customer's answer to their case. ``None`` = first run."""
+        return FetchResult([], cursor)
 
     def team_replied(self, mention: Mention) -> str | None:
         """A reply to ``mention`` already there by one of the brand's accounts (a teammate answered on the

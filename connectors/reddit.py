@@ -197,6 +197,33 @@ class RedditConnector(Connector):
         finally:
             core._retry_strategy_class = saved
 
+    def fetch_private(self, cursor: str | None) -> FetchResult:
+        mark = json.loads(cursor) if cursor else {"t": self.clock.now().timestamp(), "ids": []}
+        seen, newest, out = set(mark["ids"]), mark["t"], []
+        me = self.settings.username.lower()
+        for item in self._call(lambda: list(self.reddit.inbox.messages(limit=self.settings.page_size))):
+            created = float(getattr(item, "created_utc", 0) or 0)
+            author = getattr(item, "author", None)
+            if item.name in seen or created < mark["t"] - LOOKBACK_SECONDS or author is None:
+                continue
+            if author.name.lower() == me:
+                continue
+            seen.add(item.name)
+            newest = max(newest, created)
+            out.append(
+                Mention(
+                    platform=self.name,
+                    id=item.name,
+                    url=f"{WEB}/message/messages/{item.id}",
+                    author=Author(author.name, author.name, author.name),
+                    text=item.body,
+                    created_at=datetime.fromtimestamp(created, UTC),
+                    kind="dm",
+                )
+            )
+        keep = sorted(seen)[-SEEN_LIMIT:]
+        return FetchResult(sorted(out, key=lambda m: m.created_at), json.dumps({"t": newest, "ids": keep}))
+
     def team_replied(self, mention: Mention) -> str | None:
         for handle in sorted(self.own_accounts()):
             comments = self._call(lambda h=handle: list(self.reddit.redditor(h).comments.new(limit=100)))
