@@ -156,6 +156,10 @@ def load_config(path: str | Path, *, check_env: bool = True) -> Config:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     config = parse_config(data, check_env=check_env)
     config.path = path.resolve()
+    if config.templates.path:
+        from responders.compose import load_templates
+
+        load_templates(config.resolve(config.templates.path))  # raises ConfigError naming every problem
     return config
 
 

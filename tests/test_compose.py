@@ -12,7 +12,7 @@ from bot.errors import ConfigError
 from bot.models import Author, Case, Mention, ReplyRules, Triage
 from connectors import REGISTRY, load
 from responders import compose, tone
-from tests.conftest import mentionbot
+from tests.conftest import mentionbot, open_store
 
 BRAND = BrandSettings(name="Acme", contact_email="care@acme.example", contact_url="https://acme.example/help")
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -185,3 +185,29 @@ def test_lint_templates_command(tmp_path, fake_reddit, reddit_env):
     assert "praise#0" in result.stdout and "'No problem'" in result.stdout
     assert "'but'" in result.stdout and "don't hesitate" in result.stdout
     assert "happy to help" in result.stdout  # the alternative is named
+
+
+def test_drafts_rotate_through_the_variants_and_advocates_are_noted(config_path, fake_reddit):
+    for author, body in [
+        ("ann", "my parcel arrived broken"),
+        ("ben", "my order is 5 days late"),
+        ("cas", "I was charged twice for my subscription"),
+        ("dee", "Acme support is great, I recommend them to all my friends"),
+    ]:
+        fake_reddit.add_comment(author=author, body=f"u/acme_support {body}")
+    mentionbot(config_path, "run", "--once")
+    store = open_store(config_path)
+    drafts = {store.mention(d.platform, d.mention_id).author.handle: d for d in store.drafts()}
+    complaints = [drafts[a] for a in ("ann", "ben", "cas")]
+    assert len({d.template for d in complaints}) == 3 and len({d.text.split(".")[0] for d in complaints}) >= 2
+    assert all(d.template.startswith("complaint#") and not d.findings for d in complaints)
+    assert drafts["dee"].template.startswith("advocate#")
+    assert store.person("reddit", "dee")["stage"] == "advocacy"
+
+
+def test_a_broken_templates_file_is_reported_before_anything_runs(config_path):
+    (config_path.parent / "mine.toml").write_text('[praise]\nvariants = ["Thanks {nmae}"]\nshort = "x"\n')
+    config_path.write_text(config_path.read_text() + '\n[templates]\npath = "mine.toml"\n')
+    result = mentionbot(config_path, "check", "--offline", check=False)
+    assert result.returncode == 2
+    assert "unknown placeholder {nmae}" in result.stderr and "missing template(s) complaint" in result.stderr
