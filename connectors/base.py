@@ -60,7 +60,8 @@ class Connector:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """What this connector can do beyond fetching: ``reply``, ``message``, ``reconcile``, ``private``."""
+        """What this connector can do beyond fetching: ``reply``, ``message``, ``reconcile``,
+        ``reconcile_message``, ``private``."""
         caps = set()
         if self.rules.can_reply:
             caps.add("reply")
@@ -68,6 +69,8 @@ class Connector:
             caps.add("message")
         if type(self).find_reply is not Connector.find_reply:
             caps.add("reconcile")
+        if type(self).find_message is not Connector.find_message:
+            caps.add("reconcile_message")
         if type(self).fetch_private is not Connector.fetch_private:
             caps.add("private")
         return frozenset(caps)
@@ -103,6 +106,10 @@ class Connector:
 
     def find_reply(self, mention: Mention) -> str | None:
         """Look on the platform for a reply by our account to ``mention`` (used to reconcile an uncertain post)."""
+        return None
+
+    def find_message(self, mention: Mention, text: str) -> str | None:
+        """Look on the platform for a private message with ``text`` we sent to ``mention``'s author (reconcile)."""
         return None
 
     def fetch_private(self, cursor: str | None) -> FetchResult:

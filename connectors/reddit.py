@@ -197,6 +197,14 @@ class RedditConnector(Connector):
         finally:
             core._retry_strategy_class = saved
 
+    def find_message(self, mention: Mention, text: str) -> str | None:
+        handle = mention.author.handle.lower()
+        for sent in self._call(lambda: list(self.reddit.inbox.sent(limit=100))):
+            dest = getattr(sent, "dest", None)
+            if getattr(dest, "name", str(dest)).lower() == handle and sent.body.strip() == text.strip():
+                return sent.name
+        return None
+
     def fetch_private(self, cursor: str | None) -> FetchResult:
         mark = json.loads(cursor) if cursor else {"t": self.clock.now().timestamp(), "ids": []}
         seen, newest, out = set(mark["ids"]), mark["t"], []

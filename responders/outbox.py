@@ -160,6 +160,7 @@ class Outbox:
         except (ConnectorError, NotImplementedError) as exc:
             return self._settle(item, "failed", None, error=str(exc))
         crash_point("outbox.after_post")
+        crash_point(f"outbox.after_{item['kind']}")
         return self._settle(item, "sent", posted_id)
 
     def _reconcile(self, item: dict[str, Any]) -> Sent | None:
@@ -168,9 +169,13 @@ class Outbox:
         if connector is None:
             return None
         mention = self.store.mention(item["platform"], item["mention_id"])
-        if item["kind"] == "reply" and "reconcile" in connector.capabilities:
+        capability = "reconcile" if item["kind"] == "reply" else "reconcile_message"
+        if capability in connector.capabilities:
             try:
-                found = connector.find_reply(mention)
+                if item["kind"] == "reply":
+                    found = connector.find_reply(mention)
+                else:
+                    found = connector.find_message(mention, item["text"])
             except ConnectorError as exc:
                 log.warning("outbox: cannot reconcile item %s yet: %s", item["id"], exc)
                 self.store.settle_outbox(item["id"], state="sending", now=self.clock.now(), claimed_by=None)

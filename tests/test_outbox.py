@@ -222,3 +222,18 @@ def test_tone_override_is_recorded_in_the_audit_trail(config_path, fake_reddit):
         and "but" in approval["detail"]
     )
     assert store.draft(draft.id).reason == "customer asked bluntly"
+
+
+def test_killed_after_the_private_message_went_out_sends_it_once(config_path, fake_reddit):
+    comment, draft = approved_complaint(config_path, fake_reddit)
+    crashed = mentionbot(
+        config_path, "run", "--once", env={"MENTIONBOT_CRASH_AT": "outbox.after_message"}, check=False
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    assert len(bot_replies(fake_reddit, comment)) == 1 and len(fake_reddit.messages) == 1
+    mentionbot(config_path, "run", "--once")
+    assert len(fake_reddit.messages) == 1
+    store = open_store(config_path)
+    (message,) = [i for i in store.outbox() if i["kind"] == "message"]
+    assert message["state"] == "sent" and message["posted_id"].startswith("t4_")
+    assert store.case(draft.case_id).contacted_at is not None

@@ -292,10 +292,13 @@ class FakeReddit(FakePlatform):
             self.things[data["name"]] = {"kind": "t4", "data": data}
         return data["name"]
 
-    @route("GET", r"/message/(?P<box>messages|inbox|unread)/?")
+    @route("GET", r"/message/(?P<box>messages|inbox|unread|sent)/?")
     def message_box(self, request: Request) -> Any:
         me = self.bot_username.lower()
-        things = self._newest("t4", lambda d: me in (d["author"].lower(), d["dest"].lower()))
+        if request.params["box"] == "sent":
+            things = self._newest("t4", lambda d: d["author"].lower() == me)
+        else:
+            things = self._newest("t4", lambda d: me in (d["author"].lower(), d["dest"].lower()))
         return listing(things, limit=self._limit(request), after=request.arg("after"))
 
     # -- the demo interface -----------------------------------------------------------------------------------
