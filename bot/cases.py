@@ -133,7 +133,11 @@ def advance(store: Store, case: Case, *, actor: str, now: datetime, note: str = 
     if case.stage == "find_solution":
         return resolve(store, case, actor=actor, now=now, note=note)
     stage = STAGES[STAGES.index(case.stage) + 1]
-    store.update_case(case.id, now=now, actor=actor, event="stage", note=note or f"now: {stage}", stage=stage)
+    # Moving past "contact" by hand (a reply-by-hand platform, a phone call) is the acknowledgement and the contact.
+    made = {k: now for k in ("acknowledged_at", "contacted_at") if getattr(case, k) is None}
+    store.update_case(
+        case.id, now=now, actor=actor, event="stage", note=note or f"now: {stage}", stage=stage, **made
+    )
     return store.case(case.id)
 
 

@@ -45,7 +45,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "cant",
-        r"(?:i|we) (?:can't|cannot|can not|don't|do not)",
+        r"(?:i|we) (?:can't|cannot|can not|don't|do not)(?! wait\b)",
         "says what is impossible",
         "say what we can do / what we do",
     ),

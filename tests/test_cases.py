@@ -202,6 +202,9 @@ def test_the_personal_moves_in_order_and_one_owner(world):
         case = cases.advance(pipeline.store, case, actor="alice", now=clock.now())
         stages.append(case.stage)
     assert stages == list(cases.STAGES)
+    history = pipeline.store.case_events(case.id)
+    assert case.acknowledged_at == case.contacted_at == clock.now()  # contact made by hand counts
+    assert [e["kind"] for e in history][-1] == "resolved" and {e["actor"] for e in history[1:]} == {"alice"}
     assert case.status == "closed" and case.resolved_at == clock.now()
     with pytest.raises(cases.CaseError, match="closed"):
         cases.advance(pipeline.store, case, actor="alice", now=clock.now())

@@ -127,6 +127,7 @@ def test_the_suggested_alternatives_follow_the_doctrine_table():
         "You said “the app is free of bugs, but slow”. Thank you for telling us.",
         "> my problem is the login\nThank you, we're on it.",
         "Not only quick but also friendly: thank you!",
+        "Thank you, we can't wait to hear how you like it!",
     ],
 )
 def test_the_customers_words_and_innocent_uses_are_not_findings(text):
