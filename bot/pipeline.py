@@ -18,10 +18,10 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import Mention, Triage
+from bot.models import Mention, ReplyRules, Triage
 from bot.store import Store
 from bot.triage import Triager
-from connectors import load
+from connectors import REGISTRY, load
 from connectors.base import Connector
 from responders import compose
 from responders.outbox import Outbox, Sent
@@ -176,7 +176,12 @@ class Pipeline:
             self.on_event("skipped", mention=mention, reason=f"older than {replies.max_age_hours:g} h")
             return
         connector = self.connectors.get(mention.platform)
-        rules = connector.rules if connector else load(mention.platform).rules
+        if connector:
+            rules = connector.rules
+        elif mention.platform in REGISTRY:
+            rules = load(mention.platform).rules
+        else:  # imported from a platform we cannot post to: a reply by hand
+            rules = ReplyRules(can_reply=False)
         case = None
         if triage.intent in replies.open_case_for:
             case = cases.open_case(

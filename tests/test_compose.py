@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from bot.config import BrandSettings
+from bot import decisions
+from bot.clock import FakeClock
+from bot.config import BrandSettings, parse_config
 from bot.errors import ConfigError
 from bot.models import Author, Case, Mention, ReplyRules, Triage
+from bot.pipeline import Pipeline
+from bot.store import Store
 from connectors import REGISTRY, load
 from responders import compose, tone
 from tests.conftest import mentionbot, open_store
@@ -211,3 +216,30 @@ def test_a_broken_templates_file_is_reported_before_anything_runs(config_path):
     result = mentionbot(config_path, "check", "--offline", check=False)
     assert result.returncode == 2
     assert "unknown placeholder {nmae}" in result.stderr and "missing template(s) complaint" in result.stderr
+
+
+def test_an_imported_review_from_a_platform_we_cannot_post_to_is_a_reply_by_hand(tmp_path):
+    export = tmp_path / "play.jsonl"
+    row = {
+        "id": "gp1",
+        "platform": "google_play",
+        "kind": "review",
+        "rating": 1,
+        "author": "Kai Berg",
+        "text": "App crashes on start since the update",
+        "created_at": NOW.isoformat(),
+    }
+    export.write_text(json.dumps(row) + "\n")
+    config = parse_config(
+        {
+            "brand": {"contact_email": "care@acme.example"},
+            "connectors": {"file": {"enabled": True, "paths": [str(export)]}},
+        }
+    )
+    pipeline = Pipeline(config, Store.memory(), clock=FakeClock(NOW))
+    pipeline.poll("file")
+    (draft,) = pipeline.store.drafts()
+    assert draft.route == "manual" and draft.template.startswith("review_low#")
+    assert "care@acme.example" in draft.text and not draft.findings
+    approved = decisions.approve(pipeline.store, draft.id, actor="alice", now=NOW)
+    assert approved.state == "manual" and pipeline.store.outbox() == []  # a "reply by hand" task
