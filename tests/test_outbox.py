@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 
@@ -14,7 +16,7 @@ from bot.store import Store
 from connectors.fakes.reddit import FakeReddit
 from connectors.fakes.server import Fault, route
 from responders.outbox import LEASE
-from tests.conftest import mentionbot, open_store, write_config
+from tests.conftest import ROOT, mentionbot, open_store, write_config
 
 BOT = "acme_support"
 
@@ -237,3 +239,22 @@ def test_killed_after_the_private_message_went_out_sends_it_once(config_path, fa
     (message,) = [i for i in store.outbox() if i["kind"] == "message"]
     assert message["state"] == "sent" and message["posted_id"].startswith("t4_")
     assert store.case(draft.case_id).contacted_at is not None
+
+
+def test_two_daemons_posting_at_once_post_once(config_path, fake_reddit):
+    comment, draft = approved_complaint(config_path, fake_reddit)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "-c", str(config_path), "run", "--once"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        _, stderr = run.communicate(timeout=60)
+        assert run.returncode == 0, stderr
+    assert len(bot_replies(fake_reddit, comment)) == 1 and len(fake_reddit.messages) == 1
+    assert open_store(config_path).draft(draft.id).state == "posted"
