@@ -202,7 +202,7 @@ class Pipeline:
             case=case,
             inquiry_hours=self.config.sla.inquiry_hours,
             templates=self.templates,
-            used=self.store.template_uses(),
+            used=self.store.template_last_used,
         )
         if draft_text is None:
             return

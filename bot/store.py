@@ -243,6 +243,12 @@ def m003_outbox_claims(db: Database) -> None:
     db["outbox"].add_column("claimed_at", str)
 
 
+@migrations()
+def m004_drafts_template_index(db: Database) -> None:
+    # Template rotation asks when each variant was last used: one index lookup per variant.
+    db["drafts"].create_index(["template", "id"])
+
+
 class Store:
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
@@ -939,12 +945,10 @@ class Store:
 
     # -- responders: template rotation, advocates, private replies, handoff ---------------------------------------
 
-    def template_uses(self) -> dict[str, int]:
-        """For each template variant used so far, the id of the latest draft that used it (for rotation)."""
-        rows = self._rows(
-            "select template, max(id) as last from drafts where template != '' group by template"
-        )
-        return {r["template"]: r["last"] for r in rows}
+    def template_last_used(self, template: str) -> int | None:
+        """The id of the latest draft written from ``template`` (a variant's key), for rotation; None if never."""
+        row = self._one("select max(id) as last from drafts where template = ?", [template])
+        return row["last"] if row else None
 
     def mark_advocate(self, platform: str, handle: str) -> None:
         """Note a person as an advocate (doctrine §5: the last stage of attachment)."""

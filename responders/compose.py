@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,12 +202,12 @@ def compose(
     case: Case | None = None,
     inquiry_hours: float = 24,
     templates: Templates | None = None,
-    used: Mapping[str, int] | None = None,
+    used: Callable[[str], int | None] | None = None,
 ) -> Composed | None:
     """The public reply for ``mention``, or ``None`` when its intent gets no reply.
 
-    ``used`` maps a variant's key to when it was last used (any increasing number, e.g. the draft id); the least
-    recently used variant that the platform accepts is chosen, else the short form.
+    ``used(key)`` tells when a variant was last used (any increasing number, e.g. the draft id; None if never); the
+    least recently used variant that the platform accepts is chosen, else the short form.
     """
     name = template_name(mention, triage)
     if name is None:
@@ -222,8 +222,8 @@ def compose(
         "ref": f" (ref. {case.ref})" if case else "",
         "hours": f"{inquiry_hours:g}",
     }
-    used = used or {}
-    order = sorted(range(len(template.variants)), key=lambda i: (used.get(f"{key}#{i}", -1), i))
+    last = [(used(f"{key}#{i}") if used else None) for i in range(len(template.variants))]
+    order = sorted(range(len(template.variants)), key=lambda i: (-1 if last[i] is None else last[i], i))
     candidates = [(f"{key}#{i}", template.variants[i]) for i in order] + [(f"{key}#short", template.short)]
     rendered = [(label, raw.format(**values)) for label, raw in candidates]
     label, text = next(((lb, t) for lb, t in rendered if not rule_problems(t, rules)), rendered[-1])

@@ -87,7 +87,7 @@ def test_reviews_low_and_high():
 def test_variants_rotate_least_recently_used_first():
     seen, used = [], {}
     for n in range(8):
-        composed = draft("complaint", used=used)
+        composed = draft("complaint", used=used.get)
         seen.append(composed.template)
         used[composed.template] = n
     first_round = seen[:4]
