@@ -242,19 +242,17 @@ class Pipeline:
         except ConnectorError as exc:
             log.warning("%s: could not read private messages: %s", name, exc)
             return 0
-        attached = 0
         now = self.clock.now()
-        with self.store.transaction():
-            for message in fetched.mentions:
-                case = self.store.open_case_of(name, message.author.handle)
-                if case is None:
-                    continue
-                cases.customer_replied(self.store, case, at=message.created_at, now=now, text=message.text)
-                attached += 1
-                self.on_event("customer_replied", case=case, mention=message)
+        found = [(m, self.store.open_case_of(name, m.author.handle)) for m in fetched.mentions]
+        found = [(m, case) for m, case in found if case is not None]
+        with self.store.write_transaction():
             if fetched.cursor is not None:
                 self.store.set_setting(key, fetched.cursor)
-        return attached
+            for message, case in found:
+                cases.customer_replied(self.store, case, at=message.created_at, now=now, text=message.text)
+        for message, case in found:
+            self.on_event("customer_replied", case=case, mention=message)
+        return len(found)
 
     def with_history(self, mention: Mention, triage: Triage) -> Triage:
         """Raise the urgency of a complaint from someone who has complained before (repeated contact)."""

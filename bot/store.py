@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -944,6 +945,22 @@ class Store:
         return dict(one or {})
 
     # -- responders: template rotation, advocates, private replies, handoff ---------------------------------------
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """A transaction that takes the write lock at once (``BEGIN IMMEDIATE``, waiting for it up to the busy
+        timeout), for writes that first read: a deferred one may be refused the upgrade when another process wrote."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.execute("COMMIT")
 
     def template_last_used(self, template: str) -> int | None:
         """The id of the latest draft written from ``template`` (a variant's key), for rotation; None if never."""
