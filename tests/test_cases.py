@@ -7,8 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
 from bot import cases, decisions
+from bot.cli import cli as main_cli
 from bot.clock import FakeClock
 from bot.config import SlaSettings, load_config
 from bot.pipeline import Pipeline
@@ -220,11 +222,11 @@ def test_plan_advance_resolve_and_cases_due_from_the_command_line(tmp_path, fake
         author="marta", body="u/acme_support my parcel arrived broken", created_utc=time.time() - 23 * 3600
     )
     fake_reddit.add_comment(author="joe", body="u/acme_support my order is late")
-    mentionbot(config, "run", "--once")
+    mentionbot(config, "run", "--once")  # the real daemon cycle, then the commands in-process
     store = open_store(config)
     late, fresh = sorted(store.cases(), key=lambda c: c.author_handle)[::-1]
     assert late.author_handle == "marta"
-    due = mentionbot(config, "cases", "--due").stdout
+    due = cli(config, "cases", "--due").stdout
     assert late.ref in due and fresh.ref not in due
 
     planned = mentionbot(
@@ -234,18 +236,18 @@ def test_plan_advance_resolve_and_cases_due_from_the_command_line(tmp_path, fake
         f"{fresh.ref}: open · stage find_solution · owner alice · next: alice will send a replacement"
         in planned.stdout
     )
-    assert fresh.ref in mentionbot(config, "cases", "--due").stdout  # its action is due within the window
+    assert fresh.ref in cli(config, "cases", "--due").stdout  # its action is due within the window
     refused = mentionbot(
         config, "plan", fresh.ref, "--do", "call her", "--by", "+1d", "--as", "bob", check=False
     )
     assert refused.returncode == 1 and "owned by alice" in refused.stderr
-    bad = mentionbot(config, "plan", fresh.ref, "--do", "x", "--by", "friday", "--as", "alice", check=False)
+    bad = cli(config, "plan", fresh.ref, "--do", "x", "--by", "friday", "--as", "alice", check=False)
     assert bad.returncode == 2 and "expected a date or time" in bad.stderr
-    no_when = mentionbot(config, "plan", fresh.ref, "--do", "x", "--as", "alice", check=False)
+    no_when = cli(config, "plan", fresh.ref, "--do", "x", "--as", "alice", check=False)
     assert no_when.returncode == 1 and "say by when" in no_when.stderr
 
-    mentionbot(config, "resolve", fresh.ref, "--note", "replacement delivered", "--as", "alice")
-    history = mentionbot(config, "case", fresh.ref).stdout
+    cli(config, "resolve", fresh.ref, "--note", "replacement delivered", "--as", "alice")
+    history = cli(config, "case", fresh.ref).stdout
     assert (
         "plan" in history
         and "alice will send a replacement" in history
@@ -253,5 +255,14 @@ def test_plan_advance_resolve_and_cases_due_from_the_command_line(tmp_path, fake
     )
     assert "closed" in history
 
-    advanced = mentionbot(config, "advance", late.ref, "--as", "carol")
+    advanced = cli(config, "advance", late.ref, "--as", "carol")
     assert "stage thank_you · owner carol" in advanced.stdout
+
+
+def cli(config, *args, check=True):
+    """The command line in-process (fast); ``stdout`` / ``stderr`` / ``returncode`` like a subprocess."""
+    result = CliRunner().invoke(main_cli, ["-c", str(config), *args])
+    if check and result.exit_code != 0:
+        raise AssertionError(f"mentionbot {' '.join(args)} exited {result.exit_code}: {result.output}")
+    result.returncode = result.exit_code
+    return result

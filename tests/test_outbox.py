@@ -50,7 +50,6 @@ def test_killed_between_the_platforms_success_and_our_commit_posts_once(config_p
     assert crashed.returncode == -signal.SIGKILL
     assert len(bot_replies(fake_reddit, comment)) == 1
     mentionbot(config_path, "run", "--once")
-    mentionbot(config_path, "run", "--once")
     assert len(bot_replies(fake_reddit, comment)) == 1
     store = open_store(config_path)
     assert store.draft(draft.id).state == "posted"
