@@ -267,7 +267,7 @@ def private_follow_up(case: Case, mention: Mention, brand: BrandSettings, *, las
     return (
         f"Hi {mention.author.name}, the {brand.name} care team again about your question (case {case.ref}). "
         "We'd like to make sure you have everything you need: reply here whenever suits you and we'll pick it up."
-        + (" This is our last check-in; the case stays easy to reopen by replying." if last else "")
+        + (" This is our last check-in: whenever you need us, message us here." if last else "")
     )
 
 

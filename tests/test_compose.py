@@ -243,3 +243,14 @@ def test_an_imported_review_from_a_platform_we_cannot_post_to_is_a_reply_by_hand
     assert "care@acme.example" in draft.text and not draft.findings
     approved = decisions.approve(pipeline.store, draft.id, actor="alice", now=NOW)
     assert approved.state == "manual" and pipeline.store.outbox() == []  # a "reply by hand" task
+
+
+def test_the_private_messages_pass_the_tone_guard():
+    texts = [
+        compose.private_opening(case(), mention(), BRAND),
+        compose.private_follow_up(case(), mention(), BRAND, last=False),
+        compose.private_follow_up(case(), mention(), BRAND, last=True),
+    ]
+    for text in texts:
+        assert "Marta" in text and "C-00012" in text and tone.check(text) == []
+    assert "what happened" in texts[0] and "last check-in" in texts[2] and "last" not in texts[1]
