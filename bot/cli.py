@@ -353,7 +353,8 @@ def case(ctx: Context, ref: str) -> None:
     console.print(f"customer: {c.author_name} ({c.platform}:{c.author_handle})  post: {m.url}")
     console.print(
         f"opened {c.opened_at:%Y-%m-%d %H:%M}Z · due {c.due_at:%Y-%m-%d %H:%M}Z · "
-        f"acknowledged {_t(c.acknowledged_at)} · contacted {_t(c.contacted_at)} · follow-ups {c.follow_ups}"
+        f"acknowledged {_t(c.acknowledged_at)} · contacted {_t(c.contacted_at)} · "
+        f"customer replied {_t(c.customer_replied_at)} · follow-ups {c.follow_ups}"
     )
     if c.action:
         console.print(f"next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}")
