@@ -189,7 +189,12 @@ class RedditConnector(Connector):
     def _once(self, fn: Any) -> Any:
         """Run a posting call without prawcore's own retries: a POST retried after a dropped answer may post twice;
         the outbox reconciles an uncertain post instead."""
-        core = self.reddit._core
+        core = getattr(self.reddit, "_core", None)
+        if not hasattr(core, "_retry_strategy_class"):  # a prawcore without pluggable retries
+            log.warning(
+                "reddit: cannot turn off prawcore's retries for posting; a dropped answer may repeat a post"
+            )
+            return fn()
         saved = core._retry_strategy_class
         core._retry_strategy_class = _NoRetry
         try:
@@ -234,11 +239,18 @@ class RedditConnector(Connector):
 
     def team_replied(self, mention: Mention) -> str | None:
         for handle in sorted(self.own_accounts()):
-            comments = self._call(lambda h=handle: list(self.reddit.redditor(h).comments.new(limit=100)))
-            for comment in comments:
+            for comment in self._call(lambda h=handle: self._comments_of(h)):
                 if getattr(comment, "parent_id", None) == mention.id:
                     return f"{handle}:{comment.name}"
         return None
+
+    def _comments_of(self, handle: str) -> list[Any]:
+        """The account's newest comments; none for an account Reddit does not know or has suspended."""
+        try:
+            return list(self.reddit.redditor(handle).comments.new(limit=100))
+        except (prawcore.exceptions.NotFound, prawcore.exceptions.Forbidden):
+            log.warning("reddit: own account u/%s is not visible; check own_accounts", handle)
+            return []
 
     def find_reply(self, mention: Mention) -> str | None:
         me = self.reddit.redditor(self.settings.username)

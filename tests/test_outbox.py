@@ -257,3 +257,11 @@ def test_two_daemons_posting_at_once_post_once(config_path, fake_reddit):
         assert run.returncode == 0, stderr
     assert len(bot_replies(fake_reddit, comment)) == 1 and len(fake_reddit.messages) == 1
     assert open_store(config_path).draft(draft.id).state == "posted"
+
+
+def test_an_own_account_reddit_does_not_know_does_not_block_posting(config_path, fake_reddit):
+    fake_reddit.unknown_users.add("acme")
+    comment, draft = approved_complaint(config_path, fake_reddit)
+    mentionbot(config_path, "run", "--once")
+    assert len(bot_replies(fake_reddit, comment)) == 1
+    assert open_store(config_path).draft(draft.id).state == "posted"

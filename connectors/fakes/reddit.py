@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from connectors.fakes.server import FakePlatform, Request, route
+from connectors.fakes.server import FakePlatform, Request, Response, route
 
 BOT = "acme_support"
 
@@ -50,6 +50,7 @@ class FakeReddit(FakePlatform):
         self.messages: list[dict[str, Any]] = []
         self._ids = itertools.count(1000)
         self.ratelimit_remaining = 996.0
+        self.unknown_users: set[str] = set()  # lower-cased names whose profile answers 404
 
     # -- state helpers for tests and the demo ----------------------------------------------------------------
 
@@ -215,6 +216,8 @@ class FakeReddit(FakePlatform):
     @route("GET", r"/user/(?P<name>[^/]+)/comments/?")
     def user_comments(self, request: Request) -> Any:
         name = request.params["name"].lower()
+        if name in self.unknown_users:
+            return Response(404, {"message": "Not Found", "error": 404})
         things = self._newest("t1", lambda d: d["author"].lower() == name)
         return listing(things, limit=self._limit(request), after=request.arg("after"))
 
