@@ -231,7 +231,7 @@ def compose(
         text=text,
         template=label,
         route="reply" if can_reply else "manual",
-        findings=tuple(str(f) for f in tone.check(text)),
+        findings=tuple(str(f) for f in tone.check(text, ignore=(values["name"],))),
         problems=tuple(rule_problems(text, rules)),
         advocate=name == "advocate",
     )

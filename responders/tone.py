@@ -152,9 +152,15 @@ def _ours(text: str) -> str:
     return _QUOTED.sub(lambda m: " " * len(m.group(0)), plain)
 
 
-def check(text: str) -> list[Finding]:
-    """Every doctrine §4 phrase in our words in ``text``, in order of appearance, each span reported once."""
+def check(text: str, *, ignore: tuple[str, ...] = ()) -> list[Finding]:
+    """Every doctrine §4 phrase in our words in ``text``, in order of appearance, each span reported once.
+
+    ``ignore`` holds words that are not ours either, such as the person's name (a customer called "Free" is not
+    money talk).
+    """
     ours = _ours(text)
+    for word in filter(None, ignore):
+        ours = re.sub(rf"\b{re.escape(word)}\b", lambda m: " " * len(m.group(0)), ours)
     matches = [
         (m.start(), m.end(), rule)
         for pattern, rule in _COMPILED

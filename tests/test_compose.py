@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from datetime import UTC, datetime
@@ -254,3 +255,20 @@ def test_the_private_messages_pass_the_tone_guard():
     for text in texts:
         assert "Marta" in text and "C-00012" in text and tone.check(text) == []
     assert "what happened" in texts[0] and "last check-in" in texts[2] and "last" not in texts[1]
+
+
+def test_the_persons_name_is_not_checked_as_our_words():
+    composed = draft("praise", text="love it", name="Free Spirit")
+    assert composed.text.count("Free") == 1 and composed.findings == ()
+
+
+def test_approving_a_reply_to_someone_called_free_needs_no_override():
+    store = Store.memory()
+    first = mention(name="Free Spirit")
+    second = dataclasses.replace(first, id="t1_2")
+    store.save_fetch("reddit", [first, second], None, now=NOW)
+    thanks = store.add_draft(first, intent="praise", text="Thank you, Free! We're on it.", now=NOW)
+    assert decisions.approve(store, thanks.id, actor="alice", now=NOW).state == "approved"
+    money = store.add_draft(second, intent="praise", text="Thank you, Free! Here is a free month.", now=NOW)
+    with pytest.raises(decisions.DecisionError, match="'free': money talk"):
+        decisions.approve(store, money.id, actor="alice", now=NOW)

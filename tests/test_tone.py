@@ -145,3 +145,9 @@ def test_curly_apostrophes_and_case_do_not_hide_a_phrase():
 def test_the_longer_phrase_wins_and_each_place_is_reported_once():
     findings = tone.check("No problem! What seems to be the problem? We can't do that.")
     assert [f.rule for f in findings] == ["no_problem", "seems_problem", "we_cant_do_that"]
+
+
+def test_the_persons_name_can_be_set_aside():
+    text = "Thank you, Free! We're on it."
+    assert [f.rule for f in tone.check(text)] == ["free"]
+    assert tone.check(text, ignore=("Free",)) == []
