@@ -303,14 +303,16 @@ def cases(ctx: Context, due: bool, closed: bool) -> None:
     before = ctx.clock.now() + timedelta(hours=config.sla.remind_before_hours) if due else None
     rows = [
         c
-        for c in store.cases(status="closed" if closed else "open", due_before=before)
-        if not due or c.acknowledged_at is None
+        for c in store.cases(status="closed" if closed else "open")
+        if not due
+        or (c.acknowledged_at is None and c.due_at <= before)
+        or (c.action_due is not None and c.action_due <= before)
     ]
     if not rows:
         console.print("No cases." if not due else "No case is due.")
         return
     table = Table(
-        "case", "platform", "customer", "intent", "stage", "owner", "due", "acknowledged", "contacted"
+        "case", "platform", "customer", "intent", "stage", "owner", "due", "acknowledged", "contacted", "next"
     )
     for c in rows:
         overdue = c.acknowledged_at is None and c.due_at <= ctx.clock.now()
@@ -324,6 +326,7 @@ def cases(ctx: Context, due: bool, closed: bool) -> None:
             f"{'[red]' if overdue else ''}{c.due_at:%Y-%m-%d %H:%M}Z",
             _t(c.acknowledged_at),
             _t(c.contacted_at),
+            f"{c.action} by {_t(c.action_due)}" if c.action else "-",
         )
     console.print(table)
 
@@ -350,7 +353,8 @@ def case(ctx: Context, ref: str) -> None:
     console.print(f"customer: {c.author_name} ({c.platform}:{c.author_handle})  post: {m.url}")
     console.print(
         f"opened {c.opened_at:%Y-%m-%d %H:%M}Z · due {c.due_at:%Y-%m-%d %H:%M}Z · "
-        f"acknowledged {_t(c.acknowledged_at)} · contacted {_t(c.contacted_at)} · follow-ups {c.follow_ups}"
+        f"acknowledged {_t(c.acknowledged_at)} · contacted {_t(c.contacted_at)} · "
+        f"customer replied {_t(c.customer_replied_at)} · follow-ups {c.follow_ups}"
     )
     if c.action:
         console.print(f"next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}")
@@ -423,6 +427,120 @@ def report(ctx: Context, week: str | None, fmt: str, out: Path | None) -> None:
     console.print(f"report for {built.week.title()}: {built.total} mentions")
     for path in paths:
         console.print(f"  {path}")
+
+
+@cli.command("lint-templates")
+@pass_ctx
+def lint_templates(ctx: Context) -> None:
+    """Check the configured reply templates against the tone guard and the platforms' length limits."""
+    from connectors import REGISTRY, load
+    from responders import compose
+
+    config = ctx.config()
+    try:
+        templates = compose.load_templates(
+            config.resolve(config.templates.path) if config.templates.path else None
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        sys.exit(2)
+    problems = compose.lint(templates, config.brand, {name: load(name).rules for name in REGISTRY})
+    for problem in problems:
+        console.print(f"  - {problem}", markup=False)
+    count = len(templates.texts())
+    if problems:
+        console.print(f"{templates.source}: {len(problems)} finding(s) in {count} texts")
+        sys.exit(1)
+    console.print(f"{templates.source}: {count} texts pass the tone guard and fit every platform")
+
+
+def _when(text: str, *, now, tz: str):
+    """``--by``: an ISO date or time in the brand's time zone (a date means its end), or ``+36h`` / ``+2d``."""
+    import re
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    relative = re.fullmatch(r"\+(\d+(?:\.\d+)?)([hd])", text.strip())
+    if relative:
+        amount = float(relative.group(1))
+        return now + timedelta(hours=amount if relative.group(2) == "h" else 24 * amount)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a date or time like 2026-11-20 or '2026-11-20 17:00', or +36h / +2d; got {text!r}"
+        ) from None
+    if len(text.strip()) == 10:
+        when = datetime.combine(when.date(), time(23, 59))
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
+
+
+def _case_change(ctx: Context, ref: str, change) -> None:
+    from bot import cases as case_moves
+
+    store = ctx.store()
+    try:
+        c = change(store, store.case_by_ref(ref))
+    except (case_moves.CaseError, StoreError) as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        sys.exit(1)
+    line = f"{c.ref}: {c.status} · stage {c.stage} · owner {c.owner or 'unassigned'}"
+    if c.action and c.status == "open":
+        line += f" · next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}"
+    console.print(line)
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--do", "action", required=True, help="What will be done, e.g. 'send a replacement'.")
+@click.option("--by", "by", help="By when: 2026-11-20, '2026-11-20 17:00' (brand time zone), +36h or +2d.")
+@click.option(
+    "--type", "kind", help="Or a contact type whose target (sla.targets) sets the due time, e.g. refund."
+)
+@actor_option
+@pass_ctx
+def plan(ctx: Context, ref: str, action: str, by: str | None, kind: str | None, actor: str) -> None:
+    """Record who will do what by when for case REF (you, its owner)."""
+    from bot import cases as case_moves
+
+    config, now = ctx.config(), ctx.clock.now()
+    due = _when(by, now=now, tz=config.brand.timezone) if by else None
+    _case_change(
+        ctx,
+        ref,
+        lambda store, c: case_moves.plan(
+            store, c, actor=actor, now=now, action=action, due=due, kind=kind, sla=config.sla
+        ),
+    )
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--note", default="", help="What was done.")
+@actor_option
+@pass_ctx
+def advance(ctx: Context, ref: str, note: str, actor: str) -> None:
+    """Move case REF to its next move: contact → thank you → what happened? → find solution → resolved."""
+    from bot import cases as case_moves
+
+    _case_change(
+        ctx, ref, lambda store, c: case_moves.advance(store, c, actor=actor, now=ctx.clock.now(), note=note)
+    )
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--note", default="", help="How it was solved.")
+@actor_option
+@pass_ctx
+def resolve(ctx: Context, ref: str, note: str, actor: str) -> None:
+    """Close case REF as resolved."""
+    from bot import cases as case_moves
+
+    _case_change(
+        ctx, ref, lambda store, c: case_moves.resolve(store, c, actor=actor, now=ctx.clock.now(), note=note)
+    )
 
 
 # -- the demo -----------------------------------------------------------------------------------------------

@@ -83,6 +83,21 @@ class SlaSettings:
     follow_up_every_hours: float = 24.0
     remind_before_hours: float = 2.0
     targets: dict[str, float] = field(default_factory=dict)
+    same_day_cutoff: str = "18:00"
+
+    def problems(self, path: str) -> list[str]:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.same_day_cutoff):
+            return [
+                f"{path}.same_day_cutoff: expected a 24-hour time like '18:00', got {self.same_day_cutoff!r}"
+            ]
+        return []
+
+
+@dataclass(kw_only=True)
+class TemplateSettings:
+    """Where the reply templates are (empty: the shipped ``responders/templates.toml``)."""
+
+    path: str = ""
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -115,6 +130,7 @@ class Config:
     replies: ReplySettings = field(default_factory=ReplySettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    templates: TemplateSettings = field(default_factory=TemplateSettings)
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     path: Path | None = None
 
@@ -140,6 +156,10 @@ def load_config(path: str | Path, *, check_env: bool = True) -> Config:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     config = parse_config(data, check_env=check_env)
     config.path = path.resolve()
+    if config.templates.path:
+        from responders.compose import load_templates
+
+        load_templates(config.resolve(config.templates.path))  # raises ConfigError naming every problem
     return config
 
 

@@ -40,7 +40,8 @@ def approve(
     """Approve a draft (optionally with new text) and queue it for posting exactly once."""
     draft = _pending(store, draft_id)
     final = draft.text if text is None else text
-    findings = [str(f) for f in tone.check(final)]
+    mention = store.mention(draft.platform, draft.mention_id)
+    findings = [str(f) for f in tone.check(final, ignore=(mention.author.name,))]
     if findings and not override_reason:
         raise DecisionError(
             "the tone guard found: "
@@ -52,7 +53,6 @@ def approve(
     problems = rule_problems(final, load(draft.platform).rules) if _known(draft.platform) else []
     if problems:
         raise DecisionError("the platform would refuse this reply: " + "; ".join(problems))
-    mention = store.mention(draft.platform, draft.mention_id)
     manual = draft.route == "manual"
     with store.transaction():
         changed = store.transition(
@@ -62,7 +62,9 @@ def approve(
             actor=actor,
             now=now,
             action="approved (reply by hand)" if manual else "approved",
-            detail=f"override: {override_reason}" if findings else None,
+            detail=f"tone guard overridden: {override_reason} (findings: {'; '.join(findings)})"
+            if findings
+            else None,
             text=final,
             decided_by=actor,
             findings=findings,

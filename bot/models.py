@@ -92,7 +92,9 @@ class Triage:
     model_version: str = "rules-v0"
 
 
-DraftState = Literal["awaiting", "approved", "posting", "posted", "manual", "failed", "rejected"]
+DraftState = Literal[
+    "awaiting", "approved", "posting", "posted", "manual", "failed", "rejected", "team_replied"
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,10 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import Mention, Triage
+from bot.models import Mention, ReplyRules, Triage
 from bot.store import Store
 from bot.triage import Triager
-from connectors import load
+from connectors import REGISTRY, load
 from connectors.base import Connector
 from responders import compose
 from responders.outbox import Outbox, Sent
@@ -74,6 +74,9 @@ class Pipeline:
         self.on_event = on_event or (lambda kind, **data: None)
         self.outbox = Outbox(
             store, self.connectors, clock=self.clock, dry_run=config.dry_run, on_settled=self._settled
+        )
+        self.templates = compose.load_templates(
+            config.resolve(config.templates.path) if config.templates.path else None
         )
         self.not_before: dict[str, datetime] = {}
         self.failures: dict[str, int] = {}
@@ -128,6 +131,8 @@ class Pipeline:
             result.duration_ms,
         )
         self.on_event("polled", result=result)
+        if result.status == "ok" and "private" in connector.capabilities:
+            self.private_replies(name)
         for mention in result.mentions:
             try:
                 self.handle(mention, own=mention.key in own)
@@ -171,10 +176,22 @@ class Pipeline:
             self.on_event("skipped", mention=mention, reason=f"older than {replies.max_age_hours:g} h")
             return
         connector = self.connectors.get(mention.platform)
-        rules = connector.rules if connector else load(mention.platform).rules
+        if connector:
+            rules = connector.rules
+        elif mention.platform in REGISTRY:
+            rules = load(mention.platform).rules
+        else:  # imported from a platform we cannot post to: a reply by hand
+            rules = ReplyRules(can_reply=False)
         case = None
         if triage.intent in replies.open_case_for:
-            case = cases.open_case(self.store, mention, intent=triage.intent, sla=self.config.sla, now=now)
+            case = cases.open_case(
+                self.store,
+                mention,
+                intent=triage.intent,
+                sla=self.config.sla,
+                now=now,
+                tz=self.config.brand.timezone,
+            )
             self.on_event("case_opened", case=case, mention=mention)
         draft_text = compose.compose(
             mention,
@@ -184,9 +201,13 @@ class Pipeline:
             can_reply=bool(connector and connector.can_reply(mention)),
             case=case,
             inquiry_hours=self.config.sla.inquiry_hours,
+            templates=self.templates,
+            used=self.store.template_last_used,
         )
         if draft_text is None:
             return
+        if draft_text.advocate:
+            self.store.mark_advocate(mention.platform, mention.author.handle)
         problems = list(draft_text.problems)
         if triage.needs_human:
             problems.append(f"language {triage.lang!r} is not one the team answers in: a human should reply")
@@ -212,6 +233,26 @@ class Pipeline:
             self.on_event(
                 "approved", draft=decisions.approve(self.store, draft.id, actor="auto-policy", now=now)
             )
+
+    def private_replies(self, name: str) -> int:
+        """Attach customers' private answers to their open cases (where the platform lets us read them)."""
+        key = f"private-cursor:{name}"
+        try:
+            fetched = self.connectors[name].fetch_private(self.store.get_setting(key))
+        except ConnectorError as exc:
+            log.warning("%s: could not read private messages: %s", name, exc)
+            return 0
+        now = self.clock.now()
+        found = [(m, self.store.open_case_of(name, m.author.handle)) for m in fetched.mentions]
+        found = [(m, case) for m, case in found if case is not None]
+        with self.store.write_transaction():
+            if fetched.cursor is not None:
+                self.store.set_setting(key, fetched.cursor)
+            for message, case in found:
+                cases.customer_replied(self.store, case, at=message.created_at, now=now, text=message.text)
+        for message, case in found:
+            self.on_event("customer_replied", case=case, mention=message)
+        return len(found)
 
     def with_history(self, mention: Mention, triage: Triage) -> Triage:
         """Raise the urgency of a complaint from someone who has complained before (repeated contact)."""
@@ -247,20 +288,37 @@ class Pipeline:
             )
 
     def sweep(self) -> list[cases.Nudge]:
-        """Check the SLA clocks of every open case."""
-        return cases.sweep(
-            self.store,
-            self.config.sla,
-            now=self.clock.now(),
-            notify=lambda nudge: self.on_event("nudge", nudge=nudge),
-        )
+        """Check the SLA clocks of every open case; send the due private follow-ups where the platform allows."""
+        return cases.sweep(self.store, self.config.sla, now=self.clock.now(), notify=self._nudged)
+
+    def _nudged(self, nudge: cases.Nudge) -> None:
+        case = nudge.case
+        connector = self.connectors.get(case.platform)
+        if nudge.kind == "follow_up" and connector and connector.rules.can_message and case.contacted_at:
+            number = case.follow_ups + 1
+            self.store.enqueue(
+                kind="message",
+                platform=case.platform,
+                mention_id=case.mention_id,
+                case_id=case.id,
+                text=compose.private_follow_up(
+                    case,
+                    self.store.mention(case.platform, case.mention_id),
+                    self.config.brand,
+                    last=number >= self.config.sla.follow_ups,
+                ),
+                idempotency_key=f"case-{case.id}-follow-up-{number}",
+                now=self.clock.now(),
+            )
+        self.on_event("nudge", nudge=nudge)
 
     def run_cycle(self) -> list[PollResult]:
         """Poll every enabled connector once, post what is approved, and sweep the clocks."""
         results = [self.poll(name) for name in self.connectors]
         while self.post():  # a posted reply may queue the case's private message: send it in the same cycle
             pass
-        self.sweep()
+        if self.sweep():
+            self.post()  # the follow-ups the sweep queued
         return results
 
     def close(self) -> None:

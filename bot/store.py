@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -234,6 +235,19 @@ def m002_report_indexes(db: Database) -> None:
     db["labels"].create_index(["at"])
     db["labels"].create_index(["platform", "mention_id"])
     db["runs"].create_index(["started_at"])
+
+
+@migrations()
+def m003_outbox_claims(db: Database) -> None:
+    # Who is posting an item right now, and since when: another worker leaves a live claim alone.
+    db["outbox"].add_column("claimed_by", str)
+    db["outbox"].add_column("claimed_at", str)
+
+
+@migrations()
+def m004_drafts_template_index(db: Database) -> None:
+    # Template rotation asks when each variant was last used: one index lookup per variant.
+    db["drafts"].create_index(["template", "id"])
 
 
 class Store:
@@ -571,12 +585,23 @@ class Store:
             raise StoreError(f"no outbox item {item_id}")
         return row
 
-    def claim_outbox(self, item_id: int, *, now: datetime) -> bool:
+    def claim_outbox(self, item_id: int, *, now: datetime, by: str | None = None) -> bool:
         """Mark an item as being sent (the write-ahead step); False if another worker has it."""
         with self.db.atomic():
             cur = self.db.execute(
-                "update outbox set state = 'sending', attempts = attempts + 1 where id = ? and state = 'pending'",
-                [item_id],
+                "update outbox set state = 'sending', attempts = attempts + 1, claimed_by = ?, claimed_at = ? "
+                "where id = ? and state = 'pending'",
+                [by, iso(now), item_id],
+            )
+            return bool(cur.rowcount)
+
+    def take_over_outbox(self, item_id: int, *, claimed_by: str | None, by: str, now: datetime) -> bool:
+        """Take an interrupted item over from its (dead or expired) claimant; False if someone else did first."""
+        with self.db.atomic():
+            cur = self.db.execute(
+                "update outbox set claimed_by = ?, claimed_at = ? where id = ? and state = 'sending' "
+                "and claimed_by is ?",
+                [by, iso(now), item_id, claimed_by],
             )
             return bool(cur.rowcount)
 
@@ -921,6 +946,58 @@ class Store:
             "(select count(*) from cases where status = 'open') as open_cases"
         )
         return dict(one or {})
+
+    # -- responders: template rotation, advocates, private replies, handoff ---------------------------------------
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """A transaction that takes the write lock at once (``BEGIN IMMEDIATE``, waiting for it up to the busy
+        timeout), for writes that first read: a deferred one may be refused the upgrade when another process wrote."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.execute("COMMIT")
+
+    def template_last_used(self, template: str) -> int | None:
+        """The id of the latest draft written from ``template`` (a variant's key), for rotation; None if never."""
+        row = self._one("select max(id) as last from drafts where template = ?", [template])
+        return row["last"] if row else None
+
+    def mark_advocate(self, platform: str, handle: str) -> None:
+        """Note a person as an advocate (doctrine §5: the last stage of attachment)."""
+        with self.db.atomic():
+            self.db.execute(
+                "update people set stage = 'advocacy' where platform = ? and handle = ?", [platform, handle]
+            )
+
+    def open_case_of(self, platform: str, handle: str) -> Case | None:
+        """The newest open case of a customer we have contacted in private (to attach their replies to)."""
+        row = self._one(
+            "select * from cases where platform = ? and lower(author_handle) = lower(?) and status = 'open' "
+            "and contacted_at is not null order by id desc limit 1",
+            [platform, handle],
+        )
+        return case_from_row(row) if row else None
+
+    def handoff_conversion(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Per platform: cases opened, contacted in private, and those where the customer replied in private."""
+        rows = self._rows(
+            "select platform, count(*) as cases, count(contacted_at) as contacted, "
+            "sum(contacted_at is not null and customer_replied_at is not null) as replied from cases "
+            "where opened_at >= coalesce(?, '') and opened_at < coalesce(?, '9999') group by platform "
+            "order by platform",
+            [iso(since), iso(until)],
+        )
+        return {r.pop("platform"): r for r in rows}
 
 
 def mention_row(mention: Mention, fetched_at: str | None, *, own: bool = False) -> dict[str, Any]:

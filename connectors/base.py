@@ -60,7 +60,8 @@ class Connector:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """What this connector can do beyond fetching: ``reply``, ``message``, ``reconcile``."""
+        """What this connector can do beyond fetching: ``reply``, ``message``, ``reconcile``,
+        ``reconcile_message``, ``private``."""
         caps = set()
         if self.rules.can_reply:
             caps.add("reply")
@@ -68,6 +69,10 @@ class Connector:
             caps.add("message")
         if type(self).find_reply is not Connector.find_reply:
             caps.add("reconcile")
+        if type(self).find_message is not Connector.find_message:
+            caps.add("reconcile_message")
+        if type(self).fetch_private is not Connector.fetch_private:
+            caps.add("private")
         return frozenset(caps)
 
     def fetch(self, cursor: str | None) -> FetchResult:
@@ -101,4 +106,18 @@ class Connector:
 
     def find_reply(self, mention: Mention) -> str | None:
         """Look on the platform for a reply by our account to ``mention`` (used to reconcile an uncertain post)."""
+        return None
+
+    def find_message(self, mention: Mention, text: str) -> str | None:
+        """Look on the platform for a private message with ``text`` we sent to ``mention``'s author (reconcile)."""
+        return None
+
+    def fetch_private(self, cursor: str | None) -> FetchResult:
+        """Private messages to us newer than ``cursor`` (``kind="dm"``), where the platform lets us read them;
+        used to attach a customer's answer to their case. ``None`` = first run."""
+        return FetchResult([], cursor)
+
+    def team_replied(self, mention: Mention) -> str | None:
+        """A reply to ``mention`` already there by one of the brand's accounts (a teammate answered on the
+        platform directly), as ``handle:id``; ``None`` when there is none or the platform cannot tell."""
         return None

@@ -55,6 +55,19 @@ class RedditSettings(ConnectorSettings):
         return out
 
 
+class _NoRetry(prawcore.sessions.RetryStrategy):
+    """prawcore's retry strategy, with no retries (for posting)."""
+
+    def _sleep_seconds(self) -> float | None:
+        return None
+
+    def consume_available_retry(self) -> _NoRetry:
+        return self
+
+    def should_retry_on_failure(self) -> bool:
+        return False
+
+
 class RedditConnector(Connector):
     """Reddit mentions and keyword search; public reply and private message."""
 
@@ -159,15 +172,85 @@ class RedditConnector(Connector):
         return self.reddit.submission(id=short)
 
     def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
-        posted = self._call(lambda: self._thing(mention).reply(text))
+        posted = self._call(lambda: self._once(lambda: self._thing(mention).reply(text)))
         if posted is None:
             raise TransientError(self.name, f"reply to {mention.id} returned nothing")
         return posted.name
 
     def message(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
         subject = f"About your post ({mention.id})"
-        self._call(lambda: self.reddit.redditor(mention.author.handle).message(subject=subject, message=text))
+        self._call(
+            lambda: self._once(
+                lambda: self.reddit.redditor(mention.author.handle).message(subject=subject, message=text)
+            )
+        )
         return f"pm:{mention.author.handle}:{idempotency_key}"
+
+    def _once(self, fn: Any) -> Any:
+        """Run a posting call without prawcore's own retries: a POST retried after a dropped answer may post twice;
+        the outbox reconciles an uncertain post instead."""
+        core = getattr(self.reddit, "_core", None)
+        if not hasattr(core, "_retry_strategy_class"):  # a prawcore without pluggable retries
+            log.warning(
+                "reddit: cannot turn off prawcore's retries for posting; a dropped answer may repeat a post"
+            )
+            return fn()
+        saved = core._retry_strategy_class
+        core._retry_strategy_class = _NoRetry
+        try:
+            return fn()
+        finally:
+            core._retry_strategy_class = saved
+
+    def find_message(self, mention: Mention, text: str) -> str | None:
+        handle = mention.author.handle.lower()
+        for sent in self._call(lambda: list(self.reddit.inbox.sent(limit=100))):
+            dest = getattr(sent, "dest", None)
+            if getattr(dest, "name", str(dest)).lower() == handle and sent.body.strip() == text.strip():
+                return sent.name
+        return None
+
+    def fetch_private(self, cursor: str | None) -> FetchResult:
+        mark = json.loads(cursor) if cursor else {"t": self.clock.now().timestamp(), "ids": []}
+        seen, newest, out = set(mark["ids"]), mark["t"], []
+        me = self.settings.username.lower()
+        for item in self._call(lambda: list(self.reddit.inbox.messages(limit=self.settings.page_size))):
+            created = float(getattr(item, "created_utc", 0) or 0)
+            author = getattr(item, "author", None)
+            if item.name in seen or created < mark["t"] - LOOKBACK_SECONDS or author is None:
+                continue
+            if author.name.lower() == me:
+                continue
+            seen.add(item.name)
+            newest = max(newest, created)
+            out.append(
+                Mention(
+                    platform=self.name,
+                    id=item.name,
+                    url=f"{WEB}/message/messages/{item.id}",
+                    author=Author(author.name, author.name, author.name),
+                    text=item.body,
+                    created_at=datetime.fromtimestamp(created, UTC),
+                    kind="dm",
+                )
+            )
+        keep = sorted(seen)[-SEEN_LIMIT:]
+        return FetchResult(sorted(out, key=lambda m: m.created_at), json.dumps({"t": newest, "ids": keep}))
+
+    def team_replied(self, mention: Mention) -> str | None:
+        for handle in sorted(self.own_accounts()):
+            for comment in self._call(lambda h=handle: self._comments_of(h)):
+                if getattr(comment, "parent_id", None) == mention.id:
+                    return f"{handle}:{comment.name}"
+        return None
+
+    def _comments_of(self, handle: str) -> list[Any]:
+        """The account's newest comments; none for an account Reddit does not know or has suspended."""
+        try:
+            return list(self.reddit.redditor(handle).comments.new(limit=100))
+        except (prawcore.exceptions.NotFound, prawcore.exceptions.Forbidden):
+            log.warning("reddit: own account u/%s is not visible; check own_accounts", handle)
+            return []
 
     def find_reply(self, mention: Mention) -> str | None:
         me = self.reddit.redditor(self.settings.username)

@@ -1,9 +1,15 @@
 """The outbox: every approved reply and private message is posted exactly once, whatever happens.
 
-Write-ahead: an item is marked ``sending`` (committed) before the platform is called, and ``sent`` after. An item
-found in ``sending`` at start-up was interrupted between the two; before it is tried again, the platform is asked
-whether our reply is already there (``find_reply``), or the post is repeated under the same idempotency key where
-the platform honours one. Where neither is possible the item is held for a human instead of risking a second post.
+Write-ahead: an item is claimed as ``sending`` (committed, with who claimed it and when) before the platform is
+called, and ``sent`` after. Two approvals of one draft queue one item (the draft's state change is conditional and
+the idempotency key unique), and two workers cannot both claim it. An item left in ``sending`` by a worker that
+died, or whose post timed out, was interrupted between the platform's answer and our commit: before it is tried
+again the platform is asked whether our reply is already there (``find_reply``), or the post is repeated under the
+same idempotency key where the platform honours one; where neither is possible the item is held for a human
+instead of risking a second post. A claim held by a live worker is left alone until its lease runs out.
+
+Before a public reply is posted, the connector is asked whether a teammate already answered in the thread from one
+of the brand's accounts (``team_replied``); if so the draft is settled as answered by the team and nothing is posted.
 """
 
 from __future__ import annotations
@@ -11,20 +17,48 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot import cases
 from bot.clock import Clock
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
-from bot.store import Store
+from bot.store import Store, parse_time
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 PAUSED = "posting_paused"
+# A claim older than this is taken over even if its worker looks alive (another machine, a hung process).
+LEASE = timedelta(minutes=10)
+HOST = socket.gethostname()
+
+
+def worker_id() -> str:
+    """Who is claiming: host, process and thread."""
+    return f"{HOST}:{os.getpid()}:{threading.get_ident()}"
+
+
+def claim_is_dead(claimed_by: str | None) -> bool:
+    """Whether the worker that claimed an item is gone (no claim, or a process on this host that has exited)."""
+    if not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    if host != HOST:
+        return False
+    pid = int(rest.split(":")[0] or 0)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def crash_point(name: str) -> None:
@@ -70,12 +104,22 @@ class Outbox:
         if self.store.get_setting(PAUSED):
             log.info("outbox: posting is paused (%s)", self.store.get_setting(PAUSED))
             return []
-        settled = [s for item in self.store.outbox("sending") if (s := self._reconcile(item))]
+        me = worker_id()
         now = self.clock.now()
+        settled = []
+        for item in self.store.outbox("sending"):
+            claimed_at = parse_time(item["claimed_at"])
+            expired = claimed_at is None or now - claimed_at > LEASE
+            if not (expired or claim_is_dead(item["claimed_by"])):
+                continue  # another worker is posting it right now
+            if self.store.take_over_outbox(item["id"], claimed_by=item["claimed_by"], by=me, now=now) and (
+                sent := self._reconcile(self.store.outbox_item(item["id"]))
+            ):
+                settled.append(sent)
         for item in self.store.outbox("pending"):
             if item["next_attempt_at"] and item["next_attempt_at"] > now.isoformat(timespec="seconds"):
                 continue
-            if self.store.claim_outbox(item["id"], now=now):
+            if self.store.claim_outbox(item["id"], now=now, by=me):
                 sent = self._post(self.store.outbox_item(item["id"]))
                 if sent:
                     settled.append(sent)
@@ -90,6 +134,16 @@ class Outbox:
         mention = self.store.mention(item["platform"], item["mention_id"])
         if self.dry_run:
             return self._settle(item, "dry_run", None)
+        if item["kind"] == "reply":
+            try:
+                teammate = connector.team_replied(mention)
+            except ConnectorError as exc:
+                return self._retry(item, f"cannot see the thread yet: {exc}")
+            if teammate:
+                log.info(
+                    "outbox: item %s: %s already answered in the thread; not posting", item["id"], teammate
+                )
+                return self._settle(item, "team_replied", teammate)
         crash_point("outbox.before_post")
         try:
             if item["kind"] == "reply":
@@ -106,6 +160,7 @@ class Outbox:
         except (ConnectorError, NotImplementedError) as exc:
             return self._settle(item, "failed", None, error=str(exc))
         crash_point("outbox.after_post")
+        crash_point(f"outbox.after_{item['kind']}")
         return self._settle(item, "sent", posted_id)
 
     def _reconcile(self, item: dict[str, Any]) -> Sent | None:
@@ -114,11 +169,16 @@ class Outbox:
         if connector is None:
             return None
         mention = self.store.mention(item["platform"], item["mention_id"])
-        if item["kind"] == "reply" and "reconcile" in connector.capabilities:
+        capability = "reconcile" if item["kind"] == "reply" else "reconcile_message"
+        if capability in connector.capabilities:
             try:
-                found = connector.find_reply(mention)
+                if item["kind"] == "reply":
+                    found = connector.find_reply(mention)
+                else:
+                    found = connector.find_message(mention, item["text"])
             except ConnectorError as exc:
                 log.warning("outbox: cannot reconcile item %s yet: %s", item["id"], exc)
+                self.store.settle_outbox(item["id"], state="sending", now=self.clock.now(), claimed_by=None)
                 return None
             if found:
                 log.info("outbox: item %s was already posted as %s; not posting again", item["id"], found)
@@ -139,6 +199,7 @@ class Outbox:
         if item["attempts"] >= MAX_ATTEMPTS:
             return self._settle(item, "failed", None, error=error)
         delay = timedelta(minutes=2 ** item["attempts"])
+        # An uncertain item stays "sending" but unclaimed: the next run reconciles it before any new attempt.
         state = "sending" if uncertain else "pending"
         log.warning("outbox: %s item %s on %s: %s", item["kind"], item["id"], item["platform"], error)
         self.store.settle_outbox(
@@ -147,6 +208,8 @@ class Outbox:
             now=self.clock.now(),
             error=error,
             next_attempt_at=self.clock.now() + delay,
+            claimed_by=None,
+            claimed_at=None,
         )
         return None
 
@@ -155,7 +218,12 @@ class Outbox:
     ) -> Sent:
         """Record the outcome of an item, its draft and its case in one transaction."""
         now = self.clock.now()
-        draft_state = {"sent": "posted", "dry_run": "posted", "manual": "manual"}.get(state, "failed")
+        draft_state = {
+            "sent": "posted",
+            "dry_run": "posted",
+            "manual": "manual",
+            "team_replied": "team_replied",
+        }.get(state, "failed")
         with self.store.transaction():
             self.store.settle_outbox(
                 item["id"],
@@ -166,7 +234,9 @@ class Outbox:
                 sent_at=now if state in ("sent", "dry_run") else None,
             )
             if item["draft_id"] and item["kind"] == "reply":
-                action = {"dry_run": "dry run: not posted"}.get(state, draft_state)
+                action = {"dry_run": "dry run: not posted", "team_replied": "answered by a teammate"}.get(
+                    state, draft_state
+                )
                 self.store.transition(
                     item["draft_id"],
                     from_states=("approved", "posting", "failed"),
@@ -178,19 +248,23 @@ class Outbox:
                     posted_id=posted_id,
                     error=error,
                 )
-            if item["case_id"] and state in ("sent", "dry_run"):
+            if item["case_id"] and state in ("sent", "dry_run", "team_replied"):
                 field = "acknowledged_at" if item["kind"] == "reply" else "contacted_at"
                 case = self.store.case(item["case_id"])
                 if getattr(case, field) is None:
-                    note = f"{item['kind']} {'recorded (dry run)' if state == 'dry_run' else 'posted'}"
+                    note = {"dry_run": "recorded (dry run)", "team_replied": f"answered by {posted_id}"}.get(
+                        state, "posted"
+                    )
                     self.store.update_case(
                         item["case_id"],
                         now=now,
                         actor="outbox",
                         event=field.split("_")[0],
-                        note=note,
+                        note=f"{item['kind']} {note}",
                         **{field: now},
                     )
+                    if field == "contacted_at":
+                        cases.contacted(self.store, case, now=now)
         sent = Sent(
             item["id"],
             item["kind"],

@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from connectors.fakes.server import FakePlatform, Request, route
+from connectors.fakes.server import FakePlatform, Request, Response, route
 
 BOT = "acme_support"
 
@@ -50,6 +50,7 @@ class FakeReddit(FakePlatform):
         self.messages: list[dict[str, Any]] = []
         self._ids = itertools.count(1000)
         self.ratelimit_remaining = 996.0
+        self.unknown_users: set[str] = set()  # lower-cased names whose profile answers 404
 
     # -- state helpers for tests and the demo ----------------------------------------------------------------
 
@@ -215,6 +216,8 @@ class FakeReddit(FakePlatform):
     @route("GET", r"/user/(?P<name>[^/]+)/comments/?")
     def user_comments(self, request: Request) -> Any:
         name = request.params["name"].lower()
+        if name in self.unknown_users:
+            return Response(404, {"message": "Not Found", "error": 404})
         things = self._newest("t1", lambda d: d["author"].lower() == name)
         return listing(things, limit=self._limit(request), after=request.arg("after"))
 
@@ -250,7 +253,56 @@ class FakeReddit(FakePlatform):
                 "created_utc": time.time(),
             }
         )
+        self._add_message(
+            author=self.bot_username, dest=form["to"], subject=form.get("subject", ""), body=form["text"]
+        )
         return {"json": {"errors": []}}
+
+    def customer_message(
+        self,
+        *,
+        author: str,
+        body: str,
+        subject: str = "re: About your post",
+        created_utc: float | None = None,
+    ) -> str:
+        """A private message from ``author`` to the bot (e.g. a customer answering our first message)."""
+        return self._add_message(
+            author=author, dest=self.bot_username, subject=subject, body=body, created_utc=created_utc
+        )
+
+    def _add_message(
+        self, *, author: str, dest: str, subject: str, body: str, created_utc: float | None = None
+    ) -> str:
+        mid = self._new_id()
+        data = {
+            "id": mid,
+            "name": f"t4_{mid}",
+            "author": author,
+            "dest": dest,
+            "subject": subject,
+            "body": body,
+            "created_utc": float(created_utc if created_utc is not None else time.time()),
+            "was_comment": False,
+            "replies": "",
+            "subreddit": None,
+            "new": True,
+            "first_message_name": None,
+            "parent_id": None,
+            "context": "",
+        }
+        with self.lock:
+            self.things[data["name"]] = {"kind": "t4", "data": data}
+        return data["name"]
+
+    @route("GET", r"/message/(?P<box>messages|inbox|unread|sent)/?")
+    def message_box(self, request: Request) -> Any:
+        me = self.bot_username.lower()
+        if request.params["box"] == "sent":
+            things = self._newest("t4", lambda d: d["author"].lower() == me)
+        else:
+            things = self._newest("t4", lambda d: me in (d["author"].lower(), d["dest"].lower()))
+        return listing(things, limit=self._limit(request), after=request.arg("after"))
 
     # -- the demo interface -----------------------------------------------------------------------------------
 

@@ -69,6 +69,9 @@ class Fault:
     disconnect: bool = False
     path: str = ""
     times: int = 1
+    # With ``disconnect``: handle the request first, then drop the connection (the platform did it; the answer
+    # never arrived), as when a client times out on a post that went through.
+    after: bool = False
 
 
 def route(method: str, pattern: str) -> Callable:
@@ -195,6 +198,8 @@ class FakePlatform:
             self.requests.append(request)
             fault = self._take_fault(request)
         if fault and fault.disconnect:
+            if fault.after:
+                self._answer(request)
             handler.close_connection = True
             handler.connection.shutdown(2)
             return
