@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "file": "connectors.file:FileConnector",
     "reddit": "connectors.reddit:RedditConnector",
+    "appstore": "connectors.appstore:AppStoreConnector",
 }
 
 
