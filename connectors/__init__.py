@@ -16,6 +16,7 @@ REGISTRY: dict[str, str] = {
     "file": "connectors.file:FileConnector",
     "reddit": "connectors.reddit:RedditConnector",
     "appstore": "connectors.appstore:AppStoreConnector",
+    "googleplay": "connectors.googleplay:GooglePlayConnector",
 }
 
 

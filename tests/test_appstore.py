@@ -67,7 +67,9 @@ def test_public_feed_pages_skips_metadata_and_maps_ratings(fake, clock, monkeypa
 
 def test_public_feed_single_entry_is_an_object(clock, monkeypatch):
     with FakeAppStore(metadata_entry=False) as fake:
-        rid = fake.add_review(nickname="Jane", rating=2, title="Crashes", body="On start", created=clock.now())
+        rid = fake.add_review(
+            nickname="Jane", rating=2, title="Crashes", body="On start", created=clock.now()
+        )
         bot = connector(fake, clock, monkeypatch, api=False)
         raw = fake.rss(type("R", (), {"params": {"cc": "us", "page": "1", "app": fake.app_id}})())
         assert isinstance(raw["feed"]["entry"], dict)
@@ -114,7 +116,11 @@ def test_faults_500_garbage_and_429_are_survived(fake, clock, monkeypatch):
     fake.inject(Fault(500, {"errors": []}, path="customerReviews"))
     fake.inject(Fault(200, raw=b"<html>oops", path="customerReviews"))
     assert len(bot.fetch(None).mentions) == 2
-    fake.inject(Fault(429, {"errors": [{"code": "RATE_LIMIT_EXCEEDED"}]}, headers={"Retry-After": "30"}, path="custom"))
+    fake.inject(
+        Fault(
+            429, {"errors": [{"code": "RATE_LIMIT_EXCEEDED"}]}, headers={"Retry-After": "30"}, path="custom"
+        )
+    )
     before = clock.now()
     assert len(bot.fetch(None).mentions) == 2
     assert clock.now() - before >= timedelta(seconds=30)

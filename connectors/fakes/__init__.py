@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 FAKES: dict[str, str] = {
     "reddit": "connectors.fakes.reddit:FakeReddit",
     "appstore": "connectors.fakes.appstore:FakeAppStore",
+    "googleplay": "connectors.fakes.googleplay:FakeGooglePlay",
 }
 
 
