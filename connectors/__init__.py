@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "reddit": "connectors.reddit:RedditConnector",
     "appstore": "connectors.appstore:AppStoreConnector",
     "googleplay": "connectors.googleplay:GooglePlayConnector",
+    "feed": "connectors.feed:FeedConnector",
 }
 
 

@@ -15,6 +15,7 @@ FAKES: dict[str, str] = {
     "reddit": "connectors.fakes.reddit:FakeReddit",
     "appstore": "connectors.fakes.appstore:FakeAppStore",
     "googleplay": "connectors.fakes.googleplay:FakeGooglePlay",
+    "feed": "connectors.fakes.feed:FakeFeeds",
 }
 
 
