@@ -18,6 +18,10 @@ REGISTRY: dict[str, str] = {
     "appstore": "connectors.appstore:AppStoreConnector",
     "googleplay": "connectors.googleplay:GooglePlayConnector",
     "feed": "connectors.feed:FeedConnector",
+    "google_business": "connectors.google_business:GoogleBusinessConnector",
+    "trustpilot": "connectors.trustpilot:TrustpilotConnector",
+    "yelp": "connectors.yelp:YelpConnector",
+    "hackernews": "connectors.hackernews:HackerNewsConnector",
 }
 
 

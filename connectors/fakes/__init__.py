@@ -16,6 +16,10 @@ FAKES: dict[str, str] = {
     "appstore": "connectors.fakes.appstore:FakeAppStore",
     "googleplay": "connectors.fakes.googleplay:FakeGooglePlay",
     "feed": "connectors.fakes.feed:FakeFeeds",
+    "google_business": "connectors.fakes.google_business:FakeGoogleBusiness",
+    "trustpilot": "connectors.fakes.trustpilot:FakeTrustpilot",
+    "yelp": "connectors.fakes.yelp:FakeYelp",
+    "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
 }
 
 
