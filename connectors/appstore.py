@@ -3,7 +3,7 @@
 Without credentials the connector reads the public RSS JSON feed of each configured storefront and is monitor-only
 (the bot hands the manager a "reply by hand" task). With an App Store Connect key it reads
 ``/v1/apps/{id}/customerReviews`` instead and replies through ``/v1/customerReviewResponses``: one response per
-review, which a later reply overwrites. The two sources number reviews the same way, so a switch loses nothing.
+review, which a later reply overwrites.
 """
 
 from __future__ import annotations
