@@ -46,7 +46,7 @@ class AppStoreSettings(ConnectorSettings):
         out = []
         if self.enabled and not self.app_id.isdigit():
             out.append(f"{path}.app_id: expected the app's numeric Apple id")
-        if self.private_key and not (self.key_id and self.issuer_id):
+        if self.enabled and self.private_key and not (self.key_id and self.issuer_id):
             out.append(
                 f"{path}.key_id, issuer_id: both are needed with private_key (App Store Connect API key)"
             )

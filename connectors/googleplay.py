@@ -2,7 +2,7 @@
 
 Only recent production reviews with text are listed, newest first. Review ids contain ``:`` (the client
 percent-encodes them). A reply is at most 350 characters and a later reply replaces the earlier one. Credentials are
-a service account key file whose path is in an environment variable, or an OAuth access token (tests, the demo).
+a service account key file whose path is in an environment variable; google-auth trades it for access tokens.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 import google_auth_httplib2
 import httplib2
 from google.auth import exceptions as auth_exceptions
-from google.oauth2 import credentials as oauth2_credentials
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -42,7 +41,6 @@ class GooglePlaySettings(ConnectorSettings):
 
     package_name: str = ""
     service_account_file: Secret | None = None
-    access_token: Secret | None = None
     page_size: int = 100
     backfill_hours: int = 168
 
@@ -50,7 +48,7 @@ class GooglePlaySettings(ConnectorSettings):
         out = []
         if self.enabled and not self.package_name:
             out.append(f'{path}.package_name: expected the app\'s package name, e.g. "com.acme.app"')
-        if self.enabled and not (self.service_account_file or self.access_token):
+        if self.enabled and not self.service_account_file:
             out.append(
                 f'{path}.service_account_file: expected {{ env = "NAME" }} naming the key file\'s path'
             )
@@ -73,17 +71,14 @@ class GooglePlayConnector(Connector):
     def service(self) -> Any:
         if self._service is None:
             s = self.settings
-            if s.access_token:
-                creds: Any = oauth2_credentials.Credentials(token=s.access_token.value())
-            elif s.service_account_file:
-                try:
-                    creds = service_account.Credentials.from_service_account_file(
-                        s.service_account_file.value(), scopes=[SCOPE]
-                    )
-                except (OSError, ValueError) as exc:
-                    raise FatalError(self.name, f"cannot read the service account key: {exc}") from exc
-            else:
-                raise FatalError(self.name, "no credentials configured")
+            if not s.service_account_file:
+                raise FatalError(self.name, "no service_account_file configured")
+            try:
+                creds = service_account.Credentials.from_service_account_file(
+                    s.service_account_file.value(), scopes=[SCOPE]
+                )
+            except (OSError, ValueError) as exc:
+                raise FatalError(self.name, f"cannot read the service account key file: {exc}") from exc
             http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=s.timeout_seconds))
             options = {"api_endpoint": s.base_url.rstrip("/") + "/"} if s.base_url else None
             self._service = build(

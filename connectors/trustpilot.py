@@ -41,7 +41,7 @@ class TrustpilotSettings(ConnectorSettings):
             out.append(f"{path}.business_unit_id: expected the Trustpilot business unit id")
         if self.enabled and self.api_key is None:
             out.append(f'{path}.api_key: expected {{ env = "NAME" }} holding the Trustpilot API key')
-        if self.access_token and not self.business_user_id:
+        if self.enabled and self.access_token and not self.business_user_id:
             out.append(f"{path}.business_user_id: expected the business user who signs replies")
         return out
 

@@ -30,7 +30,7 @@ def bot(fake, clock, monkeypatch):
     for key, value in fake.environment().items():
         monkeypatch.setenv(key, value)
     table = fake.connector_settings()
-    table["access_token"] = Secret(env=table["access_token"]["env"])
+    table["service_account_file"] = Secret(env=table["service_account_file"]["env"])
     return GooglePlayConnector(GooglePlaySettings(**table), clock=clock)
 
 
@@ -76,7 +76,7 @@ def test_reply_length_rule_is_data_and_enforced(fake, bot, clock):
     review = bot.fetch(None).mentions[0]
     with pytest.raises(ReplyNotAllowed):
         bot.reply(review, "x" * 351, idempotency_key="a")
-    assert fake.calls("POST") == []
+    assert fake.calls("POST", ":reply") == []
     # The fake refuses like the real API does if a long reply ever got through.
     fake.inject(Fault(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}}, path=":reply"))
     with pytest.raises(ReplyNotAllowed):
@@ -89,7 +89,7 @@ def test_restart_without_duplicates(fake, bot, clock, monkeypatch):
     clock.advance(minutes=3)
     new = fake.add_review(author="Late", rating=1, text="Refund please", modified=clock.now())
     table = fake.connector_settings()
-    table["access_token"] = Secret(env=table["access_token"]["env"])
+    table["service_account_file"] = Secret(env=table["service_account_file"]["env"])
     restarted = GooglePlayConnector(GooglePlaySettings(**table), clock=clock)
     second = restarted.fetch(first.cursor)
     assert [m.id for m in second.mentions] == [new]
@@ -112,9 +112,27 @@ def test_faults_are_survived(fake, bot, clock):
         bot.fetch(None)
 
 
-def test_refused_token_is_fatal(fake, clock, monkeypatch):
-    monkeypatch.setenv("GOOGLEPLAY_ACCESS_TOKEN", "revoked")
-    table = fake.connector_settings()
-    table["access_token"] = Secret(env="GOOGLEPLAY_ACCESS_TOKEN")
+def test_service_account_is_traded_for_a_token(fake, bot, clock):
+    seed(fake, clock, 1)
+    bot.fetch(None)
+    assert (
+        fake.calls("POST", "^/token$")[0].form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    )
+    assert fake.calls("GET", "/reviews$")[0].header("authorization") == "Bearer ya29.fake-play-token"
+
+
+def test_refused_key_or_token_is_fatal(fake, clock, monkeypatch):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    monkeypatch.setenv("GOOGLEPLAY_SERVICE_ACCOUNT_FILE", fake.key_file(other))
+    table = {
+        **fake.connector_settings(),
+        "service_account_file": Secret(env="GOOGLEPLAY_SERVICE_ACCOUNT_FILE"),
+    }
+    with pytest.raises(FatalError):
+        GooglePlayConnector(GooglePlaySettings(**table), clock=clock).fetch(None)
+    monkeypatch.setenv("GOOGLEPLAY_SERVICE_ACCOUNT_FILE", fake.key_file())
+    fake.inject(Fault(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}, path="/reviews", times=5))
     with pytest.raises(FatalError):
         GooglePlayConnector(GooglePlaySettings(**table), clock=clock).fetch(None)

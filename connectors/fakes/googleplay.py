@@ -2,21 +2,30 @@
 
 Serves ``reviews.list`` (newest first, ``tokenPagination``), ``reviews.get`` and ``reviews.reply`` with Google's
 JSON shapes and error envelopes: a reply longer than 350 characters is refused with a 400 like the real API, a wrong
-bearer token with a 401, and a later reply replaces the earlier one.
+bearer token with a 401, and a later reply replaces the earlier one. It is also the OAuth token endpoint named in the
+service account key file it writes, so google-auth's JWT-bearer exchange runs for real.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import json
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.fakes.server import FakePlatform, Request, Response, route
 
 PACKAGE = "com.acme.app"
 TOKEN = "ya29.fake-play-token"
-TOKEN_ENV = "GOOGLEPLAY_ACCESS_TOKEN"
+KEY_FILE_ENV = "GOOGLEPLAY_SERVICE_ACCOUNT_FILE"
+ACCOUNT = "mentionbot@acme-play.iam.gserviceaccount.com"
 PREFIX = "/androidpublisher/v3/applications/(?P<pkg>[^/]+)/reviews"
 
 
@@ -36,6 +45,30 @@ class FakeGooglePlay(FakePlatform):
         self.reviews: dict[str, dict[str, Any]] = {}
         self.log: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._key_dir = tempfile.TemporaryDirectory(prefix="fake-googleplay-")
+
+    def key_file(self, key: rsa.RSAPrivateKey | None = None) -> str:
+        """Write a service account key file whose token endpoint is this fake; return its path."""
+        pem = (key or self.key).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        info = {
+            "type": "service_account",
+            "project_id": "acme-play",
+            "private_key_id": "0123456789abcdef",
+            "private_key": pem.decode(),
+            "client_email": ACCOUNT,
+            "client_id": "100000000000000000001",
+            "token_uri": f"{self.base_url}/token",
+        }
+        path = Path(self._key_dir.name) / ("other.json" if key else "service-account.json")
+        path.write_text(json.dumps(info))
+        return str(path)
+
+    def stop(self) -> None:
+        super().stop()
+        self._key_dir.cleanup()
 
     def add_review(
         self, *, author: str, rating: int, text: str, title: str = "", modified: datetime | None = None
@@ -81,11 +114,11 @@ class FakeGooglePlay(FakePlatform):
             "enabled": True,
             "base_url": self.base_url,
             "package_name": self.package,
-            "access_token": {"env": TOKEN_ENV},
+            "service_account_file": {"env": KEY_FILE_ENV},
         }
 
     def environment(self) -> dict[str, str]:
-        return {TOKEN_ENV: TOKEN}
+        return {KEY_FILE_ENV: self.key_file()}
 
     def posted(self) -> list[dict[str, Any]]:
         return list(self.log)
@@ -96,6 +129,29 @@ class FakeGooglePlay(FakePlatform):
             if "developerComment" in comment:
                 return comment["developerComment"]["text"]
         return None
+
+    # -- OAuth token endpoint -----------------------------------------------------------------------------------
+
+    @route("POST", "/token")
+    def token(self, request: Request) -> Response:
+        form = request.form
+        try:
+            claims = jwt.decode(
+                form.get("assertion", ""),
+                self.key.public_key(),
+                algorithms=["RS256"],
+                # google-auth always names Google's own token endpoint as the audience
+                audience=["https://oauth2.googleapis.com/token", f"{self.base_url}/token"],
+                options={"verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            return Response(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+        if (
+            form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            or claims.get("iss") != ACCOUNT
+        ):
+            return Response(400, {"error": "invalid_grant", "error_description": "Invalid grant."})
+        return Response(200, {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"})
 
     # -- API -------------------------------------------------------------------------------------------------
 
