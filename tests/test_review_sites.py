@@ -36,9 +36,9 @@ def test_fake_table_is_valid_config_and_samples_are_fetched(name, monkeypatch):
             }
         )
         cls = load(name)
-        bot = cls(
-            config.connectors[name], clock=FakeClock(datetime.now(UTC))
-        )  # samples are dated by wall time
+        clock = FakeClock(datetime.now(UTC))  # the samples are dated by wall time
+        bot = cls(config.connectors[name], clock=clock)
+        assert bot.check()
         posts = samples(name) or [
             {"author": "sam", "name": "Sam", "text": "Acme is great", "rating": 5, "minutes_ago": 5}
         ]

@@ -82,6 +82,14 @@ class FakeTrustpilot(FakePlatform):
             )
         return None
 
+    @route("GET", r"/v1/business-units/(?P<bu>\w+)")
+    def business_unit(self, request: Request) -> Any:
+        if denied := self._key(request):
+            return denied
+        if request.params["bu"] != BUSINESS_UNIT:
+            return Response(404, {"message": "Business unit not found", "errorCode": 404})
+        return {"id": BUSINESS_UNIT, "displayName": "Acme", "name": {"identifying": "acme.example"}}
+
     @route("GET", r"/v1/business-units/(?P<bu>\w+)/reviews")
     def list_reviews(self, request: Request) -> Any:
         if denied := self._key(request):
