@@ -62,6 +62,7 @@ class AppStoreConnector(Connector):
 
     name = "appstore"
     Settings = AppStoreSettings
+    # 5,970 characters is the limit App Store Connect shows for a response.
     rules = ReplyRules(max_length=5970, one_reply_per_item=True, can_reply=True)
     settings: AppStoreSettings
 
