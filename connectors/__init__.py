@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "file": "connectors.file:FileConnector",
     "reddit": "connectors.reddit:RedditConnector",
+    "appstore": "connectors.appstore:AppStoreConnector",
+    "googleplay": "connectors.googleplay:GooglePlayConnector",
+    "feed": "connectors.feed:FeedConnector",
+    "google_business": "connectors.google_business:GoogleBusinessConnector",
+    "trustpilot": "connectors.trustpilot:TrustpilotConnector",
+    "yelp": "connectors.yelp:YelpConnector",
+    "hackernews": "connectors.hackernews:HackerNewsConnector",
 }
 
 

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
 
 FAKES: dict[str, str] = {
     "reddit": "connectors.fakes.reddit:FakeReddit",
+    "appstore": "connectors.fakes.appstore:FakeAppStore",
+    "googleplay": "connectors.fakes.googleplay:FakeGooglePlay",
+    "feed": "connectors.fakes.feed:FakeFeeds",
+    "google_business": "connectors.fakes.google_business:FakeGoogleBusiness",
+    "trustpilot": "connectors.fakes.trustpilot:FakeTrustpilot",
+    "yelp": "connectors.fakes.yelp:FakeYelp",
+    "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
 }
 
 

@@ -1,0 +1,208 @@
+"""Google Play reviews through google-api-python-client (Android Publisher v3): list, reply, look up our reply.
+
+Only recent production reviews with text are listed, newest first. Review ids contain ``:`` (the client
+percent-encodes them). A reply is at most 350 characters and a later reply replaces the earlier one. Credentials are
+a service account key file whose path is in an environment variable; google-auth trades it for access tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.auth import exceptions as auth_exceptions
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from bot.errors import FatalError, ReplyNotAllowed, TransientError
+from bot.models import Author, FetchResult, Mention, ReplyRules
+from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.http import seconds_until_reset
+from connectors.reviews import Watermark
+
+log = logging.getLogger(__name__)
+
+SCOPE = "https://www.googleapis.com/auth/androidpublisher"
+MAX_REPLY = 350
+RETRIES = 2
+MAX_WAIT = 120.0
+
+
+@dataclass(kw_only=True)
+class GooglePlaySettings(ConnectorSettings):
+    """``[connectors.googleplay]``: the app's package name and a service account allowed to reply to reviews."""
+
+    package_name: str = ""
+    service_account_file: Secret | None = None
+    page_size: int = 100
+    backfill_hours: int = 168
+
+    def problems(self, path: str) -> list[str]:
+        out = []
+        if self.enabled and not self.package_name:
+            out.append(f'{path}.package_name: expected the app\'s package name, e.g. "com.acme.app"')
+        if self.enabled and not self.service_account_file:
+            out.append(
+                f'{path}.service_account_file: expected {{ env = "NAME" }} naming the key file\'s path'
+            )
+        return out
+
+
+class GooglePlayConnector(Connector):
+    """Google Play reviews of one app; replies edit our single reply."""
+
+    name = "googleplay"
+    Settings = GooglePlaySettings
+    rules = ReplyRules(max_length=MAX_REPLY, one_reply_per_item=True, can_reply=True)
+    settings: GooglePlaySettings
+
+    def __init__(self, settings: GooglePlaySettings, **kwargs: Any):
+        super().__init__(settings, **kwargs)
+        self._service: Any = None
+
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            s = self.settings
+            if not s.service_account_file:
+                raise FatalError(self.name, "no service_account_file configured")
+            try:
+                creds = service_account.Credentials.from_service_account_file(
+                    s.service_account_file.value(), scopes=[SCOPE]
+                )
+            except (OSError, ValueError) as exc:
+                raise FatalError(self.name, f"cannot read the service account key file: {exc}") from exc
+            http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=s.timeout_seconds))
+            options = {"api_endpoint": s.base_url.rstrip("/") + "/"} if s.base_url else None
+            self._service = build(
+                "androidpublisher", "v3", http=http, client_options=options, static_discovery=True
+            )
+        return self._service
+
+    def check(self) -> str:
+        self._call(lambda: self.service.reviews().list(packageName=self.settings.package_name, maxResults=1))
+        return f"reading the Google Play reviews of {self.settings.package_name}"
+
+    # -- fetching --------------------------------------------------------------------------------------------
+
+    def fetch(self, cursor: str | None) -> FetchResult:
+        state: dict[str, Any] = json.loads(cursor) if cursor else {}
+        start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
+        mark = Watermark(state.get("reviews"), start=start)
+        mentions: list[Mention] = []
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "packageName": self.settings.package_name,
+                "maxResults": self.settings.page_size,
+            }
+            if token:
+                kwargs["token"] = token
+            body = self._call(lambda kwargs=kwargs: self.service.reviews().list(**kwargs)) or {}
+            oldest = None
+            for review in body.get("reviews", []):
+                try:
+                    mention = self.to_mention(review)
+                except (KeyError, TypeError, ValueError, IndexError) as exc:
+                    log.warning("googleplay: skipped a malformed review: %s", exc)
+                    continue
+                ts = mention.created_at.timestamp()
+                oldest = ts if oldest is None else min(oldest, ts)
+                if mark.is_new(ts, mention.id):
+                    mark.add(ts, mention.id)
+                    mentions.append(mention)
+            token = (body.get("tokenPagination") or {}).get("nextPageToken")
+            if not token or (oldest is not None and oldest < mark.floor):
+                break
+        mentions.sort(key=lambda m: m.created_at)
+        return FetchResult(mentions, json.dumps({"reviews": mark.state()}, sort_keys=True))
+
+    def to_mention(self, review: dict[str, Any]) -> Mention:
+        user = next(c["userComment"] for c in review["comments"] if "userComment" in c)
+        # Play joins the title and the body with a tab; a review without a title starts with one.
+        title, _, body = user["text"].partition("\t") if "\t" in user["text"] else ("", "", user["text"])
+        name = review.get("authorName") or "A Google user"
+        return Mention(
+            platform=self.name,
+            id=review["reviewId"],
+            url=f"https://play.google.com/store/apps/details?id={self.settings.package_name}"
+            f"&reviewId={review['reviewId']}",
+            author=Author(handle=name, display_name=name),
+            text="\n\n".join(p.strip() for p in (title, body) if p.strip()),
+            created_at=datetime.fromtimestamp(int(user["lastModified"]["seconds"]), tz=UTC),
+            kind="review",
+            rating=int(user["starRating"]),
+            lang=(user.get("reviewerLanguage") or "").split("_")[0] or None,
+            raw=review,
+        )
+
+    # -- replying --------------------------------------------------------------------------------------------
+
+    def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
+        if len(text) > MAX_REPLY:
+            raise ReplyNotAllowed(
+                self.name, f"reply is {len(text)} characters; Google Play allows {MAX_REPLY}"
+            )
+        self._call(
+            lambda: self.service.reviews().reply(
+                packageName=self.settings.package_name, reviewId=mention.id, body={"replyText": text}
+            ),
+            refusal=True,
+        )
+        return f"{mention.id}/reply"
+
+    def find_reply(self, mention: Mention) -> str | None:
+        review = self._call(
+            lambda: self.service.reviews().get(packageName=self.settings.package_name, reviewId=mention.id)
+        )
+        has_reply = any("developerComment" in c for c in (review or {}).get("comments", []))
+        return f"{mention.id}/reply" if has_reply else None
+
+    # -- errors ----------------------------------------------------------------------------------------------
+
+    def _call(self, build_request: Callable[[], Any], *, refusal: bool = False) -> Any:
+        """Execute a client request, retrying 5xx and short rate limits through the clock."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = build_request().execute(num_retries=0)
+                if result is None or isinstance(result, dict):
+                    return result
+                # the client hands back the body as text when it is not JSON
+                error = TransientError(self.name, "malformed JSON answer")
+            except HttpError as exc:
+                status = exc.resp.status
+                if status in (401, 403):
+                    raise FatalError(self.name, f"HTTP {status}: credential refused ({exc.reason})") from exc
+                if status == 429:
+                    wait = seconds_until_reset(exc.resp, self.clock.now())
+                    wait = 60.0 if wait is None else wait
+                    if wait <= MAX_WAIT and attempt <= RETRIES:
+                        log.warning("googleplay: rate limited; waiting %.0fs", wait)
+                        self.clock.sleep(wait)
+                        continue
+                    raise TransientError(self.name, "rate limited (HTTP 429)", retry_after=wait) from exc
+                if status < 500:
+                    if refusal and status == 400:
+                        raise ReplyNotAllowed(
+                            self.name, f"Google Play refused the reply: {exc.reason}"
+                        ) from exc
+                    raise TransientError(self.name, f"HTTP {status}: {exc.reason}") from exc
+                error = TransientError(self.name, f"HTTP {status}: {exc.reason}")
+            except auth_exceptions.RefreshError as exc:
+                raise FatalError(self.name, f"credential refused and cannot be refreshed: {exc}") from exc
+            except (httplib2.HttpLib2Error, auth_exceptions.TransportError, OSError, ValueError) as exc:
+                error = TransientError(self.name, f"{type(exc).__name__}: {exc}")
+            if attempt > RETRIES:
+                raise error
+            delay = 2.0 ** (attempt - 1)
+            log.warning("%s; retrying in %.0fs", error, delay)
+            self.clock.sleep(delay)
