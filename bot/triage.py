@@ -1,76 +1,189 @@
 """Triage: is this mention a complaint, an inquiry, praise, or none of these — and why.
 
-Cold-start rules: VADER sentiment plus the signals of a broken customer expectation, and the star rating for
-reviews. Every decision carries the reasons that decided it.
+Cold start (``rules-v1``): VADER on a cleaned text (hashtags split off, "no problem" and "can't wait" neutralised,
+long posts judged by their share of negative words rather than the saturated compound), plus the signals of a
+broken customer expectation, sarcasm cues, and the star rating of reviews. A learned complaint model, once one is
+active in the store, replaces the rules' complaint score. Every decision carries the reasons that decided it.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from bot.models import Mention, Triage
+from bot.complaints import QUESTION, SARCASM, SARCASM_ALWAYS, ComplaintModel, features, find_signals, find_urgency
+from bot.models import Intent, Mention, Triage
 
 if TYPE_CHECKING:
     from bot.store import Store
 
-COMPLAINT_SIGNALS = re.compile(
-    r"\b(still waiting|waiting|late|missing|never (arrived|came|received)|charged|refund|cancel+ed|broken|"
-    r"crash(es|ed|ing)?|doesn'?t work|not working|no (reply|response|answer)|again|worst|terrible|"
-    r"disappointed|useless)\b",
+log = logging.getLogger(__name__)
+
+RULES_VERSION = "rules-v1"
+RULES_BIAS = -1.3
+TONE_WEIGHT = 1.6
+RATING_SHIFT = {1: 2.6, 2: 1.9, 3: 0.0, 4: -1.5, 5: -3.0}
+LONG_POST_WORDS = 30
+
+_VADER_FIXES = re.compile(
+    r"\bno (?:problem|problems|worries|issues?)\b|\bnot bad\b|\b(?:can'?t|cannot|can not) wait\b|"
+    r"https?://\S+|www\.\S+|@\w+|#",
     re.I,
 )
-QUESTION = re.compile(
-    r"\?|\b(how (do|can|to)|where (is|can)|when (will|does|is)|can i|is there|does anyone)\b", re.I
+_WORDS = re.compile(r"[^\W\d_]+")
+EN_STOPWORDS = frozenset(
+    "the a an and or but to of in on at for with from by is are was were be been am i you he she it we they me my "
+    "your our their this that these those not no do does did have has had will would can could should just so "
+    "what why how when where who there here all any some more very too if then than up out about still again "
+    "get got please thanks thank hi hello yes".split()
 )
-URGENT = re.compile(
-    r"\b(lawyer|legal|sue|unsafe|danger|fire|injur|cancel|still waiting|third time|again)\w*", re.I
-)
+
+
+def _vader_text(text: str) -> str:
+    def fix(m: re.Match[str]) -> str:
+        s = m.group(0)
+        if s == "#":
+            return ""
+        if s[0] == "@" or s[:4].lower() in ("http", "www."):
+            return " "
+        return " excited " if s[:2].lower() == "ca" else " fine "
+
+    return _VADER_FIXES.sub(fix, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """The detected language of a text: its code (``None`` when there are no words) and whether we answer it."""
+
+    code: str | None
+    handled: bool
+
+
+class LanguageDetector:
+    """English stopwords decide the common case at once; py3langid settles the rest."""
+
+    def __init__(self, languages: tuple[str, ...]):
+        self.languages = languages
+        self._langid = None
+
+    def detect(self, text: str) -> Language:
+        """The language of ``text`` and whether it is one of ours."""
+        words = _WORDS.findall(_VADER_FIXES.sub(" ", text.lower()))
+        if not words:
+            return Language(None, True)
+        english = sum(w in EN_STOPWORDS for w in words)
+        if english >= 2 or english / len(words) >= 0.25:
+            return Language("en", "en" in self.languages)
+        if self._langid is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            self._langid = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        code, prob = self._langid.classify(" ".join(words))
+        if code not in self.languages and prob < 0.9 and len(words) <= 4 and text.isascii():
+            # Too little text to be sure: a few plain ASCII words are more likely ours than a stranger's.
+            return Language(self.languages[0], True)
+        return Language(code, code in self.languages)
 
 
 class Triager:
-    """Decides the intent of a mention (rules ``rules-v0``)."""
+    """Decides the intent, urgency and complaint score of a mention, with reasons."""
 
-    version = "rules-v0"
-
-    def __init__(self, *, languages: tuple[str, ...] = ("en",), model: object | None = None):
-        self.languages = languages
+    def __init__(self, *, languages: tuple[str, ...] = ("en",), model: ComplaintModel | None = None):
+        self.languages = tuple(languages) or ("en",)
+        self.model = model
+        self.version = model.version if model else RULES_VERSION
         self.vader = SentimentIntensityAnalyzer()
+        self.lang = LanguageDetector(self.languages)
 
     @classmethod
     def from_store(cls, store: Store, *, languages: tuple[str, ...] = ("en",)) -> Triager:
-        return cls(languages=languages)
+        """A triager using the store's active complaint model, or the cold-start rules when there is none."""
+        row = store.active_model()
+        model = None
+        if row:
+            try:
+                model = ComplaintModel.from_bytes(row["blob"])
+            except (ValueError, KeyError) as exc:
+                log.warning("active model %s cannot be loaded (%s): using the cold-start rules", row["version"], exc)
+        return cls(languages=languages, model=model)
 
     def triage(self, mention: Mention) -> Triage:
-        return self.triage_text(mention.text, rating=mention.rating)
+        """Triage a stored mention (its text, and its star rating when it is a review)."""
+        rating = mention.rating if mention.kind == "review" or mention.rating is not None else None
+        return self.triage_text(mention.text, rating=rating)
 
     def triage_text(self, text: str, *, rating: int | None = None) -> Triage:
-        compound = self.vader.polarity_scores(text)["compound"]
+        """Triage one text, optionally with the star rating (1–5) it came with."""
+        lang = self.lang.detect(text)
+        vs = self.vader.polarity_scores(_vader_text(text))
+        compound = vs["compound"]
+        tone = compound
         reasons = [f"vader compound {compound:+.2f}"]
-        signals = sorted({m.group(0).lower() for m in COMPLAINT_SIGNALS.finditer(text)})
-        reasons += [f"signal: {s!r}" for s in signals]
-        score = min(1.0, max(0.0, 0.5 - compound / 2 + 0.2 * len(signals)))
+        if len(text.split()) > LONG_POST_WORDS:
+            tone = max(-1.0, min(1.0, (vs["pos"] - vs["neg"]) * 3))
+            reasons.append(f"long post: tone {tone:+.2f} from word shares")
+        signals = find_signals(text)
+        sarcasm = SARCASM.search(text)
+        broken = any(s.weight >= 1.0 for s in signals)
+        sarcastic = sarcasm is not None and (broken or tone < 0 or SARCASM_ALWAYS.search(text) is not None)
+        if sarcastic:
+            tone = -abs(tone) if tone else -0.5
+            reasons.append(f"sarcasm: {sarcasm.group(0).lower()!r} with a broken expectation")
+
+        if self.model is None:
+            z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
+            reasons += [f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}" for s in signals]
+            threshold = 0.5
+        else:
+            p, top = self.model.score(features(text, compound=compound, signals=signals))
+            z = math.log(max(p, 1e-9) / max(1 - p, 1e-9))
+            reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0]
+            reasons += [f"model: {_feature_name(f)} {w:+.2f}" for f, w in top]
+            threshold = self.model.threshold
         if rating is not None:
+            z += RATING_SHIFT.get(rating, 0.0)
             reasons.append(f"rating {rating}★")
-            score = {1: 0.95, 2: 0.85, 3: 0.5, 4: 0.2, 5: 0.05}.get(rating, score)
-        if score >= 0.6:
+        score = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+        intent: Intent
+        if score >= threshold:
             intent = "complaint"
         elif QUESTION.search(text):
-            intent, reasons = "inquiry", [*reasons, "a question"]
-        elif compound >= 0.5 or (rating or 0) >= 4:
+            intent = "inquiry"
+            reasons.append("a question")
+        elif tone >= 0.4 or (rating or 0) >= 4:
             intent = "praise"
         else:
             intent = "other"
-        urgency = min(3, len({m.group(0).lower() for m in URGENT.finditer(text)}))
+
+        urgent = find_urgency(text)
+        if intent != "complaint":
+            urgent = [(k, w) for k, w in urgent if k in ("safety", "legal")]
+        urgency = min(3, len(urgent) + (1 if any(k in ("safety", "legal") for k, _ in urgent) else 0))
+        reasons += [f"urgent ({kind}): {words!r}" for kind, words in urgent]
+        if not lang.handled:
+            reasons.append(f"language {lang.code!r} is not handled: needs a human")
         return Triage(
             intent=intent,
-            urgency=urgency if intent == "complaint" else 0,
+            urgency=urgency,
             sentiment=compound,
-            complaint_score=round(score, 3),
-            scores={"compound": compound, "complaint": round(score, 3)},
+            complaint_score=round(score, 4),
+            scores={"compound": compound, "tone": round(tone, 4), "complaint": round(score, 4)},
             reasons=tuple(reasons),
-            lang="en",
+            lang=lang.code,
+            needs_human=not lang.handled,
             model_version=self.version,
         )
+
+
+def _feature_name(feature: str) -> str:
+    kind, _, rest = feature.partition(":")
+    names = {"w": "word", "b": "words", "s": "signal", "v": "vader bin", "r": "rating"}
+    if kind in names and rest:
+        return f"{names[kind]} {rest!r}"
+    return f"letters {feature.strip('<>')!r}"
