@@ -8,15 +8,30 @@ active in the store, replaces the rules' complaint score. Every decision carries
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
+import random
 import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from bot.complaints import QUESTION, SARCASM, SARCASM_ALWAYS, ComplaintModel, features, find_signals, find_urgency
+from bot.complaints import (
+    QUESTION,
+    SARCASM,
+    SARCASM_ALWAYS,
+    ComplaintModel,
+    features,
+    find_signals,
+    find_urgency,
+    train,
+)
 from bot.models import Intent, Mention, Triage
 
 if TYPE_CHECKING:
@@ -25,8 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RULES_VERSION = "rules-v1"
-RULES_BIAS = -1.3
-TONE_WEIGHT = 1.6
+RULES_BIAS = -0.8
+TONE_WEIGHT = 1.2
 RATING_SHIFT = {1: 2.6, 2: 1.9, 3: 0.0, 4: -1.5, 5: -3.0}
 LONG_POST_WORDS = 30
 
@@ -73,6 +88,9 @@ class LanguageDetector:
 
     def detect(self, text: str) -> Language:
         """The language of ``text`` and whether it is one of ours."""
+        fast = text.lower().split()
+        if sum(map(EN_STOPWORDS.__contains__, fast)) >= 3:
+            return Language("en", "en" in self.languages)
         words = _WORDS.findall(_VADER_FIXES.sub(" ", text.lower()))
         if not words:
             return Language(None, True)
@@ -153,7 +171,7 @@ class Triager:
         intent: Intent
         if score >= threshold:
             intent = "complaint"
-        elif QUESTION.search(text):
+        elif "?" in text or QUESTION.search(text):
             intent = "inquiry"
             reasons.append("a question")
         elif tone >= 0.4 or (rating or 0) >= 4:
@@ -187,3 +205,152 @@ def _feature_name(feature: str) -> str:
     if kind in names and rest:
         return f"{names[kind]} {rest!r}"
     return f"letters {feature.strip('<>')!r}"
+
+
+# -- learning: features, evaluation, training, backtest ------------------------------------------------------
+
+
+def text_features(triager: Triager, text: str) -> list[str]:
+    """The complaint model's features for one text, computed the way triage computes them."""
+    compound = triager.vader.polarity_scores(_vader_text(text))["compound"]
+    return features(text, compound=compound, signals=find_signals(text))
+
+
+def read_labels_csv(path: str | Path) -> list[tuple[str, int]]:
+    """The (text, complaint) pairs of a CSV with columns ``text`` and ``complaint`` (0/1); other columns ignored."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"text", "complaint"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        out = []
+        for line, row in enumerate(reader, start=2):
+            value = (row["complaint"] or "").strip()
+            if value not in ("0", "1"):
+                raise ValueError(f"{path}:{line}: complaint must be 0 or 1, not {value!r}")
+            out.append((row["text"] or "", int(value)))
+    return out
+
+
+def evaluate(triager: Triager, examples: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """Macro-F1, accuracy, per-class precision and recall, the confusion matrix and texts per second."""
+    start = time.perf_counter()
+    predicted = [int(triager.triage_text(text).intent == "complaint") for text, _ in examples]
+    seconds = time.perf_counter() - start
+    return scores_for([y for _, y in examples], predicted, seconds=seconds)
+
+
+def scores_for(truth: Sequence[int], predicted: Sequence[int], *, seconds: float = 0.0) -> dict[str, Any]:
+    """Classification scores of complaint (1) against not-a-complaint (0)."""
+    confusion = [[0, 0], [0, 0]]
+    for y, p in zip(truth, predicted, strict=True):
+        confusion[y][p] += 1
+    per_class = {}
+    for cls, name in ((0, "not_complaint"), (1, "complaint")):
+        tp = confusion[cls][cls]
+        precision = tp / max(1, confusion[0][cls] + confusion[1][cls])
+        recall = tp / max(1, sum(confusion[cls]))
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+    n = len(truth)
+    return {
+        "n": n,
+        "macro_f1": round((per_class["complaint"]["f1"] + per_class["not_complaint"]["f1"]) / 2, 4),
+        "accuracy": round((confusion[0][0] + confusion[1][1]) / max(1, n), 4),
+        "per_class": per_class,
+        "confusion": {"labels": ["not_complaint", "complaint"], "rows_truth_cols_predicted": confusion},
+        "texts_per_second": round(n / seconds, 1) if seconds else None,
+    }
+
+
+def train_model(examples: Sequence[tuple[str, int]], *, version: str) -> ComplaintModel:
+    """A complaint model fitted on (text, complaint) examples."""
+    featurer = Triager()
+    return train([(text_features(featurer, text), y) for text, y in examples], version=version)
+
+
+def _folds(examples: Sequence[tuple[str, int]], k: int, seed: int) -> list[list[int]]:
+    """Stratified fold indices, shuffled with a fixed seed."""
+    rng = random.Random(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for label in (0, 1):
+        idx = [i for i, (_, y) in enumerate(examples) if y == label]
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            folds[j % k].append(i)
+    return folds
+
+
+def cross_validate(examples: Sequence[tuple[str, int]], *, k: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Stratified k-fold scores of the learned model (predictions pooled over the folds)."""
+    featurer = Triager()
+    feats = [text_features(featurer, text) for text, _ in examples]
+    predicted = [0] * len(examples)
+    for fold in _folds(examples, k, seed):
+        held = set(fold)
+        model = train(
+            [(feats[i], y) for i, (_, y) in enumerate(examples) if i not in held], version=f"cv-{seed}"
+        )
+        for i in fold:
+            p, _ = model.score(feats[i])
+            predicted[i] = int(p >= model.threshold)
+    return scores_for([y for _, y in examples], predicted)
+
+
+def retrain(
+    store: Store,
+    *,
+    now: datetime,
+    extra: Sequence[tuple[str, int]] = (),
+    holdout: float = 0.2,
+    min_labels: int = 20,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Train on the store's labels (plus ``extra``), compare with the rules on held-back labels, save, maybe activate.
+
+    Returns what happened: ``version``, ``activated``, the candidate's and the rules' held-back scores, or
+    ``skipped`` with the reason when there is too little to learn from.
+    """
+    examples = [(row["text"] or "", int(row["complaint"])) for row in store.labels()] + list(extra)
+    counts = [sum(1 for _, y in examples if y == c) for c in (0, 1)]
+    if len(examples) < min_labels or min(counts) < 3:
+        return {"skipped": f"{len(examples)} labels ({counts[1]} complaints): need {min_labels} with both kinds"}
+    k = max(2, round(1 / holdout))
+    held = set(_folds(examples, k, seed)[0])
+    train_set = [e for i, e in enumerate(examples) if i not in held]
+    test_set = [e for i, e in enumerate(examples) if i in held]
+    version = f"lr-{now:%Y%m%d-%H%M%S}"
+    candidate = evaluate(Triager(model=train_model(train_set, version=version)), test_set)
+    rules = evaluate(Triager(), test_set)
+    better = candidate["macro_f1"] > rules["macro_f1"]
+    model = train_model(examples, version=version)
+    scores = {"heldback_macro_f1": candidate["macro_f1"], "heldback_accuracy": candidate["accuracy"],
+              "rules_macro_f1": rules["macro_f1"], "n_train": len(examples), "n_heldback": len(test_set)}
+    model = ComplaintModel(version=version, bias=model.bias, weights=model.weights, scores=scores)
+    store.save_model(version, kind=model.kind, blob=model.to_bytes(), scores=scores, now=now, active=better)
+    log.info("trained %s on %d labels: held-back macro-F1 %.3f vs rules %.3f (%s)", version, len(examples),
+             candidate["macro_f1"], rules["macro_f1"], "activated" if better else "kept the current model")
+    return {"version": version, "activated": better, "candidate": candidate, "rules": rules, "n": len(examples)}
+
+
+def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> dict[str, Any]:
+    """Re-run triage over stored mentions with ``candidate`` and list the decisions that would change."""
+    changes = []
+    total = 0
+    for mention in store.mentions(limit=limit):
+        current = store.triage_for(mention.platform, mention.id)
+        if current is None:
+            continue
+        total += 1
+        new = candidate.triage(mention)
+        if (new.intent, new.urgency, new.needs_human) != (current.intent, current.urgency, current.needs_human):
+            changes.append(
+                {
+                    "mention": mention.key,
+                    "text": mention.text,
+                    "from": {"intent": current.intent, "urgency": current.urgency, "model": current.model_version},
+                    "to": {"intent": new.intent, "urgency": new.urgency, "model": new.model_version},
+                    "reasons": list(new.reasons),
+                }
+            )
+    return {"candidate": candidate.version, "mentions": total, "changed": len(changes), "changes": changes}
