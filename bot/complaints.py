@@ -36,7 +36,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
          "load", "n't", "not", "unable", "issue", "problem"),
         r"\b(?:broken|broke|damaged|faulty|defective|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
         r"(?:not|isn'?t|aren'?t|stopped|stop) (?:working|loading|charging|responding|letting)|unable to|"
-        r"issues?|problems?|"
+        r"(?<!no )(?:issues?|problems?)|"
         r"(?:doesn'?t|does not|don'?t|do not|won'?t|can'?t|cannot|couldn'?t|could not|will not|didn'?t|did not) "
         r"(?:even )?(?:work|load|open|connect|log ?in|sign in|access|get through|turn on|charge|update|download|find|"
         r"play|let|proceed|receive|get))\b",
@@ -260,7 +260,7 @@ class ComplaintModel:
 
 
 def train(
-    rows: Sequence[tuple[list[str], int]], *, version: str, c: float = 0.6, min_weight: float = 1e-4
+    rows: Sequence[tuple[list[str], int]], *, version: str, c: float = 0.2, min_weight: float = 1e-4
 ) -> ComplaintModel:
     """Fit an L2 logistic regression on (features, label) rows; keep only the weights that matter."""
     from sklearn.feature_extraction.text import CountVectorizer

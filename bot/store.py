@@ -719,6 +719,13 @@ class Store:
     def active_model(self) -> dict[str, Any] | None:
         return self._one("select * from models where active = 1")
 
+    def model_blob(self, version: str) -> bytes:
+        """The serialised model saved under ``version``."""
+        row = self._one("select blob from models where version = ?", [version])
+        if row is None:
+            raise KeyError(version)
+        return row["blob"]
+
     def models(self) -> list[dict[str, Any]]:
         return self._rows("select version, kind, created_at, active, scores from models order by created_at")
 
