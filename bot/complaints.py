@@ -12,11 +12,17 @@ import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 # Each signal: (name, weight in the cold-start rules, trigger substrings, pattern on the lower-cased text).
 # Positive weights point to a complaint. The pattern only runs when a trigger occurs: it keeps triage fast.
 SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
-    ("still waiting", 1.6, ("wait", "hold"), r"\b(?:still|been|keep|kept) wait\w*|\bwaiting (?:for|on|since)\b|\bon hold\b"),
+    (
+        "still waiting",
+        1.6,
+        ("wait", "hold"),
+        r"\b(?:still|been|keep|kept) wait\w*|\bwaiting (?:for|on|since)\b|\bon hold\b",
+    ),
     ("late", 1.2, ("late", "delay", "overdue"), r"\b(?:late|delay(?:ed|s)?|overdue)\b"),
     (
         "missing",
@@ -26,14 +32,42 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|not) (?:yet )?(?:arrived?|received?|come|delivered|shipped)|"
         r"where(?:'s| is) my)\b",
     ),
-    ("charged", 1.4, ("charg", "bill", "money"), r"\b(?:over-?charged|double[- ]charged|charged|billed|overbilled|(?:taken|took|stole) my money)\b"),
+    (
+        "charged",
+        1.4,
+        ("charg", "bill", "money"),
+        r"\b(?:over-?charged|double[- ]charged|charged|billed|overbilled|(?:taken|took|stole) my money)\b",
+    ),
     ("cancelled", 1.0, ("cancel",), r"\b(?:cancell?ed|cancell?ing|cancellation)\b"),
-    ("refund", 1.3, ("refund", "money back", "reimburs", "compensat"), r"\b(?:refunds?|money back|reimburse\w*|compensat\w*)\b"),
+    (
+        "refund",
+        1.3,
+        ("refund", "money back", "reimburs", "compensat"),
+        r"\b(?:refunds?|money back|reimburse\w*|compensat\w*)\b",
+    ),
     (
         "broken",
         1.3,
-        ("brok", "damage", "fault", "defect", "crash", "freez", "glitch", "bug", "error", "outage", "down", "work",
-         "load", "n't", "not", "unable", "issue", "problem"),
+        (
+            "brok",
+            "damage",
+            "fault",
+            "defect",
+            "crash",
+            "freez",
+            "glitch",
+            "bug",
+            "error",
+            "outage",
+            "down",
+            "work",
+            "load",
+            "n't",
+            "not",
+            "unable",
+            "issue",
+            "problem",
+        ),
         r"\b(?:broken|broke|damaged|faulty|defective|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
         r"(?:not|isn'?t|aren'?t|stopped|stop) (?:working|loading|charging|responding|letting)|unable to|"
         r"(?<!no )(?:issues?|problems?)|"
@@ -57,9 +91,19 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"\bfor (?:days|weeks|months|ages|hours)\b|\bover an hour\b",
     ),
     ("still", 0.7, ("still",), r"\bstill\b"),
-    ("again", 0.7, ("again", "every", "time"), r"\bagain\b|\bevery (?:time|day)\b|\b(?:second|third|fourth|\d+(?:st|nd|rd|th)) time\b"),
+    (
+        "again",
+        0.7,
+        ("again", "every", "time"),
+        r"\bagain\b|\bevery (?:time|day)\b|\b(?:second|third|fourth|\d+(?:st|nd|rd|th)) time\b",
+    ),
     ("never", 0.6, ("never",), r"\bnever\b"),
-    ("yet", 0.5, ("yet", "any ", "still no"), r"\byet\b|\bany (?:update|answer|reply|response|news)\b|\bstill no\b"),
+    (
+        "yet",
+        0.5,
+        ("yet", "any ", "still no"),
+        r"\byet\b|\bany (?:update|answer|reply|response|news)\b|\bstill no\b",
+    ),
     (
         "trying",
         0.8,
@@ -77,22 +121,86 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     (
         "bad service",
         1.3,
-        ("worst", "terribl", "awful", "horri", "appall", "disgust", "ridicul", "unacceptab", "shock", "pathetic",
-         "useless", "rubbish", "joke", "disappoint", "fed up", "sick of", "tired of", "frustrat", "annoy", "poor",
-         "rude", "incompeten", "scam", "rip", "fail", "suck", "wtf", "smh", "ugh", "not happy", "unhappy", "disgrace",
-         "waste", "infuriat", "wrong", "lack of", "supposed to", "should have", "promised", "nothappy"),
+        (
+            "worst",
+            "terribl",
+            "awful",
+            "horri",
+            "appall",
+            "disgust",
+            "ridicul",
+            "unacceptab",
+            "shock",
+            "pathetic",
+            "useless",
+            "rubbish",
+            "joke",
+            "disappoint",
+            "fed up",
+            "sick of",
+            "tired of",
+            "frustrat",
+            "annoy",
+            "poor",
+            "rude",
+            "incompeten",
+            "scam",
+            "rip",
+            "fail",
+            "suck",
+            "wtf",
+            "smh",
+            "ugh",
+            "not happy",
+            "unhappy",
+            "disgrace",
+            "waste",
+            "infuriat",
+            "wrong",
+            "lack of",
+            "supposed to",
+            "should have",
+            "promised",
+            "nothappy",
+        ),
         r"\b(?:worst|terrible|awful|horrible|horrendous|appalling|disgusting|disgusted|ridiculous|unacceptable|"
         r"shocking|pathetic|useless|rubbish|joke|disappoint\w*|fed up|sick of|tired of|frustrat\w*|annoy\w*|"
         r"poor|rude|incompetent|scam|ripped off|rip off|fail|failed|fails|sucks?|wtf|smh|ugh|not happy|unhappy|"
         r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised)\b",
     ),
-    ("why", 0.7, ("why", "going on", "how "), r"\bwhy\b|\bwhat(?:'s| is) going on\b|\bhow (?:hard|long|many times)\b"),
-    ("fix it", 0.9, ("fix", "sort", "help"), r"\b(?:fix (?:it|this|your)|sort (?:it|this) out|get (?:it|this) sorted|please (?:help|fix|sort)|need help|help!|help please|(?:can|could) (?:someone|anyone|you) help)"),
-    ("negative emoji", 0.8, tuple("\U0001f620\U0001f621\U0001f92c\U0001f624\U0001f44e\U0001f61e\U0001f622\U0001f62d\U0001f644\U0001f612\U0001f629\U0001f62b\U0001f494"),
-     "[\U0001f620\U0001f621\U0001f92c\U0001f624\U0001f44e\U0001f61e\U0001f622\U0001f62d\U0001f644\U0001f612\U0001f629\U0001f62b\U0001f494]"),
-    ("to support", 0.5, ("support", "help", "care", "service"), r"^(?:@\w+ )*@\w*(?:support|help|care|service)\w*\b"),
+    (
+        "why",
+        0.7,
+        ("why", "going on", "how "),
+        r"\bwhy\b|\bwhat(?:'s| is) going on\b|\bhow (?:hard|long|many times)\b",
+    ),
+    (
+        "fix it",
+        0.9,
+        ("fix", "sort", "help"),
+        r"\b(?:fix (?:it|this|your)|sort (?:it|this) out|get (?:it|this) sorted|please (?:help|fix|sort)|need help|help!|help please|(?:can|could) (?:someone|anyone|you) help)",
+    ),
+    (
+        "negative emoji",
+        0.8,
+        tuple(
+            "\U0001f620\U0001f621\U0001f92c\U0001f624\U0001f44e\U0001f61e\U0001f622\U0001f62d\U0001f644\U0001f612\U0001f629\U0001f62b\U0001f494"
+        ),
+        "[\U0001f620\U0001f621\U0001f92c\U0001f624\U0001f44e\U0001f61e\U0001f622\U0001f62d\U0001f644\U0001f612\U0001f629\U0001f62b\U0001f494]",
+    ),
+    (
+        "to support",
+        0.5,
+        ("support", "help", "care", "service"),
+        r"^(?:@\w+ )*@\w*(?:support|help|care|service)\w*\b",
+    ),
     # Negative weights: phrases that read negative to VADER but are not complaints, and thanks.
-    ("no problem", -1.2, ("no ", "not bad", "no complaints"), r"\bno (?:problems?|worries|issues?)\b|\bnot bad\b|\bno complaints\b"),
+    (
+        "no problem",
+        -1.2,
+        ("no ", "not bad", "no complaints"),
+        r"\bno (?:problems?|worries|issues?)\b|\bnot bad\b|\bno complaints\b",
+    ),
     ("can't wait", -1.2, ("wait",), r"\b(?:can'?t|cannot|can not) wait\b"),
     ("thanks", -0.6, ("thank", "thx", "ty", "cheers"), r"\b(?:thanks|thank you|thx|ty|cheers)\b"),
 ]
@@ -118,15 +226,46 @@ QUESTION = re.compile(
 URGENCY: list[tuple[str, tuple[str, ...], str]] = [
     (
         "safety",
-        ("safe", "danger", "fire", "smok", "burn", "injur", "hurt", "explod", "shock", "allerg", "poison", "hospital",
-         "sick", "overheat", "melt"),
+        (
+            "safe",
+            "danger",
+            "fire",
+            "smok",
+            "burn",
+            "injur",
+            "hurt",
+            "explod",
+            "shock",
+            "allerg",
+            "poison",
+            "hospital",
+            "sick",
+            "overheat",
+            "melt",
+        ),
         r"\b(?:unsafe|danger\w*|fire|smoke|smoking|burn\w*|injur\w*|hurt|explod\w*|shock(?:ed)? me|allerg\w*|"
         r"poison\w*|hospital|sick after|overheat\w*|melt\w*)\b",
     ),
     (
         "legal",
-        ("lawyer", "solicitor", "attorney", "sue", "suing", "legal", "court", "ombudsman", "trading standards",
-         "chargeback", "fraud", "report", "claims", "bbb", "fcc", "ftc"),
+        (
+            "lawyer",
+            "solicitor",
+            "attorney",
+            "sue",
+            "suing",
+            "legal",
+            "court",
+            "ombudsman",
+            "trading standards",
+            "chargeback",
+            "fraud",
+            "report",
+            "claims",
+            "bbb",
+            "fcc",
+            "ftc",
+        ),
         r"\b(?:lawyer|solicitor|attorney|sue|suing|legal|court|ombudsman|trading standards|chargeback|fraud\w*|"
         r"report(?:ing)? you|small claims|bbb|fcc|ftc)\b",
     ),
@@ -188,11 +327,13 @@ def tokens(text: str) -> list[str]:
     return [_DIGITS.sub("0", t.lstrip("#")) for t in _TOKEN.findall(text)]
 
 
-def features(text: str, *, compound: float, signals: Sequence[Signal], rating: int | None = None) -> list[str]:
+def features(
+    text: str, *, compound: float, signals: Sequence[Signal], rating: int | None = None
+) -> list[str]:
     """The sparse features of one text: words, word pairs, in-word character 3–5-grams, signals, VADER bins."""
     toks = tokens(text)
     out = [f"w:{t}" for t in toks]
-    out += [f"b:{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
+    out += [f"b:{a} {b}" for a, b in pairwise(toks)]
     for t in toks:
         if len(t) < 2 or t == "@user":
             continue
@@ -260,7 +401,7 @@ class ComplaintModel:
 
 
 def train(
-    rows: Sequence[tuple[list[str], int]], *, version: str, c: float = 0.2, min_weight: float = 1e-4
+    rows: Sequence[tuple[list[str], int]], *, version: str, c: float = 0.1, min_weight: float = 1e-4
 ) -> ComplaintModel:
     """Fit an L2 logistic regression on (features, label) rows; keep only the weights that matter."""
     from sklearn.feature_extraction.text import CountVectorizer
@@ -274,5 +415,7 @@ def train(
     clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced", solver="liblinear")
     clf.fit(x, labels)
     names = vec.get_feature_names_out()
-    weights = {str(n): round(float(w), 5) for n, w in zip(names, clf.coef_[0], strict=True) if abs(w) >= min_weight}
+    weights = {
+        str(n): round(float(w), 5) for n, w in zip(names, clf.coef_[0], strict=True) if abs(w) >= min_weight
+    }
     return ComplaintModel(version=version, bias=float(clf.intercept_[0]), weights=weights)

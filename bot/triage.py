@@ -51,12 +51,16 @@ _VADER_FIXES = re.compile(
     re.I,
 )
 _WORDS = re.compile(r"[^\W\d_]+")
-EN_STOPWORDS = frozenset(
-    "the a an and or but to of in on at for with from by is are was were be been am i you he she it we they me my "
-    "your our their this that these those not no do does did have has had will would can could should just so "
-    "what why how when where who there here all any some more very too if then than up out about still again "
-    "get got please thanks thank hi hello yes".split()
-)
+# fmt: off
+EN_STOPWORDS = frozenset((
+    "the", "an", "and", "or", "but", "to", "of", "in", "on", "at", "for", "with", "from", "by", "is",
+    "are", "was", "were", "been", "am", "i", "you", "she", "it", "we", "they", "my", "your", "our",
+    "their", "this", "that", "these", "those", "not", "does", "did", "have", "has", "had", "will",
+    "would", "can", "could", "should", "just", "what", "why", "how", "when", "where", "who", "there",
+    "here", "all", "any", "some", "more", "very", "too", "if", "then", "than", "up", "out", "about",
+    "still", "again", "get", "got", "please", "thanks", "thank", "hi", "hello", "yes",
+))
+# fmt: on
 
 
 def _vader_text(text: str) -> str:
@@ -127,7 +131,9 @@ class Triager:
             try:
                 model = ComplaintModel.from_bytes(row["blob"])
             except (ValueError, KeyError) as exc:
-                log.warning("active model %s cannot be loaded (%s): using the cold-start rules", row["version"], exc)
+                log.warning(
+                    "active model %s cannot be loaded (%s): using the cold-start rules", row["version"], exc
+                )
         return cls(languages=languages, model=model)
 
     def triage(self, mention: Mention) -> Triage:
@@ -155,7 +161,9 @@ class Triager:
 
         if self.model is None:
             z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
-            reasons += [f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}" for s in signals]
+            reasons += [
+                f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}" for s in signals
+            ]
             threshold = 0.5
         else:
             p, top = self.model.score(features(text, compound=compound, signals=signals))
@@ -314,7 +322,9 @@ def retrain(
     examples = [(row["text"] or "", int(row["complaint"])) for row in store.labels()] + list(extra)
     counts = [sum(1 for _, y in examples if y == c) for c in (0, 1)]
     if len(examples) < min_labels or min(counts) < 3:
-        return {"skipped": f"{len(examples)} labels ({counts[1]} complaints): need {min_labels} with both kinds"}
+        return {
+            "skipped": f"{len(examples)} labels ({counts[1]} complaints): need {min_labels} with both kinds"
+        }
     k = max(2, round(1 / holdout))
     held = set(_folds(examples, k, seed)[0])
     train_set = [e for i, e in enumerate(examples) if i not in held]
@@ -324,13 +334,30 @@ def retrain(
     rules = evaluate(Triager(), test_set)
     better = candidate["macro_f1"] > rules["macro_f1"]
     model = train_model(examples, version=version)
-    scores = {"heldback_macro_f1": candidate["macro_f1"], "heldback_accuracy": candidate["accuracy"],
-              "rules_macro_f1": rules["macro_f1"], "n_train": len(examples), "n_heldback": len(test_set)}
+    scores = {
+        "heldback_macro_f1": candidate["macro_f1"],
+        "heldback_accuracy": candidate["accuracy"],
+        "rules_macro_f1": rules["macro_f1"],
+        "n_train": len(examples),
+        "n_heldback": len(test_set),
+    }
     model = ComplaintModel(version=version, bias=model.bias, weights=model.weights, scores=scores)
     store.save_model(version, kind=model.kind, blob=model.to_bytes(), scores=scores, now=now, active=better)
-    log.info("trained %s on %d labels: held-back macro-F1 %.3f vs rules %.3f (%s)", version, len(examples),
-             candidate["macro_f1"], rules["macro_f1"], "activated" if better else "kept the current model")
-    return {"version": version, "activated": better, "candidate": candidate, "rules": rules, "n": len(examples)}
+    log.info(
+        "trained %s on %d labels: held-back macro-F1 %.3f vs rules %.3f (%s)",
+        version,
+        len(examples),
+        candidate["macro_f1"],
+        rules["macro_f1"],
+        "activated" if better else "kept the current model",
+    )
+    return {
+        "version": version,
+        "activated": better,
+        "candidate": candidate,
+        "rules": rules,
+        "n": len(examples),
+    }
 
 
 def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> dict[str, Any]:
@@ -343,12 +370,20 @@ def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> d
             continue
         total += 1
         new = candidate.triage(mention)
-        if (new.intent, new.urgency, new.needs_human) != (current.intent, current.urgency, current.needs_human):
+        if (new.intent, new.urgency, new.needs_human) != (
+            current.intent,
+            current.urgency,
+            current.needs_human,
+        ):
             changes.append(
                 {
                     "mention": mention.key,
                     "text": mention.text,
-                    "from": {"intent": current.intent, "urgency": current.urgency, "model": current.model_version},
+                    "from": {
+                        "intent": current.intent,
+                        "urgency": current.urgency,
+                        "model": current.model_version,
+                    },
                     "to": {"intent": new.intent, "urgency": new.urgency, "model": new.model_version},
                     "reasons": list(new.reasons),
                 }

@@ -44,13 +44,31 @@ def triage_command(obj: Any, text: str, rating: int | None, as_json: bool) -> No
     triager, _ = _current_triager(obj)
     t = triager.triage_text(text, rating=rating)
     if as_json:
-        click.echo(json.dumps({"intent": t.intent, "urgency": t.urgency, "sentiment": t.sentiment,
-                               "complaint_score": t.complaint_score, "scores": t.scores, "reasons": list(t.reasons),
-                               "lang": t.lang, "needs_human": t.needs_human, "model_version": t.model_version}))
+        click.echo(
+            json.dumps(
+                {
+                    "intent": t.intent,
+                    "urgency": t.urgency,
+                    "sentiment": t.sentiment,
+                    "complaint_score": t.complaint_score,
+                    "scores": t.scores,
+                    "reasons": list(t.reasons),
+                    "lang": t.lang,
+                    "needs_human": t.needs_human,
+                    "model_version": t.model_version,
+                }
+            )
+        )
         return
     flag = "  needs a human" if t.needs_human else ""
-    console.print(f"intent: {t.intent}  urgency: {t.urgency}  complaint score: {t.complaint_score:.2f}{flag}", markup=False)
-    console.print(f"sentiment (VADER compound): {t.sentiment:+.2f}  language: {t.lang}  model: {t.model_version}", markup=False)
+    console.print(
+        f"intent: {t.intent}  urgency: {t.urgency}  complaint score: {t.complaint_score:.2f}{flag}",
+        markup=False,
+    )
+    console.print(
+        f"sentiment (VADER compound): {t.sentiment:+.2f}  language: {t.lang}  model: {t.model_version}",
+        markup=False,
+    )
     for reason in t.reasons:
         console.print(f"  - {reason}", markup=False)
 
@@ -63,9 +81,14 @@ def model() -> None:
 def _print_scores(title: str, s: dict[str, Any]) -> None:
     from bot.cli import console
 
-    console.print(f"{title}: macro-F1 {s['macro_f1']:.3f}  accuracy {s['accuracy']:.3f}  n {s['n']}", markup=False)
+    console.print(
+        f"{title}: macro-F1 {s['macro_f1']:.3f}  accuracy {s['accuracy']:.3f}  n {s['n']}", markup=False
+    )
     for name, c in s["per_class"].items():
-        console.print(f"  {name:<14} precision {c['precision']:.3f}  recall {c['recall']:.3f}  F1 {c['f1']:.3f}", markup=False)
+        console.print(
+            f"  {name:<14} precision {c['precision']:.3f}  recall {c['recall']:.3f}  F1 {c['f1']:.3f}",
+            markup=False,
+        )
     m = s["confusion"]["rows_truth_cols_predicted"]
     console.print("  confusion (rows truth, columns predicted: not complaint, complaint)", markup=False)
     console.print(f"    not complaint {m[0][0]:>6} {m[0][1]:>6}", markup=False)
@@ -75,8 +98,12 @@ def _print_scores(title: str, s: dict[str, Any]) -> None:
 
 
 @model.command("eval")
-@click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False), help="CSV: text, complaint.")
-@click.option("--train", "train_path", type=click.Path(dir_okay=False), help="Score a fresh model trained on this CSV.")
+@click.option(
+    "--labels", "labels_path", required=True, type=click.Path(dir_okay=False), help="CSV: text, complaint."
+)
+@click.option(
+    "--train", "train_path", type=click.Path(dir_okay=False), help="Score a fresh model trained on this CSV."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def eval_command(obj: Any, labels_path: str, train_path: str | None, as_json: bool) -> None:
@@ -128,12 +155,19 @@ def list_command(obj: Any) -> None:
         console.print("no learned models: triage uses the cold-start rules", markup=False)
     for row in rows:
         mark = "*" if row["active"] else " "
-        console.print(f"{mark} {row['version']}  {row['kind']}  {row['created_at']}  {row['scores']}", markup=False)
+        console.print(
+            f"{mark} {row['version']}  {row['kind']}  {row['created_at']}  {row['scores']}", markup=False
+        )
 
 
 @model.command("backtest")
-@click.option("--candidate", type=click.Choice(["rules", "latest"]), default="latest", show_default=True,
-              help="The cold-start rules, or the most recently trained model.")
+@click.option(
+    "--candidate",
+    type=click.Choice(["rules", "latest"]),
+    default="latest",
+    show_default=True,
+    help="The cold-start rules, or the most recently trained model.",
+)
 @click.option("--limit", type=int, help="Only the first N stored mentions.")
 @click.pass_obj
 def backtest_command(obj: Any, candidate: str, limit: int | None) -> None:
@@ -153,7 +187,13 @@ def backtest_command(obj: Any, candidate: str, limit: int | None) -> None:
         blob = store.model_blob(rows[-1]["version"])
         triager = Triager(languages=languages, model=ComplaintModel.from_bytes(blob))
     result = backtest(store, triager, limit=limit)
-    console.print(f"{result['candidate']}: {result['changed']} of {result['mentions']} decisions would change", markup=False)
+    console.print(
+        f"{result['candidate']}: {result['changed']} of {result['mentions']} decisions would change",
+        markup=False,
+    )
     for c in result["changes"]:
-        console.print(f"  {c['mention']}: {c['from']['intent']}/{c['from']['urgency']} → {c['to']['intent']}/"
-                      f"{c['to']['urgency']}  {c['text'][:80]!r}", markup=False)
+        console.print(
+            f"  {c['mention']}: {c['from']['intent']}/{c['from']['urgency']} → {c['to']['intent']}/"
+            f"{c['to']['urgency']}  {c['text'][:80]!r}",
+            markup=False,
+        )
