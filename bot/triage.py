@@ -27,6 +27,7 @@ from bot.complaints import (
     SARCASM,
     SARCASM_ALWAYS,
     ComplaintModel,
+    Signal,
     features,
     find_signals,
     find_urgency,
@@ -112,6 +113,17 @@ class LanguageDetector:
         return Language(code, code in self.languages)
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the cold-start rules read in a text."""
+
+    compound: float
+    tone: float
+    signals: list[Signal]
+    notes: tuple[str, ...]
+    rules_logit: float
+
+
 class Triager:
     """Decides the intent, urgency and complaint score of a mention, with reasons."""
 
@@ -141,32 +153,43 @@ class Triager:
         rating = mention.rating if mention.kind == "review" or mention.rating is not None else None
         return self.triage_text(mention.text, rating=rating)
 
-    def triage_text(self, text: str, *, rating: int | None = None) -> Triage:
-        """Triage one text, optionally with the star rating (1–5) it came with."""
-        lang = self.lang.detect(text)
+    def read(self, text: str) -> Reading:
+        """What the rules see in a text: VADER, the tone after the fixes, the signals, sarcasm, the rules' logit."""
         vs = self.vader.polarity_scores(_vader_text(text))
-        compound = vs["compound"]
-        tone = compound
-        reasons = [f"vader compound {compound:+.2f}"]
+        compound = tone = vs["compound"]
+        notes = []
         if len(text.split()) > LONG_POST_WORDS:
             tone = max(-1.0, min(1.0, (vs["pos"] - vs["neg"]) * 3))
-            reasons.append(f"long post: tone {tone:+.2f} from word shares")
+            notes.append(f"long post: tone {tone:+.2f} from word shares")
         signals = find_signals(text)
         sarcasm = SARCASM.search(text)
         broken = any(s.weight >= 1.0 for s in signals)
         sarcastic = sarcasm is not None and (broken or tone < 0 or SARCASM_ALWAYS.search(text) is not None)
         if sarcastic:
             tone = -abs(tone) if tone else -0.5
-            reasons.append(f"sarcasm: {sarcasm.group(0).lower()!r} with a broken expectation")
+            notes.append(f"sarcasm: {sarcasm.group(0).lower()!r} with a broken expectation")
+        z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
+        return Reading(compound, tone, signals, tuple(notes), z)
 
+    def features(self, text: str, reading: Reading | None = None) -> list[str]:
+        """The complaint model's features for one text."""
+        r = reading or self.read(text)
+        return features(text, compound=r.compound, signals=r.signals)
+
+    def triage_text(self, text: str, *, rating: int | None = None) -> Triage:
+        """Triage one text, optionally with the star rating (1–5) it came with."""
+        lang = self.lang.detect(text)
+        reading = self.read(text)
+        compound, tone, signals = reading.compound, reading.tone, reading.signals
+        reasons = [f"vader compound {compound:+.2f}", *reading.notes]
         if self.model is None:
-            z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
+            z = reading.rules_logit
             reasons += [
                 f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}" for s in signals
             ]
             threshold = 0.5
         else:
-            p, top = self.model.score(features(text, compound=compound, signals=signals))
+            p, top = self.model.score(self.features(text, reading))
             z = math.log(max(p, 1e-9) / max(1 - p, 1e-9))
             reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0]
             reasons += [f"model: {_feature_name(f)} {w:+.2f}" for f, w in top]
@@ -220,8 +243,7 @@ def _feature_name(feature: str) -> str:
 
 def text_features(triager: Triager, text: str) -> list[str]:
     """The complaint model's features for one text, computed the way triage computes them."""
-    compound = triager.vader.polarity_scores(_vader_text(text))["compound"]
-    return features(text, compound=compound, signals=find_signals(text))
+    return triager.features(text)
 
 
 def read_labels_csv(path: str | Path) -> list[tuple[str, int]]:
