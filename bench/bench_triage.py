@@ -82,9 +82,7 @@ def bulk_import(payloads: list[str], store: Store, triager: Triager) -> float:
                 )
             )
         new = store.save_fetch("bulk", mentions, str(i), now=now)
-        with store.transaction():
-            for mention in new:
-                store.save_triage(mention, triager.triage(mention), now=now)
+        store.save_triages([(mention, triager.triage(mention)) for mention in new], now=now)
     return len(payloads) / (time.perf_counter() - start)
 
 

@@ -171,3 +171,17 @@ def test_cli_triage_and_model_eval(tmp_path):
     assert data["n"] == 64 and {"macro_f1", "accuracy", "texts_per_second"} <= set(data)
     out = runner.invoke(cli, ["-c", cfg, "model", "eval", "--labels", str(labels), "--train", str(labels)])
     assert out.exit_code == 0 and "macro-F1" in out.output and "texts/second" in out.output
+
+
+def test_bulk_save_triages_matches_save_triage():
+    store = Store.memory()
+    triager = Triager()
+    mentions = [
+        Mention(platform="x", id=str(i), url="", author=Author("sam"), text=text, created_at=NOW)
+        for i, text in enumerate(["my parcel never arrived", "love it, brilliant"])
+    ]
+    store.save_fetch("x", mentions, None, now=NOW)
+    store.save_triages([(m, triager.triage(m)) for m in mentions], now=NOW)
+    assert store.triage_for("x", "0") == triager.triage(mentions[0])
+    person = store.person("x", "sam")
+    assert (person["complaints"], person["praise"]) == (1, 1)
