@@ -6,6 +6,7 @@ training uses scikit-learn's logistic regression and keeps only the weights.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import re
@@ -323,8 +324,8 @@ def find_urgency(text: str) -> list[tuple[str, str]]:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens with handles, links and digits normalised so they generalise across brands."""
-    text = _HANDLE.sub("@user", _URL.sub(" url ", text.lower()))
-    return [_DIGITS.sub("0", t.lstrip("#")) for t in _TOKEN.findall(text)]
+    text = _DIGITS.sub("0", _HANDLE.sub("@user", _URL.sub(" url ", text.lower())))
+    return [t.lstrip("#") for t in _TOKEN.findall(text)]
 
 
 def features(
@@ -359,15 +360,10 @@ class ComplaintModel:
     def score(self, feats: Iterable[str]) -> tuple[float, list[tuple[str, float]]]:
         """P(complaint) for the features, and the features that pushed hardest either way."""
         get = self.weights.get
-        z = self.bias
-        contrib: dict[str, float] = {}
-        for f in set(feats):
-            w = get(f)
-            if w is not None:
-                z += w
-                contrib[f] = w
+        found = [(f, w) for f in set(feats) if (w := get(f)) is not None]
+        z = self.bias + sum(w for _, w in found)
         p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-        return p, sorted(contrib.items(), key=lambda kv: -abs(kv[1]))[:4]
+        return p, heapq.nlargest(4, found, key=lambda fw: abs(fw[1]))
 
     def to_bytes(self) -> bytes:
         """The model as compressed JSON."""

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from bot.complaints import (
 from bot.models import Intent, Mention, Triage
 
 if TYPE_CHECKING:
+    from bot.config import TriageSettings
     from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,14 @@ class Triager:
                     "active model %s cannot be loaded (%s): using the cold-start rules", row["version"], exc
                 )
         return cls(languages=languages, model=model)
+
+    def refreshed(self, store: Store) -> Triager:
+        """This triager, or a new one when the store's active model has changed since (call once per cycle)."""
+        row = store.active_model()
+        if (row["version"] if row else RULES_VERSION) == self.version:
+            return self
+        log.info("triage now uses model %s", row["version"] if row else RULES_VERSION)
+        return Triager.from_store(store, languages=self.languages)
 
     def triage(self, mention: Mention) -> Triage:
         """Triage a stored mention (its text, and its star rating when it is a review)."""
@@ -411,3 +420,20 @@ def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> d
                 }
             )
     return {"candidate": candidate.version, "mentions": total, "changed": len(changes), "changes": changes}
+
+
+def retrain_if_due(store: Store, *, now: datetime, settings: TriageSettings) -> dict[str, Any] | None:
+    """Retrain on the schedule in ``settings`` when new labels have arrived since the last training."""
+    if settings.retrain_every_hours <= 0:
+        return None
+    last = store.get_setting("triage.last_retrain")
+    if last and now - datetime.fromisoformat(last) < timedelta(hours=settings.retrain_every_hours):
+        return None
+    labels = len(store.labels())
+    if labels == int(store.get_setting("triage.labels_at_retrain", "0") or 0):
+        return None
+    result = retrain(store, now=now, holdout=settings.holdout, min_labels=settings.min_labels)
+    store.set_setting("triage.last_retrain", now.isoformat())
+    if "skipped" not in result:
+        store.set_setting("triage.labels_at_retrain", str(labels))
+    return result

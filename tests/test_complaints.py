@@ -185,3 +185,30 @@ def test_bulk_save_triages_matches_save_triage():
     assert store.triage_for("x", "0") == triager.triage(mentions[0])
     person = store.person("x", "sam")
     assert (person["complaints"], person["praise"]) == (1, 1)
+
+
+def test_scheduled_retrain_and_the_next_cycle_picks_up_the_model():
+    from datetime import timedelta
+
+    from bot.config import TriageSettings
+    from bot.triage import retrain_if_due
+
+    store = Store.memory()
+    settings = TriageSettings(retrain_every_hours=24, min_labels=10)
+    triager = Triager.from_store(store)
+    assert retrain_if_due(store, now=NOW, settings=settings) is None  # no labels yet
+    for text, y in written_labels():
+        store.add_label(
+            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
+        )
+    assert retrain_if_due(store, now=NOW, settings=settings)["version"] == "lr-20261123-010000"
+    store.add_label(
+        None, complaint=True, intent="complaint", source="test", actor="sam", now=NOW, text="late again"
+    )
+    assert retrain_if_due(store, now=NOW + timedelta(hours=1), settings=settings) is None  # not due yet
+    result = retrain_if_due(store, now=NOW + timedelta(hours=25), settings=settings)
+    assert result["version"] == "lr-20261124-020000"
+    assert retrain_if_due(store, now=NOW + timedelta(hours=50), settings=settings) is None  # no new labels
+    refreshed = triager.refreshed(store)
+    assert refreshed.version == (result["version"] if result["activated"] else "rules-v1")
+    assert refreshed.refreshed(store) is refreshed
