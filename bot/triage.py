@@ -63,6 +63,19 @@ EN_STOPWORDS = frozenset((
     "still", "again", "get", "got", "please", "thanks", "thank", "hi", "hello", "yes",
 ))
 # fmt: on
+# Function words of the other common Latin-script languages (es, fr, de, pt, it, nl), none of them English words.
+# fmt: off
+FOREIGN_STOPWORDS = frozenset((
+    "el", "los", "las", "que", "y", "una", "por", "con", "para", "está", "mi", "su", "se", "lo", "le",
+    "les", "des", "du", "et", "est", "pas", "pour", "avec", "une", "der", "die", "das", "und", "ist",
+    "nicht", "ich", "mit", "für", "ein", "eine", "het", "een", "niet", "ik", "van", "voor", "il",
+    "che", "di", "non", "per", "sono", "ao", "não", "em", "um", "você", "eu", "muy", "pero", "como",
+    "más", "ya", "del", "al", "sur", "dans", "très", "mais", "qui", "ne", "je", "tu", "nous", "vous",
+    "sie", "wir", "auch", "noch", "aber", "nur", "zu", "ni", "hay", "tengo", "tiene", "gracias",
+    "merci", "danke", "obrigado", "grazie", "hola", "bonjour", "hallo", "mijn", "mein", "meine", "mon",
+    "ma", "mes", "mio", "mia", "minha", "meu", "todavía", "aún", "nao", "já", "muito",
+))
+# fmt: on
 
 
 def _vader_text(text: str) -> str:
@@ -102,6 +115,10 @@ class LanguageDetector:
             return Language(None, True)
         english = sum(w in EN_STOPWORDS for w in words)
         if english >= 2 or english / len(words) >= 0.25:
+            return Language("en", "en" in self.languages)
+        foreign = sum(w in FOREIGN_STOPWORDS for w in words)
+        if foreign / len(words) < 0.2 and "".join(words).isascii():
+            # Plain Latin letters with no other language's function words: English names, brands and slang.
             return Language("en", "en" in self.languages)
         if self._langid is None:
             from py3langid.langid import MODEL_FILE, LanguageIdentifier

@@ -136,3 +136,20 @@ def test_triage_uses_the_mention_rating():
         rating=1,
     )
     assert Triager().triage(mention).intent == "complaint"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Mi pedido no ha llegado", "es"),
+        ("Ma commande est en retard depuis une semaine", "fr"),
+        ("Meine Bestellung ist nicht angekommen", "de"),
+        ("Mijn bestelling is niet aangekomen", "nl"),
+        ("我的订单还没到", "zh"),
+        ("Nike Air Max restock when", "en"),
+    ],
+)
+def test_short_posts_get_their_language(triager, text, lang):
+    t = triager.triage_text(text)
+    assert t.lang == lang
+    assert t.needs_human is (lang != "en")
