@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
 from bot.complaints import (
     QUESTION,
@@ -76,6 +76,26 @@ FOREIGN_STOPWORDS = frozenset((
     "ma", "mes", "mio", "mia", "minha", "meu", "todavía", "aún", "nao", "já", "muito",
 ))
 # fmt: on
+
+
+class Vader(SentimentIntensityAnalyzer):
+    """VADER, unchanged in its scores, without its per-character emoji scan on texts that cannot hold an emoji."""
+
+    def polarity_scores(self, text: str) -> dict[str, float]:
+        """VADER's scores for ``text``: neg, neu, pos and compound."""
+        if not text.isascii():
+            return super().polarity_scores(text)
+        sentitext = SentiText(text.strip())
+        words = sentitext.words_and_emoticons
+        sentiments: list[float] = []
+        for i, item in enumerate(words):
+            low = item.lower()
+            if low in BOOSTER_DICT or (low == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"):
+                sentiments.append(0)
+                continue
+            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+        sentiments = self._but_check(words, sentiments)
+        return self.score_valence(sentiments, text.strip())
 
 
 def _vader_text(text: str) -> str:
@@ -149,7 +169,7 @@ class Triager:
         self.languages = tuple(languages) or ("en",)
         self.model = model
         self.version = model.version if model else RULES_VERSION
-        self.vader = SentimentIntensityAnalyzer()
+        self.vader = Vader()
         self.lang = LanguageDetector(self.languages)
 
     @classmethod

@@ -153,3 +153,19 @@ def test_short_posts_get_their_language(triager, text, lang):
     t = triager.triage_text(text)
     assert t.lang == lang
     assert t.needs_human is (lang != "en")
+
+
+def test_fast_vader_scores_exactly_like_vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from bot.triage import Vader
+
+    texts = [
+        "The app is NOT good!!",
+        "kind of ok, but the delivery was awful :(",
+        "I love it 😍",
+        "  meh  ",
+        "",
+    ]
+    plain, fast = SentimentIntensityAnalyzer(), Vader()
+    assert [fast.polarity_scores(t) for t in texts] == [plain.polarity_scores(t) for t in texts]
