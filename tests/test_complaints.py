@@ -212,3 +212,39 @@ def test_scheduled_retrain_and_the_next_cycle_picks_up_the_model():
     refreshed = triager.refreshed(store)
     assert refreshed.version == (result["version"] if result["activated"] else "rules-v1")
     assert refreshed.refreshed(store) is refreshed
+
+
+def test_cli_model_train_list_and_backtest(tmp_path):
+    from bot.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\npath = "bot.db"\n')
+    store = Store.open(tmp_path / "bot.db")
+    for text, y in written_labels():
+        store.add_label(
+            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
+        )
+    mention = Mention(
+        platform="x",
+        id="1",
+        url="",
+        author=Author("sam"),
+        text="It arrived.",
+        created_at=NOW,
+        kind="review",
+        rating=1,
+    )
+    store.save_fetch("x", [mention], None, now=NOW)
+    store.save_triage(mention, Triager().triage_text("It arrived."), now=NOW)
+    store.close()
+    runner = CliRunner()
+    out = runner.invoke(cli, ["-c", str(config), "model", "train"])
+    assert out.exit_code == 0, out.output
+    assert "held-back labels" in out.output and "trained on 64 labels" in out.output
+    out = runner.invoke(cli, ["-c", str(config), "model", "list"])
+    assert out.exit_code == 0 and "lr-" in out.output
+    out = runner.invoke(cli, ["-c", str(config), "model", "backtest", "--candidate", "rules"])
+    assert out.exit_code == 0, out.output
+    assert "rules-v1: 1 of 1 decisions would change" in out.output
+    out = runner.invoke(cli, ["-c", str(config), "model", "eval", "--labels", str(tmp_path / "missing.csv")])
+    assert out.exit_code != 0 and "missing.csv" in out.output
