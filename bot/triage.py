@@ -196,8 +196,7 @@ class Triager:
 
     def triage(self, mention: Mention) -> Triage:
         """Triage a stored mention (its text, and its star rating when it is a review)."""
-        rating = mention.rating if mention.kind == "review" or mention.rating is not None else None
-        return self.triage_text(mention.text, rating=rating)
+        return self.triage_text(mention.text, rating=mention.rating)
 
     def read(self, text: str) -> Reading:
         """What the rules see in a text: VADER, the tone after the fixes, the signals, sarcasm, the rules' logit."""
