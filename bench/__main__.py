@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): run every ``bench/bench_*.py`` module's ``main()`` and print its figures."""
+"""Run every benchmark: each ``bench/bench_*.py`` module's ``main()``; ``python -m bench NAME…`` runs only those."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import sys
 from pathlib import Path
 
 
-def main() -> None:
-    """Run the benchmarks named on the command line (e.g. ``report``), or all of them."""
-    wanted = set(sys.argv[1:])
-    for path in sorted(Path(__file__).parent.glob("bench_*.py")):
-        if wanted and path.stem.removeprefix("bench_") not in wanted:
+def main(argv: list[str]) -> None:
+    """Discover the benchmark modules and run them in name order."""
+    names = sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
+    wanted = {a.removeprefix("bench_") for a in argv}
+    for name in names:
+        if wanted and name.removeprefix("bench_") not in wanted:
             continue
-        importlib.import_module(f"bench.{path.stem}").main()
+        print(f"== {name}", flush=True)
+        importlib.import_module(f"bench.{name}").main()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

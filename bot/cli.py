@@ -564,3 +564,11 @@ def demo(out: Path, cycles: int, verbose: bool) -> None:
         level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )
     run_demo(out=out, cycles=cycles, console=console)
+
+
+# -- triage and the complaint model (bot/triage_cli.py) ------------------------------------------------------
+
+from bot.triage_cli import model, triage_command  # noqa: E402
+
+cli.add_command(triage_command)
+cli.add_command(model)

@@ -104,6 +104,27 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 @dataclass(kw_only=True)
+class TriageSettings:
+    """When the complaint model retrains from the managers' labels, and how it is judged."""
+
+    retrain_every_hours: float = 24.0
+    min_labels: int = 50
+    holdout: float = 0.2
+
+    def problems(self, path: str) -> list[str]:
+        out = []
+        if self.retrain_every_hours < 0:
+            out.append(
+                f"{path}.retrain_every_hours: expected 0 (never) or more, got {self.retrain_every_hours}"
+            )
+        if self.min_labels < 10:
+            out.append(f"{path}.min_labels: expected at least 10, got {self.min_labels}")
+        if not 0.05 <= self.holdout <= 0.5:
+            out.append(f"{path}.holdout: expected a share between 0.05 and 0.5, got {self.holdout}")
+        return out
+
+
+@dataclass(kw_only=True)
 class ReportSettings:
     """Where the weekly report is written, and when the daemon writes it (in ``brand.timezone``)."""
 
@@ -131,6 +152,7 @@ class Config:
     sla: SlaSettings = field(default_factory=SlaSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     templates: TemplateSettings = field(default_factory=TemplateSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     path: Path | None = None
 

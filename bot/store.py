@@ -408,6 +408,49 @@ class Store:
                     [mention.platform, mention.author.handle],
                 )
 
+    def save_triages(self, decisions: Iterable[tuple[Mention, Triage]], *, now: datetime) -> None:
+        """Record many triage decisions in one transaction (bulk imports); the same effect as ``save_triage``."""
+        at = iso(now)
+        rows, updates, people = [], [], []
+        for mention, t in decisions:
+            rows.append(
+                (
+                    mention.platform,
+                    mention.id,
+                    t.intent,
+                    t.urgency,
+                    t.sentiment,
+                    t.complaint_score,
+                    json.dumps(t.scores),
+                    json.dumps(list(t.reasons)),
+                    t.lang,
+                    int(t.needs_human),
+                    t.model_version,
+                    at,
+                )
+            )
+            updates.append((t.intent, t.urgency, t.sentiment, t.lang, mention.platform, mention.id))
+            column = {"complaint": "complaints", "praise": "praise"}.get(t.intent)
+            if column:
+                people.append((column, mention.platform, mention.author.handle))
+        with self.db.atomic():
+            conn = self.db.conn
+            conn.executemany(
+                "insert into triage (platform, mention_id, intent, urgency, sentiment, complaint_score, scores, "
+                "reasons, lang, needs_human, model_version, decided_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.executemany(
+                "update mentions set intent = ?, urgency = ?, sentiment = ?, lang = coalesce(?, lang) "
+                "where platform = ? and id = ?",
+                updates,
+            )
+            for column in ("complaints", "praise"):
+                conn.executemany(
+                    f"update people set {column} = {column} + 1 where platform = ? and handle = ?",
+                    [(p, h) for c, p, h in people if c == column],
+                )
+
     def triage_for(self, platform: str, mention_id: str) -> Triage | None:
         row = self._one(
             "select * from triage where platform = ? and mention_id = ? order by id desc limit 1",
@@ -743,6 +786,13 @@ class Store:
 
     def active_model(self) -> dict[str, Any] | None:
         return self._one("select * from models where active = 1")
+
+    def model_blob(self, version: str) -> bytes:
+        """The serialised model saved under ``version``."""
+        row = self._one("select blob from models where version = ?", [version])
+        if row is None:
+            raise KeyError(version)
+        return row["blob"]
 
     def models(self) -> list[dict[str, Any]]:
         return self._rows("select version, kind, created_at, active, scores from models order by created_at")

@@ -1,76 +1,475 @@
 """Triage: is this mention a complaint, an inquiry, praise, or none of these — and why.
 
-Cold-start rules: VADER sentiment plus the signals of a broken customer expectation, and the star rating for
-reviews. Every decision carries the reasons that decided it.
+Cold start (``rules-v1``): VADER on a cleaned text (hashtags split off, "no problem" and "can't wait" neutralised,
+long posts judged by their share of negative words rather than the saturated compound), plus the signals of a
+broken customer expectation, sarcasm cues, and the star rating of reviews. A learned complaint model, once one is
+active in the store, replaces the rules' complaint score. Every decision carries the reasons that decided it.
 """
 
 from __future__ import annotations
 
+import csv
+import logging
+import math
+import random
 import re
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
-from bot.models import Mention, Triage
+from bot.complaints import (
+    QUESTION,
+    SARCASM,
+    SARCASM_ALWAYS,
+    ComplaintModel,
+    Signal,
+    features,
+    find_signals,
+    find_urgency,
+    train,
+)
+from bot.models import Intent, Mention, Triage
 
 if TYPE_CHECKING:
+    from bot.config import TriageSettings
     from bot.store import Store
 
-COMPLAINT_SIGNALS = re.compile(
-    r"\b(still waiting|waiting|late|missing|never (arrived|came|received)|charged|refund|cancel+ed|broken|"
-    r"crash(es|ed|ing)?|doesn'?t work|not working|no (reply|response|answer)|again|worst|terrible|"
-    r"disappointed|useless)\b",
+log = logging.getLogger(__name__)
+
+RULES_VERSION = "rules-v1"
+RULES_BIAS = -0.8
+TONE_WEIGHT = 1.2
+RATING_SHIFT = {1: 2.6, 2: 1.9, 3: 0.0, 4: -1.5, 5: -3.0}
+LONG_POST_WORDS = 30
+
+_VADER_FIXES = re.compile(
+    r"\bno (?:problem|problems|worries|issues?)\b|\bnot bad\b|\b(?:can'?t|cannot|can not) wait\b|"
+    r"https?://\S+|www\.\S+|@\w+|#",
     re.I,
 )
-QUESTION = re.compile(
-    r"\?|\b(how (do|can|to)|where (is|can)|when (will|does|is)|can i|is there|does anyone)\b", re.I
-)
-URGENT = re.compile(
-    r"\b(lawyer|legal|sue|unsafe|danger|fire|injur|cancel|still waiting|third time|again)\w*", re.I
-)
+_WORDS = re.compile(r"[^\W\d_]+")
+# fmt: off
+EN_STOPWORDS = frozenset((
+    "the", "an", "and", "or", "but", "to", "of", "in", "on", "at", "for", "with", "from", "by", "is",
+    "are", "was", "were", "been", "am", "i", "you", "she", "it", "we", "they", "my", "your", "our",
+    "their", "this", "that", "these", "those", "not", "does", "did", "have", "has", "had", "will",
+    "would", "can", "could", "should", "just", "what", "why", "how", "when", "where", "who", "there",
+    "here", "all", "any", "some", "more", "very", "too", "if", "then", "than", "up", "out", "about",
+    "still", "again", "get", "got", "please", "thanks", "thank", "hi", "hello", "yes",
+))
+# fmt: on
+# Function words of the other common Latin-script languages (es, fr, de, pt, it, nl), none of them English words.
+# fmt: off
+FOREIGN_STOPWORDS = frozenset((
+    "el", "los", "las", "que", "y", "una", "por", "con", "para", "está", "mi", "su", "se", "lo", "le",
+    "les", "des", "du", "et", "est", "pas", "pour", "avec", "une", "der", "die", "das", "und", "ist",
+    "nicht", "ich", "mit", "für", "ein", "eine", "het", "een", "niet", "ik", "van", "voor", "il",
+    "che", "di", "non", "per", "sono", "ao", "não", "em", "um", "você", "eu", "muy", "pero", "como",
+    "más", "ya", "del", "al", "sur", "dans", "très", "mais", "qui", "ne", "je", "tu", "nous", "vous",
+    "sie", "wir", "auch", "noch", "aber", "nur", "zu", "ni", "hay", "tengo", "tiene", "gracias",
+    "merci", "danke", "obrigado", "grazie", "hola", "bonjour", "hallo", "mijn", "mein", "meine", "mon",
+    "ma", "mes", "mio", "mia", "minha", "meu", "todavía", "aún", "nao", "já", "muito",
+))
+# fmt: on
+
+
+class Vader(SentimentIntensityAnalyzer):
+    """VADER, unchanged in its scores, without its per-character emoji scan on texts that cannot hold an emoji."""
+
+    def polarity_scores(self, text: str) -> dict[str, float]:
+        """VADER's scores for ``text``: neg, neu, pos and compound."""
+        if not text.isascii():
+            return super().polarity_scores(text)
+        sentitext = SentiText(text.strip())
+        words = sentitext.words_and_emoticons
+        sentiments: list[float] = []
+        for i, item in enumerate(words):
+            low = item.lower()
+            if low in BOOSTER_DICT or (low == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"):
+                sentiments.append(0)
+                continue
+            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+        sentiments = self._but_check(words, sentiments)
+        return self.score_valence(sentiments, text.strip())
+
+
+def _vader_text(text: str) -> str:
+    def fix(m: re.Match[str]) -> str:
+        s = m.group(0)
+        if s == "#":
+            return ""
+        if s[0] == "@" or s[:4].lower() in ("http", "www."):
+            return " "
+        return " excited " if s[:2].lower() == "ca" else " fine "
+
+    return _VADER_FIXES.sub(fix, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """The detected language of a text: its code (``None`` when there are no words) and whether we answer it."""
+
+    code: str | None
+    handled: bool
+
+
+class LanguageDetector:
+    """English stopwords decide the common case at once; py3langid settles the rest."""
+
+    def __init__(self, languages: tuple[str, ...]):
+        self.languages = languages
+        self._langid = None
+
+    def detect(self, text: str) -> Language:
+        """The language of ``text`` and whether it is one of ours."""
+        fast = text.lower().split()
+        if sum(map(EN_STOPWORDS.__contains__, fast)) >= 3:
+            return Language("en", "en" in self.languages)
+        words = _WORDS.findall(_VADER_FIXES.sub(" ", text.lower()))
+        if not words:
+            return Language(None, True)
+        english = sum(w in EN_STOPWORDS for w in words)
+        if english >= 2 or english / len(words) >= 0.25:
+            return Language("en", "en" in self.languages)
+        foreign = sum(w in FOREIGN_STOPWORDS for w in words)
+        if foreign / len(words) < 0.2 and "".join(words).isascii():
+            # Plain Latin letters with no other language's function words: English names, brands and slang.
+            return Language("en", "en" in self.languages)
+        if self._langid is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            self._langid = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        code, prob = self._langid.classify(" ".join(words))
+        if code not in self.languages and prob < 0.9 and len(words) <= 4 and text.isascii():
+            # Too little text to be sure: a few plain ASCII words are more likely ours than a stranger's.
+            return Language(self.languages[0], True)
+        return Language(code, code in self.languages)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the cold-start rules read in a text."""
+
+    compound: float
+    tone: float
+    signals: list[Signal]
+    notes: tuple[str, ...]
+    rules_logit: float
 
 
 class Triager:
-    """Decides the intent of a mention (rules ``rules-v0``)."""
+    """Decides the intent, urgency and complaint score of a mention, with reasons."""
 
-    version = "rules-v0"
-
-    def __init__(self, *, languages: tuple[str, ...] = ("en",), model: object | None = None):
-        self.languages = languages
-        self.vader = SentimentIntensityAnalyzer()
+    def __init__(self, *, languages: tuple[str, ...] = ("en",), model: ComplaintModel | None = None):
+        self.languages = tuple(languages) or ("en",)
+        self.model = model
+        self.version = model.version if model else RULES_VERSION
+        self.vader = Vader()
+        self.lang = LanguageDetector(self.languages)
 
     @classmethod
     def from_store(cls, store: Store, *, languages: tuple[str, ...] = ("en",)) -> Triager:
-        return cls(languages=languages)
+        """A triager using the store's active complaint model, or the cold-start rules when there is none."""
+        row = store.active_model()
+        model = None
+        if row:
+            try:
+                model = ComplaintModel.from_bytes(row["blob"])
+            except (ValueError, KeyError) as exc:
+                log.warning(
+                    "active model %s cannot be loaded (%s): using the cold-start rules", row["version"], exc
+                )
+        return cls(languages=languages, model=model)
+
+    def refreshed(self, store: Store) -> Triager:
+        """This triager, or a new one when the store's active model has changed since (call once per cycle)."""
+        row = store.active_model()
+        if (row["version"] if row else RULES_VERSION) == self.version:
+            return self
+        log.info("triage now uses model %s", row["version"] if row else RULES_VERSION)
+        return Triager.from_store(store, languages=self.languages)
 
     def triage(self, mention: Mention) -> Triage:
+        """Triage a stored mention (its text, and its star rating when it is a review)."""
         return self.triage_text(mention.text, rating=mention.rating)
 
+    def read(self, text: str) -> Reading:
+        """What the rules see in a text: VADER, the tone after the fixes, the signals, sarcasm, the rules' logit."""
+        vs = self.vader.polarity_scores(_vader_text(text))
+        compound = tone = vs["compound"]
+        notes = []
+        if len(text.split()) > LONG_POST_WORDS:
+            tone = max(-1.0, min(1.0, (vs["pos"] - vs["neg"]) * 3))
+            notes.append(f"long post: tone {tone:+.2f} from word shares")
+        signals = find_signals(text)
+        sarcasm = SARCASM.search(text)
+        broken = any(s.weight >= 1.0 for s in signals)
+        sarcastic = sarcasm is not None and (broken or tone < 0 or SARCASM_ALWAYS.search(text) is not None)
+        if sarcastic:
+            tone = -abs(tone) if tone else -0.5
+            notes.append(f"sarcasm: {sarcasm.group(0).lower()!r} with a broken expectation")
+        z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
+        return Reading(compound, tone, signals, tuple(notes), z)
+
+    def features(self, text: str, reading: Reading | None = None) -> list[str]:
+        """The complaint model's features for one text."""
+        r = reading or self.read(text)
+        return features(text, compound=r.compound, signals=r.signals)
+
     def triage_text(self, text: str, *, rating: int | None = None) -> Triage:
-        compound = self.vader.polarity_scores(text)["compound"]
-        reasons = [f"vader compound {compound:+.2f}"]
-        signals = sorted({m.group(0).lower() for m in COMPLAINT_SIGNALS.finditer(text)})
-        reasons += [f"signal: {s!r}" for s in signals]
-        score = min(1.0, max(0.0, 0.5 - compound / 2 + 0.2 * len(signals)))
+        """Triage one text, optionally with the star rating (1–5) it came with."""
+        lang = self.lang.detect(text)
+        reading = self.read(text)
+        compound, tone, signals = reading.compound, reading.tone, reading.signals
+        reasons = [f"vader compound {compound:+.2f}", *reading.notes]
+        if self.model is None:
+            z = reading.rules_logit
+            reasons += [
+                f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}" for s in signals
+            ]
+            threshold = 0.5
+        else:
+            p, top = self.model.score(self.features(text, reading))
+            z = math.log(max(p, 1e-9) / max(1 - p, 1e-9))
+            reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0]
+            reasons += [f"model: {_feature_name(f)} {w:+.2f}" for f, w in top]
+            threshold = self.model.threshold
         if rating is not None:
+            z += RATING_SHIFT.get(rating, 0.0)
             reasons.append(f"rating {rating}★")
-            score = {1: 0.95, 2: 0.85, 3: 0.5, 4: 0.2, 5: 0.05}.get(rating, score)
-        if score >= 0.6:
+        score = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+        intent: Intent
+        if score >= threshold:
             intent = "complaint"
-        elif QUESTION.search(text):
-            intent, reasons = "inquiry", [*reasons, "a question"]
-        elif compound >= 0.5 or (rating or 0) >= 4:
+        elif "?" in text or QUESTION.search(text):
+            intent = "inquiry"
+            reasons.append("a question")
+        elif tone >= 0.4 or (rating or 0) >= 4:
             intent = "praise"
         else:
             intent = "other"
-        urgency = min(3, len({m.group(0).lower() for m in URGENT.finditer(text)}))
+
+        urgent = find_urgency(text)
+        if intent != "complaint":
+            urgent = [(k, w) for k, w in urgent if k in ("safety", "legal")]
+        urgency = min(3, len(urgent) + (1 if any(k in ("safety", "legal") for k, _ in urgent) else 0))
+        reasons += [f"urgent ({kind}): {words!r}" for kind, words in urgent]
+        if not lang.handled:
+            reasons.append(f"language {lang.code!r} is not handled: needs a human")
         return Triage(
             intent=intent,
-            urgency=urgency if intent == "complaint" else 0,
+            urgency=urgency,
             sentiment=compound,
-            complaint_score=round(score, 3),
-            scores={"compound": compound, "complaint": round(score, 3)},
+            complaint_score=round(score, 4),
+            scores={"compound": compound, "tone": round(tone, 4), "complaint": round(score, 4)},
             reasons=tuple(reasons),
-            lang="en",
+            lang=lang.code,
+            needs_human=not lang.handled,
             model_version=self.version,
         )
+
+
+def _feature_name(feature: str) -> str:
+    kind, _, rest = feature.partition(":")
+    names = {"w": "word", "b": "words", "s": "signal", "v": "vader bin", "r": "rating"}
+    if kind in names and rest:
+        return f"{names[kind]} {rest!r}"
+    return f"letters {feature.strip('<>')!r}"
+
+
+# -- learning: features, evaluation, training, backtest ------------------------------------------------------
+
+
+def text_features(triager: Triager, text: str) -> list[str]:
+    """The complaint model's features for one text, computed the way triage computes them."""
+    return triager.features(text)
+
+
+def read_labels_csv(path: str | Path) -> list[tuple[str, int]]:
+    """The (text, complaint) pairs of a CSV with columns ``text`` and ``complaint`` (0/1); other columns ignored."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"text", "complaint"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        out = []
+        for line, row in enumerate(reader, start=2):
+            value = (row["complaint"] or "").strip()
+            if value not in ("0", "1"):
+                raise ValueError(f"{path}:{line}: complaint must be 0 or 1, not {value!r}")
+            out.append((row["text"] or "", int(value)))
+    return out
+
+
+def evaluate(triager: Triager, examples: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """Macro-F1, accuracy, per-class precision and recall, the confusion matrix and texts per second."""
+    start = time.perf_counter()
+    predicted = [int(triager.triage_text(text).intent == "complaint") for text, _ in examples]
+    seconds = time.perf_counter() - start
+    return scores_for([y for _, y in examples], predicted, seconds=seconds)
+
+
+def scores_for(truth: Sequence[int], predicted: Sequence[int], *, seconds: float = 0.0) -> dict[str, Any]:
+    """Classification scores of complaint (1) against not-a-complaint (0)."""
+    confusion = [[0, 0], [0, 0]]
+    for y, p in zip(truth, predicted, strict=True):
+        confusion[y][p] += 1
+    per_class = {}
+    for cls, name in ((0, "not_complaint"), (1, "complaint")):
+        tp = confusion[cls][cls]
+        precision = tp / max(1, confusion[0][cls] + confusion[1][cls])
+        recall = tp / max(1, sum(confusion[cls]))
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+    n = len(truth)
+    return {
+        "n": n,
+        "macro_f1": round((per_class["complaint"]["f1"] + per_class["not_complaint"]["f1"]) / 2, 4),
+        "accuracy": round((confusion[0][0] + confusion[1][1]) / max(1, n), 4),
+        "per_class": per_class,
+        "confusion": {"labels": ["not_complaint", "complaint"], "rows_truth_cols_predicted": confusion},
+        "texts_per_second": round(n / seconds, 1) if seconds else None,
+    }
+
+
+def train_model(examples: Sequence[tuple[str, int]], *, version: str) -> ComplaintModel:
+    """A complaint model fitted on (text, complaint) examples."""
+    featurer = Triager()
+    return train([(text_features(featurer, text), y) for text, y in examples], version=version)
+
+
+def _folds(examples: Sequence[tuple[str, int]], k: int, seed: int) -> list[list[int]]:
+    """Stratified fold indices, shuffled with a fixed seed."""
+    rng = random.Random(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for label in (0, 1):
+        idx = [i for i, (_, y) in enumerate(examples) if y == label]
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            folds[j % k].append(i)
+    return folds
+
+
+def cross_validate(examples: Sequence[tuple[str, int]], *, k: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Stratified k-fold scores of the learned model (predictions pooled over the folds)."""
+    featurer = Triager()
+    feats = [text_features(featurer, text) for text, _ in examples]
+    predicted = [0] * len(examples)
+    for fold in _folds(examples, k, seed):
+        held = set(fold)
+        model = train(
+            [(feats[i], y) for i, (_, y) in enumerate(examples) if i not in held], version=f"cv-{seed}"
+        )
+        for i in fold:
+            p, _ = model.score(feats[i])
+            predicted[i] = int(p >= model.threshold)
+    return scores_for([y for _, y in examples], predicted)
+
+
+def retrain(
+    store: Store,
+    *,
+    now: datetime,
+    extra: Sequence[tuple[str, int]] = (),
+    holdout: float = 0.2,
+    min_labels: int = 20,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Train on the store's labels (plus ``extra``), compare with the rules on held-back labels, save, maybe activate.
+
+    Returns what happened: ``version``, ``activated``, the candidate's and the rules' held-back scores, or
+    ``skipped`` with the reason when there is too little to learn from.
+    """
+    examples = [(row["text"] or "", int(row["complaint"])) for row in store.labels()] + list(extra)
+    counts = [sum(1 for _, y in examples if y == c) for c in (0, 1)]
+    if len(examples) < min_labels or min(counts) < 3:
+        return {
+            "skipped": f"{len(examples)} labels ({counts[1]} complaints): need {min_labels} with both kinds"
+        }
+    k = max(2, round(1 / holdout))
+    held = set(_folds(examples, k, seed)[0])
+    train_set = [e for i, e in enumerate(examples) if i not in held]
+    test_set = [e for i, e in enumerate(examples) if i in held]
+    version = f"lr-{now:%Y%m%d-%H%M%S}"
+    candidate = evaluate(Triager(model=train_model(train_set, version=version)), test_set)
+    rules = evaluate(Triager(), test_set)
+    better = candidate["macro_f1"] > rules["macro_f1"]
+    model = train_model(examples, version=version)
+    scores = {
+        "heldback_macro_f1": candidate["macro_f1"],
+        "heldback_accuracy": candidate["accuracy"],
+        "rules_macro_f1": rules["macro_f1"],
+        "n_train": len(examples),
+        "n_heldback": len(test_set),
+    }
+    model = ComplaintModel(version=version, bias=model.bias, weights=model.weights, scores=scores)
+    store.save_model(version, kind=model.kind, blob=model.to_bytes(), scores=scores, now=now, active=better)
+    log.info(
+        "trained %s on %d labels: held-back macro-F1 %.3f vs rules %.3f (%s)",
+        version,
+        len(examples),
+        candidate["macro_f1"],
+        rules["macro_f1"],
+        "activated" if better else "kept the current model",
+    )
+    return {
+        "version": version,
+        "activated": better,
+        "candidate": candidate,
+        "rules": rules,
+        "n": len(examples),
+    }
+
+
+def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> dict[str, Any]:
+    """Re-run triage over stored mentions with ``candidate`` and list the decisions that would change."""
+    changes = []
+    total = 0
+    for mention in store.mentions(limit=limit):
+        current = store.triage_for(mention.platform, mention.id)
+        if current is None:
+            continue
+        total += 1
+        new = candidate.triage(mention)
+        if (new.intent, new.urgency, new.needs_human) != (
+            current.intent,
+            current.urgency,
+            current.needs_human,
+        ):
+            changes.append(
+                {
+                    "mention": mention.key,
+                    "text": mention.text,
+                    "from": {
+                        "intent": current.intent,
+                        "urgency": current.urgency,
+                        "model": current.model_version,
+                    },
+                    "to": {"intent": new.intent, "urgency": new.urgency, "model": new.model_version},
+                    "reasons": list(new.reasons),
+                }
+            )
+    return {"candidate": candidate.version, "mentions": total, "changed": len(changes), "changes": changes}
+
+
+def retrain_if_due(store: Store, *, now: datetime, settings: TriageSettings) -> dict[str, Any] | None:
+    """Retrain on the schedule in ``settings`` when new labels have arrived since the last training."""
+    if settings.retrain_every_hours <= 0:
+        return None
+    last = store.get_setting("triage.last_retrain")
+    if last and now - datetime.fromisoformat(last) < timedelta(hours=settings.retrain_every_hours):
+        return None
+    labels = len(store.labels())
+    if labels == int(store.get_setting("triage.labels_at_retrain", "0") or 0):
+        return None
+    result = retrain(store, now=now, holdout=settings.holdout, min_labels=settings.min_labels)
+    store.set_setting("triage.last_retrain", now.isoformat())
+    if "skipped" not in result:
+        store.set_setting("triage.labels_at_retrain", str(labels))
+    return result

@@ -1,0 +1,250 @@
+"""The complaint model: features, training on written labels, serialisation, the store round trip, backtest, CLI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from bot.complaints import ComplaintModel, features, find_signals, find_urgency
+from bot.models import Author, Mention
+from bot.store import Store
+from bot.triage import Triager, backtest, cross_validate, read_labels_csv, retrain, scores_for
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+COMPLAINTS = [
+    "my parcel never arrived and nobody replies",
+    "charged twice for my subscription, I want a refund",
+    "the app keeps crashing since the update",
+    "still waiting for my refund after two weeks",
+    "order {n} is missing and support ignores me",
+    "the charger stopped working after {n} days",
+    "cancelled my flight and no refund yet",
+    "worst service ever, on hold for {n} minutes",
+]
+FINE = [
+    "love the new gadget, works great",
+    "thanks for the quick delivery",
+    "what a lovely day at the beach",
+    "the new colours look fantastic",
+    "watching the game with friends tonight",
+    "great support team, sorted in {n} minutes",
+    "just bought my second one, brilliant",
+    "happy birthday to my sister",
+]
+
+
+def written_labels() -> list[tuple[str, int]]:
+    out = []
+    for n in range(4):
+        out += [(t.format(n=n + 2), 1) for t in COMPLAINTS]
+        out += [(t.format(n=n + 2), 0) for t in FINE]
+    return out
+
+
+def test_signals_and_urgency_name_their_words():
+    names = {
+        s.name: s.text for s in find_signals("Still waiting, my order is 3 days late. No problem though")
+    }
+    assert names["still waiting"] == "still waiting"
+    assert names["my order"] == "my order"
+    assert names["time span"] == "3 days"
+    assert names["no problem"] == "no problem"
+    assert "broken" not in names  # "no problem" is not a problem
+    assert find_urgency("I will sue, this is unsafe") == [("safety", "unsafe"), ("legal", "sue")]
+
+
+def test_features_normalise_handles_links_and_digits():
+    feats = features("@AcmeHelp order 12345 https://x.test/a", compound=-0.5, signals=[])
+    assert "w:@user" in feats and "w:url" in feats and "w:00000" in feats
+    assert "b:order 00000" in feats and "v:-2" in feats
+
+
+def test_model_round_trips_through_bytes():
+    model = ComplaintModel(version="lr-test", bias=-0.5, weights={"w:late": 2.0}, scores={"macro_f1": 0.9})
+    again = ComplaintModel.from_bytes(model.to_bytes())
+    assert again == model
+    p, top = again.score(["w:late", "w:other"])
+    assert p > 0.8 and top == [("w:late", 2.0)]
+    with pytest.raises(ValueError):
+        ComplaintModel.from_bytes(__import__("zlib").compress(b'{"kind": "other"}'))
+
+
+def test_scores_for_counts_both_classes():
+    s = scores_for([1, 1, 0, 0], [1, 0, 0, 0])
+    assert s["accuracy"] == 0.75
+    assert s["confusion"]["rows_truth_cols_predicted"] == [[2, 0], [1, 1]]
+    assert s["per_class"]["complaint"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667}
+
+
+def test_cross_validation_learns_the_written_set():
+    assert cross_validate(written_labels(), k=4)["macro_f1"] >= 0.9
+
+
+def test_train_save_load_and_every_triage_records_the_version():
+    store = Store.memory()
+    for text, y in written_labels():
+        store.add_label(
+            None,
+            complaint=bool(y),
+            intent="complaint" if y else "other",
+            source="test",
+            actor="sam",
+            now=NOW,
+            text=text,
+        )
+    assert Triager.from_store(store).version == "rules-v1"
+    result = retrain(store, now=NOW, min_labels=10)
+    version = result["version"]
+    assert version == "lr-20261123-010000"
+    stored = {m["version"]: m for m in store.models()}[version]
+    assert '"heldback_macro_f1"' in stored["scores"]
+    if not result["activated"]:
+        # The rules were as good on the held-back labels: the model is kept but not used.
+        assert result["candidate"]["macro_f1"] <= result["rules"]["macro_f1"]
+        store.save_model(
+            version, kind=ComplaintModel.kind, blob=store.model_blob(version), scores={}, now=NOW, active=True
+        )
+    triager = Triager.from_store(store)
+    assert triager.version == version
+    mention = Mention(
+        platform="x", id="1", url="", author=Author("sam"), text="my parcel never arrived", created_at=NOW
+    )
+    store.save_fetch("x", [mention], None, now=NOW)
+    triage = triager.triage(mention)
+    assert triage.intent == "complaint"
+    assert any(r.startswith("model:") for r in triage.reasons)
+    store.save_triage(mention, triage, now=NOW)
+    assert store.triage_for("x", "1").model_version == version
+
+
+def test_too_few_labels_skip_training():
+    store = Store.memory()
+    assert "skipped" in retrain(store, now=NOW)
+
+
+def test_backtest_lists_what_would_change():
+    store = Store.memory()
+    mention = Mention(
+        platform="x",
+        id="1",
+        url="",
+        author=Author("sam"),
+        text="It arrived.",
+        created_at=NOW,
+        kind="review",
+        rating=1,
+    )
+    store.save_fetch("x", [mention], None, now=NOW)
+    store.save_triage(mention, Triager().triage_text("It arrived.", rating=5), now=NOW)
+    result = backtest(store, Triager())
+    assert result["mentions"] == 1 and result["changed"] == 1
+    assert result["changes"][0]["to"]["intent"] == "complaint"
+
+
+def test_labels_csv_errors_are_clear(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,complaint\nhello,maybe\n")
+    with pytest.raises(ValueError, match=r"bad\.csv:2: complaint must be 0 or 1"):
+        read_labels_csv(bad)
+    (tmp_path / "nocol.csv").write_text("body\nhi\n")
+    with pytest.raises(ValueError, match="missing column"):
+        read_labels_csv(tmp_path / "nocol.csv")
+
+
+def test_cli_triage_and_model_eval(tmp_path):
+    from bot.cli import cli
+
+    runner = CliRunner()
+    cfg = str(tmp_path / "absent.toml")
+    out = runner.invoke(cli, ["-c", cfg, "triage", "Still waiting for my refund", "--json"])
+    assert out.exit_code == 0, out.output
+    assert '"intent": "complaint"' in out.output and '"model_version": "rules-v1"' in out.output
+    out = runner.invoke(cli, ["-c", cfg, "triage", "It arrived.", "--rating", "1"])
+    assert "intent: complaint" in out.output and "rating 1★" in out.output
+    labels = tmp_path / "labels.csv"
+    labels.write_text("text,complaint,domain\n" + "".join(f'"{t}",{y},x\n' for t, y in written_labels()))
+    out = runner.invoke(cli, ["-c", cfg, "model", "eval", "--labels", str(labels), "--json"])
+    assert out.exit_code == 0, out.output
+    data = __import__("json").loads(out.output)
+    assert data["n"] == 64 and {"macro_f1", "accuracy", "texts_per_second"} <= set(data)
+    out = runner.invoke(cli, ["-c", cfg, "model", "eval", "--labels", str(labels), "--train", str(labels)])
+    assert out.exit_code == 0 and "macro-F1" in out.output and "texts/second" in out.output
+
+
+def test_bulk_save_triages_matches_save_triage():
+    store = Store.memory()
+    triager = Triager()
+    mentions = [
+        Mention(platform="x", id=str(i), url="", author=Author("sam"), text=text, created_at=NOW)
+        for i, text in enumerate(["my parcel never arrived", "love it, brilliant"])
+    ]
+    store.save_fetch("x", mentions, None, now=NOW)
+    store.save_triages([(m, triager.triage(m)) for m in mentions], now=NOW)
+    assert store.triage_for("x", "0") == triager.triage(mentions[0])
+    person = store.person("x", "sam")
+    assert (person["complaints"], person["praise"]) == (1, 1)
+
+
+def test_scheduled_retrain_and_the_next_cycle_picks_up_the_model():
+    from datetime import timedelta
+
+    from bot.config import TriageSettings
+    from bot.triage import retrain_if_due
+
+    store = Store.memory()
+    settings = TriageSettings(retrain_every_hours=24, min_labels=10)
+    triager = Triager.from_store(store)
+    assert retrain_if_due(store, now=NOW, settings=settings) is None  # no labels yet
+    for text, y in written_labels():
+        store.add_label(
+            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
+        )
+    assert retrain_if_due(store, now=NOW, settings=settings)["version"] == "lr-20261123-010000"
+    store.add_label(
+        None, complaint=True, intent="complaint", source="test", actor="sam", now=NOW, text="late again"
+    )
+    assert retrain_if_due(store, now=NOW + timedelta(hours=1), settings=settings) is None  # not due yet
+    result = retrain_if_due(store, now=NOW + timedelta(hours=25), settings=settings)
+    assert result["version"] == "lr-20261124-020000"
+    assert retrain_if_due(store, now=NOW + timedelta(hours=50), settings=settings) is None  # no new labels
+    refreshed = triager.refreshed(store)
+    assert refreshed.version == (result["version"] if result["activated"] else "rules-v1")
+    assert refreshed.refreshed(store) is refreshed
+
+
+def test_cli_model_train_list_and_backtest(tmp_path):
+    from bot.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\npath = "bot.db"\n')
+    store = Store.open(tmp_path / "bot.db")
+    for text, y in written_labels():
+        store.add_label(
+            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
+        )
+    mention = Mention(
+        platform="x",
+        id="1",
+        url="",
+        author=Author("sam"),
+        text="It arrived.",
+        created_at=NOW,
+        kind="review",
+        rating=1,
+    )
+    store.save_fetch("x", [mention], None, now=NOW)
+    store.save_triage(mention, Triager().triage_text("It arrived."), now=NOW)
+    store.close()
+    runner = CliRunner()
+    out = runner.invoke(cli, ["-c", str(config), "model", "train"])
+    assert out.exit_code == 0, out.output
+    assert "held-back labels" in out.output and "trained on 64 labels" in out.output
+    out = runner.invoke(cli, ["-c", str(config), "model", "list"])
+    assert out.exit_code == 0 and "lr-" in out.output
+    out = runner.invoke(cli, ["-c", str(config), "model", "backtest", "--candidate", "rules"])
+    assert out.exit_code == 0, out.output
+    assert "rules-v1: 1 of 1 decisions would change" in out.output
+    out = runner.invoke(cli, ["-c", str(config), "model", "eval", "--labels", str(tmp_path / "missing.csv")])
+    assert out.exit_code != 0 and "missing.csv" in out.output

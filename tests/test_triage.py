@@ -1,0 +1,171 @@
+"""Triage signals on written examples: negation, "no problem", sarcasm, ratings, urgency, language."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Author, Mention
+from bot.triage import Triager
+
+
+@pytest.fixture(scope="module")
+def triager():
+    return Triager()
+
+
+def test_broken_expectation_is_a_complaint_with_reasons(triager):
+    t = triager.triage_text("@AcmeHelp still waiting for my order, 3 days late now")
+    assert t.intent == "complaint"
+    assert t.model_version == "rules-v1"
+    assert "signal: 'still waiting'" in t.reasons
+    assert "signal: '3 days'" in t.reasons
+    assert any(r.startswith("vader compound") for r in t.reasons)
+    assert t.urgency >= 1
+
+
+def test_negated_service_verb_is_a_complaint(triager):
+    t = triager.triage_text("I emailed Acme on Monday and nobody has replied. My package hasn't arrived")
+    assert t.intent == "complaint"
+    assert any("nobody" in r for r in t.reasons)
+
+
+def test_negation_of_praise_reads_negative(triager):
+    assert (
+        triager.triage_text("The new Acme app is not good, it doesn't work on my phone").intent == "complaint"
+    )
+
+
+def test_no_problem_is_not_a_complaint(triager):
+    t = triager.triage_text("No problem at all, the Acme team sorted it. No worries!")
+    assert t.intent != "complaint"
+    assert "not a complaint: 'no problem'" in t.reasons
+    assert t.scores["tone"] > 0
+
+
+def test_cant_wait_is_not_a_complaint(triager):
+    assert triager.triage_text("Can't wait for the new Acme watch to arrive!").intent != "complaint"
+
+
+def test_sarcasm_with_broken_expectation_is_a_complaint(triager):
+    t = triager.triage_text("Thanks a lot Acme, charged twice and still no refund. Great job")
+    assert t.intent == "complaint"
+    assert any(r.startswith("sarcasm:") for r in t.reasons)
+
+
+def test_sincere_thanks_stay_praise(triager):
+    t = triager.triage_text("Thanks a lot Acme, the new update is brilliant and really fast")
+    assert t.intent == "praise"
+    assert not any(r.startswith("sarcasm:") for r in t.reasons)
+
+
+def test_hashtags_are_read_as_words(triager):
+    t = triager.triage_text("Acme support again #fail #worst")
+    assert t.intent == "complaint"
+    assert t.sentiment < 0
+
+
+def test_long_posts_do_not_saturate(triager):
+    text = (
+        "I love the design of the Acme gadget and the colour is great and the box was lovely and the manual is "
+        "clear and friendly and the price was fair, but the battery died after two days and it will not charge."
+    )
+    t = triager.triage_text(text)
+    assert any(r.startswith("long post") for r in t.reasons)
+    assert abs(t.scores["tone"]) < abs(t.sentiment)
+
+
+def test_ratings_decide_reviews(triager):
+    low = triager.triage_text("It arrived.", rating=1)
+    high = triager.triage_text("It arrived.", rating=5)
+    assert low.intent == "complaint" and "rating 1★" in low.reasons
+    assert high.intent == "praise" and high.complaint_score < 0.2
+
+
+def test_two_stars_with_glowing_text_is_not_a_complaint(triager):
+    assert (
+        triager.triage_text("Absolutely wonderful, I love it, best purchase ever!", rating=2).intent
+        != "complaint"
+    )
+
+
+def test_questions_are_inquiries(triager):
+    t = triager.triage_text("Do you ship the Acme Pro to Belgium?")
+    assert t.intent == "inquiry"
+    assert "a question" in t.reasons
+
+
+def test_urgency_names_safety_and_legal(triager):
+    t = triager.triage_text("My Acme charger caught fire. Still no reply, my lawyer will hear about this")
+    assert t.intent == "complaint"
+    assert t.urgency == 3
+    assert any(r.startswith("urgent (safety)") for r in t.reasons)
+    assert any(r.startswith("urgent (legal)") for r in t.reasons)
+
+
+def test_repeated_contact_is_urgent(triager):
+    t = triager.triage_text("This is the third time I am asking: my order is missing")
+    assert any(r.startswith("urgent (repeated contact)") for r in t.reasons)
+
+
+def test_unhandled_language_needs_a_human(triager):
+    t = triager.triage_text("Mi pedido no ha llegado todavía y nadie responde a mis correos")
+    assert t.lang == "es"
+    assert t.needs_human
+    assert (
+        Triager(languages=("en", "es"))
+        .triage_text("Mi pedido no ha llegado todavía y nadie responde")
+        .needs_human
+        is False
+    )
+
+
+def test_english_and_wordless_posts_do_not_need_a_human(triager):
+    assert not triager.triage_text("where is my parcel").needs_human
+    assert not triager.triage_text("@Acme 👍 https://acme.test/x").needs_human
+
+
+def test_triage_uses_the_mention_rating():
+    mention = Mention(
+        platform="trustpilot",
+        id="1",
+        url="",
+        author=Author("sam"),
+        text="Delivered on Tuesday.",
+        created_at=__import__("datetime").datetime(2026, 1, 1),
+        kind="review",
+        rating=1,
+    )
+    assert Triager().triage(mention).intent == "complaint"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Mi pedido no ha llegado", "es"),
+        ("Ma commande est en retard depuis une semaine", "fr"),
+        ("Meine Bestellung ist nicht angekommen", "de"),
+        ("Mijn bestelling is niet aangekomen", "nl"),
+        ("我的订单还没到", "zh"),
+        ("Nike Air Max restock when", "en"),
+    ],
+)
+def test_short_posts_get_their_language(triager, text, lang):
+    t = triager.triage_text(text)
+    assert t.lang == lang
+    assert t.needs_human is (lang != "en")
+
+
+def test_fast_vader_scores_exactly_like_vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from bot.triage import Vader
+
+    texts = [
+        "The app is NOT good!!",
+        "kind of ok, but the delivery was awful :(",
+        "I love it 😍",
+        "  meh  ",
+        "",
+    ]
+    plain, fast = SentimentIntensityAnalyzer(), Vader()
+    assert [fast.polarity_scores(t) for t in texts] == [plain.polarity_scores(t) for t in texts]
