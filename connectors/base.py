@@ -75,6 +75,13 @@ class Connector:
             caps.add("private")
         return frozenset(caps)
 
+    @property
+    def calls(self) -> int | None:
+        """API requests made so far (the pipeline records each poll's share in ``runs.calls``); ``None`` where
+        they are not counted. Connectors on ``connectors.http.HttpClient`` (as ``self.http``) count every request;
+        others override this."""
+        return getattr(getattr(self, "http", None), "calls", None)
+
     def fetch(self, cursor: str | None) -> FetchResult:
         """Return the mentions newer than ``cursor`` and the cursor that covers them (``None`` = first run)."""
         raise NotImplementedError
