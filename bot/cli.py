@@ -158,7 +158,10 @@ def status(ctx: Context) -> None:
     console.print(f"dry_run = {str(config.dry_run).lower()} · times in {tz.key}")
     runs = {r["connector"]: r for r in store.last_runs()}
     paused = store.paused_connectors()
-    table = Table("connector", "enabled", "every", "last poll", "result", "last successful poll")
+    calls = store.calls_since(now - timedelta(days=7))
+    table = Table(
+        "connector", "enabled", "every", "last poll", "result", "last successful poll", "API calls (7 days)"
+    )
     for name in sorted(set(config.connectors) | set(runs) | set(paused)):
         settings, run = config.connectors.get(name), runs.get(name, {})
         result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
@@ -171,6 +174,7 @@ def status(ctx: Context) -> None:
             when(run.get("started_at")),
             result,
             when(run.get("last_ok")),
+            str(calls[name]) if name in calls else "-",
         )
     console.print(table)
     counts = store.counts()
