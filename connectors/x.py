@@ -155,7 +155,8 @@ class XSession(requests.Session):
 def endpoint(method: str, url: str) -> str:
     """The rate-limited endpoint a request belongs to: ``GET /2/users/:id/mentions``."""
     path = requests.utils.urlparse(url).path
-    return method.upper() + " " + "/".join(":id" if part.isdigit() else part for part in path.split("/"))
+    parts = path.split("/")  # "", "2", "users", "783214", "mentions"
+    return method.upper() + " " + "/".join(":id" if i > 1 and p.isdigit() else p for i, p in enumerate(parts))
 
 
 ENDPOINTS = {"mentions": "GET /2/users/:id/mentions", "search": "GET /2/tweets/search/recent"}

@@ -259,7 +259,7 @@ class FakeX(FakePlatform):
     # -- plumbing: auth and rate limits ---------------------------------------------------------------------
 
     def _endpoint(self, request: Request) -> str:
-        parts = ["" if not p else ":id" if p.isdigit() else p for p in request.path.split("/")]
+        parts = [":id" if i > 1 and p.isdigit() else p for i, p in enumerate(request.path.split("/"))]
         if request.path.startswith("/2/users/by/username/"):
             parts[-1] = ":username"
         return f"{request.method} {'/'.join(parts)}"
