@@ -182,7 +182,9 @@ def test_overlong_reply_is_refused_before_any_request(fake, x, clock):
 
 
 def test_summoned_complaint_round_trip_reply_then_dm(fake, pipeline, clock):
-    tid = post(fake, clock, "jane", "@Acme I was charged twice for my subscription, please refund", name="Jane D")
+    tid = post(
+        fake, clock, "jane", "@Acme I was charged twice for my subscription, please refund", name="Jane D"
+    )
     pipeline.poll("x")
     (draft,) = pipeline.store.drafts("awaiting")
     assert draft.route == "reply" and draft.intent == "complaint" and draft.case_id
