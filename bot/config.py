@@ -32,6 +32,12 @@ class BrandSettings:
     contact_phone: str = ""
     timezone: str = "UTC"
     languages: list[str] = field(default_factory=lambda: ["en"])
+    exclude: list[str] = field(default_factory=list)
+
+    def off_topic(self, text: str) -> str | None:
+        """The first excluded phrase the text contains (case-insensitive), if any."""
+        lowered = text.casefold()
+        return next((term for term in self.exclude if term.casefold() in lowered), None)
 
     def problems(self, path: str) -> list[str]:
         out = []

@@ -172,6 +172,9 @@ class Pipeline:
             self.on_event("skipped", mention=mention, reason="written by the brand's own account")
             return
         triage = self.with_history(mention, self.triager.triage(mention))
+        if term := self.config.brand.off_topic(mention.text):
+            reason = f"off-topic: contains {term!r} (brand.exclude)"
+            triage = replace(triage, intent="other", urgency=0, reasons=(reason, *triage.reasons))
         self.store.save_triage(mention, triage, now=now)
         self.on_event("triaged", mention=mention, triage=triage)
         replies = self.config.replies
