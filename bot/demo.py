@@ -71,7 +71,9 @@ class Narrator:
         tone = "red" if result.status != "ok" else "cyan"
         self.console.print(
             f"[{tone}]fetched {result.connector}: {result.fetched} mention(s), {result.new} new, "
-            f"{result.duration_ms} ms[/{tone}]" + (f" — {escape(result.error or '')}" if result.error else "")
+            + ("" if result.calls is None else f"{result.calls} API call(s), ")
+            + f"{result.duration_ms} ms[/{tone}]"
+            + (f" — {escape(result.error or '')}" if result.error else "")
         )
 
     def triaged(self, mention, triage) -> None:
