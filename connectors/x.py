@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -60,8 +60,6 @@ UNKNOWN_LANGS = {"und", "qme", "qht", "qam", "qst", "zxx"}
 
 def snowflake_time(tweet_id: str) -> datetime:
     """When a post with this id was created (X ids are time-ordered snowflakes)."""
-    from datetime import UTC
-
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=UTC)
 
 
@@ -176,6 +174,7 @@ class XConnector(Connector):
             self.rules = ReplyRules(max_length=MAX_REPLY, can_reply=False, can_message=False)
         self.session = XSession(base_url=settings.base_url, timeout=settings.timeout_seconds)
         self._client: tweepy.Client | None = None
+        self._turn = 0  # a failed turn is not repeated: a failing source must not starve the other
 
     @property
     def calls(self) -> int:
@@ -217,7 +216,8 @@ class XConnector(Connector):
     def fetch(self, cursor: str | None) -> FetchResult:
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         since: dict[str, str] = dict(state.get("since", {}))
-        turn = int(state.get("turn", 0))
+        turn = max(int(state.get("turn", 0)), self._turn)
+        self._turn = turn + 1
         source = self._source(turn)
         tweets, includes, newest = self._read(source, since.get(source))
         if newest:

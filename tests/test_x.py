@@ -347,6 +347,36 @@ def test_faults_are_survived_and_other_connectors_keep_running(tmp_path, fake, c
         hn.stop()
 
 
+def test_a_failing_source_does_not_starve_the_other(fake, x, clock):
+    tid = post(fake, clock, "wes", "@Acme my order?")
+    fake.inject(Fault(503, {"title": "Service Unavailable", "status": 503}, path="/search/recent", times=99))
+    cursor = x.fetch(None).cursor
+    with pytest.raises(TransientError, match="503"):
+        x.fetch(cursor)
+    clock.advance(minutes=5)
+    later = post(fake, clock, "xia", "@Acme and mine?", minutes_ago=0)
+    assert [m.id for m in x.fetch(cursor).mentions] == [later] and tid != later
+
+
+def test_a_malformed_post_is_skipped_not_the_page(fake, x, clock):
+    good = {
+        "id": "2122253086356406272",
+        "text": "@Acme hi",
+        "author_id": "42",
+        "created_at": "2026-11-16T08:59:00.000Z",
+    }
+    bad = {"id": "2122253086356406273", "text": "no author"}
+    body = {
+        "data": [bad, good],
+        "includes": {"users": [{"id": "42", "name": "Al", "username": "al"}]},
+        "meta": {"newest_id": bad["id"], "oldest_id": good["id"], "result_count": 2},
+    }
+    fake.inject(Fault(200, body, path="/mentions"))
+    result = x.fetch(None)
+    assert [m.id for m in result.mentions] == [good["id"]]
+    assert bad["id"] in result.cursor
+
+
 def test_refused_credential_pauses_x_and_is_reported_once(fake, pipeline, clock):
     events = []
     pipeline.on_event = lambda kind, **data: events.append(kind)
@@ -394,3 +424,25 @@ def test_settings_problems_are_named():
 
     half = XSettings(user_id="1", username="a", bearer_token=Secret(env="B"), consumer_key=Secret(env="C"))
     assert any("missing consumer_secret" in p for p in half.problems("connectors.x"))
+
+
+def test_status_shows_each_connectors_calls_this_week(tmp_path, fake, pipeline, clock, monkeypatch):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    post(fake, clock, "vic", "@Acme hi there")
+    for _ in range(3):
+        pipeline.poll("x")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[brand]\nname = "Acme"\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n'
+        f'[store]\npath = "{tmp_path / "bot.db"}"\n'
+        '[connectors.x]\nenabled = false\nuser_id = "783214"\nusername = "Acme"\n'
+    )
+    monkeypatch.setenv("COLUMNS", "250")
+    result = CliRunner().invoke(cli, ["-c", str(config), "status"])
+    assert result.exit_code == 0, result.output
+    assert "API calls (7 days)" in result.output
+    (row,) = [line for line in result.output.splitlines() if line.strip("│ ").startswith("x ")]
+    assert row.rstrip(" │").endswith("3")
