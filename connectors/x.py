@@ -36,6 +36,10 @@ from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import seconds_until_reset
 
 log = logging.getLogger(__name__)
+# tweepy logs each request's headers (the bearer token) and oauthlib the signed OAuth fields at DEBUG: secrets never
+# go to the log, whatever level the daemon runs at.
+for _name in ("tweepy", "oauthlib", "requests_oauthlib"):
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 HOSTS = ("https://api.twitter.com", "https://api.x.com")
 WEB = "https://x.com"

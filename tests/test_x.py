@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.hackernews import FakeHackerNews
 from connectors.fakes.server import Fault
-from connectors.fakes.x import BRAND_ID, FakeX
+from connectors.fakes.x import ACCESS_TOKEN, BEARER, BRAND_ID, FakeX
 from connectors.x import XSettings
 from tests.review_helpers import connector_for
 
@@ -274,8 +275,11 @@ def test_read_only_without_user_keys(fake, clock, monkeypatch):
     assert "no user keys" in x.check()
 
 
-def test_check_logs_in_with_user_context(x, fake):
+def test_check_logs_in_with_user_context(x, fake, caplog):
+    caplog.set_level(logging.DEBUG)
     assert x.check() == f"logged in as @Acme (id {BRAND_ID})"
+    x.fetch(None)
+    assert BEARER not in caplog.text and ACCESS_TOKEN not in caplog.text
     assert fake.calls("GET", "/users/me$")[0].header("authorization").startswith("OAuth ")
 
 
