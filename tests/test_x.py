@@ -266,6 +266,17 @@ def test_reconcile_finds_our_reply_and_dm(fake, x, clock):
     assert fake.calls("GET", "/tweets$")[-1].arg("since_id") == mention.id
 
 
+def test_a_wrong_user_secret_is_refused_by_the_signature(fake, x, clock, monkeypatch):
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "not-the-secret")
+    with pytest.raises(FatalError, match="401"):
+        x.check()
+    post(fake, clock, "yan", "@Acme hello")
+    (mention,) = x.fetch(None).mentions  # reads use the app's bearer token
+    with pytest.raises(FatalError):
+        x.reply(mention, "Hi Yan", idempotency_key="k")
+    assert fake.posted() == []
+
+
 def test_read_only_without_user_keys(fake, clock, monkeypatch):
     keys = dict.fromkeys(XSettings.USER_KEYS)
     x = connector_for(fake, clock, monkeypatch, **keys)

@@ -11,12 +11,17 @@ mention or quote the account, as X does for self-serve apps since February 2026.
 
 from __future__ import annotations
 
+import hmac
 import html
 import itertools
 import re
 import shlex
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import unquote, urlencode
+
+from oauthlib.oauth1.rfc5849 import signature as oauth
 
 from bot.clock import Clock, SystemClock
 from connectors.fakes.server import FakePlatform, Request, Response, route
@@ -306,7 +311,7 @@ class FakeX(FakePlatform):
             if (
                 fields.get("oauth_consumer_key") == CONSUMER_KEY
                 and fields.get("oauth_token") == ACCESS_TOKEN
-                and fields.get("oauth_signature")
+                and self._signed(request, unquote(fields.get("oauth_signature", "")))
             ):
                 return None
             return problem(401, "Unauthorized", "Unauthorized")
@@ -321,6 +326,20 @@ class FakeX(FakePlatform):
                 )
             return None
         return problem(401, "Unauthorized", "Unauthorized")
+
+    def _signed(self, request: Request, signature: str) -> bool:
+        """Whether the OAuth 1.0a HMAC-SHA1 signature is right for this request and the account's secrets."""
+        query = urlencode([(k, v) for k, values in request.query.items() for v in values])
+        params = oauth.collect_parameters(
+            uri_query=query, headers={"Authorization": request.header("authorization")}
+        )
+        base = oauth.signature_base_string(
+            request.method,
+            oauth.base_string_uri(self.base_url + request.path),
+            oauth.normalize_parameters(params),
+        )
+        secrets = SimpleNamespace(client_secret=CONSUMER_SECRET, resource_owner_secret=ACCESS_SECRET)
+        return hmac.compare_digest(oauth.sign_hmac_sha1_with_client(base, secrets), signature)
 
     # -- shaping answers -------------------------------------------------------------------------------------
 
