@@ -54,6 +54,19 @@ def seconds_until_reset(headers: Any, now: datetime) -> float | None:
     return None
 
 
+class CountingSession(requests.Session):
+    """A ``requests`` session that counts every request it sends (for per-call accounting), to hand to a client
+    library that takes a session (praw, tweepy, Mastodon.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.calls += 1
+        return super().request(method, url, *args, **kwargs)
+
+
 class HttpClient:
     """A ``requests`` session bound to one connector and one base URL."""
 

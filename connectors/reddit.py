@@ -19,7 +19,7 @@ import prawcore
 from bot.errors import FatalError, TransientError
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
-from connectors.http import seconds_until_reset
+from connectors.http import CountingSession, seconds_until_reset
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,11 @@ class RedditConnector(Connector):
     def __init__(self, settings: RedditSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         self._reddit: praw.Reddit | None = None
+        self.session = CountingSession()
+
+    @property
+    def calls(self) -> int:
+        return self.session.calls
 
     @property
     def reddit(self) -> praw.Reddit:
@@ -96,6 +101,7 @@ class RedditConnector(Connector):
                 user_agent=s.user_agent,
                 check_for_updates=False,
                 timeout=int(s.timeout_seconds),
+                requestor_kwargs={"session": self.session},
                 **endpoints,
             )
         return self._reddit

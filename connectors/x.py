@@ -33,7 +33,7 @@ import tweepy
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
-from connectors.http import seconds_until_reset
+from connectors.http import CountingSession, seconds_until_reset
 
 log = logging.getLogger(__name__)
 # tweepy logs each request's headers (the bearer token) and oauthlib the signed OAuth fields at DEBUG: secrets never
@@ -124,14 +124,13 @@ class XSettings(ConnectorSettings):
         return out
 
 
-class XSession(requests.Session):
+class XSession(CountingSession):
     """tweepy's session, pointed at ``base_url``, with a timeout, a request counter and the rate-limit headers."""
 
     def __init__(self, *, base_url: str, timeout: float):
         super().__init__()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.calls = 0
         self.limits: dict[str, tuple[int, float]] = {}  # endpoint → (remaining, reset epoch)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
@@ -140,7 +139,6 @@ class XSession(requests.Session):
                 if url.startswith(host):
                     url = self.base_url + url[len(host) :]
         kwargs.setdefault("timeout", self.timeout)
-        self.calls += 1
         response = super().request(method, url, *args, **kwargs)
         remaining, reset = (
             response.headers.get("x-rate-limit-remaining"),

@@ -461,3 +461,15 @@ def test_status_shows_each_connectors_calls_this_week(tmp_path, fake, pipeline, 
     assert "API calls (7 days)" in result.output
     (row,) = [line for line in result.output.splitlines() if line.strip("│ ").startswith("x ")]
     assert row.rstrip(" │").endswith("3")
+
+
+def test_reddit_and_google_play_count_their_requests_too(fake_reddit, reddit_env, tmp_path, clock, monkeypatch):
+    from connectors.fakes.googleplay import FakeGooglePlay
+
+    reddit = connector_for(fake_reddit, clock, monkeypatch)
+    reddit.fetch(None)
+    assert reddit.calls == len(fake_reddit.requests) > 0
+    with FakeGooglePlay() as play:
+        googleplay = connector_for(play, clock, monkeypatch)
+        googleplay.fetch(None)
+        assert googleplay.calls == len(play.requests) == 2  # the token exchange and one page
