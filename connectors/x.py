@@ -388,6 +388,26 @@ class XConnector(Connector):
                 return str(tweet["id"])
         return None
 
+    def team_replied(self, mention: Mention) -> str | None:
+        handles = sorted(a for a in self.own_accounts() if not a.isdigit())
+        if not handles or not mention.thread_id:
+            return None
+        authors = " OR ".join(f"from:{h}" for h in handles)
+        body = self._call(
+            lambda: self.client.search_recent_tweets(
+                f"conversation_id:{mention.thread_id} ({authors})",
+                max_results=10,
+                expansions=["author_id"],
+                tweet_fields=["referenced_tweets", "author_id"],
+            )
+        )
+        users = {u["id"]: u["username"] for u in (body.get("includes") or {}).get("users", [])}
+        for tweet in body.get("data") or []:
+            refs = tweet.get("referenced_tweets") or []
+            if any(r.get("type") == "replied_to" and r.get("id") == mention.id for r in refs):
+                return f"{users.get(tweet.get('author_id'), tweet.get('author_id'))}:{tweet['id']}"
+        return None
+
     def find_message(self, mention: Mention, text: str) -> str | None:
         body = self._call(
             lambda: self.client.get_direct_message_events(

@@ -254,6 +254,22 @@ def test_closed_dms_settle_as_a_task_for_a_human(fake, pipeline, clock):
     assert states == {"reply": "sent", "message": "manual"}
 
 
+def test_a_teammates_reply_by_hand_is_not_answered_again(fake, pipeline, clock):
+    tid = post(fake, clock, "zoe", "@Acme my Hub arrived broken and I want a refund", name="Zoe Q")
+    pipeline.poll("x")
+    (draft,) = pipeline.store.drafts("awaiting")
+    fake.add_user("AcmeHelp", "Acme Help")
+    pipeline.connectors["x"].settings.own_accounts.append("AcmeHelp")
+    theirs = post(fake, clock, "AcmeHelp", "@zoe sorry Zoe, DM us", minutes_ago=0, reply_to=tid)
+    decisions.approve(pipeline.store, draft.id, actor="alice", now=clock.now())
+    drain(pipeline)
+    assert pipeline.store.draft(draft.id).state == "team_replied"
+    assert fake.calls("POST", "^/2/tweets$") == []
+    query = fake.calls("GET", "/search/recent$")[-1].arg("query")
+    assert query == f"conversation_id:{tid} (from:acme OR from:acmehelp)"
+    assert pipeline.store.outbox()[0]["posted_id"] == f"AcmeHelp:{theirs}"
+
+
 def test_reconcile_finds_our_reply_and_dm(fake, x, clock):
     post(fake, clock, "pat", "@Acme how long is the warranty?")
     (mention,) = x.fetch(None).mentions
