@@ -6,7 +6,8 @@ mentions again …), each with its own ``since_id`` in the cursor. A poll with n
 request; a busy one adds a request per further page (``next_token``). The mentions timeline is listed first because
 its reads are the cheap "owned" kind and it is where the posts we may answer come from; a post that both @-mentions
 the brand and matches a keyword arrives once (the store de-duplicates by id). A source whose rate-limit window is
-spent is not asked until it resets (``x-rate-limit-remaining``/``-reset`` of its last answer).
+spent is not asked until it resets (``x-rate-limit-remaining``/``-reset`` of its last answer). Posting costs a
+request more: before a reply, one search of the conversation checks that no teammate has answered by hand.
 
 Since February 2026 self-serve apps may reply only where the author summoned the brand's account (an @-mention or a
 quote of one of its posts): ``can_reply`` says which mentions qualify, and for the others the pipeline drafts a

@@ -600,6 +600,7 @@ class FakeX(FakePlatform):
                 "participant": pid,
             }
         )
+        # A DM names a person, not a post: it is logged against their latest post (the one the bot answers).
         mention = next(
             (
                 t["id"]
