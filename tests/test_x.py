@@ -378,6 +378,15 @@ def test_faults_are_survived_and_other_connectors_keep_running(tmp_path, fake, c
         hn.stop()
 
 
+def test_a_timeout_is_transient(fake, clock, monkeypatch):
+    x = connector_for(fake, clock, monkeypatch, timeout_seconds=0.05)
+    fake.delay = 0.5
+    with pytest.raises(TransientError, match="Timeout"):
+        x.fetch(None)
+    fake.delay = 0.0
+    assert x.fetch(None).mentions == []
+
+
 def test_a_failing_source_does_not_starve_the_other(fake, x, clock):
     tid = post(fake, clock, "wes", "@Acme my order?")
     fake.inject(Fault(503, {"title": "Service Unavailable", "status": 503}, path="/search/recent", times=99))

@@ -16,6 +16,7 @@ import html
 import itertools
 import re
 import shlex
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -102,6 +103,7 @@ class FakeX(FakePlatform):
         self.dms: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
         self.closed_dms: set[str] = set()  # user ids that accept no DMs from the brand
+        self.delay = 0.0  # seconds every answer takes (a slow platform, for client timeouts)
         self.limits = dict(LIMITS)
         self.windows: dict[str, tuple[float, int]] = {}  # endpoint → (window start, requests used)
         self._seq = itertools.count()
@@ -281,6 +283,8 @@ class FakeX(FakePlatform):
         return limit, max(limit - used, 0), start + WINDOW
 
     def _answer(self, request: Request) -> Response:
+        if self.delay:
+            time.sleep(self.delay)
         key = self._endpoint(request)
         if key in self.limits:
             with self.lock:
