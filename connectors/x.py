@@ -185,6 +185,7 @@ class XConnector(Connector):
 
     @property
     def client(self) -> tweepy.Client:
+        """tweepy's v2 client on our session (built on first use, when the secrets are read)."""
         if self._client is None:
             s = self.settings
 

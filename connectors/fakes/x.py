@@ -73,6 +73,7 @@ def invalid(parameter: str, value: str, message: str) -> Response:
 
 
 def iso(dt: datetime) -> str:
+    """X's timestamp format: ``2026-11-16T09:00:00.000Z``."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -86,6 +87,7 @@ def token_for(tweet_id: str) -> str:
 
 
 def untoken(token: str) -> int | None:
+    """The post id a pagination token resumes at (None for a token we did not hand out)."""
     return int(token[7:], 36) if token.startswith("b26v89c") and len(token) > 7 else None
 
 
