@@ -38,7 +38,7 @@ def samples(platform: str) -> list[dict[str, Any]]:
 
 
 # Other things called ACME that the samples talk about (the shipped config.toml excludes them too).
-EXCLUDE = ["ACME protocol", "Let's Encrypt", "Looney Tunes", "Wile E. Coyote"]
+EXCLUDE = ["ACME protocol", "Let's Encrypt", "Looney Tunes", "Wile E. Coyote", "Road Runner"]
 
 
 def demo_settings(fakes: dict[str, FakePlatform], db_path: Path) -> dict[str, Any]:

@@ -161,7 +161,7 @@ def test_an_excluded_phrase_marks_a_post_off_topic(config_path, fake_reddit):
     )
     other = fake_reddit.add_submission(
         author="dev",
-        title="acme protocol help",
+        title="#AcmeProtocol help",
         selftext="How do I renew certificates? My client keeps failing.",
     )
     ours = fake_reddit.add_comment(author="kim", body="u/acme_support my order never arrived")
