@@ -49,7 +49,11 @@ class FakeReddit(FakePlatform):
         self.things: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, Any]] = []
         self._ids = itertools.count(1000)
+        # What the x-ratelimit-* headers announce (Reddit: remaining and used in this window, seconds to its reset).
         self.ratelimit_remaining = 996.0
+        self.ratelimit_used = 4
+        self.ratelimit_reset = 600
+        self.max_page = 100  # Reddit's largest Listing page
         self.unknown_users: set[str] = set()  # lower-cased names whose profile answers 404
 
     # -- state helpers for tests and the demo ----------------------------------------------------------------
@@ -143,15 +147,15 @@ class FakeReddit(FakePlatform):
         return sorted(things, key=lambda t: (t["data"]["created_utc"], t["data"]["name"]), reverse=True)
 
     def _limit(self, request: Request) -> int:
-        return max(1, min(100, int(request.arg("limit") or 25)))
+        return max(1, min(self.max_page, int(request.arg("limit") or 25)))
 
     # -- the API ----------------------------------------------------------------------------------------------
 
     def rate_limit_headers(self, request: Request) -> dict[str, str]:
         return {
             "x-ratelimit-remaining": f"{self.ratelimit_remaining:.1f}",
-            "x-ratelimit-used": "0",
-            "x-ratelimit-reset": "600",
+            "x-ratelimit-used": str(self.ratelimit_used),
+            "x-ratelimit-reset": str(self.ratelimit_reset),
         }
 
     @route("POST", r"/api/v1/access_token/?")
@@ -174,6 +178,10 @@ class FakeReddit(FakePlatform):
 
     @route("GET", r"/message/mentions/?")
     def mentions(self, request: Request) -> Any:
+        return listing(self._mentions(), limit=self._limit(request), after=request.arg("after"))
+
+    def _mentions(self) -> list[dict[str, Any]]:
+        """Comments that name the bot's account, as inbox items of type ``username_mention``, newest first."""
         tag = f"u/{self.bot_username}".lower()
         things = self._newest("t1", lambda d: tag in d["body"].lower())
         inbox = []
@@ -189,15 +197,18 @@ class FakeReddit(FakePlatform):
                 }
             )
             inbox.append({"kind": "t1", "data": data})
-        return listing(inbox, limit=self._limit(request), after=request.arg("after"))
+        return inbox
 
     @route("GET", r"/r/(?P<subs>[^/]+)/search/?")
     def search(self, request: Request) -> Any:
         subs = {s.lower() for s in request.params["subs"].split("+")}
-        query = (request.arg("q") or "").lower().strip('"')
+        terms = [t.strip().strip('"') for t in (request.arg("q") or "").lower().split(" or ") if t.strip()]
         things = self._newest(
             "t3",
-            lambda d: d["subreddit"].lower() in subs and query in f"{d['title']} {d['selftext']}".lower(),
+            lambda d: (
+                d["subreddit"].lower() in subs
+                and any(t in f"{d['title']} {d['selftext']}".lower() for t in terms)
+            ),
         )
         return listing(things, limit=self._limit(request), after=request.arg("after"))
 
@@ -300,6 +311,9 @@ class FakeReddit(FakePlatform):
         me = self.bot_username.lower()
         if request.params["box"] == "sent":
             things = self._newest("t4", lambda d: d["author"].lower() == me)
+        elif request.params["box"] == "inbox":  # what was sent to us: messages and username mentions
+            things = self._newest("t4", lambda d: d["dest"].lower() == me) + self._mentions()
+            things.sort(key=lambda t: (t["data"]["created_utc"], t["data"]["name"]), reverse=True)
         else:
             things = self._newest("t4", lambda d: me in (d["author"].lower(), d["dest"].lower()))
         return listing(things, limit=self._limit(request), after=request.arg("after"))
