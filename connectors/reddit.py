@@ -414,6 +414,10 @@ class RedditConnector(Connector):
         except (prawcore.exceptions.ServerError, prawcore.exceptions.RequestException) as exc:
             raise TransientError(self.name, f"{type(exc).__name__}: {exc}") from exc
         except prawcore.exceptions.ResponseException as exc:
+            if exc.response.status_code == 401:  # the token endpoint refusing the app's id and secret
+                raise FatalError(
+                    self.name, "login refused (HTTP 401): check the app's id and secret"
+                ) from exc
             raise TransientError(self.name, f"HTTP {exc.response.status_code}") from exc
         except praw.exceptions.RedditAPIException as exc:
             raise TransientError(self.name, f"Reddit refused: {exc}") from exc

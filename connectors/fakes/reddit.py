@@ -54,6 +54,7 @@ class FakeReddit(FakePlatform):
         self.ratelimit_used = 4
         self.ratelimit_reset = 600
         self.max_page = 100  # Reddit's largest Listing page
+        self.revoked = False  # the account's password changed or the app was revoked: no more tokens
         self.unknown_users: set[str] = set()  # lower-cased names whose profile answers 404
 
     # -- state helpers for tests and the demo ----------------------------------------------------------------
@@ -161,7 +162,9 @@ class FakeReddit(FakePlatform):
     @route("POST", r"/api/v1/access_token/?")
     def access_token(self, request: Request) -> Any:
         form = request.form
-        if form.get("grant_type") == "password" and form.get("username") != self.bot_username:
+        if self.revoked or (
+            form.get("grant_type") == "password" and form.get("username") != self.bot_username
+        ):
             return {"error": "invalid_grant"}
         return {"access_token": "fake-token", "token_type": "bearer", "expires_in": 86400, "scope": "*"}
 
