@@ -45,6 +45,8 @@ MAX_STATUS = 500
 # A reply starts with the person's @-mention, which the server counts as "@username": leave room for it.
 MAX_REPLY = 450
 SOURCES = ("mentions", "search")
+# Stop asking while this few requests are left in the five-minute window.
+RESERVE = 1
 _BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p>", re.I)
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -97,6 +99,18 @@ class MastodonSession(CountingSession):
             with contextlib.suppress(ValueError, AttributeError):
                 self.last_error = str(response.json().get("error", ""))[:300]
         return response
+
+    def wait_seconds(self, now: datetime) -> float | None:
+        """Seconds until the server's window resets when its budget is (nearly) spent; ``None`` while there is
+        room. Stopping one request short also keeps Mastodon.py's own check (on the real time) from firing."""
+        try:
+            remaining = float(self.last_headers.get("x-ratelimit-remaining", ""))
+        except ValueError:
+            return None
+        if remaining > RESERVE:
+            return None
+        wait = seconds_until_reset(self.last_headers, now)
+        return wait if wait else None
 
 
 class MastodonConnector(Connector):
@@ -308,7 +322,11 @@ class MastodonConnector(Connector):
         return str(exc.args[0])[:120] if exc.args else type(exc).__name__
 
     def _call(self, fn: Callable[[], Any], *, posting: bool = False) -> Any:
-        """Run a Mastodon.py call, turning its failures into mentionbot's error branches."""
+        """Run a Mastodon.py call within the server's rate budget, turning its failures into mentionbot's error
+        branches."""
+        wait = self.session.wait_seconds(self.clock.now())
+        if wait is not None:
+            raise TransientError(self.name, "rate budget spent until the reset", retry_after=wait)
         try:
             return fn()
         except MastodonRatelimitError as exc:

@@ -188,6 +188,21 @@ def test_429_waits_for_the_announced_reset_through_the_clock(fake, pipeline, clo
     assert clock.slept == []
 
 
+def test_a_spent_budget_waits_for_the_window_to_reset_without_asking(fake, pipeline, clock):
+    pipeline.poll("mastodon")
+    fake.limit_remaining = 2  # the next answer says one request is left in this window
+    clock.advance(seconds=60)
+    assert pipeline.poll("mastodon").status == "ok"
+    before = len(fake.requests)
+    result = pipeline.poll("mastodon")
+    assert result.status == "error" and "rate budget spent" in result.error and len(fake.requests) == before
+    assert pipeline.not_before["mastodon"] == fake.window_ends
+    clock.set(fake.window_ends)
+    post(fake, clock, "vi@x.social", "@acme is the hub waterproof?")
+    assert pipeline.poll("mastodon").new == 1
+    assert clock.slept == []
+
+
 def test_faults_are_survived_and_other_connectors_keep_running(tmp_path, fake, clock, monkeypatch):
     with FakeHackerNews() as hn:
         connectors = {

@@ -1,4 +1,5 @@
-"""A loopback Mastodon server: mention notifications, search, statuses with Idempotency-Key, context, rate limits."""
+"""A loopback Mastodon server: instance, mention notifications, search, statuses with Idempotency-Key, context,
+rate limits (300 requests per five-minute window), Link pagination and ``{"error": …}`` bodies."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class FakeMastodon(FakePlatform):
         self.via_api: list[str] = []  # statuses the bot posted through the API
         self.texts: dict[str, str] = {}  # status id → the text as written (statuses carry HTML)
         self.limit_remaining = 300
+        self.window_ends: datetime | None = None
         self._status_ids = itertools.count(113000000000000001)
         self._notification_ids = itertools.count(5001)
         self._account_ids = itertools.count(100)
@@ -154,9 +156,12 @@ class FakeMastodon(FakePlatform):
 
     def rate_limit_headers(self, request: Request) -> dict[str, str]:
         with self.lock:
+            now = self.clock.now()
+            if self.window_ends is None or now >= self.window_ends:  # Mastodon's budget is per five minutes
+                self.window_ends, self.limit_remaining = now + timedelta(minutes=5), 300
             if request.path.startswith("/api/"):
                 self.limit_remaining = max(0, self.limit_remaining - 1)
-            reset = self.clock.now() + timedelta(minutes=5)
+            reset = self.window_ends
             return {
                 "X-RateLimit-Limit": "300",
                 "X-RateLimit-Remaining": str(self.limit_remaining),
@@ -169,6 +174,30 @@ class FakeMastodon(FakePlatform):
         if request.header("authorization") != f"Bearer {TOKEN}":
             return Response(401, {"error": "The access token is invalid"})
         return None
+
+    @route("GET", "/api/v1/instance/?")
+    def instance_v1(self, request: Request) -> Response:
+        return Response(
+            200,
+            {
+                "uri": "social.example",
+                "title": "social.example",
+                "version": "4.3.0",
+                "configuration": {"statuses": {"max_characters": 500}},
+            },
+        )
+
+    @route("GET", "/api/v2/instance/?")
+    def instance(self, request: Request) -> Response:
+        return Response(
+            200,
+            {
+                "domain": "social.example",
+                "title": "social.example",
+                "version": "4.3.0",
+                "configuration": {"statuses": {"max_characters": 500}},
+            },
+        )
 
     @route("GET", "/api/v1/accounts/verify_credentials")
     def verify(self, request: Request) -> Response:
@@ -191,7 +220,8 @@ class FakeMastodon(FakePlatform):
         page.sort(key=key, reverse=True)
         headers = {}
         if page:
-            base = f"{self.base_url}/api/v1/notifications?limit={limit}"
+            kinds = "".join(f"&types[]={t}" for t in types)  # Mastodon keeps the filter in its links
+            base = f"{self.base_url}/api/v1/notifications?limit={limit}{kinds}"
             headers["Link"] = (
                 f'<{base}&max_id={page[-1]["id"]}>; rel="next", <{base}&min_id={page[0]["id"]}>; rel="prev"'
             )
