@@ -189,23 +189,27 @@ class MastodonConnector(Connector):
         )
 
     def _notifications(self, min_id: str | None) -> tuple[list[dict], str | None]:
-        """Statuses of the mention notifications after ``min_id`` (the newest page on the first run)."""
+        """Statuses of the mention notifications after ``min_id`` (the newest page on the first run), paging to
+        newer ones by the ``Link: rel="prev"`` header as Mastodon announces it."""
         statuses: list[dict] = []
         newest = min_id
-        for _ in range(self.settings.max_pages):
-            page = self._call(
-                lambda m=newest: self.api.notifications(
-                    types=["mention"], min_id=m, limit=self.settings.page_size
-                )
-            )
+        page = self._call(
+            lambda: self.api.notifications(types=["mention"], min_id=min_id, limit=self.settings.page_size)
+        )
+        for number in range(1, self.settings.max_pages + 1):
             if not isinstance(page, list):
                 raise TransientError(self.name, "notifications: malformed answer")
-            items = [n for n in page if isinstance(n, dict) and n.get("status")]
-            statuses += [n["status"] for n in items]
+            statuses += [n["status"] for n in page if isinstance(n, dict) and n.get("status")]
             if page:
                 newest = max((str(n["id"]) for n in page), key=_id_order)
             if len(page) < self.settings.page_size or min_id is None:
                 break
+            if number == self.settings.max_pages:
+                log.warning(
+                    "mastodon: more than %d pages of new mentions; the rest waits for the next poll", number
+                )
+                break
+            page = self._call(lambda p=page: self.api.fetch_previous(p)) or []
         # A first run on a quiet account still leaves a watermark, so the next poll pages from the start.
         return statuses, newest or "0"
 

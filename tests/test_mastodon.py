@@ -117,7 +117,10 @@ def test_pages_through_a_busy_backlog(fake, masto, clock):
     before = len(fake.requests)
     result = masto.fetch(cursor)
     assert sorted(m.id for m in result.mentions) == sorted(ids)
-    assert len(fake.requests) - before == 3
+    pages = fake.requests[before:]
+    assert len(pages) == 3 and all(r.query["types[]"] == ["mention"] for r in pages)
+    newest = [n["id"] for n in fake.notifications]
+    assert [r.arg("min_id") for r in pages[1:]] == [newest[9], newest[19]]  # followed Link: rel="prev"
 
 
 def test_cursor_survives_a_restart(tmp_path, fake, clock, monkeypatch):
