@@ -98,6 +98,7 @@ class BlueskyConnector(Connector):
         super().__init__(settings, **kwargs)
         self.request = CountingRequest(timeout=settings.timeout_seconds)
         self._client: Client | None = None
+        self._on_saved_session = False
         self._turn = 0
 
     @property
@@ -130,6 +131,7 @@ class BlueskyConnector(Connector):
                 if saved.exists():
                     try:
                         client.login(session_string=saved.read_text().strip(), fetch_bsky_profile=False)
+                        self._on_saved_session = True
                         return client
                     except (AtProtocolError, ValueError) as exc:
                         log.warning(
@@ -147,6 +149,12 @@ class BlueskyConnector(Connector):
         """The brand account's DID, from the session."""
         session = self.client._session
         return session.did if session else ""
+
+    def _forget_session(self) -> None:
+        """Drop the saved session; the next call logs in with the app password."""
+        log.warning("bluesky: the saved session was refused; logging in with the app password")
+        self._session_file().unlink(missing_ok=True)
+        self._client, self._on_saved_session = None, False
 
     def own_accounts(self) -> set[str]:
         mine = {self.settings.handle.lower()}
@@ -318,7 +326,15 @@ class BlueskyConnector(Connector):
                 if _error_name(exc) != "ExpiredToken" or self._client is None:
                     raise
                 log.info("bluesky: access token expired; refreshing the session")
-                self._client._refresh_and_set_session()  # SDK: refreshSession and on_session_change
+                try:
+                    self._client._refresh_and_set_session()  # SDK: refreshSession and on_session_change
+                except (BadRequestError, UnauthorizedError):  # the refresh token is gone too
+                    self._forget_session()
+                return fn()
+            except UnauthorizedError:
+                if not self._on_saved_session:
+                    raise
+                self._forget_session()  # a saved session the server no longer knows: log in afresh, once
                 return fn()
         except RateLimitExceededError as exc:
             wait = seconds_until_reset(exc.response.headers if exc.response else {}, self.clock.now())

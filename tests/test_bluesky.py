@@ -247,3 +247,12 @@ def test_reconcile_and_teammates_replies_are_found_in_the_thread(fake, sky, cloc
     assert sky.team_replied(mention) == f"{BRAND_HANDLE}:{posted}" and uri == mention.id
     sent = sky.message(mention, "Hello from Acme", idempotency_key="m")
     assert sky.find_message(mention, "Hello from Acme") == sent
+
+
+def test_a_saved_session_the_server_forgot_falls_back_to_the_app_password(fake, clock, monkeypatch, tmp_path):
+    make(fake, clock, monkeypatch, tmp_path).check()
+    fake.access_tokens.clear()
+    fake.refresh_tokens.clear()
+    post(fake, clock, "eli.bsky.social", f"@{BRAND_HANDLE} hello?")
+    assert len(make(fake, clock, monkeypatch, tmp_path).fetch(None).mentions) == 1
+    assert fake.sessions_created == 2
