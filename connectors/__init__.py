@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "hackernews": "connectors.hackernews:HackerNewsConnector",
     "x": "connectors.x:XConnector",
     "mastodon": "connectors.mastodon:MastodonConnector",
+    "bluesky": "connectors.bluesky:BlueskyConnector",
 }
 
 

@@ -222,8 +222,10 @@ class RedditConnector(Connector):
         for source in asked:
             found, state[source] = self._read(source, state.get(source))
             mentions += found
-        mentions.sort(key=lambda m: (m.created_at, m.id))
-        return FetchResult(mentions, json.dumps(state, sort_keys=True))
+        unique = {m.id: m for m in mentions}  # a summoning comment may also be among the keyword comments
+        return FetchResult(
+            sorted(unique.values(), key=lambda m: (m.created_at, m.id)), json.dumps(state, sort_keys=True)
+        )
 
     def _listing(self, source: str, limit: int) -> Iterable[Any]:
         """praw's lazy ListingGenerator for ``source``, newest first; it asks for the next page (``after``) only

@@ -22,6 +22,7 @@ FAKES: dict[str, str] = {
     "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
     "x": "connectors.fakes.x:FakeX",
     "mastodon": "connectors.fakes.mastodon:FakeMastodon",
+    "bluesky": "connectors.fakes.bluesky:FakeBluesky",
 }
 
 
