@@ -422,6 +422,19 @@ class RedditConnector(Connector):
                 ) from exc
             raise TransientError(self.name, f"HTTP {exc.response.status_code}") from exc
         except praw.exceptions.RedditAPIException as exc:
-            raise TransientError(self.name, f"Reddit refused: {exc}") from exc
+            raise TransientError(self.name, f"Reddit refused: {exc}", retry_after=_posting_wait(exc)) from exc
         except ValueError as exc:  # requests' JSONDecodeError on a garbled body
             raise TransientError(self.name, f"malformed answer: {exc}") from exc
+
+
+_WAIT = re.compile(r"(\d+) (millisecond|second|minute)", re.I)
+
+
+def _posting_wait(exc: praw.exceptions.RedditAPIException) -> float | None:
+    """The wait in Reddit's "you are doing that too much, try again in 7 minutes" (``RATELIMIT``), if any."""
+    for item in exc.items:
+        found = _WAIT.search(item.message or "") if item.error_type == "RATELIMIT" else None
+        if found:
+            unit = found.group(2).lower()
+            return int(found.group(1)) * (60 if unit == "minute" else 0.001 if unit == "millisecond" else 1)
+    return None

@@ -244,3 +244,24 @@ def test_a_post_is_never_repeated_by_praw(fake, reddit):
     assert len(fake.calls("POST", "^/api/comment/$")) == 1
     (posted,) = fake.replies_to(comment, author="acme_support")
     assert reddit.find_reply(mention) == posted["name"]
+
+
+def test_doing_that_too_much_waits_as_long_as_reddit_says(fake, reddit, clock):
+    comment = fake.add_comment(author="ty", body="u/acme_support order missing", created_utc=ago(5))
+    (mention,) = [m for m in reddit.fetch(None).mentions if m.id == comment]
+    fake.posting_limited = (
+        "Looks like you've been doing that a lot. Take a break for 7 minutes before trying again."
+    )
+    with pytest.raises(TransientError, match="RATELIMIT") as caught:
+        reddit.reply(mention, "Thank you, we're on it.", idempotency_key="draft-1")
+    assert caught.value.retry_after == 420 and clock.slept == []
+    assert fake.replies_to(comment) == []
+
+
+def test_settings_problems_name_the_key():
+    from connectors.reddit import RedditSettings
+
+    bad = RedditSettings(subreddits=["acme"], page_size=500, max_pages=0, rotation=["mentions", "everything"])
+    problems = bad.problems("connectors.reddit")
+    for key in ("page_size", "max_pages", "rotation"):
+        assert any(p.startswith(f"connectors.reddit.{key}:") for p in problems), key

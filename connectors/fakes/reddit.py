@@ -54,6 +54,8 @@ class FakeReddit(FakePlatform):
         self.ratelimit_used = 4
         self.ratelimit_reset = 600
         self.max_page = 100  # Reddit's largest Listing page
+        # Reddit's answer to a new account posting fast, e.g. "you are doing that too much. try again in 7 minutes."
+        self.posting_limited = ""
         self.revoked = False  # the account's password changed or the app was revoked: no more tokens
         self.unknown_users: set[str] = set()  # lower-cased names whose profile answers 404
 
@@ -245,6 +247,8 @@ class FakeReddit(FakePlatform):
     @route("POST", r"/api/comment/?")
     def comment(self, request: Request) -> Any:
         form = request.form
+        if self.posting_limited:
+            return {"json": {"errors": [["RATELIMIT", self.posting_limited, "ratelimit"]]}}
         parent = form.get("thing_id", "")
         if parent not in self.things:
             return {"json": {"errors": [["INVALID_THING", "that thing does not exist", "thing_id"]]}}
