@@ -1,8 +1,9 @@
 """Mastodon through Mastodon.py: mention notifications and keyword search; replies and private messages.
 
-A poll asks one source, the sources taking turns (the account's mention notifications, then the keyword search
-when keywords are set), each with its own ``min_id`` in the cursor, so a quiet poll is one request. Search needs a
-server with full-text search; a server that refuses it is logged once and asked no more until the next start.
+A poll asks one source, the sources taking turns (the account's mention notifications, the keyword search when
+keywords are set, then each followed hashtag's timeline), each with its own ``min_id`` in the cursor, so a quiet
+poll is one request; newer pages follow the ``Link`` header. Search needs a server with full-text search; a server
+that refuses it is logged once and asked no more until the next start. Hashtag timelines work on every server.
 
 A customer's private answer arrives as a mention notification of a ``direct`` status: ``fetch`` keeps those out of
 the public mentions and hands them to ``fetch_private`` (called right after in the same poll), so reading the
@@ -64,6 +65,7 @@ class MastodonSettings(ConnectorSettings):
     account: str = ""
     access_token: Secret | None = None
     keywords: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
     page_size: int = 40
     max_pages: int = 10
 
@@ -80,6 +82,9 @@ class MastodonSettings(ConnectorSettings):
             out.append(f"{path}.page_size: expected 1 to 80 (Mastodon's maximum page)")
         if self.max_pages < 1:
             out.append(f"{path}.max_pages: expected at least 1")
+        for tag in self.hashtags:
+            if not re.fullmatch(r"#?\w+", tag):
+                out.append(f"{path}.hashtags: {tag!r} is not a hashtag (letters, digits and _ only)")
         return out
 
 
@@ -163,9 +168,12 @@ class MastodonConnector(Connector):
         turn = max(int(state.get("turn", 0)), self._turn)
         self._turn = turn + 1
         sources = ["mentions"] + (["search"] if self.settings.keywords and not self._search_refused else [])
+        sources += [f"tag:{tag.lstrip('#').lower()}" for tag in self.settings.hashtags]
         source = sources[turn % len(sources)]
         if source == "search":
             statuses, newest = self._search(since.get("search"))
+        elif source.startswith("tag:"):
+            statuses, newest = self._hashtag(source[4:], since.get(source))
         else:
             statuses, newest = self._notifications(since.get("mentions"))
         if newest:
@@ -189,28 +197,45 @@ class MastodonConnector(Connector):
         )
 
     def _notifications(self, min_id: str | None) -> tuple[list[dict], str | None]:
-        """Statuses of the mention notifications after ``min_id`` (the newest page on the first run), paging to
-        newer ones by the ``Link: rel="prev"`` header as Mastodon announces it."""
+        """Statuses of the mention notifications after ``min_id`` (the newest page on the first run)."""
+        return self._paged(
+            lambda: self.api.notifications(types=["mention"], min_id=min_id, limit=self.settings.page_size),
+            min_id,
+            self.settings.page_size,
+            lambda n: n.get("status"),
+        )
+
+    def _hashtag(self, tag: str, min_id: str | None) -> tuple[list[dict], str | None]:
+        """Public statuses with ``#tag`` after ``min_id``: a server without full-text search still has these."""
+        limit = min(self.settings.page_size, 40)  # the tag timeline's largest page
+        return self._paged(
+            lambda: self.api.timeline_hashtag(tag, min_id=min_id, limit=limit), min_id, limit, lambda s: s
+        )
+
+    def _paged(
+        self, first: Callable[[], Any], min_id: str | None, limit: int, status_of: Callable[[dict], Any]
+    ) -> tuple[list[dict], str | None]:
+        """Items after ``min_id``, paging to newer ones by the ``Link: rel="prev"`` header as Mastodon announces
+        it; the statuses they carry and the newest item id."""
         statuses: list[dict] = []
         newest = min_id
-        page = self._call(
-            lambda: self.api.notifications(types=["mention"], min_id=min_id, limit=self.settings.page_size)
-        )
+        page = self._call(first)
         for number in range(1, self.settings.max_pages + 1):
             if not isinstance(page, list):
-                raise TransientError(self.name, "notifications: malformed answer")
-            statuses += [n["status"] for n in page if isinstance(n, dict) and n.get("status")]
-            if page:
-                newest = max((str(n["id"]) for n in page), key=_id_order)
-            if len(page) < self.settings.page_size or min_id is None:
+                raise TransientError(self.name, "malformed answer: expected a list")
+            items = [i for i in page if isinstance(i, dict) and "id" in i]
+            statuses += [s for s in map(status_of, items) if isinstance(s, dict)]
+            if items:
+                newest = max((str(i["id"]) for i in items), key=_id_order)
+            if len(page) < limit or min_id is None:
                 break
             if number == self.settings.max_pages:
                 log.warning(
-                    "mastodon: more than %d pages of new mentions; the rest waits for the next poll", number
+                    "mastodon: more than %d pages of new items; the rest waits for the next poll", number
                 )
                 break
             page = self._call(lambda p=page: self.api.fetch_previous(p)) or []
-        # A first run on a quiet account still leaves a watermark, so the next poll pages from the start.
+        # A first run on a quiet source still leaves a watermark, so the next poll pages from the start.
         return statuses, newest or "0"
 
     def _search(self, min_id: str | None) -> tuple[list[dict], str | None]:

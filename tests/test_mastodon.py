@@ -79,6 +79,34 @@ def test_fetch_strips_html_and_keeps_the_status(fake, masto, clock):
     assert None not in mention.raw.values()
 
 
+def test_links_mentions_and_hashtags_read_as_written(fake, masto, clock):
+    sid = post(
+        fake, clock, "ola@x.social", "@acme the guide at https://acme.example/help/hub is wrong #AcmeHub"
+    )
+    (mention,) = masto.fetch(None).mentions
+    content = fake.statuses[sid]["content"]
+    assert (
+        'class="u-url mention"' in content
+        and 'class="invisible">https://' in content
+        and "hashtag" in content
+    )
+    assert mention.text == "@acme the guide at https://acme.example/help/hub is wrong #AcmeHub"
+
+
+def test_hashtags_are_followed_on_a_server_without_search(clock, monkeypatch):
+    with FakeMastodon(search=False, clock=clock) as fake:
+        masto = connector_for(fake, clock, monkeypatch, hashtags=["#AcmeHub"])
+        sid = post(fake, clock, "pia@x.social", "my #AcmeHub lost its pairing again", notify=False)
+        post(fake, clock, "quin@x.social", "lovely weather #sunday", notify=False)
+        cursor = masto.fetch(None).cursor  # the mentions' turn
+        result = masto.fetch(cursor)  # the hashtag's turn
+        assert [m.text for m in result.mentions] == ["my #AcmeHub lost its pairing again"]
+        assert fake.requests[-1].path == "/api/v1/timelines/tag/acmehub"
+        masto.fetch(result.cursor)
+        quiet = masto.fetch(result.cursor)
+        assert quiet.mentions == [] and fake.requests[-1].arg("min_id") == sid
+
+
 def test_complaint_round_trip_reply_private_message_and_the_customers_answer(fake, pipeline, clock):
     sid = post(fake, clock, "marta@example.social", "@acme my order #4821 is a week late and nobody answers")
     pipeline.poll("mastodon")

@@ -4,6 +4,7 @@ rate limits (300 requests per five-minute window), Link pagination and ``{"error
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
@@ -19,6 +20,35 @@ BRAND = {
     "display_name": "Acme",
     "url": "https://social.example/@acme",
 }
+
+
+_TOKENS = re.compile(
+    r"(?P<url>https?://[^\s<]+)|(?<![\w/])@(?P<user>\w+)(?:@(?P<domain>[\w.-]+\w))?|(?<![\w&])#(?P<tag>\w+)"
+)
+
+
+def render(text: str) -> str:
+    """``text`` as the HTML Mastodon stores: paragraphs, line breaks, and links, mentions and hashtags marked up."""
+
+    def token(m: re.Match) -> str:
+        if url := m.group("url"):
+            scheme, rest = url.split("://", 1)
+            return (
+                f'<a href="{url}" target="_blank" rel="nofollow noopener" translate="no">'
+                f'<span class="invisible">{scheme}://</span><span class="">{rest}</span>'
+                '<span class="invisible"></span></a>'
+            )
+        if user := m.group("user"):
+            acct = f"{user}@{m.group('domain')}" if m.group("domain") else user
+            return (
+                f'<span class="h-card" translate="no"><a href="https://social.example/@{acct}" '
+                f'class="u-url mention">@<span>{user}</span></a></span>'
+            )
+        tag = m.group("tag")
+        return f'<a href="https://social.example/tags/{tag.lower()}" class="mention hashtag" rel="tag">#<span>{tag}</span></a>'
+
+    paragraphs = [escape(p, quote=False).replace("\n", "<br />") for p in text.split("\n\n")]
+    return "".join(f"<p>{_TOKENS.sub(token, p)}</p>" for p in paragraphs)
 
 
 def _iso(when: datetime) -> str:
@@ -77,7 +107,7 @@ class FakeMastodon(FakePlatform):
         with self.lock:
             account = self.account(author, name)
             sid = str(next(self._status_ids))
-            content = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
+            content = render(text)
             status = {
                 "id": sid,
                 "uri": f"https://social.example/users/{account['username']}/statuses/{sid}",
@@ -241,10 +271,34 @@ class FakeMastodon(FakePlatform):
                 for s in self.statuses.values()
                 if s["visibility"] == "public"
                 and int(s["id"]) > min_id
-                and any(t in s["content"].lower() for t in terms)
+                and any(t in self.texts[s["id"]].lower() for t in terms)
             ]
         found.sort(key=lambda s: int(s["id"]), reverse=True)
         return Response(200, {"accounts": [], "statuses": found[:40], "hashtags": []})
+
+    @route("GET", r"/api/v1/timelines/tag/(?P<tag>\w+)")
+    def tag_timeline(self, request: Request) -> Response:
+        tag = request.params["tag"].lower()
+        limit = min(int(request.arg("limit") or 20), 40)
+        with self.lock:
+            items = [
+                s
+                for s in self.statuses.values()
+                if s["visibility"] == "public" and f'/tags/{tag}"' in s["content"]
+            ]
+        key = lambda s: int(s["id"])  # noqa: E731
+        if min_id := request.arg("min_id"):
+            page = sorted((s for s in items if key(s) > int(min_id)), key=key)[:limit]
+        else:
+            page = sorted(items, key=key)[-limit:]
+        page.sort(key=key, reverse=True)
+        headers = {}
+        if page:
+            base = f"{self.base_url}/api/v1/timelines/tag/{tag}?limit={limit}"
+            headers["Link"] = (
+                f'<{base}&max_id={page[-1]["id"]}>; rel="next", <{base}&min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return Response(200, page, headers)
 
     @route("POST", "/api/v1/statuses")
     def create_status(self, request: Request) -> Response:
