@@ -262,6 +262,31 @@ def test_faults_are_survived_and_other_connectors_keep_running(tmp_path, fake, c
         pipe.close()
 
 
+def test_a_server_too_slow_to_answer_is_a_transient_error(fake, clock, monkeypatch):
+    masto = connector_for(fake, clock, monkeypatch, timeout_seconds=0.2)
+    fake.delay = 0.5
+    with pytest.raises(TransientError, match=r"^mastodon: MastodonNetworkError"):
+        masto.fetch(None)
+    fake.delay = 0.0
+    assert masto.fetch(None).cursor
+
+
+def test_the_brands_own_accounts_are_stored_but_never_triaged(tmp_path, fake, clock, monkeypatch):
+    masto = connector_for(fake, clock, monkeypatch, own_accounts=["acme_care@social.example"])
+    pipe = Pipeline(
+        config_for(tmp_path, fake),
+        Store.open(tmp_path / "bot.db"),
+        clock=clock,
+        connectors={"mastodon": masto},
+    )
+    own = post(fake, clock, "acme_care@social.example", "@acme handing this one over to you")
+    theirs = post(fake, clock, "wu@x.social", "@acme my order never arrived")
+    assert pipe.poll("mastodon").new == 2
+    assert pipe.store.mention_is_own("mastodon", own) and pipe.store.triage_for("mastodon", own) is None
+    assert [d.mention_id for d in pipe.store.drafts("awaiting")] == [theirs]
+    pipe.close()
+
+
 def test_refused_token_pauses_mastodon_and_is_reported_once(fake, pipeline, clock):
     events = []
     pipeline.on_event = lambda kind, **data: events.append(kind)

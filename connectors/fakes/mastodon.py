@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
@@ -71,6 +72,7 @@ class FakeMastodon(FakePlatform):
         self.via_api: list[str] = []  # statuses the bot posted through the API
         self.texts: dict[str, str] = {}  # status id → the text as written (statuses carry HTML)
         self.limit_remaining = 300
+        self.delay = 0.0  # seconds every answer takes (a slow server, for client timeouts)
         self.window_ends: datetime | None = None
         self._status_ids = itertools.count(113000000000000001)
         self._notification_ids = itertools.count(5001)
@@ -197,6 +199,11 @@ class FakeMastodon(FakePlatform):
                 "X-RateLimit-Remaining": str(self.limit_remaining),
                 "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             }
+
+    def _answer(self, request: Request) -> Response:
+        if self.delay:
+            time.sleep(self.delay)
+        return super()._answer(request)
 
     # -- the API ---------------------------------------------------------------------------------------------
 
