@@ -115,14 +115,17 @@ class RedditSession(CountingSession):
     """praw's HTTP session: counts requests and takes Reddit's rate-limit headers for the connector, so that
     prawcore's own limiter (which sleeps for real) never sees them."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, timeout: float) -> None:
         super().__init__()
         self.clock = clock
+        self.timeout = timeout
         self.remaining: float | None = None
         self.reset_at: datetime | None = None
         self.last_headers: dict[str, str] = {}
 
     def request(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        # praw 8 never applies its ``timeout`` setting and prawcore passes its own 16 s: ours is set here.
+        kwargs["timeout"] = self.timeout
         response = super().request(*args, **kwargs)
         self.last_headers = {k.lower(): v for k, v in response.headers.items()}
         remaining = response.headers.pop("x-ratelimit-remaining", None)
@@ -157,7 +160,7 @@ class RedditConnector(Connector):
     def __init__(self, settings: RedditSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         self._reddit: praw.Reddit | None = None
-        self.session = RedditSession(self.clock)
+        self.session = RedditSession(self.clock, timeout=settings.timeout_seconds)
         self._private: list[Mention] = []
         self._turn = 0  # a failed turn is not repeated: a failing source must not starve the others
         self._patterns = [re.compile(rf"(?<!\w){re.escape(k)}(?!\w)", re.I) for k in settings.keywords]
@@ -182,7 +185,6 @@ class RedditConnector(Connector):
                 user_agent=s.user_agent,
                 check_for_updates=False,
                 ratelimit_seconds=0,  # praw would sleep for real on a short "doing that too much"
-                timeout=int(s.timeout_seconds),
                 requestor_kwargs={"session": self.session},
                 **endpoints,
             )

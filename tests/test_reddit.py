@@ -219,6 +219,16 @@ def test_faults_are_survived_and_other_connectors_keep_running(tmp_path, fake, c
         pipe.close()
 
 
+def test_a_platform_too_slow_to_answer_is_a_transient_error(fake, clock, monkeypatch):
+    reddit = connector_for(fake, clock, monkeypatch, timeout_seconds=0.2)
+    reddit.check()
+    fake.delay = 0.5
+    with pytest.raises(TransientError, match=r"^reddit: RequestException"):
+        reddit.fetch(None)
+    fake.delay = 0.0
+    assert reddit.fetch(None).cursor
+
+
 def test_a_revoked_login_pauses_reddit_and_is_reported_once(fake, pipeline, clock):
     pipeline.poll("reddit")
     events = []

@@ -54,6 +54,7 @@ class FakeReddit(FakePlatform):
         self.ratelimit_used = 4
         self.ratelimit_reset = 600
         self.max_page = 100  # Reddit's largest Listing page
+        self.delay = 0.0  # seconds every answer takes (a slow platform, for client timeouts)
         # Reddit's answer to a new account posting fast, e.g. "you are doing that too much. try again in 7 minutes."
         self.posting_limited = ""
         self.revoked = False  # the account's password changed or the app was revoked: no more tokens
@@ -151,6 +152,11 @@ class FakeReddit(FakePlatform):
 
     def _limit(self, request: Request) -> int:
         return max(1, min(self.max_page, int(request.arg("limit") or 25)))
+
+    def _answer(self, request: Request) -> Response:
+        if self.delay:
+            time.sleep(self.delay)
+        return super()._answer(request)
 
     # -- the API ----------------------------------------------------------------------------------------------
 
