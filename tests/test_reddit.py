@@ -229,6 +229,15 @@ def test_a_platform_too_slow_to_answer_is_a_transient_error(fake, clock, monkeyp
     assert reddit.fetch(None).cursor
 
 
+def test_an_expired_access_token_is_renewed_without_a_fuss(fake, reddit):
+    cursor = reddit.fetch(None).cursor
+    tokens = len(fake.calls("POST", "access_token"))
+    fake.inject(Fault(401, {"message": "Unauthorized", "error": 401}, path="^/message/"))
+    reddit.fetch(cursor)  # the inbox's turn: 401, a new token from the password, the same request again
+    assert len(fake.calls("POST", "access_token")) == tokens + 1
+    assert len(fake.calls("GET", "^/message/inbox")) == 3
+
+
 def test_a_revoked_login_pauses_reddit_and_is_reported_once(fake, pipeline, clock):
     pipeline.poll("reddit")
     events = []
