@@ -81,7 +81,7 @@ def test_fetch_strips_html_and_keeps_the_status(fake, masto, clock):
 
 def test_links_mentions_and_hashtags_read_as_written(fake, masto, clock):
     sid = post(
-        fake, clock, "ola@x.social", "@acme the guide at https://acme.example/help/hub is wrong #AcmeHub"
+        fake, clock, "ola@x.social", "@acme the guide at https://acme.example/help/hub is wrong #AcmeHub #42"
     )
     (mention,) = masto.fetch(None).mentions
     content = fake.statuses[sid]["content"]
@@ -90,7 +90,8 @@ def test_links_mentions_and_hashtags_read_as_written(fake, masto, clock):
         and 'class="invisible">https://' in content
         and "hashtag" in content
     )
-    assert mention.text == "@acme the guide at https://acme.example/help/hub is wrong #AcmeHub"
+    assert mention.text == "@acme the guide at https://acme.example/help/hub is wrong #AcmeHub #42"
+    assert content.count("hashtag") == 1  # Mastodon's hashtags need a letter
 
 
 def test_hashtags_are_followed_on_a_server_without_search(clock, monkeypatch):

@@ -24,7 +24,7 @@ BRAND = {
 
 
 _TOKENS = re.compile(
-    r"(?P<url>https?://[^\s<]+)|(?<![\w/])@(?P<user>\w+)(?:@(?P<domain>[\w.-]+\w))?|(?<![\w&])#(?P<tag>\w+)"
+    r"(?P<url>https?://[^\s<]+)|(?<![\w/])@(?P<user>\w+)(?:@(?P<domain>[\w.-]+\w))?|(?<![\w&])#(?P<tag>\w*[^\W\d]\w*)"
 )
 
 
