@@ -20,6 +20,7 @@ FAKES: dict[str, str] = {
     "trustpilot": "connectors.fakes.trustpilot:FakeTrustpilot",
     "yelp": "connectors.fakes.yelp:FakeYelp",
     "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
+    "bluesky": "connectors.fakes.bluesky:FakeBluesky",
 }
 
 
