@@ -64,6 +64,7 @@ class FakeBluesky(FakePlatform):
         self.create_session_calls = 0
         self.refresh_calls = 0
         self.search_available = True
+        self.brand_post: str | None = None
         self.access: dict[str, str] = {}  # access token -> did
         self.refresh: dict[str, str] = {}
         self.expired: set[str] = set()
