@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 WEB = "https://bsky.app"
 MAX_POST = 300  # graphemes
+MAX_POST_BYTES = 3000
 MAX_MESSAGE = 1000
 REASONS = ["mention", "reply", "quote"]
 TOKEN_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
@@ -292,7 +293,7 @@ class BlueskyConnector(Connector):
             items = body.get(key)
             if not isinstance(items, list):
                 raise TransientError(self.name, f"{nsid}: answer without {key!r}")
-            oldest = None
+            caught_up = False
             for item in items:
                 try:
                     ts = _time(item["indexedAt"]).timestamp()
@@ -300,12 +301,14 @@ class BlueskyConnector(Connector):
                 except (KeyError, TypeError, ValueError) as exc:
                     log.warning("bluesky: skipped a malformed item from %s: %r", nsid, exc)
                     continue
-                oldest = ts if oldest is None else min(oldest, ts)
+                # Both lists are ordered by indexedAt, newest first: an item seen before (or older than what
+                # earlier polls covered) means the rest of the list has been read already.
+                caught_up = caught_up or uri in mark.seen or ts < mark.t
                 if mark.is_new(ts, uri):
                     mark.add(ts, uri)
                     out.append(item)
             page_cursor = body.get("cursor")
-            if not page_cursor or not items or (oldest is not None and oldest < mark.floor):
+            if not page_cursor or not items or caught_up:
                 break
         return out
 
@@ -380,7 +383,7 @@ class BlueskyConnector(Connector):
 
     def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
         length = graphemes(text)
-        if length > MAX_POST:
+        if length > MAX_POST or len(text.encode()) > MAX_POST_BYTES:
             raise ReplyNotAllowed(self.name, f"reply is {length} graphemes; Bluesky allows {MAX_POST}")
         refs = self.reply_refs(mention)
         reply_to = models.AppBskyFeedPost.ReplyRef(
