@@ -125,7 +125,8 @@ def test_reply_root_and_parent_refs_and_reconcile(fake, clock):
     mentions = {m.id: m for m in bot.fetch(None).mentions}
     assert bot.find_reply(mentions[parent]) is None
     posted = bot.reply(mentions[parent], "Sorry Bob! Please write to care@acme.example", idempotency_key="k1")
-    refs = {k: (v["uri"], v["cid"]) for k, v in fake.posts[posted]["record"]["reply"].items()}
+    reply = fake.posts[posted]["record"]["reply"]
+    refs = {k: (reply[k]["uri"], reply[k]["cid"]) for k in ("parent", "root")}
     assert refs == {
         "parent": (parent, fake.posts[parent]["cid"]),
         "root": (root, fake.posts[root]["cid"]),  # the parent's own root, not the parent
@@ -190,7 +191,7 @@ def test_faults_become_transient_errors_naming_the_connector(fake, clock):
         Fault(disconnect=True, path="listNotifications"),
     ):
         fake.inject(fault)
-        with pytest.raises(TransientError, match="^bluesky: "):
+        with pytest.raises(TransientError, match=r"^bluesky: "):
             bot.fetch(None)
     assert len(bot.fetch(None).mentions) == 1
     reset = int(clock.now().timestamp()) + 120
