@@ -56,7 +56,7 @@ def setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("urllib3", "prawcore", "schedule", "discord", "asyncio"):
+    for noisy in ("urllib3", "prawcore", "schedule", "discord", "asyncio", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -158,7 +158,10 @@ def status(ctx: Context) -> None:
     console.print(f"dry_run = {str(config.dry_run).lower()} · times in {tz.key}")
     runs = {r["connector"]: r for r in store.last_runs()}
     paused = store.paused_connectors()
-    table = Table("connector", "enabled", "every", "last poll", "result", "last successful poll")
+    calls = store.calls_since(now - timedelta(days=7))
+    table = Table(
+        "connector", "enabled", "every", "last poll", "result", "last successful poll", "API calls (7 days)"
+    )
     for name in sorted(set(config.connectors) | set(runs) | set(paused)):
         settings, run = config.connectors.get(name), runs.get(name, {})
         result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
@@ -171,6 +174,7 @@ def status(ctx: Context) -> None:
             when(run.get("started_at")),
             result,
             when(run.get("last_ok")),
+            str(calls[name]) if name in calls else "-",
         )
     console.print(table)
     counts = store.counts()
@@ -427,6 +431,51 @@ def report(ctx: Context, week: str | None, fmt: str, out: Path | None) -> None:
     console.print(f"report for {built.week.title()}: {built.total} mentions")
     for path in paths:
         console.print(f"  {path}")
+
+
+@cli.command("import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--platform",
+    default="import",
+    show_default=True,
+    help="Platform of rows without a platform column (e.g. trustpilot for a Trustpilot export).",
+)
+@pass_ctx
+def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
+    """Backfill JSONL or CSV exports: store and triage each row once (re-importing adds nothing twice).
+
+    Posts older than replies.max_age_hours are only stored and triaged; recent ones get a draft to reply by hand.
+    """
+    from rich.progress import Progress
+
+    from bot.pipeline import Pipeline
+    from connectors.file import FileConnector, FileSettings, read_rows
+
+    config, store = ctx.config(), ctx.store()
+    pipeline = Pipeline(config, store, clock=ctx.clock, connectors={})
+    parser = FileConnector(FileSettings(platform=platform))
+    rows, new, skipped = 0, 0, 0
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        for path in files:
+            lines = read_rows(path)
+            task = bar.add_task(path.name, total=len(lines))
+            for start in range(0, len(lines), 1000):
+                chunk = []
+                for number, row in enumerate(lines[start : start + 1000], start=start + 1):
+                    try:
+                        chunk.append(parser.to_mention(row))
+                    except (KeyError, ValueError, TypeError) as exc:
+                        err.print(f"{path} row {number} skipped: {exc}", markup=False)
+                        skipped += 1
+                fresh = store.save_fetch("import", chunk, None, now=ctx.clock.now())
+                for mention in fresh:
+                    pipeline.handle(mention)
+                rows, new = rows + len(chunk), new + len(fresh)
+                bar.update(task, advance=len(lines[start : start + 1000]))
+    console.print(f"imported {new} new mention(s) of {rows} read; {skipped} row(s) skipped")
 
 
 @cli.command("lint-templates")

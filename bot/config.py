@@ -22,6 +22,10 @@ from connectors.base import ConnectorSettings, Secret
 INTENTS = ("complaint", "inquiry", "praise", "other")
 
 
+def _squeeze(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
 @dataclass(kw_only=True)
 class BrandSettings:
     """Who we are and how customers reach us in private."""
@@ -32,6 +36,12 @@ class BrandSettings:
     contact_phone: str = ""
     timezone: str = "UTC"
     languages: list[str] = field(default_factory=lambda: ["en"])
+    exclude: list[str] = field(default_factory=list)
+
+    def off_topic(self, text: str) -> str | None:
+        """The first excluded phrase the text contains, ignoring case, spaces and punctuation (#LooneyTunes)."""
+        squeezed = _squeeze(text)
+        return next((term for term in self.exclude if _squeeze(term) in squeezed), None)
 
     def problems(self, path: str) -> list[str]:
         out = []
@@ -40,6 +50,10 @@ class BrandSettings:
         except (ZoneInfoNotFoundError, ValueError):
             out.append(
                 f"{path}.timezone: unknown time zone {self.timezone!r}; expected an IANA name like 'Europe/Paris'"
+            )
+        if any(not _squeeze(term) for term in self.exclude):
+            out.append(
+                f"{path}.exclude: expected phrases with letters or digits; an empty one would exclude every post"
             )
         if not (self.contact_email or self.contact_url or self.contact_phone):
             out.append(

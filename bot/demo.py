@@ -37,6 +37,10 @@ def samples(platform: str) -> list[dict[str, Any]]:
     return sorted(posts, key=lambda post: -float(post.get("minutes_ago", 0)))
 
 
+# Other things called ACME that the samples talk about (the shipped config.toml excludes them too).
+EXCLUDE = ["ACME protocol", "Let's Encrypt", "Looney Tunes", "Wile E. Coyote", "Road Runner"]
+
+
 def demo_settings(fakes: dict[str, FakePlatform], db_path: Path) -> dict[str, Any]:
     """The configuration of the demo: the shipped defaults, posting on, every connector pointed at its fake."""
     return {
@@ -47,6 +51,7 @@ def demo_settings(fakes: dict[str, FakePlatform], db_path: Path) -> dict[str, An
             "contact_url": "https://acme.example/help",
             "timezone": "Europe/Amsterdam",
             "languages": ["en"],
+            "exclude": EXCLUDE,
         },
         "store": {"path": str(db_path)},
         "connectors": {name: fake.connector_settings() for name, fake in fakes.items()},
@@ -66,7 +71,9 @@ class Narrator:
         tone = "red" if result.status != "ok" else "cyan"
         self.console.print(
             f"[{tone}]fetched {result.connector}: {result.fetched} mention(s), {result.new} new, "
-            f"{result.duration_ms} ms[/{tone}]" + (f" — {escape(result.error or '')}" if result.error else "")
+            + ("" if result.calls is None else f"{result.calls} API call(s), ")
+            + f"{result.duration_ms} ms[/{tone}]"
+            + (f" — {escape(result.error or '')}" if result.error else "")
         )
 
     def triaged(self, mention, triage) -> None:
@@ -143,6 +150,8 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
     db_path = (out / "mentionbot.db").resolve()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    for stale in out.glob("bluesky-session-*"):  # a login to the last run's simulated server
+        stale.unlink()
     corpus = {name: samples(name) for name in FAKES}
     fakes: dict[str, FakePlatform] = {}
     for name, posts in corpus.items():
@@ -155,7 +164,9 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
         f"# Written by `mentionbot demo`: use it to look at the demo database, e.g.\n"
         f"#   mentionbot -c {out / 'config.toml'} cases\n"
         f'dry_run = true\n[brand]\nname = "Acme"\ncontact_email = "care@acme.example"\n'
-        f'timezone = "Europe/Amsterdam"\n[store]\npath = "{db_path}"\n'
+        f'timezone = "Europe/Amsterdam"\n'
+        f"exclude = {json.dumps(EXCLUDE)}\n"
+        f'[store]\npath = "{db_path}"\n'
     )
     config = parse_config(settings)
     store = Store.open(db_path)

@@ -33,8 +33,9 @@ EventSink = Callable[..., Any]
 
 def build_connectors(config: Config, *, clock: Clock) -> dict[str, Connector]:
     """One instance of every enabled connector."""
+    state_dir = config.resolve(config.store.path).parent
     return {
-        name: load(name).from_config(settings, clock=clock)
+        name: load(name).from_config(settings, clock=clock, state_dir=state_dir)
         for name, settings in config.enabled_connectors().items()
     }
 
@@ -50,6 +51,7 @@ class PollResult:
     status: str = "ok"
     error: str | None = None
     duration_ms: int = 0
+    calls: int | None = None
     mentions: list[Mention] = field(default_factory=list)
 
 
@@ -96,6 +98,7 @@ class Pipeline:
             return result
         connector = self.connectors[name]
         started = time.perf_counter()
+        calls_before = connector.calls
         try:
             fetched = connector.fetch(self.store.get_cursor(name))
             own = {m.key for m in fetched.mentions if connector.is_own(m.author)}
@@ -110,6 +113,10 @@ class Pipeline:
         except Exception as exc:  # a connector's bug must not stop the others
             log.exception("%s: poll failed", name)
             self._failed(result, exc)
+        if result.status == "ok" and "private" in connector.capabilities:
+            self.private_replies(name)
+        if calls_before is not None and connector.calls is not None:
+            result.calls = connector.calls - calls_before
         result.duration_ms = int((time.perf_counter() - started) * 1000)
         self.store.record_run(
             name,
@@ -120,19 +127,19 @@ class Pipeline:
             errors=result.errors,
             status=result.status,
             error=result.error,
+            calls=result.calls,
         )
         log.info(
-            "poll connector=%s status=%s fetched=%d new=%d errors=%d duration_ms=%d",
+            "poll connector=%s status=%s fetched=%d new=%d errors=%d calls=%s duration_ms=%d",
             name,
             result.status,
             result.fetched,
             result.new,
             result.errors,
+            "-" if result.calls is None else result.calls,
             result.duration_ms,
         )
         self.on_event("polled", result=result)
-        if result.status == "ok" and "private" in connector.capabilities:
-            self.private_replies(name)
         for mention in result.mentions:
             try:
                 self.handle(mention, own=mention.key in own)
@@ -166,6 +173,9 @@ class Pipeline:
             self.on_event("skipped", mention=mention, reason="written by the brand's own account")
             return
         triage = self.with_history(mention, self.triager.triage(mention))
+        if term := self.config.brand.off_topic(mention.text):
+            reason = f"off-topic: contains {term!r} (brand.exclude)"
+            triage = replace(triage, intent="other", urgency=0, reasons=(reason, *triage.reasons))
         self.store.save_triage(mention, triage, now=now)
         self.on_event("triaged", mention=mention, triage=triage)
         replies = self.config.replies
@@ -267,7 +277,31 @@ class Pipeline:
 
     def post(self) -> list[Sent]:
         """Post what managers have approved (exactly once)."""
+        self.contact_by_message()
         return self.outbox.run_once()
+
+    def contact_by_message(self) -> int:
+        """Queue the private opening of each case whose public answer went to a human (the platform would not
+        take our reply, e.g. an X post that did not summon us) where the platform lets us send a private message."""
+        queued = 0
+        for row in self.store.manual_cases_to_contact():
+            connector = self.connectors.get(row["platform"])
+            if not (connector and connector.rules.can_message):
+                continue
+            case = self.store.case(row["case_id"])
+            mention = self.store.mention(row["platform"], row["mention_id"])
+            queued += bool(
+                self.store.enqueue(
+                    kind="message",
+                    platform=row["platform"],
+                    mention_id=row["mention_id"],
+                    case_id=case.id,
+                    text=compose.private_opening(case, mention, self.config.brand),
+                    idempotency_key=f"case-{case.id}-opening",
+                    now=self.clock.now(),
+                )
+            )
+        return queued
 
     def _settled(self, sent: Sent) -> None:
         self.on_event("posted", sent=sent)

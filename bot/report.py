@@ -691,7 +691,17 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
 
     if report.connectors:
         rows = [
-            ["connector", "health", "last successful poll", "polls", "failed", "fetched", "new", "last error"]
+            [
+                "connector",
+                "health",
+                "last successful poll",
+                "polls",
+                "failed",
+                "fetched",
+                "new",
+                "quota used (API calls)",
+                "last error",
+            ]
         ]
         for r in report.connectors:
             rows.append(
@@ -703,6 +713,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
                     str(r.get("failed", 0)),
                     str(r.get("fetched", 0)),
                     str(r.get("new", 0)),
+                    "–" if r.get("calls") is None else str(r["calls"]),
                     (r.get("last_error") or "")[:120],
                 ]
             )

@@ -250,6 +250,12 @@ def m004_drafts_template_index(db: Database) -> None:
     db["drafts"].create_index(["template", "id"])
 
 
+@migrations()
+def m005_run_calls(db: Database) -> None:
+    # API requests each poll made: X charges per call, and every platform's quota is counted in calls.
+    db["runs"].add_column("calls", int)
+
+
 class Store:
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
@@ -810,6 +816,7 @@ class Store:
         errors: int,
         status: str,
         error: str | None = None,
+        calls: int | None = None,
     ) -> None:
         self.db["runs"].insert(
             {
@@ -821,6 +828,7 @@ class Store:
                 "errors": errors,
                 "status": status,
                 "error": error,
+                "calls": calls,
             }
         )
 
@@ -952,7 +960,7 @@ class Store:
             row = self._one(
                 "select ?1 as connector, count(*) as polls, coalesce(sum(status != 'ok'), 0) as failed, "
                 "coalesce(sum(errors), 0) as errors, coalesce(sum(fetched), 0) as fetched, "
-                "coalesce(sum(new), 0) as new, "
+                "coalesce(sum(new), 0) as new, sum(calls) as calls, "
                 "(select max(started_at) from runs where connector = ?1 and status = 'ok' and started_at < ?3) "
                 "as last_ok, "
                 "(select max(started_at) from runs where connector = ?1 and new > 0 and started_at < ?3) "
@@ -964,6 +972,24 @@ class Store:
             )
             out.append(dict(row or {}))
         return out
+
+    def calls_since(self, start: datetime) -> dict[str, int]:
+        """API requests per connector since ``start`` (connectors that do not count them are left out)."""
+        rows = self._rows(
+            "select connector, sum(calls) as calls from runs where started_at >= ? and calls is not null "
+            "group by connector",
+            [iso(start)],
+        )
+        return {r["connector"]: r["calls"] for r in rows}
+
+    def manual_cases_to_contact(self) -> list[dict[str, Any]]:
+        """Drafts answered by hand whose open case has had no private contact and none queued."""
+        return self._rows(
+            "select d.id as draft_id, d.platform, d.mention_id, d.case_id from drafts d "
+            "join cases c on c.id = d.case_id where d.state = 'manual' and c.status = 'open' "
+            "and c.contacted_at is null and not exists (select 1 from outbox o where o.case_id = d.case_id "
+            "and o.kind = 'message') order by d.id"
+        )
 
     def paused_connectors(self) -> dict[str, str]:
         """Connectors paused for refused credentials, with the platform's message."""

@@ -22,6 +22,8 @@ REGISTRY: dict[str, str] = {
     "trustpilot": "connectors.trustpilot:TrustpilotConnector",
     "yelp": "connectors.yelp:YelpConnector",
     "hackernews": "connectors.hackernews:HackerNewsConnector",
+    "x": "connectors.x:XConnector",
+    "mastodon": "connectors.mastodon:MastodonConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",
 }
 

@@ -73,6 +73,10 @@ class AppStoreConnector(Connector):
         self.api = HttpClient(self.name, s.base_url or API, clock=self.clock, timeout=s.timeout_seconds)
 
     @property
+    def calls(self) -> int:
+        return self.rss.calls + self.api.calls
+
+    @property
     def connected(self) -> bool:
         """Whether an App Store Connect key is configured (replies possible)."""
         return bool(self.settings.private_key and self.settings.key_id and self.settings.issuer_id)

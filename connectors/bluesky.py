@@ -54,10 +54,11 @@ def graphemes(text: str) -> int:
 class BlueskySettings(ConnectorSettings):
     """``[connectors.bluesky]``: the brand's account, an app password with DM access, and what to search for."""
 
+    base_url: str = "https://bsky.social"
     handle: str = ""
     app_password: Secret | None = None
     keywords: list[str] = field(default_factory=list)
-    session_file: str = "bluesky-session.json"
+    session_file: str = ""
     page_size: int = 50
     max_pages: int = 10
     backfill_hours: int = 24
@@ -70,10 +71,8 @@ class BlueskySettings(ConnectorSettings):
             out.append(f'{path}.app_password: expected {{ env = "NAME" }} naming an app password')
         if not 1 <= self.page_size <= 100:
             out.append(f"{path}.page_size: expected 1 to 100, got {self.page_size}")
-        if self.enabled and not self.session_file:
-            out.append(
-                f"{path}.session_file: expected a path (createSession is limited: the session is kept)"
-            )
+        if self.max_pages < 1:
+            out.append(f"{path}.max_pages: expected at least 1, got {self.max_pages}")
         return out
 
 
@@ -129,6 +128,7 @@ class _Request(AtRequest):
         return type(self)(on_headers=self._on_headers, **self._client_kwargs)
 
     def _send_request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self._on_headers(None)
         try:
             response = super()._send_request(method, url, **kwargs)
         except at_exceptions.RequestErrorBase as exc:
@@ -168,11 +168,18 @@ class BlueskyConnector(Connector):
         self._did = ""
         self._search_off = False
         self._members: dict[str, dict[str, str]] = {}
+        self._calls = 0
+        where = Path(settings.session_file or f"bluesky-session-{settings.handle}").expanduser()
         self.sessions = SessionFile(
-            Path(settings.session_file).expanduser(),
+            self.state_dir / where,  # beside the database unless absolute
             service=settings.base_url or "https://bsky.social",
             identifier=settings.handle,
         )
+
+    @property
+    def calls(self) -> int:
+        """Requests sent so far (recorded per poll by the pipeline)."""
+        return self._calls
 
     # -- session ----------------------------------------------------------------------------------------------
 
@@ -248,39 +255,41 @@ class BlueskyConnector(Connector):
     # -- fetching --------------------------------------------------------------------------------------------
 
     def fetch(self, cursor: str | None) -> FetchResult:
+        """One source per poll, in turns (notifications, then each keyword's search): a quiet poll is one request."""
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
-        mentions: dict[str, Mention] = {}
-        mark = Watermark(state.get("notifications"), start=start)
-        for item in self._pages(
-            "app.bsky.notification.listNotifications", "notifications", mark, reasons=REASONS
-        ):
-            mention = self._mention(item, item.get("reason", "mention"))
-            if mention:
-                mentions.setdefault(mention.id, mention)
-        state["notifications"] = mark.state()
-        for keyword in self.settings.keywords:
-            if self._search_off:
-                break
-            mark = Watermark(state.get(f"search:{keyword}"), start=start)
+        searches = [] if self._search_off else [f"search:{k}" for k in self.settings.keywords]
+        sources = ["notifications", *searches]
+        turn = int(state.get("turn", 0))
+        source = sources[turn % len(sources)]
+        state["turn"] = (turn + 1) % len(sources)
+        mark = Watermark(state.get(source), start=start)
+        if source == "notifications":
+            found = self._pages(
+                "app.bsky.notification.listNotifications", "notifications", mark, reasons=REASONS
+            )
+        else:
             try:
                 found = self._pages(
                     "app.bsky.feed.searchPosts",
                     "posts",
                     mark,
-                    q=keyword,
+                    q=source[7:],
                     sort="latest",
                     since=_iso(mark.floor),
                 )
-            except FatalError as exc:  # search needs more than our login allows: monitor notifications only
+            except _Refused as exc:  # search needs more than our login allows: monitor notifications only
                 log.warning("bluesky: keyword search unavailable (%s); watching notifications only", exc)
                 self._search_off = True
-                break
-            for item in found:
-                mention = self._mention(item, "search")
-                if mention:
-                    mentions.setdefault(mention.id, mention)
-            state[f"search:{keyword}"] = mark.state()
+                state["turn"] = 0
+                return self.fetch(json.dumps(state))
+        state[source] = mark.state()
+        mentions: dict[str, Mention] = {}
+        for item in found:
+            reason = item.get("reason", "mention") if source == "notifications" else "search"
+            mention = self._mention(item, reason)
+            if mention:
+                mentions.setdefault(mention.id, mention)
         out = sorted(mentions.values(), key=lambda m: m.created_at)
         return FetchResult(out, json.dumps(state, sort_keys=True))
 
@@ -505,7 +514,10 @@ class BlueskyConnector(Connector):
 
     # -- calls and errors ------------------------------------------------------------------------------------
 
-    def _note_rate(self, headers: httpx.Headers) -> None:
+    def _note_rate(self, headers: httpx.Headers | None) -> None:
+        if headers is None:  # a request is about to be sent
+            self._calls += 1
+            return
         with contextlib.suppress(ValueError):
             if "ratelimit-remaining" in headers:
                 self.rate.remaining = float(headers["ratelimit-remaining"])
@@ -554,7 +566,7 @@ class BlueskyConnector(Connector):
                 ) from exc
             except at_exceptions.RequestErrorBase as exc:
                 if exc.response is not None and exc.response.status_code in (404, 501):
-                    raise FatalError(self.name, f"not served: {_reason(exc)}") from exc
+                    raise _Refused(self.name, f"not served: {_reason(exc)}") from exc
                 status = exc.response.status_code if exc.response is not None else "?"
                 raise TransientError(self.name, f"HTTP {status}: {_reason(exc)}") from exc
             except (at_exceptions.InvokeTimeoutError, at_exceptions.NetworkError, httpx.HTTPError) as exc:

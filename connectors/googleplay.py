@@ -55,6 +55,16 @@ class GooglePlaySettings(ConnectorSettings):
         return out
 
 
+class CountingHttp(httplib2.Http):
+    """httplib2's client, counting every request it sends (token exchanges included)."""
+
+    calls = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return super().request(*args, **kwargs)
+
+
 class GooglePlayConnector(Connector):
     """Google Play reviews of one app; replies edit our single reply."""
 
@@ -66,6 +76,7 @@ class GooglePlayConnector(Connector):
     def __init__(self, settings: GooglePlaySettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         self._service: Any = None
+        self.http = CountingHttp(timeout=settings.timeout_seconds)
 
     @property
     def service(self) -> Any:
@@ -79,7 +90,7 @@ class GooglePlayConnector(Connector):
                 )
             except (OSError, ValueError) as exc:
                 raise FatalError(self.name, f"cannot read the service account key file: {exc}") from exc
-            http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=s.timeout_seconds))
+            http = google_auth_httplib2.AuthorizedHttp(creds, http=self.http)
             options = {"api_endpoint": s.base_url.rstrip("/") + "/"} if s.base_url else None
             self._service = build(
                 "androidpublisher", "v3", http=http, client_options=options, static_discovery=True

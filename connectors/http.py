@@ -43,15 +43,32 @@ def seconds_until_reset(headers: Any, now: datetime) -> float | None:
         try:
             number = float(value)
         except ValueError:
-            try:
-                return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+            try:  # an HTTP date (Retry-After) or an ISO 8601 time (Mastodon)
+                when = parsedate_to_datetime(value)
             except (TypeError, ValueError):
-                continue
+                try:
+                    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                except ValueError:
+                    continue
+            return max(0.0, (when - now).total_seconds())
         # Reddit and Retry-After send a delta; X, Mastodon and GitHub-style headers an epoch time.
         if number > 1_000_000_000:
             return max(0.0, number - now.timestamp())
         return max(0.0, number)
     return None
+
+
+class CountingSession(requests.Session):
+    """A ``requests`` session that counts every request it sends (for per-call accounting), to hand to a client
+    library that takes a session (praw, tweepy, Mastodon.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.calls += 1
+        return super().request(method, url, *args, **kwargs)
 
 
 class HttpClient:

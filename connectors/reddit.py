@@ -1,4 +1,10 @@
-"""Reddit through praw: username mentions in the inbox and keyword search in the configured subreddits.
+"""Reddit through praw: username mentions in the inbox, keyword search (submissions) and the newest comments
+(matched against the keywords) in the configured subreddits.
+
+praw's stream helpers loop and sleep on their own; the daemon polls on its schedule instead, so each poll reads the
+newest page(s) of each listing, which is what a stream does on each turn. prawcore paces requests from Reddit's
+``X-Ratelimit-*`` headers; the connector also keeps the announced budget and, when a poll would not fit in it,
+backs off until the reset through the injected clock instead of letting prawcore sleep.
 
 Mention ids are Reddit fullnames (``t1_…`` comments, ``t3_…`` submissions), so a reply knows what it answers.
 The cursor keeps, per source, the newest ``created_utc`` seen and the ids seen within a look-back window behind
@@ -10,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import praw
@@ -19,7 +25,7 @@ import prawcore
 from bot.errors import FatalError, TransientError
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
-from connectors.http import seconds_until_reset
+from connectors.http import CountingSession, seconds_until_reset
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,7 @@ class RedditSettings(ConnectorSettings):
     client_secret: Secret | None = None
     password: Secret | None = None
     user_agent: str = "mentionbot/0.1"
+    # Items per source per poll; praw pages through Reddit's 100-item listings (``after``) to reach it.
     page_size: int = 100
 
     def problems(self, path: str) -> list[str]:
@@ -50,9 +57,42 @@ class RedditSettings(ConnectorSettings):
                     out.append(f'{path}.{key}: expected {{ env = "NAME" }}; Reddit needs it to log in')
             if not self.username:
                 out.append(f"{path}.username: expected the bot account's Reddit username")
+        if not 1 <= self.page_size <= 1000:
+            out.append(f"{path}.page_size: expected 1 to 1000 (Reddit listings stop at 1000 items)")
         if self.keywords and not self.subreddits:
             out.append(f"{path}.subreddits: expected at least one subreddit to search for the keywords in")
         return out
+
+
+class RedditSession(CountingSession):
+    """praw's session: counts requests and keeps Reddit's budget (``X-Ratelimit-Remaining`` and ``-Reset``)."""
+
+    def __init__(self, clock: Any):
+        super().__init__()
+        self.clock = clock
+        self.remaining: float | None = None
+        self.reset_at: datetime | None = None
+
+    def request(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        response = super().request(*args, **kwargs)
+        remaining, reset = (
+            response.headers.get("x-ratelimit-remaining"),
+            response.headers.get("x-ratelimit-reset"),
+        )
+        if remaining is not None and reset is not None:
+            try:
+                self.remaining = float(remaining)
+                self.reset_at = self.clock.now() + timedelta(seconds=float(reset))
+            except ValueError:
+                log.warning("reddit: unreadable rate-limit headers %r / %r", remaining, reset)
+        return response
+
+    def wait_needed(self, requests: int) -> float | None:
+        """Seconds to wait before ``requests`` more fit in the budget Reddit announced, or ``None``."""
+        if self.remaining is None or self.reset_at is None or self.remaining >= requests:
+            return None
+        wait = (self.reset_at - self.clock.now()).total_seconds()
+        return wait if wait > 0 else None
 
 
 class _NoRetry(prawcore.sessions.RetryStrategy):
@@ -79,6 +119,11 @@ class RedditConnector(Connector):
     def __init__(self, settings: RedditSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         self._reddit: praw.Reddit | None = None
+        self.session = RedditSession(self.clock)
+
+    @property
+    def calls(self) -> int:
+        return self.session.calls
 
     @property
     def reddit(self) -> praw.Reddit:
@@ -96,6 +141,7 @@ class RedditConnector(Connector):
                 user_agent=s.user_agent,
                 check_for_updates=False,
                 timeout=int(s.timeout_seconds),
+                requestor_kwargs={"session": self.session},
                 **endpoints,
             )
         return self._reddit
@@ -114,13 +160,24 @@ class RedditConnector(Connector):
     def fetch(self, cursor: str | None) -> FetchResult:
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         mentions: list[Mention] = []
-        sources = {"inbox": lambda: self.reddit.inbox.mentions(limit=self.settings.page_size)}
-        if self.settings.subreddits:
+        limit = self.settings.page_size
+        sources = {"inbox": lambda: self.reddit.inbox.mentions(limit=limit)}
+        if self.settings.subreddits and self.settings.keywords:
             subs = self.reddit.subreddit("+".join(self.settings.subreddits))
             for keyword in self.settings.keywords:
                 sources[f"search:{keyword}"] = lambda kw=keyword: subs.search(
-                    kw, sort="new", time_filter="week", limit=self.settings.page_size
+                    kw, sort="new", time_filter="week", limit=limit
                 )
+            # Reddit's search finds submissions only: the subreddits' newest comments are read and matched here.
+            words = [k.lower() for k in self.settings.keywords]
+            sources["comments"] = lambda: (
+                c for c in subs.comments(limit=limit) if any(w in (c.body or "").lower() for w in words)
+            )
+        pages = len(sources) * max(1, -(-limit // 100))
+        if (wait := self.session.wait_needed(pages)) is not None:
+            raise TransientError(
+                self.name, f"rate budget nearly spent ({self.session.remaining:g} left)", retry_after=wait
+            )
         for source, listing in sources.items():
             mark = state.get(source, {"t": 0.0, "ids": []})
             seen = set(mark["ids"])
@@ -141,8 +198,10 @@ class RedditConnector(Connector):
             recent = {m.id: m.created_at.timestamp() for m in mentions}
             keep = [i for i in seen if recent.get(i, newest) >= newest - LOOKBACK_SECONDS or i in mark["ids"]]
             state[source] = {"t": newest, "ids": sorted(keep)[-SEEN_LIMIT:]}
-        mentions.sort(key=lambda m: m.created_at)
-        return FetchResult(mentions, json.dumps(state, sort_keys=True))
+        unique = {m.id: m for m in mentions}  # a summoning comment is also among the subreddit's comments
+        return FetchResult(
+            sorted(unique.values(), key=lambda m: m.created_at), json.dumps(state, sort_keys=True)
+        )
 
     def to_mention(self, item: Any) -> Mention:
         data = {k: v for k, v in vars(item).items() if not k.startswith("_")}

@@ -100,22 +100,30 @@ def test_pagination_cursor_after_restart_and_empty_polls(fake, clock):
     assert len(fake.requests) - before == 3
 
 
-def test_keyword_search_is_deduplicated_and_tolerates_being_unavailable(fake, clock):
+def test_keyword_search_takes_turns_and_tolerates_being_unavailable(fake, clock):
     fake.add_post(author="sunny.bsky.social", text="my acme tracker drains the battery")
     fake.add_post(author="jane.bsky.social", text="@acme.com hello")
     bot = connector(fake, clock, keywords=["acme"])
-    ids = {m.id: m.raw["reason"] for m in bot.fetch(None).mentions}
-    assert sorted(ids.values()) == ["mention", "search"]  # the mention is found by both and kept once
+    first = bot.fetch(None)
+    assert [m.raw["reason"] for m in first.mentions] == ["mention"]
+    second = bot.fetch(first.cursor)  # the search's turn: one request, both posts contain "acme"
+    assert sorted(m.author.handle for m in second.mentions) == ["jane.bsky.social", "sunny.bsky.social"]
+    assert {m.raw["reason"] for m in second.mentions} == {"search"}
+    assert len(paths(fake, "app.bsky.feed.searchPosts")) == 1
+    assert len(paths(fake, "app.bsky.notification.listNotifications")) == 1
     fake.search_available = False
     fake.add_post(author="kat.bsky.social", text="@acme.com refund?")
-    other = connector(fake, clock, keywords=["acme"])
-    assert sorted(m.author.handle for m in other.fetch(None).mentions) == [
-        "jane.bsky.social",
+    third = bot.fetch(second.cursor)  # notifications' turn
+    fake.add_post(author="lee.bsky.social", text="@acme.com billed twice")
+    fourth = bot.fetch(third.cursor)  # search's turn: refused, so notifications instead
+    assert [m.author.handle for m in third.mentions + fourth.mentions] == [
         "kat.bsky.social",
+        "lee.bsky.social",
     ]
-    calls = len(paths(fake, "app.bsky.feed.searchPosts"))
-    other.fetch(None)
-    assert len(paths(fake, "app.bsky.feed.searchPosts")) == calls  # not asked again once refused
+    assert len(paths(fake, "app.bsky.feed.searchPosts")) == 2
+    bot.fetch(fourth.cursor)
+    bot.fetch(fourth.cursor)
+    assert len(paths(fake, "app.bsky.feed.searchPosts")) == 2  # not asked again once refused
 
 
 def test_reply_root_and_parent_refs_and_reconcile(fake, clock):

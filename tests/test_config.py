@@ -107,3 +107,11 @@ def test_invalid_toml_and_missing_file(tmp_path):
     bad.write_text("dry_run = = true")
     assert "not valid TOML" in mentionbot(bad, "check", check=False).stderr
     assert "file not found" in mentionbot(tmp_path / "none.toml", "check", check=False).stderr
+
+
+def test_an_empty_exclude_phrase_is_refused(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[brand]\ncontact_email = "a@b.c"\nexclude = ["ACME protocol", " "]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert any(p.startswith("brand.exclude:") for p in caught.value.problems)

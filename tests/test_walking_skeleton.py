@@ -151,3 +151,23 @@ def test_a_repeat_complainer_is_more_urgent(config_path, fake_reddit):
     assert after.reasons[0] == "repeat contact: complaint #2 from this person"
     assert after.urgency == min(3, before.urgency + 1) or after.urgency > before.urgency
     assert store.person("reddit", "marta")["complaints"] == 2
+
+
+def test_an_excluded_phrase_marks_a_post_off_topic(config_path, fake_reddit):
+    config_path.write_text(
+        config_path.read_text().replace(
+            'timezone = "Europe/Amsterdam"', 'timezone = "Europe/Amsterdam"\nexclude = ["ACME protocol"]'
+        )
+    )
+    other = fake_reddit.add_submission(
+        author="dev",
+        title="#AcmeProtocol help",
+        selftext="How do I renew certificates? My client keeps failing.",
+    )
+    ours = fake_reddit.add_comment(author="kim", body="u/acme_support my order never arrived")
+    mentionbot(config_path, "run", "--once")
+    store = open_store(config_path)
+    triage = store.triage_for("reddit", other)
+    assert triage.intent == "other"
+    assert triage.reasons[0] == "off-topic: contains 'ACME protocol' (brand.exclude)"
+    assert [d.mention_id for d in store.drafts("awaiting")] == [ours]

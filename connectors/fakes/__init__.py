@@ -20,6 +20,8 @@ FAKES: dict[str, str] = {
     "trustpilot": "connectors.fakes.trustpilot:FakeTrustpilot",
     "yelp": "connectors.fakes.yelp:FakeYelp",
     "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
+    "x": "connectors.fakes.x:FakeX",
+    "mastodon": "connectors.fakes.mastodon:FakeMastodon",
     "bluesky": "connectors.fakes.bluesky:FakeBluesky",
 }
 

@@ -122,7 +122,10 @@ class FakePlatform:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"fake-{self.platform}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-{self.platform}",
+            daemon=True,
         )
         self._thread.start()
         return self.base_url

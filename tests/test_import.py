@@ -1,0 +1,58 @@
+"""``mentionbot import``: backfilling exports through the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from tests.conftest import mentionbot, open_store
+
+
+def test_import_stores_and_triages_each_row_once(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'dry_run = true\n[brand]\ncontact_email = "care@acme.example"\n[store]\npath = "bot.db"\n'
+    )
+    recent = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    export = tmp_path / "reviews.jsonl"
+    rows = [
+        {
+            "id": "r1",
+            "author": "ann",
+            "text": "My parcel never arrived and nobody answers",
+            "created_at": "2025-01-02T10:00:00Z",
+        },
+        {
+            "id": "r2",
+            "author": "bo",
+            "text": "Love the new app, thank you!",
+            "created_at": "2025-01-03T10:00:00Z",
+        },
+        {
+            "id": "r3",
+            "author": "cy",
+            "text": "Charged twice and still no refund",
+            "created_at": recent,
+            "rating": 1,
+        },
+    ]
+    export.write_text("\n".join(json.dumps(r) for r in rows[:2]) + "\n{broken\n" + json.dumps(rows[2]) + "\n")
+
+    first = mentionbot(config, "import", str(export), "--platform", "trustpilot")
+    assert "imported 3 new mention(s) of 3 read; 1 row(s) skipped" in first.stdout
+    assert "row 3 skipped" in first.stderr
+    again = mentionbot(config, "import", str(export), "--platform", "trustpilot")
+    assert "imported 0 new mention(s)" in again.stdout
+
+    store = open_store(config)
+    assert store.triage_for("trustpilot", "r1").intent == "complaint"
+    assert store.triage_for("trustpilot", "r2").intent == "praise"
+    (draft,) = store.drafts("awaiting")  # only the recent one: old posts are history, not replies to send
+    assert draft.mention_id == "r3" and draft.route == "manual"
+
+
+def test_import_of_a_missing_file_says_so(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[brand]\ncontact_email = "care@acme.example"\n')
+    result = mentionbot(config, "import", str(tmp_path / "nope.csv"), check=False)
+    assert result.returncode == 2 and "does not exist" in result.stderr
