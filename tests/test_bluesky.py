@@ -183,6 +183,24 @@ def test_session_is_reused_across_restarts_and_refreshed(fake, clock):
     assert all(token not in repr(second.settings) for token in fake.access)
 
 
+def test_session_lives_beside_the_database_and_stays_out_of_the_logs(fake, clock, tmp_path, caplog):
+    caplog.set_level("DEBUG")
+    bot = BlueskyConnector(settings(fake, session_file=""), clock=clock, state_dir=tmp_path)
+    bot.fetch(None)
+    stored = (tmp_path / "bluesky-session-acme.com").read_text()
+    assert all(token in stored for token in fake.access)
+    assert not any(token in caplog.text for token in [*fake.access, *fake.refresh])
+
+
+def test_a_session_the_server_forgot_falls_back_to_the_app_password(fake, clock):
+    connector(fake, clock, keywords=[]).fetch(None)
+    fake.access.clear()
+    fake.refresh.clear()
+    fake.add_post(author="jane.bsky.social", text="@acme.com hi")
+    assert len(connector(fake, clock, keywords=[]).fetch(None).mentions) == 1
+    assert fake.create_session_calls == 2
+
+
 def test_bad_password_is_fatal(fake, clock, monkeypatch):
     monkeypatch.setenv("BLUESKY_APP_PASSWORD", "wrong-password")
     with pytest.raises(FatalError, match="login refused"):
@@ -268,6 +286,8 @@ def test_fetch_triage_reply_and_dm_round_trip(pipeline, fake, clock):
     reply, dm = fake.posted()
     assert (reply["kind"], reply["in_reply_to"], reply["root"]) == ("reply", complaint, brand)
     assert (dm["kind"], dm["to"]) == ("message", "maria.bsky.social")
+    chat = fake.calls(path=r"/xrpc/chat\.bsky\.")
+    assert chat and {r.header("atproto-proxy") for r in chat} == {"did:web:api.bsky.chat#bsky_chat"}
     assert store.draft(draft.id).state == "posted"
     # the customer answers in private; the next poll attaches it to the case
     clock.advance(minutes=10)
