@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "trustpilot": "connectors.trustpilot:TrustpilotConnector",
     "yelp": "connectors.yelp:YelpConnector",
     "hackernews": "connectors.hackernews:HackerNewsConnector",
+    "mastodon": "connectors.mastodon:MastodonConnector",
     "x": "connectors.x:XConnector",
 }
 

@@ -20,6 +20,7 @@ FAKES: dict[str, str] = {
     "trustpilot": "connectors.fakes.trustpilot:FakeTrustpilot",
     "yelp": "connectors.fakes.yelp:FakeYelp",
     "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
+    "mastodon": "connectors.fakes.mastodon:FakeMastodon",
     "x": "connectors.fakes.x:FakeX",
 }
 
