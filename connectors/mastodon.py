@@ -184,15 +184,9 @@ class MastodonConnector(Connector):
         query = " ".join(k.strip() for k in self.settings.keywords if k.strip())
         if query and not self._search_refused:
             try:
-                statuses, state["search"] = self._read(
-                    lambda **kw: self.api.search_v2(query, result_type="statuses", resolve=False, **kw)[
-                        "statuses"
-                    ],
-                    state.get("search"),
-                    paged=False,
-                )
+                statuses, state["search"] = self._search(query, state.get("search"))
             except TransientError as exc:
-                if "search" not in str(exc).lower():
+                if "HTTP" not in str(exc) or "search" not in str(exc).lower():
                     raise
                 log.warning("mastodon: keyword search not available on this server (%s); mentions only", exc)
                 self._search_refused = True
@@ -211,9 +205,7 @@ class MastodonConnector(Connector):
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("mastodon: skipped a malformed status from %s: %s", source, exc)
 
-    def _read(
-        self, get: Callable[..., Any], since: str | None, *, paged: bool = True
-    ) -> tuple[list, str | None]:
+    def _read(self, get: Callable[..., Any], since: str | None) -> tuple[list, str | None]:
         """Items newer than ``since`` (or within the backfill window on a first run) and the newest id."""
         s = self.settings
         items: list = []
@@ -223,7 +215,7 @@ class MastodonConnector(Connector):
                 if not page:
                     break
                 items += page
-                if not paged or len(page) < s.page_size:
+                if len(page) < s.page_size:
                     break
                 page = self._call(lambda p=page: self.api.fetch_previous(p))
         else:
@@ -233,12 +225,29 @@ class MastodonConnector(Connector):
                 if not page:
                     break
                 items += [i for i in page if aware(i["created_at"]) >= start]
-                if not paged or len(page) < s.page_size or aware(page[-1]["created_at"]) < start:
+                if len(page) < s.page_size or aware(page[-1]["created_at"]) < start:
                     break
                 page = self._call(lambda p=page: self.api.fetch_next(p))
         ids = [str(i["id"]) for i in items if isinstance(i, dict) and "id" in i]
         newest = max(ids, key=int) if ids else since
         return items, newest
+
+    def _search(self, query: str, since: str | None) -> tuple[list, str | None]:
+        """One page of statuses matching ``query``, those newer than ``since`` (search is ranked, not paged by id:
+        Mastodon.py also refuses ``min_id`` here without probing the instance's version)."""
+        found = self._call(
+            lambda: self.api.search_v2(
+                query, result_type="statuses", resolve=False, limit=self.settings.page_size
+            )
+        )
+        statuses = [s for s in found.get("statuses", []) if isinstance(s, dict) and "id" in s]
+        if since:
+            statuses = [s for s in statuses if int(s["id"]) > int(since)]
+        else:
+            start = self.clock.now() - timedelta(hours=self.settings.backfill_hours)
+            statuses = [s for s in statuses if aware(s["created_at"]) >= start]
+        newest = max((str(s["id"]) for s in statuses), key=int, default=since)
+        return statuses, newest
 
     def to_mention(self, status: dict[str, Any], *, kind: str | None = None) -> Mention:
         """One status as a ``Mention``; ``raw`` is the status JSON."""

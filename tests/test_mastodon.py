@@ -108,6 +108,15 @@ def test_pagination_across_link_pages_and_cursor(fake, clock, monkeypatch):
     assert len(pages) == 2 and pages[0].arg("min_id") and pages[1].arg("min_id")
 
 
+def test_keyword_search_finds_new_unmentioned_posts_on_later_polls(fake, masto, clock):
+    first = masto.fetch(None)
+    sid = post(fake, clock, "noa", "the acme app keeps logging me out", minutes_ago=0)
+    again = masto.fetch(first.cursor)
+    assert [m.id for m in again.mentions] == [sid]
+    assert masto.fetch(again.cursor).mentions == []
+    assert len(fake.calls("GET", "/api/v2/search")) == 3
+
+
 def test_search_refusal_is_tolerated(fake, masto, clock):
     fake.search_enabled = False
     sid = post(fake, clock, "bob", "@acme hello")
