@@ -24,6 +24,8 @@ REGISTRY: dict[str, str] = {
     "hackernews": "connectors.hackernews:HackerNewsConnector",
     "mastodon": "connectors.mastodon:MastodonConnector",
     "x": "connectors.x:XConnector",
+    "mastodon": "connectors.mastodon:MastodonConnector",
+    "bluesky": "connectors.bluesky:BlueskyConnector",
 }
 
 

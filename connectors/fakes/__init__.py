@@ -22,6 +22,8 @@ FAKES: dict[str, str] = {
     "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
     "mastodon": "connectors.fakes.mastodon:FakeMastodon",
     "x": "connectors.fakes.x:FakeX",
+    "mastodon": "connectors.fakes.mastodon:FakeMastodon",
+    "bluesky": "connectors.fakes.bluesky:FakeBluesky",
 }
 
 

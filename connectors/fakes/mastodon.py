@@ -1,292 +1,364 @@
-"""A loopback Mastodon server for Mastodon.py: notifications, search, statuses, context.
-
-It serves ``/api/v1/instance``, ``/api/v2/instance``, ``/api/v1/accounts/verify_credentials``,
-``/api/v1/notifications`` (``types[]``, ``since_id``/``min_id``/``max_id``, ``limit`` ≤ 80, ``Link`` pagination),
-``/api/v2/search`` (statuses; refused with 503 when ``search_enabled`` is off, as a server without Elasticsearch
-answers nothing useful), ``POST /api/v1/statuses`` (form-encoded, ``Idempotency-Key`` honoured: the same key gives
-back the same status), and ``/api/v1/statuses/:id/context``, with Mastodon's JSON shapes
-(HTML ``content``, string ids, ``acct``), ``{"error": …}`` errors and ``X-RateLimit-*`` headers over 5-minute windows.
-"""
+"""A loopback Mastodon server: instance, mention notifications, search, statuses with Idempotency-Key, context,
+rate limits (300 requests per five-minute window), Link pagination and ``{"error": …}`` bodies."""
 
 from __future__ import annotations
 
-import html
 import itertools
 import re
+import time
 from datetime import UTC, datetime, timedelta
+from html import escape
 from typing import Any
-from urllib.parse import urlencode
 
 from bot.clock import Clock, SystemClock
 from connectors.fakes.server import FakePlatform, Request, Response, route
 
-TOKEN = "fake-mastodon-token-acme"
-DOMAIN = "acme.social"
-LIMIT = 300
-WINDOW = 300
-MENTION = re.compile(r"(?<![\w@])@(\w+)(?:@([\w.-]+))?")
-LINK = re.compile(r"https?://[^\s<]+")
+TOKEN = "mastodon-fake-token"
+BRAND = {
+    "id": "1",
+    "username": "acme",
+    "acct": "acme",
+    "display_name": "Acme",
+    "url": "https://social.example/@acme",
+}
 
 
-def iso(dt: datetime) -> str:
-    """Mastodon's timestamp format: ``2024-06-10T12:00:00.000Z``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+_TOKENS = re.compile(
+    r"(?P<url>https?://[^\s<]+)|(?<![\w/])@(?P<user>\w+)(?:@(?P<domain>[\w.-]+\w))?|(?<![\w&])#(?P<tag>\w*[^\W\d]\w*)"
+)
 
 
-def error(status: int, message: str) -> Response:
-    return Response(status, {"error": message})
+def render(text: str) -> str:
+    """``text`` as the HTML Mastodon stores: paragraphs, line breaks, and links, mentions and hashtags marked up."""
+
+    def token(m: re.Match) -> str:
+        if url := m.group("url"):
+            scheme, rest = url.split("://", 1)
+            return (
+                f'<a href="{url}" target="_blank" rel="nofollow noopener" translate="no">'
+                f'<span class="invisible">{scheme}://</span><span class="">{rest}</span>'
+                '<span class="invisible"></span></a>'
+            )
+        if user := m.group("user"):
+            acct = f"{user}@{m.group('domain')}" if m.group("domain") else user
+            return (
+                f'<span class="h-card" translate="no"><a href="https://social.example/@{acct}" '
+                f'class="u-url mention">@<span>{user}</span></a></span>'
+            )
+        tag = m.group("tag")
+        return f'<a href="https://social.example/tags/{tag.lower()}" class="mention hashtag" rel="tag">#<span>{tag}</span></a>'
+
+    paragraphs = [escape(p, quote=False).replace("\n", "<br />") for p in text.split("\n\n")]
+    return "".join(f"<p>{_TOKENS.sub(token, p)}</p>" for p in paragraphs)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class FakeMastodon(FakePlatform):
-    """Fake Mastodon instance ``acme.social`` with the brand account ``acme``."""
+    """One Mastodon server where the brand's account is @acme."""
 
     platform = "mastodon"
 
-    def __init__(self, *, clock: Clock | None = None):
+    def __init__(self, *, search: bool = True, clock: Clock | None = None) -> None:
         super().__init__()
         self.clock = clock or SystemClock()
-        self.accounts: dict[str, dict[str, Any]] = {}
+        self.search_enabled = search
+        self.accounts: dict[str, dict[str, Any]] = {"acme": dict(BRAND)}
         self.statuses: dict[str, dict[str, Any]] = {}
         self.notifications: list[dict[str, Any]] = []
-        self.idempotency: dict[str, str] = {}
-        self.log: list[dict[str, Any]] = []
-        self.search_enabled = True
-        self.window: tuple[float, int] = (0.0, 0)
-        self._ids = itertools.count(113_000_000_000_000_001)
-        self._nids = itertools.count(5001)
-        self.brand_id = self.add_account("acme", "Acme")
+        self.idempotency: dict[str, str] = {}  # key → status id
+        self.via_api: list[str] = []  # statuses the bot posted through the API
+        self.texts: dict[str, str] = {}  # status id → the text as written (statuses carry HTML)
+        self.limit_remaining = 300
+        self.delay = 0.0  # seconds every answer takes (a slow server, for client timeouts)
+        self.window_ends: datetime | None = None
+        self._status_ids = itertools.count(113000000000000001)
+        self._notification_ids = itertools.count(5001)
+        self._account_ids = itertools.count(100)
 
-    # -- state helpers ---------------------------------------------------------------------------------------
+    # -- what tests and the demo use -------------------------------------------------------------------------
 
-    def add_account(self, acct: str, name: str = "") -> str:
-        """Add an account (``alice`` local, ``alice@example.social`` remote); return its id."""
-        for account in self.accounts.values():
-            if account["acct"] == acct:
-                return account["id"]
-        username, _, host = acct.partition("@")
-        account_id = str(100 + len(self.accounts))
-        self.accounts[account_id] = {
-            "id": account_id,
-            "username": username,
-            "acct": acct,
-            "display_name": name or username,
-            "url": f"https://{host or DOMAIN}/@{username}",
-            "bot": False,
-        }
-        return account_id
-
-    def content(self, text: str) -> str:
-        """The status text as Mastodon renders it: escaped, links and mentions as anchors, in a paragraph."""
-
-        def anchor(match: re.Match) -> str:
-            token = match.group(0)
-            if token.startswith("@"):
-                user, host = match.group(1), match.group(2) or DOMAIN
-                return (
-                    f'<span class="h-card"><a href="https://{host}/@{user}" class="u-url mention">'
-                    f"@<span>{user}</span></a></span>"
-                )
-            scheme, _, rest = token.partition("://")
-            return (
-                f'<a href="{html.escape(token)}" rel="nofollow noopener" target="_blank">'
-                f'<span class="invisible">{scheme}://</span><span class="ellipsis">{html.escape(rest[:30])}</span>'
-                f'<span class="invisible">{html.escape(rest[30:])}</span></a>'
-            )
-
-        parts = re.split(r"(https?://[^\s<]+|(?<![\w@])@\w+(?:@[\w.-]+)?)", text)
-        out = "".join(
-            anchor(MENTION.match(p) or LINK.match(p))
-            if (MENTION.fullmatch(p) or LINK.fullmatch(p))
-            else html.escape(p)
-            for p in parts
-        )
-        return "<p>" + out.replace("\n\n", "</p><p>").replace("\n", "<br />") + "</p>"
+    def account(self, acct: str, name: str = "") -> dict[str, Any]:
+        if acct not in self.accounts:
+            aid = str(next(self._account_ids))
+            self.accounts[acct] = {
+                "id": aid,
+                "username": acct.split("@")[0],
+                "acct": acct,
+                "display_name": name,
+                "url": f"https://social.example/@{acct}",
+            }
+        return self.accounts[acct]
 
     def post(
         self,
-        acct: str,
+        author: str,
         text: str,
         *,
         name: str = "",
         when: datetime | None = None,
         reply_to: str | None = None,
         visibility: str = "public",
+        notify: bool = True,
+        lang: str | None = "en",
     ) -> str:
-        """Publish a status as ``acct``; notify the brand when it mentions ``@acme``; return its id."""
-        account_id = self.add_account(acct, name)
-        account = self.accounts[account_id]
-        when = when or self.clock.now()
-        status_id = str(next(self._ids))
-        host = acct.partition("@")[2] or DOMAIN
-        parent = self.statuses.get(reply_to or "")
-        status = {
-            "id": status_id,
-            "created_at": iso(when),
-            "in_reply_to_id": reply_to,
-            "in_reply_to_account_id": parent["account"]["id"] if parent else None,
-            "visibility": visibility,
-            "language": "en",
-            "uri": f"https://{host}/users/{account['username']}/statuses/{status_id}",
-            "url": f"https://{host}/@{account['username']}/{status_id}",
-            "content": self.content(text),
-            "account": dict(account),
-            "mentions": [
-                {"id": self.add_account(m.group(0)[1:]), "acct": m.group(0)[1:], "username": m.group(1)}
-                for m in MENTION.finditer(text)
-            ],
-            "replies_count": 0,
-            "favourites_count": 0,
-            "reblogs_count": 0,
-        }
-        self.statuses[status_id] = status
-        if account_id != self.brand_id and any(m["id"] == self.brand_id for m in status["mentions"]):
-            self.notifications.append(
-                {
-                    "id": str(next(self._nids)),
-                    "type": "mention",
-                    "created_at": iso(when),
-                    "account": dict(account),
-                    "status": status,
-                }
-            )
-        return status_id
-
-    # -- demo interface --------------------------------------------------------------------------------------
+        """A status by ``author`` (its text becomes HTML as Mastodon renders it); a mention notification for
+        the brand when ``notify``. Returns the status id."""
+        with self.lock:
+            account = self.account(author, name)
+            sid = str(next(self._status_ids))
+            content = render(text)
+            status = {
+                "id": sid,
+                "uri": f"https://social.example/users/{account['username']}/statuses/{sid}",
+                "url": f"https://social.example/@{account['acct']}/{sid}",
+                "created_at": _iso(when or self.clock.now()),
+                "content": content,
+                "visibility": visibility,
+                "in_reply_to_id": reply_to,
+                "in_reply_to_account_id": self.statuses[reply_to]["account"]["id"] if reply_to else None,
+                "language": lang,
+                "account": account,
+                "mentions": [],
+            }
+            self.statuses[sid] = status
+            self.texts[sid] = text
+            if notify and author != "acme":
+                self.notifications.append(
+                    {
+                        "id": str(next(self._notification_ids)),
+                        "type": "mention",
+                        "created_at": status["created_at"],
+                        "account": account,
+                        "status": status,
+                    }
+                )
+            return sid
 
     def publish(self, sample: dict[str, Any]) -> None:
-        when = self.clock.now() - timedelta(minutes=sample.get("minutes_ago", 0))
-        self.post(sample["author"], sample["text"], name=sample.get("name", ""), when=when)
+        text = sample["text"] if "@acme" in sample["text"].lower() else f"@acme {sample['text']}"
+        self.post(
+            sample["author"],
+            text,
+            name=sample.get("name", ""),
+            when=self.clock.now() - timedelta(minutes=sample.get("minutes_ago", 5)),
+            lang=sample.get("lang", "en"),
+        )
 
     def connector_settings(self) -> dict[str, Any]:
         return {
             "enabled": True,
             "base_url": self.base_url,
+            "account": "acme",
             "access_token": {"env": "MASTODON_ACCESS_TOKEN"},
-            "keywords": ["acme"],
+            "interval_seconds": 60,
         }
 
     def environment(self) -> dict[str, str]:
         return {"MASTODON_ACCESS_TOKEN": TOKEN}
 
     def posted(self) -> list[dict[str, Any]]:
-        return list(self.log)
-
-    # -- wire ------------------------------------------------------------------------------------------------
+        out = []
+        with self.lock:
+            mine = [self.statuses[sid] for sid in self.via_api]
+        for status in mine:
+            if status["visibility"] == "direct":
+                mentioned = {m["acct"] for m in status["mentions"]}
+                theirs = [s["id"] for s in self.statuses.values() if s["account"]["acct"] in mentioned]
+                out.append(
+                    {
+                        "kind": "message",
+                        "in_reply_to": max(theirs, default=None),
+                        "text": self.texts[status["id"]],
+                        "id": status["id"],
+                    }
+                )
+            else:
+                out.append(
+                    {
+                        "kind": "reply",
+                        "in_reply_to": status["in_reply_to_id"],
+                        "text": self.texts[status["id"]],
+                        "id": status["id"],
+                    }
+                )
+        return out
 
     def rate_limit_headers(self, request: Request) -> dict[str, str]:
-        now = self.clock.now().timestamp()
-        start, used = self.window
-        if now >= start + WINDOW:
-            start, used = now - now % WINDOW, 0
-        self.window = (start, used + 1)
-        reset = datetime.fromtimestamp(start + WINDOW, tz=UTC)
-        return {
-            "X-RateLimit-Limit": str(LIMIT),
-            "X-RateLimit-Remaining": str(max(0, LIMIT - used - 1)),
-            "X-RateLimit-Reset": iso(reset),
-        }
+        with self.lock:
+            now = self.clock.now()
+            if self.window_ends is None or now >= self.window_ends:  # Mastodon's budget is per five minutes
+                self.window_ends, self.limit_remaining = now + timedelta(minutes=5), 300
+            if request.path.startswith("/api/"):
+                self.limit_remaining = max(0, self.limit_remaining - 1)
+            reset = self.window_ends
+            return {
+                "X-RateLimit-Limit": "300",
+                "X-RateLimit-Remaining": str(self.limit_remaining),
+                "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            }
 
-    def _authorized(self, request: Request) -> bool:
-        return request.header("authorization") == f"Bearer {TOKEN}"
+    def _answer(self, request: Request) -> Response:
+        if self.delay:
+            time.sleep(self.delay)
+        return super()._answer(request)
 
-    @route("GET", r"/api/v[12]/instance/?")
-    def instance(self, request: Request) -> Any:
-        return {"uri": DOMAIN, "domain": DOMAIN, "title": "Acme Social", "version": "4.3.0"}
+    # -- the API ---------------------------------------------------------------------------------------------
 
-    @route("GET", r"/api/v1/accounts/verify_credentials")
-    def verify(self, request: Request) -> Any:
-        if not self._authorized(request):
-            return error(401, "The access token is invalid")
-        return self.accounts[self.brand_id]
+    def _authorised(self, request: Request) -> Response | None:
+        if request.header("authorization") != f"Bearer {TOKEN}":
+            return Response(401, {"error": "The access token is invalid"})
+        return None
 
-    def _page(self, request: Request, items: list[dict], path: str) -> Response:
-        """Mastodon's id paging: newest first, ``min_id`` pages up from the cursor, ``Link`` next/prev."""
+    @route("GET", "/api/v1/instance/?")
+    def instance_v1(self, request: Request) -> Response:
+        return Response(
+            200,
+            {
+                "uri": "social.example",
+                "title": "social.example",
+                "version": "4.3.0",
+                "configuration": {"statuses": {"max_characters": 500}},
+            },
+        )
+
+    @route("GET", "/api/v2/instance/?")
+    def instance(self, request: Request) -> Response:
+        return Response(
+            200,
+            {
+                "domain": "social.example",
+                "title": "social.example",
+                "version": "4.3.0",
+                "configuration": {"statuses": {"max_characters": 500}},
+            },
+        )
+
+    @route("GET", "/api/v1/accounts/verify_credentials")
+    def verify(self, request: Request) -> Response:
+        return self._authorised(request) or Response(200, self.accounts["acme"])
+
+    @route("GET", "/api/v1/notifications")
+    def list_notifications(self, request: Request) -> Response:
+        if denied := self._authorised(request):
+            return denied
+        types = request.query.get("types[]") or []
         limit = min(int(request.arg("limit") or 40), 80)
-        since, low, high = (request.arg(k) for k in ("since_id", "min_id", "max_id"))
-        chosen = [i for i in items if (not high or int(i["id"]) < int(high))]
-        chosen = [i for i in chosen if not (since or low) or int(i["id"]) > int(since or low)]
-        chosen.sort(key=lambda i: int(i["id"]))
-        page = chosen[:limit] if low else chosen[-limit:]
-        page.reverse()
+        with self.lock:
+            items = [n for n in self.notifications if not types or n["type"] in types]
+        key = lambda n: int(n["id"])  # noqa: E731
+        if min_id := request.arg("min_id"):
+            # the page right after min_id (oldest first), answered newest first as Mastodon does
+            page = sorted((n for n in items if key(n) > int(min_id)), key=key)[:limit]
+        else:
+            page = sorted(items, key=key)[-limit:]
+        page.sort(key=key, reverse=True)
         headers = {}
         if page:
-            keep = {k: v for k, v in request.query.items() if k not in ("max_id", "min_id", "since_id")}
-            base = f"{self.base_url}{path}"
-            older = urlencode({**keep, "max_id": page[-1]["id"]}, doseq=True)
-            newer = urlencode({**keep, "min_id": page[0]["id"]}, doseq=True)
-            headers["Link"] = f'<{base}?{older}>; rel="next", <{base}?{newer}>; rel="prev"'
+            kinds = "".join(f"&types[]={t}" for t in types)  # Mastodon keeps the filter in its links
+            base = f"{self.base_url}/api/v1/notifications?limit={limit}{kinds}"
+            headers["Link"] = (
+                f'<{base}&max_id={page[-1]["id"]}>; rel="next", <{base}&min_id={page[0]["id"]}>; rel="prev"'
+            )
         return Response(200, page, headers)
 
-    @route("GET", r"/api/v1/notifications")
-    def list_notifications(self, request: Request) -> Any:
-        if not self._authorized(request):
-            return error(401, "The access token is invalid")
-        types = request.query.get("types[]")
-        items = [n for n in self.notifications if not types or n["type"] in types]
-        return self._page(request, items, "/api/v1/notifications")
-
-    @route("GET", r"/api/v2/search")
-    def search(self, request: Request) -> Any:
-        if not self._authorized(request):
-            return error(401, "The access token is invalid")
+    @route("GET", "/api/v2/search")
+    def search(self, request: Request) -> Response:
+        if denied := self._authorised(request):
+            return denied
         if not self.search_enabled:
-            return error(503, "Search is not enabled on this server")
-        q = (request.arg("q") or "").lower()
-        found = [
-            s
-            for s in self.statuses.values()
-            if s["visibility"] == "public"
-            and q
-            and q in html.unescape(re.sub(r"<[^>]+>", "", s["content"])).lower()
-        ]
-        page = self._page(request, found, "/api/v2/search")
-        return Response(200, {"accounts": [], "statuses": page.body, "hashtags": []})
+            return Response(422, {"error": "Full-text search is not enabled on this server"})
+        terms = [t.strip().lower() for t in (request.arg("q") or "").split(" OR ") if t.strip()]
+        min_id = int(request.arg("min_id") or 0)
+        with self.lock:
+            found = [
+                s
+                for s in self.statuses.values()
+                if s["visibility"] == "public"
+                and int(s["id"]) > min_id
+                and any(t in self.texts[s["id"]].lower() for t in terms)
+            ]
+        found.sort(key=lambda s: int(s["id"]), reverse=True)
+        return Response(200, {"accounts": [], "statuses": found[:40], "hashtags": []})
 
-    @route("POST", r"/api/v1/statuses")
-    def create_status(self, request: Request) -> Any:
-        if not self._authorized(request):
-            return error(401, "The access token is invalid")
+    @route("GET", r"/api/v1/timelines/tag/(?P<tag>\w+)")
+    def tag_timeline(self, request: Request) -> Response:
+        tag = request.params["tag"].lower()
+        limit = min(int(request.arg("limit") or 20), 40)
+        with self.lock:
+            items = [
+                s
+                for s in self.statuses.values()
+                if s["visibility"] == "public" and f'/tags/{tag}"' in s["content"]
+            ]
+        key = lambda s: int(s["id"])  # noqa: E731
+        if min_id := request.arg("min_id"):
+            page = sorted((s for s in items if key(s) > int(min_id)), key=key)[:limit]
+        else:
+            page = sorted(items, key=key)[-limit:]
+        page.sort(key=key, reverse=True)
+        headers = {}
+        if page:
+            base = f"{self.base_url}/api/v1/timelines/tag/{tag}?limit={limit}"
+            headers["Link"] = (
+                f'<{base}&max_id={page[-1]["id"]}>; rel="next", <{base}&min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return Response(200, page, headers)
+
+    @route("POST", "/api/v1/statuses")
+    def create_status(self, request: Request) -> Response:
+        if denied := self._authorised(request):
+            return denied
+        form = request.form if request.body and not request.body.startswith(b"{") else request.json
         key = request.header("idempotency-key")
-        if key and key in self.idempotency:
-            return self.statuses[self.idempotency[key]]
-        form = request.form
-        text, reply_to = form.get("status", ""), form.get("in_reply_to_id") or None
-        if not text.strip():
-            return error(422, "Validation failed: Text can't be blank")
-        if len(text) > 500:
-            return error(422, "Validation failed: Text character limit of 500 exceeded")
-        if reply_to and reply_to not in self.statuses:
-            return error(404, "Record not found")
-        visibility = form.get("visibility") or "public"
-        status_id = self.post("acme", text, reply_to=reply_to, visibility=visibility)
-        if key:
-            self.idempotency[key] = status_id
-        if reply_to:
-            self.statuses[reply_to]["replies_count"] += 1
-        target = self.statuses[reply_to] if reply_to else None
-        self.log.append(
-            {
-                "kind": "message" if visibility == "direct" else "reply",
-                "in_reply_to": reply_to,
-                "to": target["account"]["acct"] if target else None,
-                "text": text,
-                "id": status_id,
-            }
-        )
-        return self.statuses[status_id]
+        with self.lock:
+            if key and key in self.idempotency:
+                return Response(200, self.statuses[self.idempotency[key]])
+            text = str(form.get("status", ""))
+            if not text.strip():
+                return Response(422, {"error": "Validation failed: Text can't be blank"})
+            if len(text) > 500:
+                return Response(422, {"error": "Validation failed: Text character limit of 500 exceeded"})
+            reply_to = form.get("in_reply_to_id") or None
+            if reply_to and reply_to not in self.statuses:
+                return Response(404, {"error": "Record not found"})
+            sid = self.post(
+                "acme", text, reply_to=reply_to, visibility=form.get("visibility") or "public", notify=False
+            )
+            status = self.statuses[sid]
+            status["mentions"] = [
+                {"acct": word[1:], "id": self.accounts[word[1:]]["id"]}
+                for word in text.split()
+                if word.startswith("@") and word[1:] in self.accounts
+            ]
+            self.via_api.append(sid)
+            if key:
+                self.idempotency[key] = sid
+            return Response(200, status)
 
-    @route("GET", r"/api/v1/statuses/(?P<id>\d+)/context")
-    def context(self, request: Request) -> Any:
-        if request.params["id"] not in self.statuses:
-            return error(404, "Record not found")
-        ancestors, cur = [], self.statuses[request.params["id"]]
-        while cur.get("in_reply_to_id") in self.statuses:
-            cur = self.statuses[cur["in_reply_to_id"]]
-            ancestors.insert(0, cur)
-        descendants, frontier = [], [request.params["id"]]
-        while frontier:
-            parent = frontier.pop(0)
-            children = [s for s in self.statuses.values() if s["in_reply_to_id"] == parent]
-            descendants += children
-            frontier += [c["id"] for c in children]
-        return {"ancestors": ancestors, "descendants": descendants}
+    @route("GET", r"/api/v1/statuses/(?P<sid>\d+)/context")
+    def context(self, request: Request) -> Response:
+        sid = request.params["sid"]
+        if denied := self._authorised(request):
+            return denied
+        with self.lock:
+            if sid not in self.statuses:
+                return Response(404, {"error": "Record not found"})
+            below, frontier = [], {sid}
+            for status in sorted(self.statuses.values(), key=lambda s: int(s["id"])):
+                if status["in_reply_to_id"] in frontier:
+                    below.append(status)
+                    frontier.add(status["id"])
+            return Response(200, {"ancestors": [], "descendants": below})
+
+    @route("GET", r"/api/v1/accounts/(?P<aid>\d+)/statuses")
+    def account_statuses(self, request: Request) -> Response:
+        aid = request.params["aid"]
+        if denied := self._authorised(request):
+            return denied
+        with self.lock:
+            mine = [s for s in self.statuses.values() if s["account"]["id"] == aid]
+        mine.sort(key=lambda s: int(s["id"]), reverse=True)
+        return Response(200, mine[: int(request.arg("limit") or 20)])
