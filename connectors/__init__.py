@@ -22,7 +22,6 @@ REGISTRY: dict[str, str] = {
     "trustpilot": "connectors.trustpilot:TrustpilotConnector",
     "yelp": "connectors.yelp:YelpConnector",
     "hackernews": "connectors.hackernews:HackerNewsConnector",
-    "mastodon": "connectors.mastodon:MastodonConnector",
     "x": "connectors.x:XConnector",
     "mastodon": "connectors.mastodon:MastodonConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",

@@ -20,7 +20,6 @@ FAKES: dict[str, str] = {
     "trustpilot": "connectors.fakes.trustpilot:FakeTrustpilot",
     "yelp": "connectors.fakes.yelp:FakeYelp",
     "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
-    "mastodon": "connectors.fakes.mastodon:FakeMastodon",
     "x": "connectors.fakes.x:FakeX",
     "mastodon": "connectors.fakes.mastodon:FakeMastodon",
     "bluesky": "connectors.fakes.bluesky:FakeBluesky",
