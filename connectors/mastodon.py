@@ -239,18 +239,23 @@ class MastodonConnector(Connector):
         return statuses, newest or "0"
 
     def _search(self, min_id: str | None) -> tuple[list[dict], str | None]:
+        """Statuses matching the keywords newer than ``min_id``. ``min_id`` is applied here, not sent: Mastodon.py
+        refuses search's ``min_id`` ("Advanced search parameters require Mastodon 2.8.0+") unless it has probed
+        the instance's version, which ``mastodon_version`` skips."""
         query = " OR ".join(self.settings.keywords)
         try:
-            found = self._call(
-                lambda: self.api.search_v2(query, result_type="statuses", min_id=min_id, resolve=False)
-            )
+            found = self._call(lambda: self.api.search_v2(query, result_type="statuses", resolve=False))
         except TransientError as exc:
             if "HTTP 4" not in str(exc):
                 raise
             self._search_refused = True
             log.warning("mastodon: the server refused search (%s); only mentions are read", exc)
             return [], min_id
-        statuses = [s for s in (found.get("statuses") or []) if isinstance(s, dict)]
+        statuses = [
+            s
+            for s in (found.get("statuses") or [])
+            if isinstance(s, dict) and (not min_id or _id_order(str(s.get("id", ""))) > _id_order(min_id))
+        ]
         newest = max([min_id or "0", *(str(s["id"]) for s in statuses)], key=_id_order)
         return statuses, (newest if newest != "0" else None)
 
