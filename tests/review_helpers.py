@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.config import Config, parse_config
 from connectors import load
 from connectors.base import Secret
 
@@ -18,3 +19,15 @@ def connector_for(fake: Any, clock: Any, monkeypatch: Any, **overrides: Any) -> 
     }
     cls = load(fake.platform)
     return cls(cls.Settings(**table), clock=clock)
+
+
+def config_for(tmp_path: Any, *fakes: Any) -> Config:
+    """A config with posting on and each fake's connector table, the database in ``tmp_path``."""
+    return parse_config(
+        {
+            "dry_run": False,
+            "brand": {"name": "Acme", "contact_email": "care@acme.example", "timezone": "Europe/Amsterdam"},
+            "store": {"path": str(tmp_path / "bot.db")},
+            "connectors": {f.platform: f.connector_settings() for f in fakes},
+        }
+    )

@@ -8,14 +8,13 @@ import pytest
 
 from bot import decisions
 from bot.clock import FakeClock
-from bot.config import parse_config
 from bot.errors import FatalError, TransientError
 from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.hackernews import FakeHackerNews
 from connectors.fakes.reddit import FakeReddit
 from connectors.fakes.server import Fault
-from tests.review_helpers import connector_for
+from tests.review_helpers import config_for, connector_for
 
 
 @pytest.fixture
@@ -32,17 +31,6 @@ def fake():
 @pytest.fixture
 def reddit(fake, clock, monkeypatch):
     return connector_for(fake, clock, monkeypatch)
-
-
-def config_for(tmp_path, *fakes):
-    return parse_config(
-        {
-            "dry_run": False,
-            "brand": {"name": "Acme", "contact_email": "care@acme.example", "timezone": "Europe/Amsterdam"},
-            "store": {"path": str(tmp_path / "bot.db")},
-            "connectors": {f.platform: f.connector_settings() for f in fakes},
-        }
-    )
 
 
 def pipeline_for(tmp_path, clock, connectors, *fakes):

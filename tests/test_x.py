@@ -10,7 +10,6 @@ import pytest
 
 from bot import decisions, report
 from bot.clock import FakeClock
-from bot.config import parse_config
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from bot.pipeline import Pipeline
 from bot.store import Store
@@ -18,7 +17,7 @@ from connectors.fakes.hackernews import FakeHackerNews
 from connectors.fakes.server import Fault
 from connectors.fakes.x import ACCESS_TOKEN, BEARER, BRAND_ID, FakeX
 from connectors.x import XSettings
-from tests.review_helpers import connector_for
+from tests.review_helpers import config_for, connector_for
 
 UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 
@@ -37,17 +36,6 @@ def fake(clock):
 @pytest.fixture
 def x(fake, clock, monkeypatch):
     return connector_for(fake, clock, monkeypatch)
-
-
-def config_for(tmp_path, *fakes):
-    return parse_config(
-        {
-            "dry_run": False,
-            "brand": {"name": "Acme", "contact_email": "care@acme.example", "timezone": "Europe/Amsterdam"},
-            "store": {"path": str(tmp_path / "bot.db")},
-            "connectors": {f.platform: f.connector_settings() for f in fakes},
-        }
-    )
 
 
 @pytest.fixture
