@@ -313,7 +313,8 @@ class Store:
         """Remember the Discord message of a draft's card."""
         with self.db.atomic():
             self.db.execute(
-                "insert or replace into discord_cards (draft_id, message_id) values (?, ?)", [draft_id, message_id]
+                "insert or replace into discord_cards (draft_id, message_id) values (?, ?)",
+                [draft_id, message_id],
             )
 
     def drafts_without_card(self) -> list[Draft]:
@@ -333,7 +334,8 @@ class Store:
         """Remember the Discord thread of a case."""
         with self.db.atomic():
             self.db.execute(
-                "insert or replace into discord_threads (case_id, thread_id) values (?, ?)", [case_id, thread_id]
+                "insert or replace into discord_threads (case_id, thread_id) values (?, ?)",
+                [case_id, thread_id],
             )
 
     # -- settings (small key/value state: paused posting, credential warnings) ---------------------------------

@@ -79,7 +79,9 @@ def card_text(store: Store, draft: Draft, *, now: datetime, decision: str = "") 
     case = store.case_for(draft.platform, draft.mention_id)
     if case and case.due_at:
         minutes = int((case.due_at - now).total_seconds() // 60)
-        lines.append(f"SLA: case {case.ref} due in {minutes} min" if minutes >= 0 else f"SLA: {-minutes} min overdue")
+        lines.append(
+            f"SLA: case {case.ref} due in {minutes} min" if minutes >= 0 else f"SLA: {-minutes} min overdue"
+        )
     if decision:
         lines.append(decision)
     return "\n".join(lines)[:2000]
@@ -91,7 +93,9 @@ def _rules(platform: str):
     return load(platform).rules if platform in REGISTRY else None
 
 
-class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"mb:(?P<action>[a-z]+):(?P<draft>\d+)"):
+class ActionButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"mb:(?P<action>[a-z]+):(?P<draft>\d+)"
+):
     """One of a card's buttons; the custom_id carries the action and the draft id."""
 
     def __init__(self, action: str, draft_id: int):
@@ -101,7 +105,9 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"mb:(?P<
         self.draft_id = draft_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):
         return cls(match["action"], int(match["draft"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -123,7 +129,11 @@ class TextModal(discord.ui.Modal):
     def __init__(self, *, title: str, custom_id: str, label: str, default: str, done: Callable):
         super().__init__(title=title, custom_id=custom_id, timeout=None)
         self.field = discord.ui.TextInput(
-            label=label, custom_id="text", default=default or None, style=discord.TextStyle.long, max_length=4000
+            label=label,
+            custom_id="text",
+            default=default or None,
+            style=discord.TextStyle.long,
+            max_length=4000,
         )
         self.add_item(self.field)
         self.done = done
@@ -232,7 +242,9 @@ class ApprovalBot:
     @property
     def channel(self) -> discord.abc.Messageable:
         assert self.client
-        return self.client.get_channel(self.channel_id) or self.client.get_partial_messageable(self.channel_id)
+        return self.client.get_channel(self.channel_id) or self.client.get_partial_messageable(
+            self.channel_id
+        )
 
     async def catch_up(self) -> None:
         """Post a card for every draft still awaiting a decision that has none (nothing is lost while down)."""
@@ -279,7 +291,9 @@ class ApprovalBot:
         draft = self.store.draft_for(sent.platform, sent.mention_id)
         if not draft or sent.kind != "reply":
             return
-        outcome = f"posted as {sent.posted_id}" if sent.posted_id else f"not posted: {sent.error or sent.state}"
+        outcome = (
+            f"posted as {sent.posted_id}" if sent.posted_id else f"not posted: {sent.error or sent.state}"
+        )
         await self.update_card(draft.id, f"{_decided(draft)}; {outcome}")
 
     async def _nudge(self, nudge: Any, **_: Any) -> None:
@@ -295,7 +309,8 @@ class ApprovalBot:
             return
         self._paused_told.add(connector)
         await self.channel.send(
-            quote(f"Connector {connector} is paused: {error}"), allowed_mentions=discord.AllowedMentions.none()
+            quote(f"Connector {connector} is paused: {error}"),
+            allowed_mentions=discord.AllowedMentions.none(),
         )
 
     async def case_thread(self, case_id: int) -> discord.Thread | None:
@@ -377,7 +392,9 @@ class ApprovalBot:
             await interaction.response.send_message(f"Not done: {exc}", ephemeral=True)
             return
         draft = self.store.draft(draft_id)
-        line = f"{_decided(draft)}" if action != "take" else f"Case taken by {actor} at {now:%Y-%m-%d %H:%M} UTC"
+        line = (
+            f"{_decided(draft)}" if action != "take" else f"Case taken by {actor} at {now:%Y-%m-%d %H:%M} UTC"
+        )
         await interaction.response.send_message(f"Done: {action} draft #{draft_id}.", ephemeral=True)
         await self.update_card(draft_id, line)
         if action in ("approve", "edit") and self.post and not self.paused():
@@ -400,7 +417,9 @@ class ApprovalBot:
             drafts = self.store.drafts("awaiting")
             text = "\n".join(f"#{d.id} {d.platform} {d.intent}: {quote(d.text[:80])}" for d in drafts[:20])
             await interaction.response.send_message(
-                text or "Nothing awaits a decision.", ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                text or "Nothing awaits a decision.",
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
             )
 
         @tree.command(name="pause", description="Stop all posting", guild=guild)

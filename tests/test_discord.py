@@ -103,8 +103,8 @@ def test_a_managers_approval_posts_the_reply_and_updates_the_card(setup):
     card = setup.card(draft_id)
     setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
     wait_for(lambda: setup.reddit.replies_to(comment, author=BOT), what="the reply on Reddit")
-    posted = setup.pipeline.store.draft(draft_id)
-    assert posted.state == "posted" and posted.decided_by.startswith("discord:")
+    wait_for(lambda: setup.pipeline.store.draft(draft_id).state == "posted", what="the draft posted")
+    assert setup.pipeline.store.draft(draft_id).decided_by.startswith("discord:")
     wait_for(lambda: "posted as" in setup.discord.message(card["id"])["content"], what="the card's update")
     assert setup.discord.message(card["id"])["components"] == []
 
@@ -129,10 +129,12 @@ def test_an_edit_with_a_forbidden_phrase_is_stopped_by_the_tone_guard(setup):
     assert default == setup.pipeline.store.draft(draft_id).text
     response = setup.ephemeral(
         setup.discord.submit_modal(
-            f"mb-edit:{draft_id}", {"text": "We apologize for any inconvenience."}, MANAGER, card["id"]
+            f"mb-edit:{draft_id}", {"text": "Sorry, but that is our policy."}, MANAGER, card["id"]
         )
     )
-    assert "tone guard" in response["data"]["content"] and response["data"]["flags"] & 64
+    content = response["data"]["content"]
+    assert "tone guard" in content and "policy" in content and "instead" in content
+    assert response["data"]["flags"] & 64
     assert setup.pipeline.store.draft(draft_id).state == "awaiting"
 
 

@@ -112,7 +112,9 @@ class FakeDiscord:
         """Messages the bot posted (current state, after edits), oldest first."""
         with self._lock:
             return [
-                dict(m) for m in self._messages.values() if channel_id is None or m["channel_id"] == channel_id
+                dict(m)
+                for m in self._messages.values()
+                if channel_id is None or m["channel_id"] == channel_id
             ]
 
     def message(self, message_id: str) -> dict:
@@ -147,9 +149,13 @@ class FakeDiscord:
         message = self._messages.get(str(message_id)) or self._stub_message(message_id)
         return self._interact(3, {"custom_id": custom_id, "component_type": 2}, user_id, message=message)
 
-    def submit_modal(self, custom_id: str, values: dict[str, str], user_id: str, message_id: str | None = None) -> str:
+    def submit_modal(
+        self, custom_id: str, values: dict[str, str], user_id: str, message_id: str | None = None
+    ) -> str:
         """A member submits a modal; ``values`` maps each text input's custom_id to its value."""
-        rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()
+        ]
         message = self._messages.get(str(message_id)) if message_id else None
         return self._interact(5, {"custom_id": custom_id, "components": rows}, user_id, message=message)
 
@@ -159,7 +165,8 @@ class FakeDiscord:
         if command is None:
             raise KeyError(f"no command /{name} was synced")
         opts = [
-            {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v} for k, v in (options or {}).items()
+            {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v}
+            for k, v in (options or {}).items()
         ]
         data = {"id": command["id"], "name": name, "type": 1, "options": opts, "guild_id": self.guild_id}
         return self._interact(2, data, user_id)
@@ -251,7 +258,13 @@ class FakeDiscord:
             "members": [self._member(uid) for uid in self.members]
             + [{**self._member(BOT_ID), "user": self._user(BOT_ID, bot=True)}],
             "channels": [
-                {"id": self.channel_id, "type": 0, "name": "managers", "position": 0, "guild_id": self.guild_id}
+                {
+                    "id": self.channel_id,
+                    "type": 0,
+                    "name": "managers",
+                    "position": 0,
+                    "guild_id": self.guild_id,
+                }
             ],
             "threads": [],
             "voice_states": [],
@@ -313,7 +326,9 @@ class FakeDiscord:
     @staticmethod
     def _json(data: Any, status: int = 200) -> web.Response:
         # discord.py parses a body only when Content-Type is exactly application/json
-        return web.Response(status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"})
+        return web.Response(
+            status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"}
+        )
 
     @staticmethod
     async def _body(request: web.Request) -> dict:
@@ -328,7 +343,12 @@ class FakeDiscord:
             {
                 "url": self.gateway_url,
                 "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
             }
         )
 
@@ -353,7 +373,13 @@ class FakeDiscord:
     async def _sync_commands(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         commands = [
-            {**c, "id": str(next(self._ids)), "application_id": APP_ID, "version": "1", "guild_id": self.guild_id}
+            {
+                **c,
+                "id": str(next(self._ids)),
+                "application_id": APP_ID,
+                "version": "1",
+                "guild_id": self.guild_id,
+            }
             for c in body
         ]
         with self._lock:
@@ -411,10 +437,14 @@ class FakeDiscord:
         body = await self._body(request)
         interaction_id = request.match_info["interaction"]
         with self._lock:
-            self._responses.append({"interaction": interaction_id, "type": body.get("type"), "data": body.get("data") or {}})
+            self._responses.append(
+                {"interaction": interaction_id, "type": body.get("type"), "data": body.get("data") or {}}
+            )
             if body.get("type") == 7 and request.query.get("message_id"):
                 pass
-        return self._json({"interaction": {"id": interaction_id, "type": 3}, "resource": {"type": body.get("type")}})
+        return self._json(
+            {"interaction": {"id": interaction_id, "type": 3}, "resource": {"type": body.get("type")}}
+        )
 
     async def _followup(self, request: web.Request) -> web.Response:
         body = await self._body(request)
