@@ -109,9 +109,19 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
             f"{counts['open_cases']} open cases"
         )
         return
+    approval = None
+    if config.discord.enabled:
+        from responders.discord import ApprovalBot
+
+        approval = ApprovalBot.from_config(config, clock=ctx.clock, post=pipeline.post).start()
+        pipeline.on_event = approval.on_event
     daemon = Daemon(pipeline)
     daemon.install_signal_handlers()
-    daemon.run()
+    try:
+        daemon.run()
+    finally:
+        if approval:
+            approval.stop()
 
 
 @cli.command()

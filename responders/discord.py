@@ -189,6 +189,22 @@ class ApprovalBot:
         self._lock = asyncio.Lock()
         self._paused_told: set[str] = set()
 
+    @classmethod
+    def from_config(cls, config: Any, *, clock: Clock | None = None, post: Callable[[], Any] | None = None):
+        """The bot the ``[discord]`` table describes, for the store of ``config``."""
+        d = config.discord
+        return cls(
+            store_path=config.resolve(config.store.path),
+            token=d.token.value() if d.token else "",
+            guild_id=d.guild_id,
+            channel_id=d.channel_id,
+            manager_roles=d.manager_roles,
+            clock=clock,
+            post=post,
+            api_base=d.api_base or None,
+            gateway_url=d.gateway_url or None,
+        )
+
     # -- life cycle -------------------------------------------------------------------------------------------
 
     def start(self) -> ApprovalBot:
