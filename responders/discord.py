@@ -316,7 +316,7 @@ class ApprovalBot:
         thread = await self.case_thread(nudge.case.id)
         if thread:
             await thread.send(
-                quote(f"Reminder ({nudge.kind}) for case {nudge.case.ref}"),
+                quote(f"{nudge.kind.replace('_', ' ')}: {nudge.text}"),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
 

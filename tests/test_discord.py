@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -180,3 +181,26 @@ def test_pause_stops_posting(setup, fake_reddit):
     wait_for(lambda: not setup.bot.paused(), what="resume")
     setup.pipeline.post()
     assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
+
+
+def test_a_case_gets_a_thread_and_its_nudges_go_there(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my gadget arrived broken and nobody answers")
+    card = setup.card(draft_id)
+    setup.clock.sleep(timedelta(hours=30).total_seconds())
+    assert setup.pipeline.sweep(), "the case should be overdue"
+    thread = wait_for(lambda: setup.discord.threads(), what="the case thread")[0]
+    assert thread["message_id"] == card["id"] and thread["name"].startswith("case ")
+    said = wait_for(lambda: setup.discord.messages(thread["id"]), what="the nudge in the thread")
+    assert "overdue" in said[0]["content"] or "reminder" in said[0]["content"]
+
+
+def test_a_paused_connector_is_said_once_in_the_channel(setup):
+    setup.start_bot()
+    for _ in range(2):
+        setup.bot.on_event("connector_paused", connector="reddit", error="credentials revoked")
+    wait_for(
+        lambda: any("reddit is paused" in m["content"] for m in setup.discord.messages()), what="the notice"
+    )
+    setup.bot.call(asyncio.sleep(0))
+    assert len([m for m in setup.discord.messages() if "is paused" in m["content"]]) == 1
