@@ -396,6 +396,28 @@ def take(ctx: Context, ref: str, actor: str) -> None:
     console.print(f"{c.ref} is now owned by {c.owner}")
 
 
+@cli.command()
+@actor_option
+@pass_ctx
+def pause(ctx: Context, actor: str) -> None:
+    """Pause all posting at once (the outbox keeps what is approved until `mentionbot resume`)."""
+    from responders.outbox import PAUSED
+
+    ctx.store().set_setting(PAUSED, f"by {actor} at {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
+    console.print("posting paused; approved replies wait in the outbox")
+
+
+@cli.command()
+@actor_option
+@pass_ctx
+def resume(ctx: Context, actor: str) -> None:
+    """Resume posting after `mentionbot pause` (or /pause in Discord)."""
+    from responders.outbox import PAUSED
+
+    ctx.store().set_setting(PAUSED, None)
+    console.print(f"posting resumed by {actor}")
+
+
 # -- the weekly report --------------------------------------------------------------------------------------
 
 

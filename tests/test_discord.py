@@ -13,7 +13,7 @@ from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.discord import FakeDiscord
 from responders.discord import ApprovalBot
-from tests.conftest import wait_for
+from tests.conftest import mentionbot, wait_for
 
 MANAGER = "400000000000000001"
 OUTSIDER = "400000000000000002"
@@ -204,3 +204,11 @@ def test_a_paused_connector_is_said_once_in_the_channel(setup):
     )
     setup.bot.call(asyncio.sleep(0))
     assert len([m for m in setup.discord.messages() if "is paused" in m["content"]]) == 1
+
+
+def test_the_command_line_pause_is_the_same_pause(config_path, fake_reddit):
+    mentionbot(config_path, "pause", "--as", "alice")
+    store = Store.open(config_path.parent / "bot.db")
+    assert store.get_setting("posting_paused").startswith("by alice")
+    mentionbot(config_path, "resume")
+    assert store.get_setting("posting_paused") is None
