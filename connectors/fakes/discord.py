@@ -18,6 +18,8 @@ from aiohttp import WSMsgType, web
 
 APP_ID = "900000000000000001"
 BOT_ID = APP_ID
+MANAGER_ID = "400000000000000001"  # holds the "Community Manager" role
+OUTSIDER_ID = "400000000000000002"  # does not
 
 
 class FakeDiscord:
@@ -36,8 +38,8 @@ class FakeDiscord:
         self.roles = roles or {"300000000000000001": "Community Manager", "300000000000000002": "Member"}
         # user id -> role ids
         self.members = members or {
-            "400000000000000001": ["300000000000000001"],
-            "400000000000000002": ["300000000000000002"],
+            MANAGER_ID: ["300000000000000001"],
+            OUTSIDER_ID: ["300000000000000002"],
         }
         self._ids = itertools.count(500000000000000001)
         self._lock = threading.Lock()
