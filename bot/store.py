@@ -259,7 +259,7 @@ def m005_run_calls(db: Database) -> None:
 @migrations()
 def m006_discord(db: Database) -> None:
     # The Discord card of each draft and the thread of each case, so a restarted bot edits rather than reposts.
-    db["discord_cards"].create({"draft_id": int, "message_id": str}, pk="draft_id")
+    db["discord_cards"].create({"draft_id": int, "message_id": str, "state": str}, pk="draft_id")
     db["discord_threads"].create({"case_id": int, "thread_id": str}, pk="case_id")
 
 
@@ -309,13 +309,21 @@ class Store:
         row = self._one("select message_id from discord_cards where draft_id = ?", [draft_id])
         return row["message_id"] if row else None
 
-    def set_discord_card(self, draft_id: int, message_id: str) -> None:
-        """Remember the Discord message of a draft's card."""
+    def set_discord_card(self, draft_id: int, message_id: str, *, state: str) -> None:
+        """Remember the Discord message of a draft's card and the draft state it shows."""
         with self.db.atomic():
             self.db.execute(
-                "insert or replace into discord_cards (draft_id, message_id) values (?, ?)",
-                [draft_id, message_id],
+                "insert or replace into discord_cards (draft_id, message_id, state) values (?, ?, ?)",
+                [draft_id, message_id, state],
             )
+
+    def stale_discord_cards(self) -> list[int]:
+        """Drafts whose card shows an older state (decided on the command line, or posted since)."""
+        sql = (
+            "select d.id from drafts d join discord_cards c on c.draft_id = d.id "
+            "where c.state is not d.state order by d.id"
+        )
+        return [r["id"] for r in self._rows(sql)]
 
     def drafts_without_card(self) -> list[Draft]:
         """Drafts awaiting approval whose card was never posted (Discord was down or the bot not running)."""

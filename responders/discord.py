@@ -29,6 +29,8 @@ from responders.outbox import PAUSED
 
 log = logging.getLogger(__name__)
 
+SYNC_SECONDS = 5  # how soon a decision made in a terminal shows on its card
+
 ACTIONS = {
     "approve": ("Approve & post", discord.ButtonStyle.success),
     "edit": ("Edit", discord.ButtonStyle.primary),
@@ -267,6 +269,10 @@ class ApprovalBot:
         assert self.store
         for draft in self.store.drafts_without_card():
             await self.post_card(draft)
+        await self.sync_cards()
+        if not self.ready.is_set():
+            assert self.loop
+            self.loop.create_task(self._keep_cards_current())
         self.ready.set()
 
     async def post_card(self, draft: Draft) -> None:
@@ -280,7 +286,7 @@ class ApprovalBot:
                 view=card_view(draft.id),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
-            self.store.set_discord_card(draft.id, str(message.id))
+            self.store.set_discord_card(draft.id, str(message.id), state=draft.state)
         log.info("discord: card for draft %s posted as message %s", draft.id, message.id)
 
     async def update_card(self, draft_id: int, decision: str) -> None:
@@ -297,6 +303,26 @@ class ApprovalBot:
             view=view,
             allowed_mentions=discord.AllowedMentions.none(),
         )
+        self.store.set_discord_card(draft_id, message_id, state=draft.state)
+
+    async def sync_cards(self) -> int:
+        """Update the cards of drafts decided elsewhere (``mentionbot approve`` in a terminal); returns how many."""
+        assert self.store
+        stale = self.store.stale_discord_cards()
+        for draft_id in stale:
+            draft = self.store.draft(draft_id)
+            outcome = f"; posted as {draft.posted_id}" if draft.posted_id else ""
+            outcome += f"; error: {quote(draft.error)}" if draft.error else ""
+            await self.update_card(draft_id, _decided(draft) + outcome)
+        return len(stale)
+
+    async def _keep_cards_current(self) -> None:
+        while True:
+            await asyncio.sleep(SYNC_SECONDS)
+            try:
+                await self.sync_cards()
+            except Exception:
+                log.exception("discord: could not update the cards")
 
     async def _drafted(self, draft: Draft, **_: Any) -> None:
         if draft.state == "awaiting":

@@ -212,3 +212,14 @@ def test_the_command_line_pause_is_the_same_pause(config_path, fake_reddit):
     assert store.get_setting("posting_paused").startswith("by alice")
     mentionbot(config_path, "resume")
     assert store.get_setting("posting_paused") is None
+
+
+def test_an_approval_on_the_command_line_updates_the_card(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support I was charged twice")
+    card = setup.card(draft_id)
+    mentionbot(setup.config_path, "approve", str(draft_id), "--as", "carol")
+    assert setup.bot.call(setup.bot.sync_cards()) == 1
+    content = setup.discord.message(card["id"])["content"]
+    assert "Approved by carol" in content and setup.discord.message(card["id"])["components"] == []
+    assert setup.bot.call(setup.bot.sync_cards()) == 0
