@@ -8,6 +8,7 @@ still works.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 import threading
@@ -174,7 +175,9 @@ class ApprovalBot:
         post: Callable[[], Any] | None = None,
         api_base: str | None = None,
         gateway_url: str | None = None,
+        config: Any = None,
     ):
+        self.config = config
         self.store_path = store_path
         self.token = token
         self.guild_id = int(guild_id)
@@ -205,6 +208,7 @@ class ApprovalBot:
             post=post,
             api_base=d.api_base or None,
             gateway_url=d.gateway_url or None,
+            config=config,
         )
 
     # -- life cycle -------------------------------------------------------------------------------------------
@@ -251,6 +255,7 @@ class ApprovalBot:
             "posted": self._posted,
             "nudge": self._nudge,
             "connector_paused": self._connector_paused,
+            "report": self._report,
         }.get(kind)
         if handler:
             asyncio.run_coroutine_threadsafe(handler(**data), self.loop)
@@ -354,6 +359,21 @@ class ApprovalBot:
             quote(f"Connector {connector} is paused: {error}"),
             allowed_mentions=discord.AllowedMentions.none(),
         )
+
+    async def _report(self, report: Any, paths: Any = (), **_: Any) -> None:
+        await self.channel.send(
+            **self.report_message(report), allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    def report_message(self, report: Any) -> dict[str, Any]:
+        """The weekly report as a message: a short summary and the trend chart."""
+        from bot import report as weekly
+
+        intents = ", ".join(f"{k} {v}" for k, v in sorted(report.intents.items()))
+        text = f"Weekly report {report.week.label} for {quote(report.brand)}: {intents or 'no mentions'}"
+        png = weekly.charts(report).get("trend")
+        files = [discord.File(io.BytesIO(png), filename="trend.png")] if png else []
+        return {"content": text, "files": files}
 
     async def case_thread(self, case_id: int) -> discord.Thread | None:
         """The case's thread, started on its draft's card the first time."""
@@ -463,6 +483,57 @@ class ApprovalBot:
                 ephemeral=True,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
+
+        @tree.command(name="case", description="One case and its history", guild=guild)
+        async def case(interaction: discord.Interaction, ref: str) -> None:
+            assert self.store
+            try:
+                c = self.store.case_by_ref(ref.upper())
+            except Exception:
+                await interaction.response.send_message(f"No case {quote(ref)}.", ephemeral=True)
+                return
+            due = f"due {c.due_at:%Y-%m-%d %H:%M} UTC" if c.due_at else "no due time"
+            text = (
+                f"Case {c.ref} ({c.intent}) on {c.platform}: {quote(c.author_name or c.author_handle)}, "
+                f"owner {c.owner or 'nobody yet'}, {c.status}, {c.stage}, {due}"
+            )
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+
+        @tree.command(name="status", description="Connectors, queue and cases", guild=guild)
+        async def status(interaction: discord.Interaction) -> None:
+            assert self.store
+            paused = self.store.paused_connectors()
+            lines = []
+            for run in self.store.last_runs():
+                name = run["connector"]
+                result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
+                lines.append(f"{name}: last poll {run.get('started_at') or 'never'}, {result}")
+            counts = self.store.counts()
+            lines.append(
+                f"queue: {counts.get('awaiting', 0)} awaiting, {counts.get('outbox', 0)} in the outbox; "
+                f"cases: {counts.get('open_cases', 0)} open; posting {'paused' if self.paused() else 'on'}"
+            )
+            await interaction.response.send_message(
+                quote("\n".join(lines)), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+
+        @tree.command(name="report", description="The latest weekly report", guild=guild)
+        async def report(interaction: discord.Interaction) -> None:
+            from zoneinfo import ZoneInfo
+
+            from bot import report as weekly
+
+            assert self.store
+            if self.config is None:
+                await interaction.response.send_message("No configuration to build a report.", ephemeral=True)
+                return
+            await interaction.response.defer(ephemeral=True)
+            now = self.clock.now()
+            week = weekly.last_complete_week(now, ZoneInfo(self.config.brand.timezone))
+            built = weekly.build(self.store, self.config, week=week, now=now)
+            await interaction.followup.send(**self.report_message(built), ephemeral=True)
 
         @tree.command(name="pause", description="Stop all posting", guild=guild)
         async def pause(interaction: discord.Interaction) -> None:

@@ -56,6 +56,7 @@ class Setup:
             post=self.pipeline.post,
             api_base=self.discord.api_base,
             gateway_url=self.discord.gateway_url,
+            config=self.pipeline.config,
         ).start()
         assert self.bot.ready.wait(20), "the bot never became ready"
         return self.bot
@@ -223,3 +224,29 @@ def test_an_approval_on_the_command_line_updates_the_card(setup):
     content = setup.discord.message(card["id"])["content"]
     assert "Approved by carol" in content and setup.discord.message(card["id"])["components"] == []
     assert setup.bot.call(setup.bot.sync_cards()) == 0
+
+
+def test_case_status_and_report_commands(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my order never arrived")
+    setup.card(draft_id)
+    ref = setup.pipeline.store.case(setup.pipeline.store.draft(draft_id).case_id).ref
+    case = setup.ephemeral(setup.discord.slash("case", {"ref": ref}, MANAGER))
+    assert ref in case["data"]["content"] and "owner nobody yet" in case["data"]["content"]
+    status = setup.ephemeral(setup.discord.slash("status", user_id=MANAGER))
+    assert "reddit: last poll" in status["data"]["content"] and "1 awaiting" in status["data"]["content"]
+    interaction = setup.discord.slash("report", user_id=MANAGER)
+    report = wait_for(
+        lambda: next(
+            (
+                r
+                for r in setup.discord.responses()
+                if r["interaction"] == interaction and r["type"] == "followup"
+            ),
+            None,
+        ),
+        what="the report follow-up",
+    )
+    assert report["data"]["content"].startswith("Weekly report ")
+    # last week is empty here, so there is no trend chart to attach
+    assert report["data"]["content"].endswith("no mentions") and not report["data"].get("attachments")
