@@ -193,6 +193,7 @@ class ApprovalBot:
         self._thread: threading.Thread | None = None
         self._lock = asyncio.Lock()
         self._paused_told: set[str] = set()
+        self._syncer: asyncio.Task | None = None
 
     @classmethod
     def from_config(cls, config: Any, *, clock: Clock | None = None, post: Callable[[], Any] | None = None):
@@ -236,6 +237,8 @@ class ApprovalBot:
     def stop(self) -> None:
         """Close the connection and the thread."""
         if self.loop and self.client and not self.loop.is_closed():
+            if self._syncer:
+                self.loop.call_soon_threadsafe(self._syncer.cancel)
             asyncio.run_coroutine_threadsafe(self.client.close(), self.loop).result(10)
             self.loop.call_soon_threadsafe(self.loop.stop)
         if self._thread:
@@ -277,7 +280,7 @@ class ApprovalBot:
         await self.sync_cards()
         if not self.ready.is_set():
             assert self.loop
-            self.loop.create_task(self._keep_cards_current())
+            self._syncer = self.loop.create_task(self._keep_cards_current())
         self.ready.set()
 
     async def post_card(self, draft: Draft) -> None:
