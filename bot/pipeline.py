@@ -33,8 +33,9 @@ EventSink = Callable[..., Any]
 
 def build_connectors(config: Config, *, clock: Clock) -> dict[str, Connector]:
     """One instance of every enabled connector."""
+    state_dir = config.resolve(config.store.path).parent
     return {
-        name: load(name).from_config(settings, clock=clock)
+        name: load(name).from_config(settings, clock=clock, state_dir=state_dir)
         for name, settings in config.enabled_connectors().items()
     }
 
@@ -112,7 +113,12 @@ class Pipeline:
         except Exception as exc:  # a connector's bug must not stop the others
             log.exception("%s: poll failed", name)
             self._failed(result, exc)
-        if result.status == "ok" and "private" in connector.capabilities:
+        # Private channels are read only while someone may answer there: a quiet install costs no extra request.
+        if (
+            result.status == "ok"
+            and "private" in connector.capabilities
+            and self.store.awaiting_private_answers(name)
+        ):
             self.private_replies(name)
         if calls_before is not None and connector.calls is not None:
             result.calls = connector.calls - calls_before

@@ -1104,6 +1104,15 @@ class Store:
                 "update people set stage = 'advocacy' where platform = ? and handle = ?", [platform, handle]
             )
 
+    def awaiting_private_answers(self, platform: str) -> bool:
+        """Whether any open case on ``platform`` has been contacted in private (an answer may come there)."""
+        return bool(
+            self._one(
+                "select 1 as x from cases where platform = ? and status = 'open' and contacted_at is not null limit 1",
+                [platform],
+            )
+        )
+
     def open_case_of(self, platform: str, handle: str) -> Case | None:
         """The newest open case of a customer we have contacted in private (to attach their replies to)."""
         row = self._one(

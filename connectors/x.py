@@ -428,6 +428,46 @@ class XConnector(Connector):
                 return str(event["id"])
         return None
 
+    def fetch_private(self, cursor: str | None) -> FetchResult:
+        """The customers' DMs to the brand newer than ``cursor`` (one request; the pipeline asks only while an open
+        case waits for an answer by DM, so a quiet account pays nothing)."""
+        if not self.rules.can_message:
+            return FetchResult([], cursor)
+        body = self._call(
+            lambda: self.client.get_direct_message_events(
+                dm_event_fields=["id", "text", "sender_id", "created_at"],
+                event_types="MessageCreate",
+                expansions=["sender_id"],
+                user_fields=["username", "name"],
+                max_results=100,
+                user_auth=True,
+            )
+        )
+        users = {u["id"]: u for u in (body.get("includes") or {}).get("users", [])}
+        floor = int(cursor) if cursor and cursor.isdigit() else 0
+        newest, found = floor, []
+        for event in body.get("data") or []:
+            event_id, sender = int(event["id"]), str(event.get("sender_id", ""))
+            newest = max(newest, event_id)
+            if event_id <= floor or sender == self.settings.user_id or sender not in users:
+                continue
+            created = datetime.fromisoformat(event["created_at"].replace("Z", "+00:00"))
+            if cursor is None and created < self.clock.now() - timedelta(days=1):
+                continue  # first read: older DMs predate any case we contacted
+            user = users[sender]
+            found.append(
+                Mention(
+                    platform=self.name,
+                    id=f"dm:{event['id']}",
+                    url=f"{WEB}/messages",
+                    author=Author(handle=user["username"], display_name=user.get("name", ""), id=sender),
+                    text=html.unescape(event.get("text", "")),
+                    created_at=created,
+                    kind="dm",
+                )
+            )
+        return FetchResult(sorted(found, key=lambda m: m.created_at), str(newest) if newest else cursor)
+
     # -- errors ----------------------------------------------------------------------------------------------
 
     def _call(self, fn: Callable[[], Any], *, posting: bool = False) -> Any:

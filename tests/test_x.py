@@ -201,6 +201,13 @@ def test_summoned_complaint_round_trip_reply_then_dm(fake, pipeline, clock):
     assert case.acknowledged_at and case.contacted_at
     assert len(reply["text"]) <= 280
 
+    # The customer answers by DM: the next poll attaches it to the case.
+    clock.advance(minutes=5)
+    fake.customer_dm("jane", "It was order 5521, charged on the 3rd and the 4th")
+    pipeline.poll("x")
+    assert any("order 5521" in (e.get("note") or "") for e in pipeline.store.case_events(case.id))
+    assert pipeline.store.case(case.id).customer_replied_at is not None
+
 
 def test_quote_of_the_brand_counts_as_summoned(fake, x, clock):
     ours = post(fake, clock, "Acme", "Acme Hub 3 is here", minutes_ago=60)

@@ -618,6 +618,42 @@ class FakeX(FakePlatform):
         self.log.append({"kind": "message", "in_reply_to": mention, "to": pid, "text": text, "id": event_id})
         return Response(201, {"data": {"dm_conversation_id": conversation, "dm_event_id": event_id}})
 
+    def customer_dm(self, username: str, text: str) -> str:
+        """The customer writes to the brand in private; returns the DM event id."""
+        with self.lock:
+            user = next(u for u in self.users.values() if u["username"].lower() == username.lower())
+            event_id = self._snowflake(self.clock.now())
+            self.dms.append(
+                {
+                    "id": event_id,
+                    "event_type": "MessageCreate",
+                    "text": text,
+                    "sender_id": user["id"],
+                    "dm_conversation_id": "-".join(sorted([self.brand_id, user["id"]], key=int)),
+                    "created_at": iso(self.clock.now()),
+                    "participant": user["id"],
+                }
+            )
+            return event_id
+
+    @route("GET", "/2/dm_events")
+    def all_dm_events(self, request: Request) -> Any:
+        if denied := self._auth(request, user=True):
+            return denied
+        fields = self._fields(request, "dm_event.fields", ("id", "event_type", "text"))
+        size = int(request.arg("max_results", "100"))
+        page = [{k: v for k, v in e.items() if k in fields} for e in reversed(self.dms)][:size]
+        if not page:
+            return {"meta": {"result_count": 0}}
+        body: dict[str, Any] = {"data": page, "meta": {"result_count": len(page)}}
+        if "sender_id" in (request.arg("expansions") or ""):
+            user_fields = self._fields(request, "user.fields", ("id", "name", "username"))
+            senders = {e["sender_id"] for e in page if "sender_id" in e}
+            body["includes"] = {
+                "users": [self._shape_user(self.users[i], user_fields) for i in senders if i in self.users]
+            }
+        return body
+
     @route("GET", "/2/dm_conversations/with/(?P<pid>\\d+)/dm_events")
     def dm_events(self, request: Request) -> Any:
         if denied := self._auth(request, user=True):
