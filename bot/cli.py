@@ -109,9 +109,19 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
             f"{counts['open_cases']} open cases"
         )
         return
+    approval = None
+    if config.discord.enabled:
+        from responders.discord import ApprovalBot
+
+        approval = ApprovalBot.from_config(config, clock=ctx.clock, post=pipeline.post).start()
+        pipeline.on_event = approval.on_event
     daemon = Daemon(pipeline)
     daemon.install_signal_handlers()
-    daemon.run()
+    try:
+        daemon.run()
+    finally:
+        if approval:
+            approval.stop()
 
 
 @cli.command()
@@ -384,6 +394,28 @@ def take(ctx: Context, ref: str, actor: str) -> None:
         err.print(f"[red]refused:[/red] {exc}")
         sys.exit(1)
     console.print(f"{c.ref} is now owned by {c.owner}")
+
+
+@cli.command()
+@actor_option
+@pass_ctx
+def pause(ctx: Context, actor: str) -> None:
+    """Pause all posting at once (the outbox keeps what is approved until `mentionbot resume`)."""
+    from responders.outbox import PAUSED
+
+    ctx.store().set_setting(PAUSED, f"by {actor} at {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
+    console.print("posting paused; approved replies wait in the outbox")
+
+
+@cli.command()
+@actor_option
+@pass_ctx
+def resume(ctx: Context, actor: str) -> None:
+    """Resume posting after `mentionbot pause` (or /pause in Discord)."""
+    from responders.outbox import PAUSED
+
+    ctx.store().set_setting(PAUSED, None)
+    console.print(f"posting resumed by {actor}")
 
 
 # -- the weekly report --------------------------------------------------------------------------------------

@@ -156,6 +156,33 @@ class ReportSettings:
 
 
 @dataclass(kw_only=True)
+class DiscordSettings:
+    """The managers' Discord: the bot's token, the guild and channel of the cards, who may decide."""
+
+    enabled: bool = False
+    token: Secret | None = None
+    guild_id: int = 0
+    channel_id: int = 0
+    manager_roles: list[str] = field(default_factory=list)
+    api_base: str = ""
+    gateway_url: str = ""
+
+    def problems(self, path: str) -> list[str]:
+        if not self.enabled:
+            return []
+        out = [
+            f"{path}.{k}: required when {path} is enabled"
+            for k in ("guild_id", "channel_id")
+            if not getattr(self, k)
+        ]
+        if not self.manager_roles:
+            out.append(f"{path}.manager_roles: name at least one role whose members may approve")
+        if self.token is None:
+            out.append(f'{path}.token: required when {path} is enabled, as {{ env = "DISCORD_BOT_TOKEN" }}')
+        return out
+
+
+@dataclass(kw_only=True)
 class Config:
     """The whole configuration."""
 
@@ -167,6 +194,7 @@ class Config:
     report: ReportSettings = field(default_factory=ReportSettings)
     templates: TemplateSettings = field(default_factory=TemplateSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     path: Path | None = None
 
@@ -221,6 +249,8 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
         config.connectors[name] = settings
         if settings.enabled and check_env:
             problems.extend(missing_secrets(settings, where))
+    if config.discord.enabled and check_env:
+        problems.extend(missing_secrets(config.discord, "discord"))
     if problems:
         raise ConfigError(problems)
     return config

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ from bot.config import parse_config
 from bot.pipeline import Pipeline, PollResult
 from bot.store import Store
 from connectors.fakes import FAKES, load_fake
+from connectors.fakes.discord import FakeDiscord
 from connectors.fakes.server import FakePlatform
+from responders.discord import ApprovalBot
 
 MANAGER = "demo-manager"
 STYLE = {"complaint": "red", "inquiry": "yellow", "praise": "green", "other": "dim"}
@@ -122,26 +125,56 @@ class Narrator:
         self.console.print(f"[red]{connector} paused: {escape(error)}[/red]")
 
 
-def simulated_manager(store: Store, console: Console, *, now) -> None:
-    """Decide on every draft awaiting approval, as a careful manager would."""
+def simulated_manager(store: Store, console: Console, *, now, discord: Any = None) -> None:
+    """Decide on every draft awaiting approval, as a careful manager would: by clicking the card's buttons in the
+    fake Discord when ``discord`` (a ``FakeDiscord``) is given, else with the decision functions directly."""
     for draft in store.drafts("awaiting"):
         triage = store.triage_for(draft.platform, draft.mention_id)
         if triage and triage.needs_human:
-            decisions.reject(
-                store,
-                draft.id,
-                actor=MANAGER,
-                now=now,
-                reason="not in a language we answer in; a colleague who speaks it will reply",
-            )
-            console.print(f"  manager rejects #{draft.id}: handed to a colleague who speaks {triage.lang}")
+            reason = "not in a language we answer in; a colleague who speaks it will reply"
+            said = f"handed to a colleague who speaks {triage.lang}"
         elif draft.findings or draft.problems:
-            decisions.reject(store, draft.id, actor=MANAGER, now=now, reason="needs rewording")
-            console.print(f"  manager rejects #{draft.id}: needs rewording")
+            reason, said = "needs rewording", "needs rewording"
         else:
-            decided = decisions.approve(store, draft.id, actor=MANAGER, now=now)
-            verb = "approves" if decided.state == "approved" else "takes over (reply by hand)"
+            reason = said = ""
+        if discord is not None:
+            click(store, discord, draft.id, reason, console)
+        elif reason:
+            decisions.reject(store, draft.id, actor=MANAGER, now=now, reason=reason)
+        else:
+            decisions.approve(store, draft.id, actor=MANAGER, now=now)
+        decided = store.draft(draft.id)
+        if decided.state == "rejected":
+            console.print(f"  manager rejects #{draft.id}: {said}")
+        else:
+            verb = "approves" if decided.state != "manual" else "takes over (reply by hand)"
             console.print(f"  manager {verb} #{draft.id} ({draft.intent})")
+
+
+def click(store: Store, discord: Any, draft_id: int, reason: str, console: Console) -> None:
+    """Approve (or reject with ``reason``) one draft by clicking its card in the fake Discord."""
+    from connectors.fakes.discord import MANAGER_ID
+
+    card = _until(lambda: store.discord_card(draft_id), f"the card of draft #{draft_id}")
+    console.print(f"  [blue]discord: card for draft #{draft_id} in #managers (message {card})[/blue]")
+    if reason:
+        discord.click(card, f"mb:reject:{draft_id}", MANAGER_ID)
+        _until(lambda: any(r["type"] == 9 for r in discord.responses()[-3:]), "the reject form")
+        discord.submit_modal(f"mb-reject:{draft_id}", {"text": reason}, MANAGER_ID, card)
+    else:
+        discord.click(card, f"mb:approve:{draft_id}", MANAGER_ID)
+    _until(lambda: store.draft(draft_id).state != "awaiting", f"the decision on draft #{draft_id}")
+
+
+def _until(condition, what: str, timeout: float = 15.0):
+    # Waits for the Discord thread to act on a click; not a wait for time to pass.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise RuntimeError(f"demo: timed out waiting for {what}")
 
 
 def run_demo(*, out: Path, cycles: int, console: Console) -> None:
@@ -171,13 +204,33 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
     config = parse_config(settings)
     store = Store.open(db_path)
     clock = SystemClock()
-    pipeline = Pipeline(config, store, clock=clock, on_event=Narrator(console))
+    narrator = Narrator(console)
+    discord = FakeDiscord().start()
+    approval = ApprovalBot(
+        store_path=db_path,
+        token="demo-token",
+        guild_id=int(discord.guild_id),
+        channel_id=int(discord.channel_id),
+        manager_roles=["Community Manager"],
+        clock=clock,
+        api_base=discord.api_base,
+        gateway_url=discord.gateway_url,
+    ).start()
+    if not approval.ready.wait(20):
+        raise RuntimeError("demo: the Discord bot did not connect to the fake Discord")
+
+    def on_event(kind: str, **data: Any) -> None:
+        narrator(kind, **data)
+        approval.on_event(kind, **data)
+
+    pipeline = Pipeline(config, store, clock=clock, on_event=on_event)
     total = sum(len(p) for p in corpus.values())
     console.rule(
         f"[bold]mentionbot demo[/bold]: {len(fakes)} simulated platform(s) on 127.0.0.1, {total} posts"
     )
     for name, fake in fakes.items():
         console.print(f"  {name}: {fake.base_url} ({len(corpus[name])} sample posts)")
+    console.print(f"  discord (the managers' channel): {discord.api_base}")
     try:
         for cycle in range(cycles):
             for name, fake in fakes.items():
@@ -189,13 +242,16 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
             for name in pipeline.connectors:
                 pipeline.poll(name)
             console.rule(f"cycle {cycle + 1}: the manager decides, the outbox posts")
-            simulated_manager(store, console, now=clock.now())
+            simulated_manager(store, console, now=clock.now(), discord=discord)
             while pipeline.post():
                 pass
             pipeline.sweep()
         summarise(store, fakes, console, db_path, out)
+        console.print(f"discord: {len(discord.messages())} message(s), {len(discord.edits())} card update(s)")
     finally:
         pipeline.close()
+        approval.stop()
+        discord.stop()
         for fake in fakes.values():
             fake.stop()
 

@@ -256,6 +256,13 @@ def m005_run_calls(db: Database) -> None:
     db["runs"].add_column("calls", int)
 
 
+@migrations()
+def m006_discord(db: Database) -> None:
+    # The Discord card of each draft and the thread of each case, so a restarted bot edits rather than reposts.
+    db["discord_cards"].create({"draft_id": int, "message_id": str, "state": str}, pk="draft_id")
+    db["discord_threads"].create({"case_id": int, "thread_id": str}, pk="case_id")
+
+
 class Store:
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
@@ -294,6 +301,50 @@ class Store:
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
         rows = self._rows(sql, params)
         return rows[0] if rows else None
+
+    # -- Discord cards and threads ------------------------------------------------------------------------------
+
+    def discord_card(self, draft_id: int) -> str | None:
+        """The Discord message id of a draft's card, if one was posted."""
+        row = self._one("select message_id from discord_cards where draft_id = ?", [draft_id])
+        return row["message_id"] if row else None
+
+    def set_discord_card(self, draft_id: int, message_id: str, *, state: str) -> None:
+        """Remember the Discord message of a draft's card and the draft state it shows."""
+        with self.db.atomic():
+            self.db.execute(
+                "insert or replace into discord_cards (draft_id, message_id, state) values (?, ?, ?)",
+                [draft_id, message_id, state],
+            )
+
+    def stale_discord_cards(self) -> list[int]:
+        """Drafts whose card shows an older state (decided on the command line, or posted since)."""
+        sql = (
+            "select d.id from drafts d join discord_cards c on c.draft_id = d.id "
+            "where c.state is not d.state order by d.id"
+        )
+        return [r["id"] for r in self._rows(sql)]
+
+    def drafts_without_card(self) -> list[Draft]:
+        """Drafts awaiting approval whose card was never posted (Discord was down or the bot not running)."""
+        sql = (
+            "select d.* from drafts d left join discord_cards c on c.draft_id = d.id "
+            "where d.state = 'awaiting' and c.draft_id is null order by d.id"
+        )
+        return [draft_from_row(r) for r in self._rows(sql)]
+
+    def discord_thread(self, case_id: int) -> str | None:
+        """The Discord thread id of a case, if one was started."""
+        row = self._one("select thread_id from discord_threads where case_id = ?", [case_id])
+        return row["thread_id"] if row else None
+
+    def set_discord_thread(self, case_id: int, thread_id: str) -> None:
+        """Remember the Discord thread of a case."""
+        with self.db.atomic():
+            self.db.execute(
+                "insert or replace into discord_threads (case_id, thread_id) values (?, ?)",
+                [case_id, thread_id],
+            )
 
     # -- settings (small key/value state: paused posting, credential warnings) ---------------------------------
 

@@ -1,0 +1,564 @@
+"""The managers' Discord: a card per draft with buttons that call ``bot.decisions``, threads per case, commands.
+
+The discord.py client runs in a thread of its own with its own event loop; the daemon hands it pipeline events with
+``on_event`` (thread-safe). Buttons are ``DynamicItem``s carrying the draft id, so a card posted before a restart
+still works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from bot import decisions
+from bot.clock import Clock, SystemClock
+from bot.models import Draft
+from bot.store import Store
+from responders import tone
+from responders.outbox import PAUSED
+
+log = logging.getLogger(__name__)
+
+SYNC_SECONDS = 5  # how soon a decision made in a terminal shows on its card
+
+ACTIONS = {
+    "approve": ("Approve & post", discord.ButtonStyle.success),
+    "edit": ("Edit", discord.ButtonStyle.primary),
+    "reject": ("Reject", discord.ButtonStyle.danger),
+    "relabel": ("Not a complaint", discord.ButtonStyle.secondary),
+    "take": ("Take case", discord.ButtonStyle.secondary),
+}
+
+
+def point_at(*, api_base: str | None, gateway_url: str | None) -> None:
+    """Point discord.py at another Discord (the loopback fake); process-wide, as discord.py keeps these globally."""
+    if api_base:
+        discord.http.Route.BASE = api_base
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def quote(text: str) -> str:
+    """Customer text made inert: no markdown, no mentions."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def card_text(store: Store, draft: Draft, *, now: datetime, decision: str = "") -> str:
+    """The card of one draft: the post, its triage, the reply, the tone guard, the platform's rules, the SLA."""
+    mention = store.mention(draft.platform, draft.mention_id)
+    triage = store.triage_for(draft.platform, draft.mention_id)
+    lines = [
+        f"**{draft.platform}** · draft #{draft.id} · <{mention.url}>",
+        f"From: {quote(mention.author.display_name or mention.author.handle)} (@{quote(mention.author.handle)})",
+        "> " + quote(mention.text[:600]).replace("\n", "\n> "),
+    ]
+    if triage:
+        scores = ", ".join(f"{k} {v:.2f}" for k, v in sorted(triage.scores.items()))
+        lines.append(
+            f"Triage: {triage.intent}, urgency {triage.urgency}, complaint {triage.complaint_score:.2f}"
+            + (f" ({scores})" if scores else "")
+        )
+        if triage.reasons:
+            lines.append("Why: " + quote("; ".join(triage.reasons)))
+    lines.append("Reply:\n```\n" + draft.text.replace("```", "'''") + "\n```")
+    findings = tone.check(draft.text, ignore=(mention.author.name,))
+    lines.append("Tone guard: " + ("; ".join(quote(str(f)) for f in findings) if findings else "clean"))
+    rules = _rules(draft.platform)
+    if draft.route == "manual" or (rules and not rules.can_reply):
+        lines.append("Platform: reply by hand (the bot cannot post here)")
+    elif rules and rules.max_length:
+        lines.append(f"Platform: {rules.max_length - len(draft.text)} {rules.length_unit} left")
+    case = store.case_for(draft.platform, draft.mention_id)
+    if case and case.due_at:
+        minutes = int((case.due_at - now).total_seconds() // 60)
+        lines.append(
+            f"SLA: case {case.ref} due in {minutes} min" if minutes >= 0 else f"SLA: {-minutes} min overdue"
+        )
+    if decision:
+        lines.append(decision)
+    return "\n".join(lines)[:2000]
+
+
+def _rules(platform: str):
+    from connectors import REGISTRY, load
+
+    return load(platform).rules if platform in REGISTRY else None
+
+
+class ActionButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"mb:(?P<action>[a-z]+):(?P<draft>\d+)"
+):
+    """One of a card's buttons; the custom_id carries the action and the draft id."""
+
+    def __init__(self, action: str, draft_id: int):
+        label, style = ACTIONS[action]
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"mb:{action}:{draft_id}"))
+        self.action = action
+        self.draft_id = draft_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):
+        return cls(match["action"], int(match["draft"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: ApprovalBot = interaction.client.approval  # type: ignore[attr-defined]
+        await bot.act(interaction, self.action, self.draft_id)
+
+
+def card_view(draft_id: int) -> discord.ui.View:
+    """The buttons of a card."""
+    view = discord.ui.View(timeout=None)
+    for action in ACTIONS:
+        view.add_item(ActionButton(action, draft_id))
+    return view
+
+
+class TextModal(discord.ui.Modal):
+    """A one-field modal (edit text, reject reason) whose submit calls ``done(interaction, value)``."""
+
+    def __init__(self, *, title: str, custom_id: str, label: str, default: str, done: Callable):
+        super().__init__(title=title, custom_id=custom_id, timeout=None)
+        self.field = discord.ui.TextInput(
+            label=label,
+            custom_id="text",
+            default=default or None,
+            style=discord.TextStyle.long,
+            max_length=4000,
+        )
+        self.add_item(self.field)
+        self.done = done
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.done(interaction, self.field.value)
+
+
+class _Client(discord.Client):
+    def __init__(self, approval: ApprovalBot):
+        super().__init__(intents=discord.Intents.default())
+        self.approval = approval
+        self.tree = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ActionButton)
+        self.approval.commands(self.tree)
+        await self.tree.sync(guild=discord.Object(self.approval.guild_id))
+
+    async def on_ready(self) -> None:
+        await self.approval.catch_up()
+
+
+class ApprovalBot:
+    """The Discord side of mentionbot for one guild and one managers' channel."""
+
+    def __init__(
+        self,
+        *,
+        store_path: str | Path,
+        token: str,
+        guild_id: int,
+        channel_id: int,
+        manager_roles: Iterable[str],
+        clock: Clock | None = None,
+        post: Callable[[], Any] | None = None,
+        api_base: str | None = None,
+        gateway_url: str | None = None,
+        config: Any = None,
+    ):
+        self.config = config
+        self.store_path = store_path
+        self.token = token
+        self.guild_id = int(guild_id)
+        self.channel_id = int(channel_id)
+        self.manager_roles = tuple(manager_roles)
+        self.clock = clock or SystemClock()
+        self.post = post
+        point_at(api_base=api_base, gateway_url=gateway_url)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client: _Client | None = None
+        self.store: Store | None = None
+        self.ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = asyncio.Lock()
+        self._paused_told: set[str] = set()
+        self._syncer: asyncio.Task | None = None
+
+    @classmethod
+    def from_config(cls, config: Any, *, clock: Clock | None = None, post: Callable[[], Any] | None = None):
+        """The bot the ``[discord]`` table describes, for the store of ``config``."""
+        d = config.discord
+        return cls(
+            store_path=config.resolve(config.store.path),
+            token=d.token.value() if d.token else "",
+            guild_id=d.guild_id,
+            channel_id=d.channel_id,
+            manager_roles=d.manager_roles,
+            clock=clock,
+            post=post,
+            api_base=d.api_base or None,
+            gateway_url=d.gateway_url or None,
+            config=config,
+        )
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+
+    def start(self) -> ApprovalBot:
+        """Run the client in a thread with its own event loop."""
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="discord", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.store = Store.open(self.store_path)
+        self.client = _Client(self)
+        self.loop.create_task(self._connect())  # type: ignore[union-attr]
+        self.loop.run_forever()  # type: ignore[union-attr]
+
+    async def _connect(self) -> None:
+        try:
+            await self.client.start(self.token)  # type: ignore[union-attr]
+        except Exception:
+            log.exception("discord: the client stopped")
+
+    def stop(self) -> None:
+        """Close the connection and the thread."""
+        if self.loop and self.client and not self.loop.is_closed():
+            if self._syncer:
+                self.loop.call_soon_threadsafe(self._syncer.cancel)
+            asyncio.run_coroutine_threadsafe(self.client.close(), self.loop).result(10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread:
+            self._thread.join(10)
+
+    def call(self, coro) -> Any:
+        """Run a coroutine on the client's loop from another thread and wait for its result."""
+        assert self.loop
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def on_event(self, kind: str, **data: Any) -> None:
+        """A pipeline event (thread-safe): new drafts get a card, posts update it, nudges go to the case thread."""
+        if not (self.loop and self.ready.is_set()):
+            return  # catch_up posts the missing cards on (re)connect
+        handler = {
+            "drafted": self._drafted,
+            "posted": self._posted,
+            "nudge": self._nudge,
+            "connector_paused": self._connector_paused,
+            "report": self._report,
+        }.get(kind)
+        if handler:
+            asyncio.run_coroutine_threadsafe(handler(**data), self.loop)
+
+    # -- cards ------------------------------------------------------------------------------------------------
+
+    @property
+    def channel(self) -> discord.abc.Messageable:
+        assert self.client
+        return self.client.get_channel(self.channel_id) or self.client.get_partial_messageable(
+            self.channel_id
+        )
+
+    async def catch_up(self) -> None:
+        """Post a card for every draft still awaiting a decision that has none (nothing is lost while down)."""
+        assert self.store
+        for draft in self.store.drafts_without_card():
+            await self.post_card(draft)
+        await self.sync_cards()
+        if not self.ready.is_set():
+            assert self.loop
+            self._syncer = self.loop.create_task(self._keep_cards_current())
+        self.ready.set()
+
+    async def post_card(self, draft: Draft) -> None:
+        """Post one draft's card (once)."""
+        assert self.store
+        async with self._lock:
+            if self.store.discord_card(draft.id):
+                return
+            message = await self.channel.send(
+                card_text(self.store, draft, now=self.clock.now()),
+                view=card_view(draft.id),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            self.store.set_discord_card(draft.id, str(message.id), state=draft.state)
+        log.info("discord: card for draft %s posted as message %s", draft.id, message.id)
+
+    async def update_card(self, draft_id: int, decision: str) -> None:
+        """Rewrite a card after a decision; buttons go once the draft is no longer awaiting."""
+        assert self.store
+        message_id = self.store.discord_card(draft_id)
+        if not message_id:
+            return
+        draft = self.store.draft(draft_id)
+        view = card_view(draft_id) if draft.state == "awaiting" else None
+        message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+        await message.edit(
+            content=card_text(self.store, draft, now=self.clock.now(), decision=decision),
+            view=view,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.store.set_discord_card(draft_id, message_id, state=draft.state)
+
+    async def sync_cards(self) -> int:
+        """Update the cards of drafts decided elsewhere (``mentionbot approve`` in a terminal); returns how many."""
+        assert self.store
+        stale = self.store.stale_discord_cards()
+        for draft_id in stale:
+            draft = self.store.draft(draft_id)
+            outcome = f"; posted as {draft.posted_id}" if draft.posted_id else ""
+            outcome += f"; error: {quote(draft.error)}" if draft.error else ""
+            await self.update_card(draft_id, _decided(draft) + outcome)
+        return len(stale)
+
+    async def _keep_cards_current(self) -> None:
+        while True:
+            await asyncio.sleep(SYNC_SECONDS)
+            try:
+                await self.sync_cards()
+            except Exception:
+                log.exception("discord: could not update the cards")
+
+    async def _drafted(self, draft: Draft, **_: Any) -> None:
+        if draft.state == "awaiting":
+            await self.post_card(draft)
+
+    async def _posted(self, sent: Any, **_: Any) -> None:
+        assert self.store
+        draft = self.store.draft_for(sent.platform, sent.mention_id)
+        if not draft or sent.kind != "reply":
+            return
+        outcome = (
+            f"posted as {sent.posted_id}" if sent.posted_id else f"not posted: {sent.error or sent.state}"
+        )
+        await self.update_card(draft.id, f"{_decided(draft)}; {outcome}")
+
+    async def _nudge(self, nudge: Any, **_: Any) -> None:
+        thread = await self.case_thread(nudge.case.id)
+        if thread:
+            await thread.send(
+                quote(f"{nudge.kind.replace('_', ' ')}: {nudge.text}"),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+
+    async def _connector_paused(self, connector: str, error: str, **_: Any) -> None:
+        if connector in self._paused_told:
+            return
+        self._paused_told.add(connector)
+        await self.channel.send(
+            quote(f"Connector {connector} is paused: {error}"),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    async def _report(self, report: Any, paths: Any = (), **_: Any) -> None:
+        await self.channel.send(
+            **self.report_message(report), allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    def report_message(self, report: Any) -> dict[str, Any]:
+        """The weekly report as a message: a short summary and the trend chart."""
+        from bot import report as weekly
+
+        intents = ", ".join(f"{k} {v}" for k, v in sorted(report.intents.items()))
+        text = f"Weekly report {report.week.label} for {quote(report.brand)}: {intents or 'no mentions'}"
+        png = weekly.charts(report).get("trend")
+        files = [discord.File(io.BytesIO(png), filename="trend.png")] if png else []
+        return {"content": text, "files": files}
+
+    async def case_thread(self, case_id: int) -> discord.Thread | None:
+        """The case's thread, started on its draft's card the first time."""
+        assert self.store and self.client
+        thread_id = self.store.discord_thread(case_id)
+        if thread_id:
+            return self.client.get_channel(int(thread_id)) or await self.client.fetch_channel(int(thread_id))  # type: ignore[return-value]
+        case = self.store.case(case_id)
+        draft = self.store.draft_for(case.platform, case.mention_id)
+        message_id = self.store.discord_card(draft.id) if draft else None
+        if not message_id:
+            return None
+        message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+        thread = await message.create_thread(name=f"case {case.ref}")
+        self.store.set_discord_thread(case_id, str(thread.id))
+        return thread
+
+    # -- decisions --------------------------------------------------------------------------------------------
+
+    def may_act(self, user: discord.abc.User) -> bool:
+        """Whether this member holds a manager role."""
+        roles = [r.name for r in getattr(user, "roles", [])]
+        return decisions.may_act(roles, self.manager_roles)
+
+    async def act(self, interaction: discord.Interaction, action: str, draft_id: int) -> None:
+        """A button click: check the role, then call the same decision the CLI calls."""
+        assert self.store
+        if not self.may_act(interaction.user):
+            await interaction.response.send_message(
+                "Only community managers can act on drafts.", ephemeral=True
+            )
+            return
+        actor = f"discord:{interaction.user.name}"
+        draft = self.store.draft(draft_id)
+        if action == "edit":
+            modal = TextModal(
+                title=f"Edit draft #{draft_id}",
+                custom_id=f"mb-edit:{draft_id}",
+                label="Reply",
+                default=draft.text,
+                done=lambda i, text: self._decide(i, draft_id, "edit", text=text),
+            )
+            await interaction.response.send_modal(modal)
+        elif action == "reject":
+            modal = TextModal(
+                title=f"Reject draft #{draft_id}",
+                custom_id=f"mb-reject:{draft_id}",
+                label="Reason",
+                default="",
+                done=lambda i, reason: self._decide(i, draft_id, "reject", text=reason),
+            )
+            await interaction.response.send_modal(modal)
+        else:
+            await self._decide(interaction, draft_id, action, actor=actor)
+
+    async def _decide(
+        self, interaction: discord.Interaction, draft_id: int, action: str, *, text: str = "", actor: str = ""
+    ) -> None:
+        assert self.store
+        actor = actor or f"discord:{interaction.user.name}"
+        now = self.clock.now()
+        try:
+            async with self._lock:  # one decision at a time: two clicks on Approve make one post
+                if action == "approve":
+                    decisions.approve(self.store, draft_id, actor=actor, now=now)
+                elif action == "edit":
+                    decisions.edit(self.store, draft_id, actor=actor, now=now, text=text)
+                elif action == "reject":
+                    decisions.reject(self.store, draft_id, actor=actor, now=now, reason=text)
+                elif action == "relabel":
+                    decisions.relabel(self.store, draft_id, actor=actor, now=now, intent="other")
+                elif action == "take":
+                    draft = self.store.draft(draft_id)
+                    if draft.case_id is None:
+                        raise decisions.DecisionError("this draft has no case")
+                    decisions.take_case(self.store, draft.case_id, actor=actor, now=now)
+        except decisions.DecisionError as exc:
+            await interaction.response.send_message(f"Not done: {exc}", ephemeral=True)
+            return
+        draft = self.store.draft(draft_id)
+        line = (
+            f"{_decided(draft)}" if action != "take" else f"Case taken by {actor} at {now:%Y-%m-%d %H:%M} UTC"
+        )
+        await interaction.response.send_message(f"Done: {action} draft #{draft_id}.", ephemeral=True)
+        await self.update_card(draft_id, line)
+        if action in ("approve", "edit") and self.post and not self.paused():
+            await asyncio.get_running_loop().run_in_executor(None, self.post)
+
+    def paused(self) -> bool:
+        """Whether all posting is paused (``/pause``)."""
+        assert self.store
+        return bool(self.store.get_setting(PAUSED))
+
+    # -- slash commands ---------------------------------------------------------------------------------------
+
+    def commands(self, tree: app_commands.CommandTree) -> None:
+        """Register /queue, /pause and /resume for the guild."""
+        guild = discord.Object(self.guild_id)
+
+        @tree.command(name="queue", description="Drafts awaiting a decision", guild=guild)
+        async def queue(interaction: discord.Interaction) -> None:
+            assert self.store
+            drafts = self.store.drafts("awaiting")
+            text = "\n".join(f"#{d.id} {d.platform} {d.intent}: {quote(d.text[:80])}" for d in drafts[:20])
+            await interaction.response.send_message(
+                text or "Nothing awaits a decision.",
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+
+        @tree.command(name="case", description="One case and its history", guild=guild)
+        async def case(interaction: discord.Interaction, ref: str) -> None:
+            assert self.store
+            try:
+                c = self.store.case_by_ref(ref.upper())
+            except Exception:
+                await interaction.response.send_message(f"No case {quote(ref)}.", ephemeral=True)
+                return
+            due = f"due {c.due_at:%Y-%m-%d %H:%M} UTC" if c.due_at else "no due time"
+            text = (
+                f"Case {c.ref} ({c.intent}) on {c.platform}: {quote(c.author_name or c.author_handle)}, "
+                f"owner {c.owner or 'nobody yet'}, {c.status}, {c.stage}, {due}"
+            )
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+
+        @tree.command(name="status", description="Connectors, queue and cases", guild=guild)
+        async def status(interaction: discord.Interaction) -> None:
+            assert self.store
+            paused = self.store.paused_connectors()
+            lines = []
+            for run in self.store.last_runs():
+                name = run["connector"]
+                result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
+                lines.append(f"{name}: last poll {run.get('started_at') or 'never'}, {result}")
+            counts = self.store.counts()
+            lines.append(
+                f"queue: {counts.get('awaiting', 0)} awaiting, {counts.get('outbox', 0)} in the outbox; "
+                f"cases: {counts.get('open_cases', 0)} open; posting {'paused' if self.paused() else 'on'}"
+            )
+            await interaction.response.send_message(
+                quote("\n".join(lines)), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+
+        @tree.command(name="report", description="The latest weekly report", guild=guild)
+        async def report(interaction: discord.Interaction) -> None:
+            from zoneinfo import ZoneInfo
+
+            from bot import report as weekly
+
+            assert self.store
+            if self.config is None:
+                await interaction.response.send_message("No configuration to build a report.", ephemeral=True)
+                return
+            await interaction.response.defer(ephemeral=True)
+            now = self.clock.now()
+            week = weekly.last_complete_week(now, ZoneInfo(self.config.brand.timezone))
+            built = weekly.build(self.store, self.config, week=week, now=now)
+            await interaction.followup.send(**self.report_message(built), ephemeral=True)
+
+        @tree.command(name="pause", description="Stop all posting", guild=guild)
+        async def pause(interaction: discord.Interaction) -> None:
+            await self._set_paused(interaction, True)
+
+        @tree.command(name="resume", description="Restart posting", guild=guild)
+        async def resume(interaction: discord.Interaction) -> None:
+            await self._set_paused(interaction, False)
+
+    async def _set_paused(self, interaction: discord.Interaction, paused: bool) -> None:
+        assert self.store
+        if not self.may_act(interaction.user):
+            await interaction.response.send_message("Only community managers can do that.", ephemeral=True)
+            return
+        self.store.set_setting(PAUSED, f"by {interaction.user.name} in Discord" if paused else None)
+        word = "paused" if paused else "resumed"
+        log.info("discord: posting %s by %s", word, interaction.user.name)
+        await interaction.response.send_message(f"Posting {word} by {interaction.user.name}.")
+
+
+def _decided(draft: Draft) -> str:
+    when = f"{draft.updated_at:%Y-%m-%d %H:%M} UTC"
+    if draft.state == "rejected":
+        return f"{draft.state.capitalize()} by {draft.decided_by} at {when}: {quote(draft.reason or '')}"
+    return f"{draft.state.capitalize()} by {draft.decided_by} at {when}"

@@ -1,0 +1,252 @@
+"""The Discord approval bot: the real discord.py client against the loopback fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.config import load_config
+from bot.pipeline import Pipeline
+from bot.store import Store
+from connectors.fakes.discord import FakeDiscord
+from responders.discord import ApprovalBot
+from tests.conftest import mentionbot, wait_for
+
+MANAGER = "400000000000000001"
+OUTSIDER = "400000000000000002"
+BOT = "acme_support"
+
+
+@pytest.fixture
+def discord_fake():
+    fake = FakeDiscord().start()
+    yield fake
+    fake.stop()
+
+
+class Setup:
+    def __init__(self, config_path, fake_reddit, discord_fake):
+        self.config_path = config_path
+        self.reddit = fake_reddit
+        self.discord = discord_fake
+        self.clock = FakeClock(datetime.now(UTC))
+        self.pipeline = Pipeline(
+            load_config(config_path),
+            Store.open(config_path.parent / "bot.db"),
+            clock=self.clock,
+            on_event=self.on_event,
+        )
+        self.bot: ApprovalBot | None = None
+
+    def on_event(self, kind, **data):
+        if self.bot:
+            self.bot.on_event(kind, **data)
+
+    def start_bot(self) -> ApprovalBot:
+        self.bot = ApprovalBot(
+            store_path=self.config_path.parent / "bot.db",
+            token="fake-token",
+            guild_id=int(self.discord.guild_id),
+            channel_id=int(self.discord.channel_id),
+            manager_roles=["Community Manager"],
+            clock=self.clock,
+            post=self.pipeline.post,
+            api_base=self.discord.api_base,
+            gateway_url=self.discord.gateway_url,
+            config=self.pipeline.config,
+        ).start()
+        assert self.bot.ready.wait(20), "the bot never became ready"
+        return self.bot
+
+    def complaint(self, body: str, author: str = "lena") -> tuple[str, int]:
+        comment = self.reddit.add_comment(author=author, body=body)
+        self.pipeline.poll("reddit")
+        draft = self.pipeline.store.draft_for("reddit", comment)
+        return comment, draft.id
+
+    def card(self, draft_id: int) -> dict:
+        return wait_for(
+            lambda: next((m for m in self.discord.messages() if f"draft #{draft_id}" in m["content"]), None),
+            what=f"the card of draft {draft_id}",
+        )
+
+    def ephemeral(self, interaction_id: str) -> dict:
+        return wait_for(
+            lambda: next((r for r in self.discord.responses() if r["interaction"] == interaction_id), None),
+            what="the interaction's response",
+        )
+
+
+@pytest.fixture
+def setup(config_path, fake_reddit, discord_fake):
+    s = Setup(config_path, fake_reddit, discord_fake)
+    yield s
+    if s.bot:
+        s.bot.stop()
+
+
+def test_a_card_is_posted_for_a_new_complaint_pinging_nobody(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support @everyone my refund never came, third time asking")
+    card = setup.card(draft_id)
+    assert card["allowed_mentions"] == {"parse": []}
+    assert "@everyone" not in card["content"].replace("@\u200beveryone", "")
+    assert "reddit" in card["content"] and "Reply:" in card["content"] and "Tone guard" in card["content"]
+    ids = [c["custom_id"] for row in card["components"] for c in row["components"]]
+    assert ids == [f"mb:{a}:{draft_id}" for a in ("approve", "edit", "reject", "relabel", "take")]
+
+
+def test_a_managers_approval_posts_the_reply_and_updates_the_card(setup):
+    setup.start_bot()
+    comment, draft_id = setup.complaint("u/acme_support where is my refund? Third time asking.")
+    card = setup.card(draft_id)
+    setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
+    wait_for(lambda: setup.reddit.replies_to(comment, author=BOT), what="the reply on Reddit")
+    wait_for(lambda: setup.pipeline.store.draft(draft_id).state == "posted", what="the draft posted")
+    assert setup.pipeline.store.draft(draft_id).decided_by.startswith("discord:")
+    wait_for(lambda: "posted as" in setup.discord.message(card["id"])["content"], what="the card's update")
+    assert setup.discord.message(card["id"])["components"] == []
+
+
+def test_a_non_manager_is_refused(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my order is late")
+    card = setup.card(draft_id)
+    response = setup.ephemeral(setup.discord.click(card["id"], f"mb:approve:{draft_id}", OUTSIDER))
+    assert response["type"] == 4 and response["data"]["flags"] & 64
+    assert "Only community managers" in response["data"]["content"]
+    assert setup.pipeline.store.draft(draft_id).state == "awaiting"
+
+
+def test_an_edit_with_a_forbidden_phrase_is_stopped_by_the_tone_guard(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my order is late again")
+    card = setup.card(draft_id)
+    modal = setup.ephemeral(setup.discord.click(card["id"], f"mb:edit:{draft_id}", MANAGER))
+    assert modal["type"] == 9 and modal["data"]["custom_id"] == f"mb-edit:{draft_id}"
+    default = modal["data"]["components"][0]["components"][0]["value"]
+    assert default == setup.pipeline.store.draft(draft_id).text
+    response = setup.ephemeral(
+        setup.discord.submit_modal(
+            f"mb-edit:{draft_id}", {"text": "Sorry, but that is our policy."}, MANAGER, card["id"]
+        )
+    )
+    content = response["data"]["content"]
+    assert "tone guard" in content and "policy" in content and "instead" in content
+    assert response["data"]["flags"] & 64
+    assert setup.pipeline.store.draft(draft_id).state == "awaiting"
+
+
+def test_a_click_after_a_restart_still_works(setup, fake_reddit):
+    setup.start_bot()
+    comment, draft_id = setup.complaint("u/acme_support broken parcel, need help")
+    card = setup.card(draft_id)
+    setup.bot.stop()
+    setup.start_bot()  # a new client on the same database: the card is not posted again
+    assert len([m for m in setup.discord.messages() if f"draft #{draft_id}" in m["content"]]) == 1
+    setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
+    wait_for(lambda: fake_reddit.replies_to(comment, author=BOT), what="the reply on Reddit")
+
+
+def test_cards_missed_while_discord_was_down_are_posted_on_connect(setup):
+    _, draft_id = setup.complaint("u/acme_support the app crashes every time")
+    setup.start_bot()
+    setup.card(draft_id)
+
+
+def test_two_simultaneous_approvals_post_once(setup, fake_reddit):
+    setup.start_bot()
+    comment, draft_id = setup.complaint("u/acme_support charged twice for my subscription")
+    card = setup.card(draft_id)
+    first = setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
+    second = setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
+    setup.ephemeral(first), setup.ephemeral(second)
+    wait_for(lambda: fake_reddit.replies_to(comment, author=BOT), what="the reply on Reddit")
+    texts = [setup.ephemeral(i)["data"]["content"] for i in (first, second)]
+    assert sum(t.startswith("Done") for t in texts) == 1
+    assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
+
+
+def test_pause_stops_posting(setup, fake_reddit):
+    setup.start_bot()
+    setup.ephemeral(setup.discord.slash("pause", user_id=MANAGER))
+    comment, draft_id = setup.complaint("u/acme_support still no refund")
+    card = setup.card(draft_id)
+    setup.ephemeral(setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER))
+    assert setup.pipeline.post() == []
+    assert fake_reddit.replies_to(comment, author=BOT) == []
+    setup.ephemeral(setup.discord.slash("resume", user_id=MANAGER))
+    wait_for(lambda: not setup.bot.paused(), what="resume")
+    setup.pipeline.post()
+    assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
+
+
+def test_a_case_gets_a_thread_and_its_nudges_go_there(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my gadget arrived broken and nobody answers")
+    card = setup.card(draft_id)
+    setup.clock.sleep(timedelta(hours=30).total_seconds())
+    assert setup.pipeline.sweep(), "the case should be overdue"
+    thread = wait_for(lambda: setup.discord.threads(), what="the case thread")[0]
+    assert thread["message_id"] == card["id"] and thread["name"].startswith("case ")
+    said = wait_for(lambda: setup.discord.messages(thread["id"]), what="the nudge in the thread")
+    assert "overdue" in said[0]["content"] or "reminder" in said[0]["content"]
+
+
+def test_a_paused_connector_is_said_once_in_the_channel(setup):
+    setup.start_bot()
+    for _ in range(2):
+        setup.bot.on_event("connector_paused", connector="reddit", error="credentials revoked")
+    wait_for(
+        lambda: any("reddit is paused" in m["content"] for m in setup.discord.messages()), what="the notice"
+    )
+    setup.bot.call(asyncio.sleep(0))
+    assert len([m for m in setup.discord.messages() if "is paused" in m["content"]]) == 1
+
+
+def test_the_command_line_pause_is_the_same_pause(config_path, fake_reddit):
+    mentionbot(config_path, "pause", "--as", "alice")
+    store = Store.open(config_path.parent / "bot.db")
+    assert store.get_setting("posting_paused").startswith("by alice")
+    mentionbot(config_path, "resume")
+    assert store.get_setting("posting_paused") is None
+
+
+def test_an_approval_on_the_command_line_updates_the_card(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support I was charged twice")
+    card = setup.card(draft_id)
+    mentionbot(setup.config_path, "approve", str(draft_id), "--as", "carol")
+    assert setup.bot.call(setup.bot.sync_cards()) == 1
+    content = setup.discord.message(card["id"])["content"]
+    assert "Approved by carol" in content and setup.discord.message(card["id"])["components"] == []
+    assert setup.bot.call(setup.bot.sync_cards()) == 0
+
+
+def test_case_status_and_report_commands(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my order never arrived")
+    setup.card(draft_id)
+    ref = setup.pipeline.store.case(setup.pipeline.store.draft(draft_id).case_id).ref
+    case = setup.ephemeral(setup.discord.slash("case", {"ref": ref}, MANAGER))
+    assert ref in case["data"]["content"] and "owner nobody yet" in case["data"]["content"]
+    status = setup.ephemeral(setup.discord.slash("status", user_id=MANAGER))
+    assert "reddit: last poll" in status["data"]["content"] and "1 awaiting" in status["data"]["content"]
+    interaction = setup.discord.slash("report", user_id=MANAGER)
+    report = wait_for(
+        lambda: next(
+            (
+                r
+                for r in setup.discord.responses()
+                if r["interaction"] == interaction and r["type"] == "followup"
+            ),
+            None,
+        ),
+        what="the report follow-up",
+    )
+    assert report["data"]["content"].startswith("Weekly report ")
+    # last week is empty here, so there is no trend chart to attach
+    assert report["data"]["content"].endswith("no mentions") and not report["data"].get("attachments")
