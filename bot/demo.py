@@ -150,6 +150,8 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
     db_path = (out / "mentionbot.db").resolve()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    for stale in out.glob("bluesky-session-*"):  # a login to the last run's simulated server
+        stale.unlink()
     corpus = {name: samples(name) for name in FAKES}
     fakes: dict[str, FakePlatform] = {}
     for name, posts in corpus.items():

@@ -33,8 +33,9 @@ EventSink = Callable[..., Any]
 
 def build_connectors(config: Config, *, clock: Clock) -> dict[str, Connector]:
     """One instance of every enabled connector."""
+    state_dir = config.resolve(config.store.path).parent
     return {
-        name: load(name).from_config(settings, clock=clock)
+        name: load(name).from_config(settings, clock=clock, state_dir=state_dir)
         for name, settings in config.enabled_connectors().items()
     }
 

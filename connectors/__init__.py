@@ -23,6 +23,8 @@ REGISTRY: dict[str, str] = {
     "yelp": "connectors.yelp:YelpConnector",
     "hackernews": "connectors.hackernews:HackerNewsConnector",
     "x": "connectors.x:XConnector",
+    "mastodon": "connectors.mastodon:MastodonConnector",
+    "bluesky": "connectors.bluesky:BlueskyConnector",
 }
 
 

@@ -8,6 +8,7 @@ message. It never decides what to say. Each module in ``connectors/`` defines on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from bot.clock import Clock, SystemClock
@@ -49,14 +50,20 @@ class Connector:
     # True where the platform itself drops a repeated post with the same idempotency key (Mastodon).
     idempotent_posts: ClassVar[bool] = False
 
-    def __init__(self, settings: ConnectorSettings, *, clock: Clock | None = None):
+    def __init__(
+        self, settings: ConnectorSettings, *, clock: Clock | None = None, state_dir: Path | None = None
+    ):
         self.settings = settings
         self.clock = clock or SystemClock()
+        # Where a connector may keep files of its own (a login session), beside the database.
+        self.state_dir = state_dir or Path.cwd()
 
     @classmethod
-    def from_config(cls, settings: ConnectorSettings, *, clock: Clock | None = None) -> Connector:
+    def from_config(
+        cls, settings: ConnectorSettings, *, clock: Clock | None = None, state_dir: Path | None = None
+    ) -> Connector:
         """Build the connector from its validated settings."""
-        return cls(settings, clock=clock)
+        return cls(settings, clock=clock, state_dir=state_dir)
 
     @property
     def capabilities(self) -> frozenset[str]:

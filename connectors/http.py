@@ -43,10 +43,14 @@ def seconds_until_reset(headers: Any, now: datetime) -> float | None:
         try:
             number = float(value)
         except ValueError:
-            try:
-                return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+            try:  # an HTTP date (Retry-After) or an ISO 8601 time (Mastodon)
+                when = parsedate_to_datetime(value)
             except (TypeError, ValueError):
-                continue
+                try:
+                    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                except ValueError:
+                    continue
+            return max(0.0, (when - now).total_seconds())
         # Reddit and Retry-After send a delta; X, Mastodon and GitHub-style headers an epoch time.
         if number > 1_000_000_000:
             return max(0.0, number - now.timestamp())

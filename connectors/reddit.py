@@ -1,21 +1,36 @@
-"""Reddit through praw: username mentions in the inbox and keyword search in the configured subreddits.
+"""Reddit through praw: username mentions in the inbox, and posts and comments in the configured subreddits.
 
-Mention ids are Reddit fullnames (``t1_…`` comments, ``t3_…`` submissions), so a reply knows what it answers.
-The cursor keeps, per source, the newest ``created_utc`` seen and the ids seen within a look-back window behind
-it, so an item that search indexes late is still picked up and nothing is fetched twice.
+Sources: ``mentions`` (the inbox, ``/message/inbox``: username mentions, and the private messages that
+``fetch_private`` then hands to the cases without a request of its own), ``posts`` (subreddit search for the keywords, newest first; every new
+post when no keywords are set) and ``comments`` (the subreddits' newest comments, kept when they contain a keyword).
+The first poll reads the recent window of every source; after that the sources take turns as ``rotation`` lists
+them, so a quiet poll is one request. A turn pages back by the Listing's ``after`` until it meets what it has seen.
+
+praw's ``stream`` generators are not used: they keep their de-duplication set and ``before`` anchor in memory (lost
+on restart), sleep for real between empty polls unless ``pause_after`` is negative, and a ``before`` anchor that a
+moderator removes makes Reddit answer empty pages for good. Plain listing calls with a cursor of our own (the newest
+``created_utc`` seen and the ids seen just behind it) survive restarts and make one request when nothing is new.
+
+Rate limits: Reddit's ``x-ratelimit-remaining/used/reset`` headers are read here, not by prawcore (which would sleep
+for real): when the budget is nearly spent, or on a 429, the poll raises ``TransientError`` with ``retry_after``
+until the announced reset, measured on the injected clock. prawcore retries a failed read once at once and a post
+never (a retried post may be doubled; the outbox reconciles an uncertain post instead).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import praw
 import prawcore
 
+from bot.clock import Clock
 from bot.errors import FatalError, TransientError
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
@@ -24,9 +39,13 @@ from connectors.http import CountingSession, seconds_until_reset
 log = logging.getLogger(__name__)
 
 WEB = "https://www.reddit.com"
-# Search results can show up late; look back this far behind the newest item seen, de-duplicated by id.
-LOOKBACK_SECONDS = 3600
+SOURCES = ("mentions", "posts", "comments")
+# Search results can show up late: look back this far behind the newest post seen, de-duplicated by id. Listings
+# are near real time; a short look-back covers items that share a second or arrive through a lagging cache.
+LOOKBACK_SECONDS = {"posts": 3600, "mentions": 120, "comments": 120}
 SEEN_LIMIT = 1000
+# Stop asking while this few requests are left in Reddit's window (keeps a reply and its message possible).
+RESERVE = 2
 
 
 @dataclass(kw_only=True)
@@ -41,6 +60,8 @@ class RedditSettings(ConnectorSettings):
     password: Secret | None = None
     user_agent: str = "mentionbot/0.1"
     page_size: int = 100
+    max_pages: int = 10
+    rotation: list[str] = field(default_factory=lambda: list(SOURCES))
 
     def problems(self, path: str) -> list[str]:
         out = []
@@ -52,11 +73,17 @@ class RedditSettings(ConnectorSettings):
                 out.append(f"{path}.username: expected the bot account's Reddit username")
         if self.keywords and not self.subreddits:
             out.append(f"{path}.subreddits: expected at least one subreddit to search for the keywords in")
+        if not 1 <= self.page_size <= 100:
+            out.append(f"{path}.page_size: expected 1 to 100 (Reddit's largest page)")
+        if self.max_pages < 1:
+            out.append(f"{path}.max_pages: expected at least 1")
+        if not self.rotation or any(source not in SOURCES for source in self.rotation):
+            out.append(f"{path}.rotation: expected a non-empty list of {', '.join(SOURCES)}")
         return out
 
 
 class _NoRetry(prawcore.sessions.RetryStrategy):
-    """prawcore's retry strategy, with no retries (for posting)."""
+    """prawcore's retry strategy with no retries (for posting)."""
 
     def _sleep_seconds(self) -> float | None:
         return None
@@ -68,8 +95,62 @@ class _NoRetry(prawcore.sessions.RetryStrategy):
         return False
 
 
+class _RetryOnceNow(prawcore.sessions.RetryStrategy):
+    """One immediate retry (prawcore's default sleeps for real): a renewed token after a 401, a blip on a read."""
+
+    def __init__(self, retries: int = 1) -> None:
+        self.retries = retries
+
+    def _sleep_seconds(self) -> float | None:
+        return None
+
+    def consume_available_retry(self) -> _RetryOnceNow:
+        return _RetryOnceNow(self.retries - 1)
+
+    def should_retry_on_failure(self) -> bool:
+        return self.retries > 0
+
+
+class RedditSession(CountingSession):
+    """praw's HTTP session: counts requests and takes Reddit's rate-limit headers for the connector, so that
+    prawcore's own limiter (which sleeps for real) never sees them."""
+
+    def __init__(self, clock: Clock, *, timeout: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.timeout = timeout
+        self.remaining: float | None = None
+        self.reset_at: datetime | None = None
+        self.last_headers: dict[str, str] = {}
+
+    def request(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        # praw 8 never applies its ``timeout`` setting and prawcore passes its own 16 s: ours is set here.
+        kwargs["timeout"] = self.timeout
+        response = super().request(*args, **kwargs)
+        self.last_headers = {k.lower(): v for k, v in response.headers.items()}
+        remaining = response.headers.pop("x-ratelimit-remaining", None)
+        reset = seconds_until_reset(
+            {"x-ratelimit-reset": response.headers.pop("x-ratelimit-reset", None)}, self.clock.now()
+        )
+        response.headers.pop("x-ratelimit-used", None)
+        if remaining is not None:
+            try:
+                self.remaining = float(remaining)
+            except ValueError:
+                self.remaining = None
+            self.reset_at = self.clock.now() + timedelta(seconds=reset or 0)
+        return response
+
+    def wait_seconds(self) -> float | None:
+        """Seconds until Reddit's window resets when the budget is (nearly) spent; ``None`` while there is room."""
+        if self.remaining is None or self.reset_at is None or self.remaining > RESERVE:
+            return None
+        wait = (self.reset_at - self.clock.now()).total_seconds()
+        return wait if wait > 0 else None
+
+
 class RedditConnector(Connector):
-    """Reddit mentions and keyword search; public reply and private message."""
+    """Reddit mentions, posts and comments; public reply and private message."""
 
     name = "reddit"
     Settings = RedditSettings
@@ -79,7 +160,10 @@ class RedditConnector(Connector):
     def __init__(self, settings: RedditSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         self._reddit: praw.Reddit | None = None
-        self.session = CountingSession()
+        self.session = RedditSession(self.clock, timeout=settings.timeout_seconds)
+        self._private: list[Mention] = []
+        self._turn = 0  # a failed turn is not repeated: a failing source must not starve the others
+        self._patterns = [re.compile(rf"(?<!\w){re.escape(k)}(?!\w)", re.I) for k in settings.keywords]
 
     @property
     def calls(self) -> int:
@@ -100,10 +184,13 @@ class RedditConnector(Connector):
                 password=s.password.value() if s.password else "",
                 user_agent=s.user_agent,
                 check_for_updates=False,
-                timeout=int(s.timeout_seconds),
+                ratelimit_seconds=0,  # praw would sleep for real on a short "doing that too much"
                 requestor_kwargs={"session": self.session},
                 **endpoints,
             )
+            for core in ("_core", "_authorized_core", "_read_only_core"):
+                if hasattr(getattr(self._reddit, core, None), "_retry_strategy_class"):
+                    getattr(self._reddit, core)._retry_strategy_class = _RetryOnceNow
         return self._reddit
 
     def own_accounts(self) -> set[str]:
@@ -117,38 +204,89 @@ class RedditConnector(Connector):
 
     # -- fetching --------------------------------------------------------------------------------------------
 
+    def sources(self) -> list[str]:
+        """The sources this configuration can ask, in rotation order."""
+        usable = {"mentions"} | ({"posts", "comments"} if self.settings.subreddits else set())
+        return [s for s in self.settings.rotation if s in usable] or ["mentions"]
+
     def fetch(self, cursor: str | None) -> FetchResult:
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
+        sources = self.sources()
+        if cursor is None:
+            asked = list(dict.fromkeys(sources))  # the first run reads every source's recent window
+        else:
+            turn = max(int(state.get("turn", 0)), self._turn)
+            self._turn = turn + 1
+            state["turn"] = turn + 1
+            asked = [sources[turn % len(sources)]]
         mentions: list[Mention] = []
-        sources = {"inbox": lambda: self.reddit.inbox.mentions(limit=self.settings.page_size)}
-        if self.settings.subreddits:
-            subs = self.reddit.subreddit("+".join(self.settings.subreddits))
-            for keyword in self.settings.keywords:
-                sources[f"search:{keyword}"] = lambda kw=keyword: subs.search(
-                    kw, sort="new", time_filter="week", limit=self.settings.page_size
-                )
-        for source, listing in sources.items():
-            mark = state.get(source, {"t": 0.0, "ids": []})
-            seen = set(mark["ids"])
-            items = self._call(lambda listing=listing: list(listing()))
-            newest = mark["t"]
-            for item in items:
+        self._private = []
+        for source in asked:
+            found, state[source] = self._read(source, state.get(source))
+            mentions += found
+        unique = {m.id: m for m in mentions}  # a summoning comment may also be among the keyword comments
+        return FetchResult(
+            sorted(unique.values(), key=lambda m: (m.created_at, m.id)), json.dumps(state, sort_keys=True)
+        )
+
+    def _listing(self, source: str, limit: int) -> Iterable[Any]:
+        """praw's lazy ListingGenerator for ``source``, newest first; it asks for the next page (``after``) only
+        when iteration reaches it."""
+        if source == "mentions":
+            return self.reddit.inbox.all(limit=limit)
+        subs = self.reddit.subreddit("+".join(self.settings.subreddits))
+        if source == "comments":
+            return subs.comments(limit=limit)
+        if not self.settings.keywords:
+            return subs.new(limit=limit)
+        query = " OR ".join(f'"{k}"' if " " in k else k for k in self.settings.keywords)
+        return subs.search(query, sort="new", time_filter="week", limit=limit)
+
+    def _wanted(self, source: str, item: Any) -> bool:
+        if source == "mentions":  # the inbox also holds replies to our own comments and posts: not mentions
+            return item.name.startswith("t4_") or getattr(item, "type", "") == "username_mention"
+        if source != "comments" or not self._patterns:
+            return True
+        body = getattr(item, "body", "") or ""
+        return any(p.search(body) for p in self._patterns)
+
+    def _read(self, source: str, mark: dict[str, Any] | None) -> tuple[list[Mention], dict[str, Any]]:
+        """New items of one source after ``mark`` (the recent page on a first run) and the source's new mark:
+        the newest ``created_utc`` read and the mentions seen within the look-back behind it."""
+        first = mark is None
+        mark = mark or {"t": 0.0, "seen": {}}
+        lookback = LOOKBACK_SECONDS[source]
+        seen: dict[str, float] = dict(mark.get("seen", {}))
+        limit = self.settings.page_size if first else self.settings.page_size * self.settings.max_pages
+        found: list[Mention] = []
+        newest = float(mark["t"])
+
+        def read() -> None:
+            nonlocal newest
+            count = 0
+            for count, item in enumerate(self._listing(source, limit), start=1):  # noqa: B007
                 created = float(getattr(item, "created_utc", 0) or 0)
-                if created < mark["t"] - LOOKBACK_SECONDS or item.name in seen:
+                if created < mark["t"] - lookback:
+                    return  # newest first: the rest was read before
+                newest = max(newest, created)
+                if item.name in seen or not self._wanted(source, item):
                     continue
                 try:
-                    mention = self.to_mention(item)
+                    mention = self.to_message(item) if item.name.startswith("t4_") else self.to_mention(item)
                 except (AttributeError, TypeError, ValueError) as exc:
                     log.warning("reddit: skipped a malformed %s item: %s", source, exc)
                     continue
-                seen.add(item.name)
-                mentions.append(mention)
-                newest = max(newest, created)
-            recent = {m.id: m.created_at.timestamp() for m in mentions}
-            keep = [i for i in seen if recent.get(i, newest) >= newest - LOOKBACK_SECONDS or i in mark["ids"]]
-            state[source] = {"t": newest, "ids": sorted(keep)[-SEEN_LIMIT:]}
-        mentions.sort(key=lambda m: m.created_at)
-        return FetchResult(mentions, json.dumps(state, sort_keys=True))
+                seen[item.name] = created
+                if mention.kind != "dm":
+                    found.append(mention)
+                elif not first and not self.is_own(mention.author):  # older messages predate any case
+                    self._private.append(mention)
+            if not first and count >= limit:
+                log.warning("reddit: %s had more than %d new items; older ones were skipped", source, limit)
+
+        self._call(read)
+        recent = sorted((t, i) for i, t in seen.items() if t >= newest - lookback)[-SEEN_LIMIT:]
+        return found, {"t": newest, "seen": {i: t for t, i in recent}}
 
     def to_mention(self, item: Any) -> Mention:
         data = {k: v for k, v in vars(item).items() if not k.startswith("_")}
@@ -217,31 +355,21 @@ class RedditConnector(Connector):
         return None
 
     def fetch_private(self, cursor: str | None) -> FetchResult:
-        mark = json.loads(cursor) if cursor else {"t": self.clock.now().timestamp(), "ids": []}
-        seen, newest, out = set(mark["ids"]), mark["t"], []
-        me = self.settings.username.lower()
-        for item in self._call(lambda: list(self.reddit.inbox.messages(limit=self.settings.page_size))):
-            created = float(getattr(item, "created_utc", 0) or 0)
-            author = getattr(item, "author", None)
-            if item.name in seen or created < mark["t"] - LOOKBACK_SECONDS or author is None:
-                continue
-            if author.name.lower() == me:
-                continue
-            seen.add(item.name)
-            newest = max(newest, created)
-            out.append(
-                Mention(
-                    platform=self.name,
-                    id=item.name,
-                    url=f"{WEB}/message/messages/{item.id}",
-                    author=Author(author.name, author.name, author.name),
-                    text=item.body,
-                    created_at=datetime.fromtimestamp(created, UTC),
-                    kind="dm",
-                )
-            )
-        keep = sorted(seen)[-SEEN_LIMIT:]
-        return FetchResult(sorted(out, key=lambda m: m.created_at), json.dumps({"t": newest, "ids": keep}))
+        found, self._private = self._private, []
+        return FetchResult(sorted(found, key=lambda m: m.created_at), cursor or "read-with-the-inbox")
+
+    def to_message(self, item: Any) -> Mention:
+        """A private message (``t4``) in the inbox as a ``dm`` mention."""
+        author = item.author.name if item.author is not None else "[deleted]"
+        return Mention(
+            platform=self.name,
+            id=item.name,
+            url=f"{WEB}/message/messages/{item.id}",
+            author=Author(author, author, author),
+            text=item.body,
+            created_at=datetime.fromtimestamp(float(item.created_utc), UTC),
+            kind="dm",
+        )
 
     def team_replied(self, mention: Mention) -> str | None:
         for handle in sorted(self.own_accounts()):
@@ -268,12 +396,21 @@ class RedditConnector(Connector):
     # -- errors ----------------------------------------------------------------------------------------------
 
     def _call(self, fn: Any) -> Any:
-        """Run a praw call, turning its failures into mentionbot's two error branches."""
+        """Run a praw call within Reddit's rate budget, turning its failures into mentionbot's error branches."""
+        wait = self.session.wait_seconds()
+        if wait is not None:
+            raise TransientError(
+                self.name,
+                f"rate budget spent ({self.session.remaining:.0f} left) until the reset",
+                retry_after=wait,
+            )
         try:
             return fn()
         except prawcore.exceptions.TooManyRequests as exc:
-            wait = seconds_until_reset(exc.response.headers, self.clock.now())
+            wait = seconds_until_reset(self.session.last_headers, self.clock.now())
             raise TransientError(self.name, "rate limited (HTTP 429)", retry_after=wait) from exc
+        except prawcore.exceptions.BadJSON as exc:
+            raise TransientError(self.name, "malformed answer (not JSON)") from exc
         except (prawcore.exceptions.OAuthException, prawcore.exceptions.InvalidToken) as exc:
             raise FatalError(self.name, f"login refused: {exc}") from exc
         except prawcore.exceptions.Forbidden as exc:
@@ -281,8 +418,25 @@ class RedditConnector(Connector):
         except (prawcore.exceptions.ServerError, prawcore.exceptions.RequestException) as exc:
             raise TransientError(self.name, f"{type(exc).__name__}: {exc}") from exc
         except prawcore.exceptions.ResponseException as exc:
+            if exc.response.status_code == 401:  # the token endpoint refusing the app's id and secret
+                raise FatalError(
+                    self.name, "login refused (HTTP 401): check the app's id and secret"
+                ) from exc
             raise TransientError(self.name, f"HTTP {exc.response.status_code}") from exc
         except praw.exceptions.RedditAPIException as exc:
-            raise TransientError(self.name, f"Reddit refused: {exc}") from exc
+            raise TransientError(self.name, f"Reddit refused: {exc}", retry_after=_posting_wait(exc)) from exc
         except ValueError as exc:  # requests' JSONDecodeError on a garbled body
             raise TransientError(self.name, f"malformed answer: {exc}") from exc
+
+
+_WAIT = re.compile(r"(\d+) (millisecond|second|minute)", re.I)
+
+
+def _posting_wait(exc: praw.exceptions.RedditAPIException) -> float | None:
+    """The wait in Reddit's "you are doing that too much, try again in 7 minutes" (``RATELIMIT``), if any."""
+    for item in exc.items:
+        found = _WAIT.search(item.message or "") if item.error_type == "RATELIMIT" else None
+        if found:
+            unit = found.group(2).lower()
+            return int(found.group(1)) * (60 if unit == "minute" else 0.001 if unit == "millisecond" else 1)
+    return None

@@ -21,6 +21,8 @@ FAKES: dict[str, str] = {
     "yelp": "connectors.fakes.yelp:FakeYelp",
     "hackernews": "connectors.fakes.hackernews:FakeHackerNews",
     "x": "connectors.fakes.x:FakeX",
+    "mastodon": "connectors.fakes.mastodon:FakeMastodon",
+    "bluesky": "connectors.fakes.bluesky:FakeBluesky",
 }
 
 

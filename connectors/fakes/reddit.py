@@ -49,7 +49,15 @@ class FakeReddit(FakePlatform):
         self.things: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, Any]] = []
         self._ids = itertools.count(1000)
+        # What the x-ratelimit-* headers announce (Reddit: remaining and used in this window, seconds to its reset).
         self.ratelimit_remaining = 996.0
+        self.ratelimit_used = 4
+        self.ratelimit_reset = 600
+        self.max_page = 100  # Reddit's largest Listing page
+        self.delay = 0.0  # seconds every answer takes (a slow platform, for client timeouts)
+        # Reddit's answer to a new account posting fast, e.g. "you are doing that too much. try again in 7 minutes."
+        self.posting_limited = ""
+        self.revoked = False  # the account's password changed or the app was revoked: no more tokens
         self.unknown_users: set[str] = set()  # lower-cased names whose profile answers 404
 
     # -- state helpers for tests and the demo ----------------------------------------------------------------
@@ -143,21 +151,28 @@ class FakeReddit(FakePlatform):
         return sorted(things, key=lambda t: (t["data"]["created_utc"], t["data"]["name"]), reverse=True)
 
     def _limit(self, request: Request) -> int:
-        return max(1, min(100, int(request.arg("limit") or 25)))
+        return max(1, min(self.max_page, int(request.arg("limit") or 25)))
+
+    def _answer(self, request: Request) -> Response:
+        if self.delay:
+            time.sleep(self.delay)
+        return super()._answer(request)
 
     # -- the API ----------------------------------------------------------------------------------------------
 
     def rate_limit_headers(self, request: Request) -> dict[str, str]:
         return {
             "x-ratelimit-remaining": f"{self.ratelimit_remaining:.1f}",
-            "x-ratelimit-used": "0",
-            "x-ratelimit-reset": "600",
+            "x-ratelimit-used": str(self.ratelimit_used),
+            "x-ratelimit-reset": str(self.ratelimit_reset),
         }
 
     @route("POST", r"/api/v1/access_token/?")
     def access_token(self, request: Request) -> Any:
         form = request.form
-        if form.get("grant_type") == "password" and form.get("username") != self.bot_username:
+        if self.revoked or (
+            form.get("grant_type") == "password" and form.get("username") != self.bot_username
+        ):
             return {"error": "invalid_grant"}
         return {"access_token": "fake-token", "token_type": "bearer", "expires_in": 86400, "scope": "*"}
 
@@ -174,6 +189,10 @@ class FakeReddit(FakePlatform):
 
     @route("GET", r"/message/mentions/?")
     def mentions(self, request: Request) -> Any:
+        return listing(self._mentions(), limit=self._limit(request), after=request.arg("after"))
+
+    def _mentions(self) -> list[dict[str, Any]]:
+        """Comments that name the bot's account, as inbox items of type ``username_mention``, newest first."""
         tag = f"u/{self.bot_username}".lower()
         things = self._newest("t1", lambda d: tag in d["body"].lower())
         inbox = []
@@ -189,15 +208,18 @@ class FakeReddit(FakePlatform):
                 }
             )
             inbox.append({"kind": "t1", "data": data})
-        return listing(inbox, limit=self._limit(request), after=request.arg("after"))
+        return inbox
 
     @route("GET", r"/r/(?P<subs>[^/]+)/search/?")
     def search(self, request: Request) -> Any:
         subs = {s.lower() for s in request.params["subs"].split("+")}
-        query = (request.arg("q") or "").lower().strip('"')
+        terms = [t.strip().strip('"') for t in (request.arg("q") or "").lower().split(" or ") if t.strip()]
         things = self._newest(
             "t3",
-            lambda d: d["subreddit"].lower() in subs and query in f"{d['title']} {d['selftext']}".lower(),
+            lambda d: (
+                d["subreddit"].lower() in subs
+                and any(t in f"{d['title']} {d['selftext']}".lower() for t in terms)
+            ),
         )
         return listing(things, limit=self._limit(request), after=request.arg("after"))
 
@@ -231,6 +253,8 @@ class FakeReddit(FakePlatform):
     @route("POST", r"/api/comment/?")
     def comment(self, request: Request) -> Any:
         form = request.form
+        if self.posting_limited:
+            return {"json": {"errors": [["RATELIMIT", self.posting_limited, "ratelimit"]]}}
         parent = form.get("thing_id", "")
         if parent not in self.things:
             return {"json": {"errors": [["INVALID_THING", "that thing does not exist", "thing_id"]]}}
@@ -300,6 +324,9 @@ class FakeReddit(FakePlatform):
         me = self.bot_username.lower()
         if request.params["box"] == "sent":
             things = self._newest("t4", lambda d: d["author"].lower() == me)
+        elif request.params["box"] == "inbox":  # what was sent to us: messages and username mentions
+            things = self._newest("t4", lambda d: d["dest"].lower() == me) + self._mentions()
+            things.sort(key=lambda t: (t["data"]["created_utc"], t["data"]["name"]), reverse=True)
         else:
             things = self._newest("t4", lambda d: me in (d["author"].lower(), d["dest"].lower()))
         return listing(things, limit=self._limit(request), after=request.arg("after"))
