@@ -24,7 +24,13 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         ("wait", "hold"),
         r"\b(?:still|been|keep|kept) wait\w*|\bwaiting (?:for|on|since)\b|\bon hold\b",
     ),
-    ("late", 1.2, ("late", "delay", "overdue"), r"\b(?:late|delay(?:ed|s)?|overdue)\b"),
+    (
+        "late",
+        1.2,
+        ("late", "delay", "overdue", "due", "expected"),
+        r"\b(?:late|delay(?:ed|s)?|overdue|(?:was|were) (?:due|expected) (?:on |by )?\w+day|"
+        r"(?:was|were) (?:due|expected) (?:yesterday|last week|days ago))\b",
+    ),
     (
         "missing",
         1.4,
@@ -68,12 +74,14 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "unable",
             "issue",
             "problem",
+            "keep",
+            "out",
         ),
         r"\b(?:broken|broke|damaged|faulty|defective|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
         r"(?:not|isn'?t|aren'?t|stopped|stop) (?:working|loading|charging|responding|letting)|unable to|"
-        r"(?<!no )(?:issues?|problems?)|"
+        r"(?<!no )(?:issues?|problems?)|keeps? (?:logging|kicking|signing|throwing|locking) (?:me|us) out|"
         r"(?:doesn'?t|does not|don'?t|do not|won'?t|can'?t|cannot|couldn'?t|could not|will not|didn'?t|did not) "
-        r"(?:even )?(?:work|load|open|connect|log ?in|sign in|access|get through|turn on|charge|update|download|find|"
+        r"(?:even )?(?:work|load|open|connect|log ?in|sign in|access|get through|turn on|charge|update|download|"
         r"play|let|proceed|receive|get))\b",
     ),
     (
@@ -89,7 +97,8 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         1.0,
         ("hour", "hr", "day", "week", "month", "min", "ages"),
         r"\b(?:\d+|two|three|four|five|six|several|many|few) (?:hours?|hrs?|days?|weeks?|months?|mins?|minutes?)\b|"
-        r"\bfor (?:days|weeks|months|ages|hours)\b|\bover an hour\b",
+        r"\bfor (?:days|weeks|months|ages|hours)\b|\bover an hour\b|"
+        r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) (?:day|week|month)\b",
     ),
     ("still", 0.7, ("still",), r"\bstill\b"),
     (
@@ -182,6 +191,12 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"\b(?:fix (?:it|this|your)|sort (?:it|this) out|get (?:it|this) sorted|please (?:help|fix|sort)|need help|help!|help please|(?:can|could) (?:someone|anyone|you) help)",
     ),
     (
+        "can't find",
+        0.6,
+        ("find",),
+        r"\b(?:can'?t|cannot|couldn'?t|could not|unable to) find\b",
+    ),
+    (
         "negative emoji",
         0.8,
         tuple(
@@ -223,6 +238,16 @@ QUESTION = re.compile(
     r"\?|\b(?:how (?:do|can|to|does|much|long)|where (?:is|can|do)|when (?:will|does|is|do)|can (?:i|you|we)|"
     r"could you|is there|are there|does anyone|do you|will you|please (?:advise|let me know|dm)|any (?:idea|way))\b",
     re.I,
+)
+# Questions put to the crowd (polls, "anyone else?"), not to the brand: not inquiries.
+CROWD_QUESTION = re.compile(
+    r"\b(?:poll|vote|which (?:\w+ )?(?:is|are|looks?) better|who else|anyone else|am i the only|thoughts\?|"
+    r"what do (?:you guys|y'?all|people) think)",
+    re.I,
+)
+# Faint or mixed words that keep a positive-sounding post from being praise.
+LUKEWARM = re.compile(
+    r"\b(?:meh|so-so|mediocre|okay-?ish|ok-?ish|average|mixed feelings|lol|lmao|haha)\b", re.I
 )
 URGENCY: list[tuple[str, tuple[str, ...], str]] = [
     (

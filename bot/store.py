@@ -263,6 +263,9 @@ def m006_discord(db: Database) -> None:
     db["discord_threads"].create({"case_id": int, "thread_id": str}, pk="case_id")
 
 
+_INSERT_CHUNK = 500  # rows per INSERT: 16 columns each stays far below SQLite's 32,766 parameters
+
+
 class Store:
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
@@ -379,33 +382,46 @@ class Store:
         ``own`` holds the keys of mentions written by the brand's own accounts. Returns the new mentions only.
         """
         fetched_at = iso(now)
-        new: list[Mention] = []
+        rows = [mention_row(m, fetched_at, own=m.key in own) for m in mentions]
+        inserted: set[tuple[str, str]] = set()
         with self.db.atomic():
+            conn = self.db.conn
+            if rows:
+                columns = ", ".join(rows[0])
+                one = "(" + ", ".join("?" * len(rows[0])) + ")"
+                # RETURNING names only the rows this statement inserted, so a racing writer's rows are not "new".
+                for i in range(0, len(rows), _INSERT_CHUNK):
+                    chunk = rows[i : i + _INSERT_CHUNK]
+                    cur = conn.execute(
+                        f"insert into mentions ({columns}) values {', '.join([one] * len(chunk))} "
+                        "on conflict (platform, id) do nothing returning platform, id",
+                        [value for row in chunk for value in row.values()],
+                    )
+                    inserted.update(cur.fetchall())
+            new: list[Mention] = []
+            people: dict[tuple[str, str], list[Any]] = {}
             for mention in mentions:
-                row = mention_row(mention, fetched_at, own=mention.key in own)
-                cur = self.db.execute(
-                    f"insert into mentions ({', '.join(row)}) values ({', '.join('?' * len(row))}) "
-                    "on conflict (platform, id) do nothing",
-                    list(row.values()),
-                )
-                if cur.rowcount:
+                key = (mention.platform, mention.id)
+                if key in inserted:
+                    inserted.discard(key)  # a mention repeated in one fetch is new once
                     new.append(mention)
-                    self._count_person(mention, fetched_at)
+                    person = people.setdefault((mention.platform, mention.author.handle), [None, 0])
+                    person[0] = mention.author.display_name
+                    person[1] += 1
+            conn.executemany(
+                "insert into people (platform, handle, display_name, first_seen, last_seen, mentions, stage) "
+                "values (?, ?, ?, ?, ?, ?, 'awareness') on conflict(platform, handle) do update set "
+                "mentions = mentions + excluded.mentions, last_seen = excluded.last_seen, "
+                "display_name = excluded.display_name",
+                [(p, h, name, fetched_at, fetched_at, n) for (p, h), (name, n) in people.items()],
+            )
             if cursor is not None:
-                self.db.execute(
+                conn.execute(
                     "insert into cursors (connector, cursor, updated_at) values (?, ?, ?) "
                     "on conflict(connector) do update set cursor = excluded.cursor, updated_at = excluded.updated_at",
                     [connector, cursor, fetched_at],
                 )
         return new
-
-    def _count_person(self, mention: Mention, at: str) -> None:
-        self.db.execute(
-            "insert into people (platform, handle, display_name, first_seen, last_seen, mentions, stage) "
-            "values (?, ?, ?, ?, ?, 1, 'awareness') on conflict(platform, handle) do update set "
-            "mentions = mentions + 1, last_seen = excluded.last_seen, display_name = excluded.display_name",
-            [mention.platform, mention.author.handle, mention.author.display_name, at, at],
-        )
 
     def mention(self, platform: str, mention_id: str) -> Mention:
         row = self._one("select * from mentions where platform = ? and id = ?", [platform, mention_id])

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
 from bot.complaints import (
+    CROWD_QUESTION,
+    LUKEWARM,
     QUESTION,
     SARCASM,
     SARCASM_ALWAYS,
@@ -247,10 +249,13 @@ class Triager:
         intent: Intent
         if score >= threshold:
             intent = "complaint"
+        elif CROWD_QUESTION.search(text):
+            intent = "other"
+            reasons.append("a question to the crowd, not to us")
         elif "?" in text or QUESTION.search(text):
             intent = "inquiry"
             reasons.append("a question")
-        elif tone >= 0.4 or (rating or 0) >= 4:
+        elif (tone >= 0.5 and not LUKEWARM.search(text)) or (rating or 0) >= 4:
             intent = "praise"
         else:
             intent = "other"

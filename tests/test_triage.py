@@ -169,3 +169,37 @@ def test_fast_vader_scores_exactly_like_vader():
     ]
     plain, fast = SentimentIntensityAnalyzer(), Vader()
     assert [fast.polarity_scores(t) for t in texts] == [plain.polarity_scores(t) for t in texts]
+
+
+def test_a_question_with_a_missed_due_date_is_a_complaint(triager):
+    t = triager.triage_text(
+        "@Acme my order was due Monday and tracking still says 'label created'. Where is it?"
+    )
+    assert t.intent == "complaint"
+    assert "signal: 'was due monday'" in t.reasons
+
+
+def test_a_repeated_logout_asked_to_the_crowd_is_a_complaint(triager):
+    t = triager.triage_text(
+        "The Acme app keeps logging me out every time I switch networks. Third week now. Anyone else?"
+    )
+    assert t.intent == "complaint"
+    assert "signal: 'keeps logging me out'" in t.reasons
+    assert "signal: 'third week'" in t.reasons
+
+
+def test_a_poll_is_not_an_inquiry(triager):
+    t = triager.triage_text("Acme vs the other guys — Which logo is better, honestly? Poll in comments.")
+    assert t.intent == "other"
+
+
+@pytest.mark.parametrize(
+    "text", ["lol u/acme_support is tagged in every thread now", "Support was fine, app is meh."]
+)
+def test_mild_or_mixed_chatter_is_not_praise(triager, text):
+    assert triager.triage_text(text).intent == "other"
+
+
+def test_not_finding_information_is_an_inquiry(triager):
+    t = triager.triage_text("Does Acme ship to Canada? I can't find shipping info anywhere on the site")
+    assert t.intent == "inquiry"
