@@ -97,7 +97,8 @@ def _rules(platform: str):
 
 
 class ActionButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"mb:(?P<action>[a-z]+):(?P<draft>\d+)"
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"mb:(?P<action>approve|edit|reject|relabel|take):(?P<draft>\d+)",
 ):
     """One of a card's buttons; the custom_id carries the action and the draft id."""
 
