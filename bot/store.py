@@ -293,8 +293,8 @@ class Store:
         self.db.close()
 
     def transaction(self):
-        """A context manager wrapping several writes in one transaction."""
-        return self.db.atomic()
+        """A context manager wrapping several writes in one transaction (taking the write lock at once)."""
+        return self.write_transaction()
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         cursor = self.db.execute(sql, list(params))
@@ -314,7 +314,7 @@ class Store:
 
     def set_discord_card(self, draft_id: int, message_id: str, *, state: str) -> None:
         """Remember the Discord message of a draft's card and the draft state it shows."""
-        with self.db.atomic():
+        with self.write_transaction():
             self.db.execute(
                 "insert or replace into discord_cards (draft_id, message_id, state) values (?, ?, ?)",
                 [draft_id, message_id, state],
@@ -343,7 +343,7 @@ class Store:
 
     def set_discord_thread(self, case_id: int, thread_id: str) -> None:
         """Remember the Discord thread of a case."""
-        with self.db.atomic():
+        with self.write_transaction():
             self.db.execute(
                 "insert or replace into discord_threads (case_id, thread_id) values (?, ?)",
                 [case_id, thread_id],
@@ -356,7 +356,7 @@ class Store:
         return row["value"] if row else default
 
     def set_setting(self, key: str, value: str | None) -> None:
-        with self.db.atomic():
+        with self.write_transaction():
             if value is None:
                 self.db.execute("delete from settings where key = ?", [key])
             else:
@@ -384,7 +384,7 @@ class Store:
         fetched_at = iso(now)
         rows = [mention_row(m, fetched_at, own=m.key in own) for m in mentions]
         inserted: set[tuple[str, str]] = set()
-        with self.db.atomic():
+        with self.write_transaction():
             conn = self.db.conn
             if rows:
                 columns = ", ".join(rows[0])
@@ -452,7 +452,7 @@ class Store:
 
     def save_triage(self, mention: Mention, triage: Triage, *, now: datetime) -> None:
         """Record a triage decision and make it the mention's current one."""
-        with self.db.atomic():
+        with self.write_transaction():
             self.db["triage"].insert(
                 {
                     "platform": mention.platform,
@@ -506,7 +506,7 @@ class Store:
             column = {"complaint": "complaints", "praise": "praise"}.get(t.intent)
             if column:
                 people.append((column, mention.platform, mention.author.handle))
-        with self.db.atomic():
+        with self.write_transaction():
             conn = self.db.conn
             conn.executemany(
                 "insert into triage (platform, mention_id, intent, urgency, sentiment, complaint_score, scores, "
@@ -560,7 +560,7 @@ class Store:
         case_id: int | None = None,
     ) -> Draft | None:
         """Create the draft awaiting approval; ``None`` when this mention already has one."""
-        with self.db.atomic():
+        with self.write_transaction():
             cur = self.db.execute(
                 "insert into drafts (platform, mention_id, intent, text, state, template, route, "
                 "findings, problems, case_id, created_at, updated_at) values (?, ?, ?, ?, 'awaiting', ?, ?, ?, ?, ?, ?, ?) "
@@ -630,7 +630,7 @@ class Store:
             f"update drafts set state = ?, updated_at = ?{', ' if changes else ''}{assignments} where id = ? "
         )
         sql += f"and state in ({', '.join('?' * len(from_states))})"
-        with self.db.atomic():
+        with self.write_transaction():
             cur = self.db.execute(sql, [to_state, iso(now), *changes.values(), draft_id, *from_states])
             if not cur.rowcount:
                 return False
@@ -680,7 +680,7 @@ class Store:
         case_id: int | None = None,
     ) -> int | None:
         """Queue one post; the idempotency key makes a second enqueue of the same thing a no-op."""
-        with self.db.atomic():
+        with self.write_transaction():
             cur = self.db.execute(
                 "insert into outbox (draft_id, case_id, kind, platform, mention_id, text, idempotency_key, "
                 "state, attempts, created_at) values (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) "
@@ -703,7 +703,7 @@ class Store:
 
     def claim_outbox(self, item_id: int, *, now: datetime, by: str | None = None) -> bool:
         """Mark an item as being sent (the write-ahead step); False if another worker has it."""
-        with self.db.atomic():
+        with self.write_transaction():
             cur = self.db.execute(
                 "update outbox set state = 'sending', attempts = attempts + 1, claimed_by = ?, claimed_at = ? "
                 "where id = ? and state = 'pending'",
@@ -713,7 +713,7 @@ class Store:
 
     def take_over_outbox(self, item_id: int, *, claimed_by: str | None, by: str, now: datetime) -> bool:
         """Take an interrupted item over from its (dead or expired) claimant; False if someone else did first."""
-        with self.db.atomic():
+        with self.write_transaction():
             cur = self.db.execute(
                 "update outbox set claimed_by = ?, claimed_at = ? where id = ? and state = 'sending' "
                 "and claimed_by is ?",
@@ -724,7 +724,7 @@ class Store:
     def settle_outbox(self, item_id: int, *, state: str, now: datetime, **changes: Any) -> None:
         assignments = "".join(f", {k} = ?" for k in changes)
         changes = {k: iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
-        with self.db.atomic():
+        with self.write_transaction():
             self.db.execute(
                 f"update outbox set state = ?{assignments} where id = ?", [state, *changes.values(), item_id]
             )
@@ -736,7 +736,7 @@ class Store:
         existing = self.case_for(mention.platform, mention.id)
         if existing:
             return existing
-        with self.db.atomic():
+        with self.write_transaction():
             case_id = (
                 self.db["cases"]
                 .insert(
@@ -791,7 +791,7 @@ class Store:
     ):
         """Change a case's fields and append the event to its history, in one transaction."""
         changes = {k: iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
-        with self.db.atomic():
+        with self.write_transaction():
             if changes:
                 assignments = ", ".join(f"{k} = ?" for k in changes)
                 self.db.execute(f"update cases set {assignments} where id = ?", [*changes.values(), case_id])
@@ -842,7 +842,7 @@ class Store:
     def save_model(
         self, version: str, *, kind: str, blob: bytes, scores: dict, now: datetime, active: bool
     ) -> None:
-        with self.db.atomic():
+        with self.write_transaction():
             if active:
                 self.db.execute("update models set active = 0")
             self.db["models"].insert(
@@ -1095,18 +1095,20 @@ class Store:
     @contextmanager
     def write_transaction(self) -> Iterator[None]:
         """A transaction that takes the write lock at once (``BEGIN IMMEDIATE``, waiting for it up to the busy
-        timeout), for writes that first read: a deferred one may be refused the upgrade when another process wrote."""
+        timeout). Every write goes through it: a deferred one may be refused the upgrade, without waiting, when
+        another connection (the Discord bot, a second daemon, the CLI) wrote since it began reading."""
         if self.db.conn.in_transaction:
-            with self.db.atomic():
+            with self.db.atomic():  # nested: a savepoint
                 yield
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.conn.rollback()
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
             raise
-        self.db.execute("COMMIT")
 
     def template_last_used(self, template: str) -> int | None:
         """The id of the latest draft written from ``template`` (a variant's key), for rotation; None if never."""
@@ -1115,7 +1117,7 @@ class Store:
 
     def mark_advocate(self, platform: str, handle: str) -> None:
         """Note a person as an advocate (doctrine §5: the last stage of attachment)."""
-        with self.db.atomic():
+        with self.write_transaction():
             self.db.execute(
                 "update people set stage = 'advocacy' where platform = ? and handle = ?", [platform, handle]
             )
