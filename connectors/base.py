@@ -118,6 +118,11 @@ class Connector:
         """Send ``text`` privately to the author of ``mention``; return the message id."""
         raise NotImplementedError(f"{self.name} cannot send private messages")
 
+    @classmethod
+    def reply_url(cls, mention: Mention, posted_id: str) -> str:
+        """Where people see our reply with id ``posted_id`` (by default the page of the post it answers)."""
+        return mention.url
+
     def find_reply(self, mention: Mention) -> str | None:
         """Look on the platform for a reply by our account to ``mention`` (used to reconcile an uncertain post)."""
         return None

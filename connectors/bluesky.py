@@ -422,6 +422,11 @@ class BlueskyConnector(Connector):
         body = self._query("app.bsky.feed.getPostThread", uri=mention.id, depth=1, parentHeight=0)
         return [r.get("post") or {} for r in (body.get("thread") or {}).get("replies") or []]
 
+    @classmethod
+    def reply_url(cls, mention: Mention, posted_id: str) -> str:
+        did, _, rkey = posted_id.removeprefix("at://").partition("/app.bsky.feed.post/")
+        return f"{WEB}/profile/{did}/post/{rkey}" if rkey else mention.url
+
     def find_reply(self, mention: Mention) -> str | None:
         self.client  # noqa: B018 - logs in, so our DID is known
         for post in self._replies(mention):

@@ -386,6 +386,11 @@ class RedditConnector(Connector):
             log.warning("reddit: own account u/%s is not visible; check own_accounts", handle)
             return []
 
+    @classmethod
+    def reply_url(cls, mention: Mention, posted_id: str) -> str:
+        thread = (mention.thread_id or mention.id).removeprefix("t3_")
+        return f"{WEB}/comments/{thread}/_/{posted_id.removeprefix('t1_')}/"
+
     def find_reply(self, mention: Mention) -> str | None:
         me = self.reddit.redditor(self.settings.username)
         for comment in self._call(lambda: list(me.comments.new(limit=100))):

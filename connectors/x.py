@@ -374,6 +374,10 @@ class XConnector(Connector):
         )
         return str(body["data"]["dm_event_id"])
 
+    @classmethod
+    def reply_url(cls, mention: Mention, posted_id: str) -> str:
+        return f"{WEB}/i/web/status/{posted_id}"
+
     def find_reply(self, mention: Mention) -> str | None:
         # Our replies to it are newer than it: one page of our own timeline since its id is enough.
         body = self._call(

@@ -314,13 +314,26 @@ class ApprovalBot:
         )
         self.store.set_discord_card(draft_id, message_id, state=draft.state)
 
+    def _reply_link(self, platform: str, mention_id: str, posted_id: str) -> str:
+        """The public link of our posted reply (the platform's page where it shows)."""
+        from connectors import REGISTRY, load
+
+        mention = self.store.mention(platform, mention_id) if self.store else None
+        if mention is None or platform not in REGISTRY:
+            return posted_id
+        return f"<{load(platform).reply_url(mention, posted_id)}>"
+
     async def sync_cards(self) -> int:
         """Update the cards of drafts decided elsewhere (``mentionbot approve`` in a terminal); returns how many."""
         assert self.store
         stale = self.store.stale_discord_cards()
         for draft_id in stale:
             draft = self.store.draft(draft_id)
-            outcome = f"; posted as {draft.posted_id}" if draft.posted_id else ""
+            outcome = (
+                f"; posted: {self._reply_link(draft.platform, draft.mention_id, draft.posted_id)}"
+                if draft.posted_id
+                else ""
+            )
             outcome += f"; error: {quote(draft.error)}" if draft.error else ""
             await self.update_card(draft_id, _decided(draft) + outcome)
         return len(stale)
@@ -343,7 +356,9 @@ class ApprovalBot:
         if not draft or sent.kind != "reply":
             return
         outcome = (
-            f"posted as {sent.posted_id}" if sent.posted_id else f"not posted: {sent.error or sent.state}"
+            f"posted: {self._reply_link(sent.platform, sent.mention_id, sent.posted_id)}"
+            if sent.posted_id
+            else f"not posted: {sent.error or sent.state}"
         )
         await self.update_card(draft.id, f"{_decided(draft)}; {outcome}")
 

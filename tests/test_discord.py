@@ -107,7 +107,11 @@ def test_a_managers_approval_posts_the_reply_and_updates_the_card(setup):
     wait_for(lambda: setup.reddit.replies_to(comment, author=BOT), what="the reply on Reddit")
     wait_for(lambda: setup.pipeline.store.draft(draft_id).state == "posted", what="the draft posted")
     assert setup.pipeline.store.draft(draft_id).decided_by.startswith("discord:")
-    wait_for(lambda: "posted as" in setup.discord.message(card["id"])["content"], what="the card's update")
+    (reply,) = setup.reddit.replies_to(comment, author=BOT)
+    link = f"<https://www.reddit.com/comments/{reply['link_id'].removeprefix('t3_')}/_/{reply['id']}/>"
+    wait_for(
+        lambda: link in setup.discord.message(card["id"])["content"], what="the card's link to the reply"
+    )
     assert setup.discord.message(card["id"])["components"] == []
 
 
