@@ -184,7 +184,8 @@ def test_pause_stops_posting(setup, fake_reddit):
     assert fake_reddit.replies_to(comment, author=BOT) == []
     setup.ephemeral(setup.discord.slash("resume", user_id=MANAGER))
     wait_for(lambda: not setup.bot.paused(), what="resume")
-    setup.pipeline.post()
+    # The bot's thread commits the resume on its own connection: post until the outbox sees it.
+    wait_for(lambda: setup.pipeline.post() or fake_reddit.replies_to(comment, author=BOT), what="the post")
     assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
 
 
