@@ -11,10 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import FakeClock
 from bot.store import Store
 from connectors.fakes.reddit import FakeReddit
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clock():
+    """A clock that moves only when a test moves it (its ``sleep`` advances it)."""
+    return FakeClock()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from connectors.appstore import AppStoreConnector, AppStoreSettings
 from connectors.base import Secret
@@ -19,11 +18,6 @@ from connectors.fakes.server import Fault
 def fake():
     with FakeAppStore(rss_page_size=3) as fake:
         yield fake
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 def connector(fake, clock, monkeypatch, *, api: bool) -> AppStoreConnector:

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from bot import decisions
-from bot.clock import FakeClock
 from bot.config import parse_config
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from bot.pipeline import Pipeline
@@ -21,11 +20,6 @@ from connectors.fakes.googleplay import FakeGooglePlay
 from connectors.fakes.server import Fault
 
 BRAND = {"name": "Acme", "contact_email": "care@acme.example", "timezone": "Europe/Amsterdam"}
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.errors import FatalError, TransientError
 from connectors.fakes.feed import ALERTS, FakeFeeds
 from connectors.fakes.server import Fault
@@ -17,11 +16,6 @@ from connectors.feed import FeedConnector, FeedSettings, unwrap
 def fake():
     with FakeFeeds() as fake:
         yield fake
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 def make(fake, clock):

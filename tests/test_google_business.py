@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.errors import FatalError, TransientError
 from connectors.fakes.google_business import FakeGoogleBusiness
 from connectors.fakes.server import Fault
@@ -17,11 +16,6 @@ from tests.review_helpers import connector_for
 def fake():
     with FakeGoogleBusiness() as fake:
         yield fake
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 def seed(fake, clock, n):

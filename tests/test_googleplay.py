@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from connectors.base import Secret
 from connectors.fakes.googleplay import FakeGooglePlay
@@ -18,11 +17,6 @@ from connectors.googleplay import GooglePlayConnector, GooglePlaySettings
 def fake():
     with FakeGooglePlay(max_results=4) as fake:
         yield fake
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture

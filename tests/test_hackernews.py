@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.errors import TransientError
 from connectors.fakes.hackernews import FakeHackerNews
 from connectors.fakes.server import Fault
@@ -17,11 +16,6 @@ from tests.review_helpers import connector_for
 def fake():
     with FakeHackerNews() as fake:
         yield fake
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 def test_fetch_pages_with_watermark_and_restart(fake, clock, monkeypatch):

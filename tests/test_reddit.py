@@ -7,7 +7,6 @@ import time
 import pytest
 
 from bot import decisions
-from bot.clock import FakeClock
 from bot.errors import FatalError, TransientError
 from bot.pipeline import Pipeline
 from bot.store import Store
@@ -15,11 +14,6 @@ from connectors.fakes.hackernews import FakeHackerNews
 from connectors.fakes.reddit import FakeReddit
 from connectors.fakes.server import Fault
 from tests.review_helpers import config_for, connector_for
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import decisions, report
-from bot.clock import FakeClock
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from bot.pipeline import Pipeline
 from bot.store import Store
@@ -20,11 +19,6 @@ from connectors.x import XSettings
 from tests.review_helpers import config_for, connector_for
 
 UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture

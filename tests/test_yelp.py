@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.errors import FatalError, TransientError
 from connectors.fakes.server import Fault
 from connectors.fakes.yelp import FakeYelp
@@ -17,11 +16,6 @@ from tests.review_helpers import connector_for
 def fake():
     with FakeYelp() as fake:
         yield fake
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 def test_fetch_maps_rating_and_pacific_time_and_is_monitor_only(fake, clock, monkeypatch):
