@@ -13,6 +13,7 @@ import logging
 import math
 import random
 import re
+import string
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
+from vaderSentiment.vaderSentiment import (
+    BOOSTER_DICT,
+    C_INCR,
+    N_SCALAR,
+    NEGATE,
+    SPECIAL_CASES,
+    SentimentIntensityAnalyzer,
+    allcap_differential,
+    scalar_inc_dec,
+)
 
 from bot.complaints import (
     CROWD_QUESTION,
@@ -81,23 +91,109 @@ FOREIGN_STOPWORDS = frozenset((
 
 
 class Vader(SentimentIntensityAnalyzer):
-    """VADER, unchanged in its scores, without its per-character emoji scan on texts that cannot hold an emoji."""
+    """VADER with the same scores, several times faster on ASCII text.
+
+    vaderSentiment lower-cases the whole word list again for every lexicon word it checks (twice for each of
+    three preceding positions), which makes a tweet cost ~80 µs. This walks the words once with one lower-cased
+    copy and applies the same rules in the same order; texts with emoji (non-ASCII) use the library as it is.
+    A test compares the two on the library's own examples and ours.
+    """
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         """VADER's scores for ``text``: neg, neu, pos and compound."""
         if not text.isascii():
             return super().polarity_scores(text)
-        sentitext = SentiText(text.strip())
-        words = sentitext.words_and_emoticons
+        text = text.strip()
+        words = [_strip_punctuation(w) for w in text.split()]
+        lower = [w.lower() for w in words]
+        cap_diff = allcap_differential(words)
+        lexicon = self.lexicon
+        last = len(words) - 1
         sentiments: list[float] = []
-        for i, item in enumerate(words):
-            low = item.lower()
-            if low in BOOSTER_DICT or (low == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"):
+        for i, low in enumerate(lower):
+            if low in BOOSTER_DICT or (low == "kind" and i < last and lower[i + 1] == "of"):
                 sentiments.append(0)
                 continue
-            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
-        sentiments = self._but_check(words, sentiments)
-        return self.score_valence(sentiments, text.strip())
+            valence = lexicon.get(low)
+            if valence is None:
+                sentiments.append(0)
+                continue
+            if low == "no" and i != last and lower[i + 1] in lexicon:
+                valence = 0.0
+            if (
+                (i > 0 and lower[i - 1] == "no")
+                or (i > 1 and lower[i - 2] == "no")
+                or (i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor"))
+            ):
+                valence = lexicon[low] * N_SCALAR
+            if cap_diff and words[i].isupper():
+                valence = valence + C_INCR if valence > 0 else valence - C_INCR
+            for start in range(3):
+                if i > start and lower[i - start - 1] not in lexicon:
+                    s = scalar_inc_dec(words[i - start - 1], valence, cap_diff)
+                    if start == 1 and s != 0:
+                        s = s * 0.95
+                    if start == 2 and s != 0:
+                        s = s * 0.9
+                    valence = _negation(valence + s, lower, start, i)
+                    if start == 2:
+                        valence = _idioms(valence, lower, i)
+            sentiments.append(self._least_check(valence, words, i))
+        if "but" in lower:
+            sentiments = self._but_check(words, sentiments)
+        return self.score_valence(sentiments, text)
+
+
+_NEGATE = frozenset(NEGATE)
+
+
+def _strip_punctuation(token: str) -> str:
+    stripped = token.strip(string.punctuation)
+    return token if len(stripped) <= 2 else stripped
+
+
+def _negated(word: str) -> bool:
+    return word in _NEGATE or "n't" in word
+
+
+def _negation(valence: float, lower: list[str], start: int, i: int) -> float:
+    """vaderSentiment's ``_negation_check`` on the lower-cased words."""
+    if start == 0:
+        if _negated(lower[i - 1]):
+            valence = valence * N_SCALAR
+    elif start == 1:
+        if lower[i - 2] == "never" and lower[i - 1] in ("so", "this"):
+            valence = valence * 1.25
+        elif lower[i - 2] == "without" and lower[i - 1] == "doubt":
+            pass
+        elif _negated(lower[i - 2]):
+            valence = valence * N_SCALAR
+    else:
+        if (lower[i - 3] == "never" and lower[i - 2] in ("so", "this")) or lower[i - 1] in ("so", "this"):
+            valence = valence * 1.25
+        elif lower[i - 3] == "without" and (lower[i - 2] == "doubt" or lower[i - 1] == "doubt"):
+            pass
+        elif _negated(lower[i - 3]):
+            valence = valence * N_SCALAR
+    return valence
+
+
+def _idioms(valence: float, lower: list[str], i: int) -> float:
+    """vaderSentiment's ``_special_idioms_check`` on the lower-cased words."""
+    w3, w2, w1, w0 = lower[i - 3], lower[i - 2], lower[i - 1], lower[i]
+    threetwoone, threetwo, twoone = f"{w3} {w2} {w1}", f"{w3} {w2}", f"{w2} {w1}"
+    for seq in (f"{w1} {w0}", f"{w2} {w1} {w0}", twoone, threetwoone, threetwo):
+        if seq in SPECIAL_CASES:
+            valence = SPECIAL_CASES[seq]
+            break
+    if len(lower) - 1 > i and (seq := f"{w0} {lower[i + 1]}") in SPECIAL_CASES:
+        valence = SPECIAL_CASES[seq]
+    if len(lower) - 1 > i + 1 and (seq := f"{w0} {lower[i + 1]} {lower[i + 2]}") in SPECIAL_CASES:
+        valence = SPECIAL_CASES[seq]
+    for n_gram in (threetwoone, threetwo, twoone):
+        if n_gram in BOOSTER_DICT:
+            valence = valence + BOOSTER_DICT[n_gram]
+    return valence
 
 
 def _vader_text(text: str) -> str:

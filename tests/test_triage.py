@@ -166,6 +166,22 @@ def test_fast_vader_scores_exactly_like_vader():
         "I love it 😍",
         "  meh  ",
         "",
+        # each rule the fast path re-implements: negation at one, two and three words, "never so", "without
+        # doubt", "no" before a lexicon word, "least", idioms, booster n-grams, ALL CAPS, "but", "kind of"
+        "This is not good at all",
+        "I don't really like it",
+        "it isn't very very good",
+        "never so happy with a phone",
+        "never this bad before",
+        "without a doubt the best",
+        "no good deed, no love, no or nor hate",
+        "at least it works, least favourite, very least helpful",
+        "the shit, the bomb, bad ass, yeah right, cut the mustard, kiss of death",
+        "it was sort of good and kind of nice",
+        "I HATE waiting but the staff were GREAT",
+        "EXTREMELY good service, HORRIBLE app",
+        "Wow, so bad... :) :( <3 lol",
+        "@Acme thanks!!!! best ever??? really???? no problem",
     ]
     plain, fast = SentimentIntensityAnalyzer(), Vader()
     assert [fast.polarity_scores(t) for t in texts] == [plain.polarity_scores(t) for t in texts]
