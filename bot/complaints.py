@@ -6,9 +6,9 @@ training uses scikit-learn's logistic regression and keeps only the weights.
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
+import operator
 import re
 import zlib
 from collections.abc import Iterable, Sequence
@@ -221,34 +221,29 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     ("thanks", -0.6, ("thank", "thx", "ty", "cheers"), r"\b(?:thanks|thank you|thx|ty|cheers)\b"),
 ]
 _SIGNAL_PATTERNS = [(name, weight, triggers, re.compile(p)) for name, weight, triggers, p in SIGNALS]
+# The patterns below read the lowered text (``lowered``), so they need no IGNORECASE.
 SARCASM = re.compile(
     r"\b(?:thanks? (?:a lot|a bunch|so much|for nothing|again)|great job|good job|well done|nice one|nice going|"
     r"way to go|love (?:how|that|it when)|just (?:great|brilliant|perfect|what i needed)|so much for|"
     r"oh great|yeah right|fantastic service|great service|brilliant service|thanks for nothing|"
     r"thank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking|keeping|"
     r"making me|nothing|the (?:delay|wait)))\b",
-    re.I,
 )
 SARCASM_ALWAYS = re.compile(
     r"\bthanks for nothing\b|\byeah right\b|\bso much for\b|"
     r"\bthank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)",
-    re.I,
 )
 QUESTION = re.compile(
     r"\?|\b(?:how (?:do|can|to|does|much|long)|where (?:is|can|do)|when (?:will|does|is|do)|can (?:i|you|we)|"
     r"could you|is there|are there|does anyone|do you|will you|please (?:advise|let me know|dm)|any (?:idea|way))\b",
-    re.I,
 )
 # Questions put to the crowd (polls, "anyone else?"), not to the brand: not inquiries.
 CROWD_QUESTION = re.compile(
     r"\b(?:poll|vote|which (?:\w+ )?(?:is|are|looks?) better|who else|anyone else|am i the only|thoughts\?|"
     r"what do (?:you guys|y'?all|people) think)",
-    re.I,
 )
 # Faint or mixed words that keep a positive-sounding post from being praise.
-LUKEWARM = re.compile(
-    r"\b(?:meh|so-so|mediocre|okay-?ish|ok-?ish|average|mixed feelings|lol|lmao|haha)\b", re.I
-)
+LUKEWARM = re.compile(r"\b(?:meh|so-so|mediocre|okay-?ish|ok-?ish|average|mixed feelings|lol|lmao|haha)\b")
 URGENCY: list[tuple[str, tuple[str, ...], str]] = [
     (
         "safety",
@@ -312,10 +307,9 @@ URGENCY: list[tuple[str, tuple[str, ...], str]] = [
 ]
 
 _URGENCY_PATTERNS = [(name, triggers, re.compile(p)) for name, triggers, p in URGENCY]
-_TOKEN = re.compile(r"[#@]?\w[\w']*|[^\w\s]", re.UNICODE)
-_URL = re.compile(r"https?://\S+|www\.\S+", re.I)
-_HANDLE = re.compile(r"@\w+")
-_DIGITS = re.compile(r"\d")
+# One pass over the lower-cased text: a link, a handle, a word (a leading # dropped), or a punctuation mark.
+_TOKEN = re.compile(r"(https?://\S+|www\.\S+)|(@\w+)|#?(\w[\w']*)|([^\w\s])")
+_DIGITS = str.maketrans("123456789", "000000000")
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,9 +321,14 @@ class Signal:
     text: str
 
 
-def find_signals(text: str) -> list[Signal]:
+def lowered(text: str) -> str:
+    """The text as the signal patterns read it: lower case, typographic apostrophes made plain."""
+    return text.lower().replace("’", "'")
+
+
+def find_signals(text: str, *, low: str | None = None) -> list[Signal]:
     """Every complaint or not-a-complaint cue in ``text``, at most one per signal name."""
-    low = text.lower().replace("’", "'")
+    low = low if low is not None else lowered(text)
     found = []
     for name, weight, triggers, pattern in _SIGNAL_PATTERNS:
         if any(map(low.__contains__, triggers)) and (m := pattern.search(low)):
@@ -337,9 +336,9 @@ def find_signals(text: str) -> list[Signal]:
     return found
 
 
-def find_urgency(text: str) -> list[tuple[str, str]]:
+def find_urgency(text: str, *, low: str | None = None) -> list[tuple[str, str]]:
     """The urgency categories in ``text`` with the words that matched, one per category."""
-    low = text.lower().replace("’", "'")
+    low = low if low is not None else lowered(text)
     found = []
     for name, triggers, pattern in _URGENCY_PATTERNS:
         if any(map(low.__contains__, triggers)) and (m := pattern.search(low)):
@@ -349,8 +348,10 @@ def find_urgency(text: str) -> list[tuple[str, str]]:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens with handles, links and digits normalised so they generalise across brands."""
-    text = _DIGITS.sub("0", _HANDLE.sub("@user", _URL.sub(" url ", text.lower())))
-    return [t.lstrip("#") for t in _TOKEN.findall(text)]
+    return [
+        "url" if link else "@user" if handle else word or mark
+        for link, handle, word, mark in _TOKEN.findall(text.lower().translate(_DIGITS))
+    ]
 
 
 def features(
@@ -385,10 +386,12 @@ class ComplaintModel:
     def score(self, feats: Iterable[str]) -> tuple[float, list[tuple[str, float]]]:
         """P(complaint) for the features, and the features that pushed hardest either way."""
         get = self.weights.get
-        found = [(f, w) for f in set(feats) if (w := get(f)) is not None]
-        z = self.bias + sum(w for _, w in found)
+        found = [(f, w) for f in set(feats) if (w := get(f))]
+        z = self.bias + sum([w for _, w in found])
         p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-        return p, heapq.nlargest(4, found, key=lambda fw: abs(fw[1]))
+        found.sort(key=_WEIGHT)  # the strongest are at the two ends
+        ends = found if len(found) <= 8 else found[:4] + found[-4:]
+        return p, sorted(ends, key=_strength, reverse=True)[:4]
 
     def to_bytes(self) -> bytes:
         """The model as compressed JSON."""
@@ -415,6 +418,13 @@ class ComplaintModel:
             threshold=data.get("threshold", 0.5),
             scores=data.get("scores", {}),
         )
+
+
+_WEIGHT = operator.itemgetter(1)
+
+
+def _strength(feature_weight: tuple[str, float]) -> float:
+    return abs(feature_weight[1])
 
 
 def train(

@@ -43,6 +43,7 @@ from bot.complaints import (
     features,
     find_signals,
     find_urgency,
+    lowered,
     train,
 )
 from bot.models import Intent, Mention, Triage
@@ -102,7 +103,7 @@ class Vader(SentimentIntensityAnalyzer):
     def polarity_scores(self, text: str) -> dict[str, float]:
         """VADER's scores for ``text``: neg, neu, pos and compound."""
         if not text.isascii():
-            return super().polarity_scores(text)
+            text = self._describe_emoji(text)
         text = text.strip()
         words = [_strip_punctuation(w) for w in text.split()]
         lower = [w.lower() for w in words]
@@ -143,8 +144,28 @@ class Vader(SentimentIntensityAnalyzer):
             sentiments = self._but_check(words, sentiments)
         return self.score_valence(sentiments, text)
 
+    def _describe_emoji(self, text: str) -> str:
+        """Each emoji replaced by its description, spaced as vaderSentiment's character loop spaces it."""
+        out, last = [], 0
+        for m in _NON_ASCII.finditer(text):
+            description = self.emojis.get(m.group())
+            if description is None:
+                continue
+            at = m.start()
+            out.append(text[last:at])
+            # a space first unless the text so far is empty or ends in a space (an emoji before counts as no space)
+            if at and (at == last or text[at - 1] != " "):
+                out.append(" ")
+            out.append(description)
+            last = m.end()
+        if not out:
+            return text
+        out.append(text[last:])
+        return "".join(out)
+
 
 _NEGATE = frozenset(NEGATE)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _strip_punctuation(token: str) -> str:
@@ -256,6 +277,7 @@ class Reading:
     compound: float
     tone: float
     signals: list[Signal]
+    low: str
     notes: tuple[str, ...]
     rules_logit: float
 
@@ -304,15 +326,16 @@ class Triager:
         if len(text.split()) > LONG_POST_WORDS:
             tone = max(-1.0, min(1.0, (vs["pos"] - vs["neg"]) * 3))
             notes.append(f"long post: tone {tone:+.2f} from word shares")
-        signals = find_signals(text)
-        sarcasm = SARCASM.search(text)
+        low = lowered(text)
+        signals = find_signals(text, low=low)
+        sarcasm = SARCASM.search(low)
         broken = any(s.weight >= 1.0 for s in signals)
-        sarcastic = sarcasm is not None and (broken or tone < 0 or SARCASM_ALWAYS.search(text) is not None)
+        sarcastic = sarcasm is not None and (broken or tone < 0 or SARCASM_ALWAYS.search(low) is not None)
         if sarcastic:
             tone = -abs(tone) if tone else -0.5
             notes.append(f"sarcasm: {sarcasm.group(0).lower()!r} with a broken expectation")
         z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
-        return Reading(compound, tone, signals, tuple(notes), z)
+        return Reading(compound, tone, signals, low, tuple(notes), z)
 
     def features(self, text: str, reading: Reading | None = None) -> list[str]:
         """The complaint model's features for one text."""
@@ -323,7 +346,7 @@ class Triager:
         """Triage one text, optionally with the star rating (1–5) it came with."""
         lang = self.lang.detect(text)
         reading = self.read(text)
-        compound, tone, signals = reading.compound, reading.tone, reading.signals
+        compound, tone, signals, low = reading.compound, reading.tone, reading.signals, reading.low
         reasons = [f"vader compound {compound:+.2f}", *reading.notes]
         if self.model is None:
             z = reading.rules_logit
@@ -345,18 +368,18 @@ class Triager:
         intent: Intent
         if score >= threshold:
             intent = "complaint"
-        elif CROWD_QUESTION.search(text):
+        elif CROWD_QUESTION.search(low):
             intent = "other"
             reasons.append("a question to the crowd, not to us")
-        elif "?" in text or QUESTION.search(text):
+        elif "?" in text or QUESTION.search(low):
             intent = "inquiry"
             reasons.append("a question")
-        elif (tone >= 0.5 and not LUKEWARM.search(text)) or (rating or 0) >= 4:
+        elif (tone >= 0.5 and not LUKEWARM.search(low)) or (rating or 0) >= 4:
             intent = "praise"
         else:
             intent = "other"
 
-        urgent = find_urgency(text)
+        urgent = find_urgency(text, low=low)
         if intent != "complaint":
             urgent = [(k, w) for k, w in urgent if k in ("safety", "legal")]
         urgency = min(3, len(urgent) + (1 if any(k in ("safety", "legal") for k, _ in urgent) else 0))

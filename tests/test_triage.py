@@ -182,6 +182,9 @@ def test_fast_vader_scores_exactly_like_vader():
         "EXTREMELY good service, HORRIBLE app",
         "Wow, so bad... :) :( <3 lol",
         "@Acme thanks!!!! best ever??? really???? no problem",
+        "😡😡 still waiting 👎",
+        "great service 👍👍!",
+        "café was fine ❤️ but the wait 😤... ¿qué?",
     ]
     plain, fast = SentimentIntensityAnalyzer(), Vader()
     assert [fast.polarity_scores(t) for t in texts] == [plain.polarity_scores(t) for t in texts]
