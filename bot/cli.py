@@ -6,6 +6,7 @@ import getpass
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -490,23 +491,29 @@ def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
     pipeline = Pipeline(config, store, clock=ctx.clock, connectors={})
     parser = FileConnector(FileSettings(platform=platform))
     rows, new, skipped = 0, 0, 0
+
+    def batches(path: Path, lines: list[dict], task) -> Iterator[list]:
+        nonlocal rows, skipped
+        for start in range(0, len(lines), 1000):
+            chunk = []
+            for number, row in enumerate(lines[start : start + 1000], start=start + 1):
+                try:
+                    chunk.append(parser.to_mention(row))
+                except (KeyError, ValueError, TypeError) as exc:
+                    err.print(f"{path} row {number} skipped: {exc}", markup=False)
+                    skipped += 1
+            rows += len(chunk)
+            bar.update(task, advance=len(lines[start : start + 1000]))
+            yield chunk
+
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         for path in files:
             lines = read_rows(path)
             task = bar.add_task(path.name, total=len(lines))
-            for start in range(0, len(lines), 1000):
-                chunk = []
-                for number, row in enumerate(lines[start : start + 1000], start=start + 1):
-                    try:
-                        chunk.append(parser.to_mention(row))
-                    except (KeyError, ValueError, TypeError) as exc:
-                        err.print(f"{path} row {number} skipped: {exc}", markup=False)
-                        skipped += 1
-                fresh = store.save_fetch("import", chunk, None, now=ctx.clock.now())
-                for mention in fresh:
-                    pipeline.handle(mention)
-                rows, new = rows + len(chunk), new + len(fresh)
-                bar.update(task, advance=len(lines[start : start + 1000]))
+            for stored in pipeline.ingest_many("import", batches(path, lines, task)):
+                for mention, triage in stored:
+                    pipeline.respond(mention, triage)
+                new += len(stored)
     console.print(f"imported {new} new mention(s) of {rows} read; {skipped} row(s) skipped")
 
 

@@ -22,8 +22,11 @@ from connectors.base import ConnectorSettings, Secret
 INTENTS = ("complaint", "inquiry", "praise", "other")
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _squeeze(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
+    return _NOT_ALNUM.sub("", text.casefold())
 
 
 @dataclass(kw_only=True)
@@ -40,6 +43,8 @@ class BrandSettings:
 
     def off_topic(self, text: str) -> str | None:
         """The first excluded phrase the text contains, ignoring case, spaces and punctuation (#LooneyTunes)."""
+        if not self.exclude:
+            return None
         squeezed = _squeeze(text)
         return next((term for term in self.exclude if _squeeze(term) in squeezed), None)
 

@@ -7,9 +7,14 @@ daemon can log it, the demo can print it and Discord can show it, without the pi
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,11 +104,12 @@ class Pipeline:
         connector = self.connectors[name]
         started = time.perf_counter()
         calls_before = connector.calls
+        new: list[tuple[Mention, Triage | None]] = []
         try:
             fetched = connector.fetch(self.store.get_cursor(name))
             own = {m.key for m in fetched.mentions if connector.is_own(m.author)}
-            new = self.store.save_fetch(name, fetched.mentions, fetched.cursor, now=now, own=own)
-            result.fetched, result.new, result.mentions = len(fetched.mentions), len(new), new
+            new = self.ingest(name, fetched.mentions, fetched.cursor, own=own)
+            result.fetched, result.new, result.mentions = len(fetched.mentions), len(new), [m for m, _ in new]
             self.failures.pop(name, None)
             self.not_before.pop(name, None)
         except TransientError as exc:
@@ -145,9 +151,9 @@ class Pipeline:
             result.duration_ms,
         )
         self.on_event("polled", result=result)
-        for mention in result.mentions:
+        for mention, triage in new:
             try:
-                self.handle(mention, own=mention.key in own)
+                self.respond(mention, triage)
             except Exception:
                 log.exception("%s: could not handle mention %s", name, mention.id)
         return result
@@ -169,19 +175,119 @@ class Pipeline:
         self.not_before[name] = self.clock.now() + timedelta(seconds=wait)
         log.warning("%s: poll failed (%s); next try in %ds", name, exc, wait)
 
-    # -- one mention ------------------------------------------------------------------------------------------
+    # -- new mentions -----------------------------------------------------------------------------------------
 
-    def handle(self, mention: Mention, *, own: bool = False) -> None:
-        """Triage a new mention and, where the doctrine says so, draft its reply and open its case."""
-        now = self.clock.now()
-        if own:
-            self.on_event("skipped", mention=mention, reason="written by the brand's own account")
+    def ingest(
+        self, name: str, mentions: list[Mention], cursor: str | None, *, own: set[str] = frozenset()
+    ) -> list[tuple[Mention, Triage | None]]:
+        """Triage the mentions not seen before and store them, their decisions and the cursor in one transaction.
+
+        Returns each new mention with its triage (``None`` for the brand's own posts and for a text triage
+        failed on, which is logged and kept untriaged rather than holding back the rest).
+        """
+        fresh = self.store.unseen(mentions)
+        decided = self._decide(name, fresh, [None if m.key in own else self._triage(name, m) for m in fresh])
+        new = self.store.save_fetch(name, fresh, cursor, now=self.clock.now(), own=own, triages=decided)
+        return [(m, decided.get(m.key)) for m in new]
+
+    def ingest_many(
+        self, name: str, batches: Iterable[list[Mention]]
+    ) -> Iterator[list[tuple[Mention, Triage | None]]]:
+        """``ingest`` over many batches (a backfill), yielding each batch's new mentions once stored.
+
+        Where the machine has a second core, a worker process triages batch n+1 while this one parses and
+        stores batch n: triage is most of the work, and SQLite and the parsing then cost the import little.
+        """
+        seen: set[str] = set()
+        complaints: dict[tuple[str, str], int] = {}
+
+        def fresh_of(batch: list[Mention]) -> list[Mention]:
+            fresh = [m for m in self.store.unseen(batch) if m.key not in seen]
+            seen.update(m.key for m in fresh)
+            return fresh
+
+        def stored(fresh: list[Mention], triages: list[Triage | None]) -> list[tuple[Mention, Triage | None]]:
+            decided = self._decide(name, fresh, triages, complaints)
+            new = self.store.save_fetch(name, fresh, None, now=self.clock.now(), triages=decided)
+            return [(m, decided.get(m.key)) for m in new]
+
+        def here(fresh: list[Mention]) -> list[Triage | None]:
+            return [self._triage(name, m) for m in fresh]
+
+        batches = iter(batches)
+        first, second = next(batches, None), next(batches, None)
+        if second is None:  # one batch: not worth a process
+            if first is not None:
+                yield stored(fresh := fresh_of(first), here(fresh))
             return
-        triage = self.with_history(mention, self.triager.triage(mention))
-        if term := self.config.brand.off_topic(mention.text):
-            reason = f"off-topic: contains {term!r} (brand.exclude)"
-            triage = replace(triage, intent="other", urgency=0, reasons=(reason, *triage.reasons))
-        self.store.save_triage(mention, triage, now=now)
+        with TriageWorker.start(self.triager) as worker:
+            if worker is None:
+                for batch in itertools.chain((first, second), batches):
+                    yield stored(fresh := fresh_of(batch), here(fresh))
+                return
+            # The worker starts up on the second batch while the first is triaged here.
+            pending = [(fresh := fresh_of(second), worker.triage(fresh))]
+            yield stored(fresh := fresh_of(first), here(fresh))
+            for batch in itertools.chain(batches, [None]):
+                if batch is not None:
+                    pending.append((fresh := fresh_of(batch), worker.triage(fresh)))
+                done, future = pending.pop(0)
+                try:
+                    triages = future.result()
+                except Exception as exc:  # the worker died: carry on here
+                    if not isinstance(exc, BrokenProcessPool) or not worker.broken:
+                        log.exception("%s: the triage worker failed; triaging in this process", name)
+                    worker.broken = True
+                    triages = here(done)
+                yield stored(done, triages)
+
+    def _triage(self, name: str, mention: Mention) -> Triage | None:
+        try:
+            return self.triager.triage(mention)
+        except Exception:
+            log.exception("%s: could not triage mention %s", name, mention.id)
+            return None
+
+    def _decide(
+        self,
+        name: str,
+        fresh: list[Mention],
+        triages: list[Triage | None],
+        complaints: dict[tuple[str, str], int] | None = None,
+    ) -> dict[str, Triage]:
+        """The decisions to store, by mention key: repeat complainers more urgent, excluded topics set aside.
+
+        ``complaints`` carries each author's complaint count from batch to batch within one import.
+        """
+        complaints = {} if complaints is None else complaints
+        authors = [m for m in fresh if (m.platform, m.author.handle) not in complaints]
+        complaints.update(dict.fromkeys(((m.platform, m.author.handle) for m in authors), 0))
+        complaints.update(self.store.complaints_so_far(authors))
+        decided: dict[str, Triage] = {}
+        for mention, triage in zip(fresh, triages, strict=True):
+            if triage is None:
+                continue
+            author = (mention.platform, mention.author.handle)
+            if triage.intent == "complaint" and (earlier := complaints[author]):
+                reason = f"repeat contact: complaint #{earlier + 1} from this person"
+                triage = replace(
+                    triage, urgency=min(3, triage.urgency + 1), reasons=(reason, *triage.reasons)
+                )
+            if term := self.config.brand.off_topic(mention.text):
+                reason = f"off-topic: contains {term!r} (brand.exclude)"
+                triage = replace(triage, intent="other", urgency=0, reasons=(reason, *triage.reasons))
+            if triage.intent == "complaint":
+                complaints[author] += 1
+            decided[mention.key] = triage
+        return decided
+
+    def respond(self, mention: Mention, triage: Triage | None) -> None:
+        """Where the doctrine says so, draft the reply to a new, triaged mention and open its case."""
+        now = self.clock.now()
+        if triage is None:
+            if self.store.mention_is_own(mention.platform, mention.id):
+                self.on_event("skipped", mention=mention, reason="written by the brand's own account")
+            return
         self.on_event("triaged", mention=mention, triage=triage)
         replies = self.config.replies
         if triage.intent not in replies.reply_to and not triage.needs_human:
@@ -268,15 +374,6 @@ class Pipeline:
         for message, case in found:
             self.on_event("customer_replied", case=case, mention=message)
         return len(found)
-
-    def with_history(self, mention: Mention, triage: Triage) -> Triage:
-        """Raise the urgency of a complaint from someone who has complained before (repeated contact)."""
-        person = self.store.person(mention.platform, mention.author.handle)
-        earlier = person["complaints"] if person else 0
-        if triage.intent != "complaint" or not earlier:
-            return triage
-        reason = f"repeat contact: complaint #{earlier + 1} from this person"
-        return replace(triage, urgency=min(3, triage.urgency + 1), reasons=(reason, *triage.reasons))
 
     # -- posting and clocks -----------------------------------------------------------------------------------
 
@@ -369,3 +466,68 @@ class Pipeline:
                     close()
                 except ConnectorError as exc:
                     log.warning("%s: %s", connector.name, exc)
+
+
+class TriageWorker:
+    """A process that triages batches of mentions with a copy of the pipeline's triager."""
+
+    MIN_CORES = 2
+
+    def __init__(self, executor: Any):
+        self.executor = executor
+        self.broken = False
+
+    @classmethod
+    @contextmanager
+    def start(cls, triager: Triager) -> Iterator[TriageWorker | None]:
+        """A worker, or ``None`` on a single core (where it would only compete with the caller)."""
+        if len(os.sched_getaffinity(0)) < cls.MIN_CORES:
+            yield None
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        blob = triager.model.to_bytes() if triager.model else None
+        # spawn, not fork: the caller may hold threads (the progress bar, the Discord bot) and open SQLite handles
+        executor = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(triager.languages, blob),
+        )
+        try:
+            yield cls(executor)
+        finally:
+            executor.shutdown(cancel_futures=True)
+
+    def triage(self, mentions: list[Mention]) -> Future[list[Triage | None]]:
+        """The triage of each mention, in order (``None`` where it failed), when the worker has done them."""
+        try:
+            return self.executor.submit(_triage_in_worker, [(m.key, m.text, m.rating) for m in mentions])
+        except BrokenProcessPool as exc:
+            failed: Future[list[Triage | None]] = Future()
+            failed.set_exception(exc)
+            return failed
+
+
+_worker_triager: Triager | None = None
+
+
+def _start_worker(languages: tuple[str, ...], model_blob: bytes | None) -> None:
+    from bot.complaints import ComplaintModel
+
+    global _worker_triager
+    model = ComplaintModel.from_bytes(model_blob) if model_blob else None
+    _worker_triager = Triager(languages=languages, model=model)
+
+
+def _triage_in_worker(items: list[tuple[str, str, int | None]]) -> list[Triage | None]:
+    assert _worker_triager is not None
+    out: list[Triage | None] = []
+    for key, text, rating in items:
+        try:
+            out.append(_worker_triager.triage_text(text, rating=rating))
+        except Exception:
+            log.exception("could not triage mention %s", key)
+            out.append(None)
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -263,7 +263,15 @@ def m006_discord(db: Database) -> None:
     db["discord_threads"].create({"case_id": int, "thread_id": str}, pk="case_id")
 
 
-_INSERT_CHUNK = 500  # rows per INSERT: 16 columns each stays far below SQLite's 32,766 parameters
+@migrations()
+def m007_fewer_mention_indexes(db: Database) -> None:
+    # Every index is paid on each stored mention. No query looks mentions up by author (people has its own
+    # table), and ``mentions_week`` begins with created_at: these two only slowed bulk imports down.
+    db.execute("drop index if exists idx_mentions_platform_author_handle")
+    db.execute("drop index if exists idx_mentions_created_at")
+
+
+_INSERT_CHUNK = 500  # rows per INSERT: 19 columns each stays far below SQLite's 32,766 parameters
 
 
 class Store:
@@ -368,6 +376,29 @@ class Store:
         row = self._one("select cursor from cursors where connector = ?", [connector])
         return row["cursor"] if row else None
 
+    def unseen(self, mentions: Iterable[Mention]) -> list[Mention]:
+        """The mentions not stored yet, in order; one repeated within ``mentions`` is unseen once."""
+        mentions = list(mentions)
+        ids: dict[str, list[str]] = {}
+        for m in mentions:
+            ids.setdefault(m.platform, []).append(m.id)
+        known: set[tuple[str, str]] = set()
+        for platform, platform_ids in ids.items():
+            for i in range(0, len(platform_ids), _INSERT_CHUNK):
+                chunk = platform_ids[i : i + _INSERT_CHUNK]
+                cur = self.db.execute(
+                    f"select platform, id from mentions where platform = ? and id in ({', '.join('?' * len(chunk))})",
+                    [platform, *chunk],
+                )
+                known.update(cur.fetchall())
+        out = []
+        for m in mentions:
+            key = (m.platform, m.id)
+            if key not in known:
+                known.add(key)
+                out.append(m)
+        return out
+
     def save_fetch(
         self,
         connector: str,
@@ -376,13 +407,17 @@ class Store:
         *,
         now: datetime,
         own: set[str] = frozenset(),
+        triages: Mapping[str, Triage] | None = None,
     ) -> list[Mention]:
-        """Store the mentions not seen before and the connector's new cursor in one transaction.
+        """Store the mentions not seen before, their triage decisions and the connector's new cursor in one
+        transaction.
 
-        ``own`` holds the keys of mentions written by the brand's own accounts. Returns the new mentions only.
+        ``own`` holds the keys of mentions written by the brand's own accounts; ``triages`` the decisions by
+        mention key (a mention without one is stored untriaged). Returns the new mentions only.
         """
+        triages = triages or {}
         fetched_at = iso(now)
-        rows = [mention_row(m, fetched_at, own=m.key in own) for m in mentions]
+        rows = [mention_row(m, fetched_at, own=m.key in own, triage=triages.get(m.key)) for m in mentions]
         inserted: set[tuple[str, str]] = set()
         with self.write_transaction():
             conn = self.db.conn
@@ -399,21 +434,36 @@ class Store:
                     )
                     inserted.update(cur.fetchall())
             new: list[Mention] = []
+            decisions = []
             people: dict[tuple[str, str], list[Any]] = {}
             for mention in mentions:
                 key = (mention.platform, mention.id)
-                if key in inserted:
-                    inserted.discard(key)  # a mention repeated in one fetch is new once
-                    new.append(mention)
-                    person = people.setdefault((mention.platform, mention.author.handle), [None, 0])
-                    person[0] = mention.author.display_name
-                    person[1] += 1
+                if key not in inserted:
+                    continue
+                inserted.discard(key)  # a mention repeated in one fetch is new once
+                new.append(mention)
+                person = people.setdefault((mention.platform, mention.author.handle), [None, 0, 0, 0])
+                person[0] = mention.author.display_name
+                person[1] += 1
+                if (t := triages.get(mention.key)) is not None:
+                    decisions.append(triage_row(mention, t, fetched_at))
+                    person[2] += t.intent == "complaint"
+                    person[3] += t.intent == "praise"
             conn.executemany(
-                "insert into people (platform, handle, display_name, first_seen, last_seen, mentions, stage) "
-                "values (?, ?, ?, ?, ?, ?, 'awareness') on conflict(platform, handle) do update set "
-                "mentions = mentions + excluded.mentions, last_seen = excluded.last_seen, "
+                "insert into triage (platform, mention_id, intent, urgency, sentiment, complaint_score, scores, "
+                "reasons, lang, needs_human, model_version, decided_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                decisions,
+            )
+            conn.executemany(
+                "insert into people (platform, handle, display_name, first_seen, last_seen, mentions, complaints, "
+                "praise, stage) values (?, ?, ?, ?, ?, ?, ?, ?, 'awareness') on conflict(platform, handle) do "
+                "update set mentions = mentions + excluded.mentions, complaints = complaints + excluded.complaints, "
+                "praise = praise + excluded.praise, last_seen = excluded.last_seen, "
                 "display_name = excluded.display_name",
-                [(p, h, name, fetched_at, fetched_at, n) for (p, h), (name, n) in people.items()],
+                [
+                    (p, h, name, fetched_at, fetched_at, n, c, pr)
+                    for (p, h), (name, n, c, pr) in people.items()
+                ],
             )
             if cursor is not None:
                 conn.execute(
@@ -451,23 +501,12 @@ class Store:
     # -- triage -------------------------------------------------------------------------------------------------
 
     def save_triage(self, mention: Mention, triage: Triage, *, now: datetime) -> None:
-        """Record a triage decision and make it the mention's current one."""
+        """Record a triage decision for a stored mention and make it the mention's current one."""
         with self.write_transaction():
-            self.db["triage"].insert(
-                {
-                    "platform": mention.platform,
-                    "mention_id": mention.id,
-                    "intent": triage.intent,
-                    "urgency": triage.urgency,
-                    "sentiment": triage.sentiment,
-                    "complaint_score": triage.complaint_score,
-                    "scores": json.dumps(triage.scores),
-                    "reasons": json.dumps(list(triage.reasons)),
-                    "lang": triage.lang,
-                    "needs_human": int(triage.needs_human),
-                    "model_version": triage.model_version,
-                    "decided_at": iso(now),
-                }
+            self.db.execute(
+                "insert into triage (platform, mention_id, intent, urgency, sentiment, complaint_score, scores, "
+                "reasons, lang, needs_human, model_version, decided_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                triage_row(mention, triage, iso(now)),
             )
             self.db.execute(
                 "update mentions set intent = ?, urgency = ?, sentiment = ?, lang = coalesce(?, lang) "
@@ -481,48 +520,23 @@ class Store:
                     [mention.platform, mention.author.handle],
                 )
 
-    def save_triages(self, decisions: Iterable[tuple[Mention, Triage]], *, now: datetime) -> None:
-        """Record many triage decisions in one transaction (bulk imports); the same effect as ``save_triage``."""
-        at = iso(now)
-        rows, updates, people = [], [], []
-        for mention, t in decisions:
-            rows.append(
-                (
-                    mention.platform,
-                    mention.id,
-                    t.intent,
-                    t.urgency,
-                    t.sentiment,
-                    t.complaint_score,
-                    json.dumps(t.scores),
-                    json.dumps(list(t.reasons)),
-                    t.lang,
-                    int(t.needs_human),
-                    t.model_version,
-                    at,
+    def complaints_so_far(self, mentions: Iterable[Mention]) -> dict[tuple[str, str], int]:
+        """How many complaints each author of ``mentions`` has made before, by (platform, handle)."""
+        handles: dict[str, set[str]] = {}
+        for m in mentions:
+            handles.setdefault(m.platform, set()).add(m.author.handle)
+        counts: dict[tuple[str, str], int] = {}
+        for platform, names in handles.items():
+            names_list = sorted(names)
+            for i in range(0, len(names_list), _INSERT_CHUNK):
+                chunk = names_list[i : i + _INSERT_CHUNK]
+                cur = self.db.execute(
+                    "select handle, complaints from people where complaints > 0 and platform = ? "
+                    f"and handle in ({', '.join('?' * len(chunk))})",
+                    [platform, *chunk],
                 )
-            )
-            updates.append((t.intent, t.urgency, t.sentiment, t.lang, mention.platform, mention.id))
-            column = {"complaint": "complaints", "praise": "praise"}.get(t.intent)
-            if column:
-                people.append((column, mention.platform, mention.author.handle))
-        with self.write_transaction():
-            conn = self.db.conn
-            conn.executemany(
-                "insert into triage (platform, mention_id, intent, urgency, sentiment, complaint_score, scores, "
-                "reasons, lang, needs_human, model_version, decided_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            conn.executemany(
-                "update mentions set intent = ?, urgency = ?, sentiment = ?, lang = coalesce(?, lang) "
-                "where platform = ? and id = ?",
-                updates,
-            )
-            for column in ("complaints", "praise"):
-                conn.executemany(
-                    f"update people set {column} = {column} + 1 where platform = ? and handle = ?",
-                    [(p, h) for c, p, h in people if c == column],
-                )
+                counts.update(((platform, handle), n) for handle, n in cur.fetchall())
+        return counts
 
     def triage_for(self, platform: str, mention_id: str) -> Triage | None:
         row = self._one(
@@ -1154,7 +1168,9 @@ class Store:
         return {r.pop("platform"): r for r in rows}
 
 
-def mention_row(mention: Mention, fetched_at: str | None, *, own: bool = False) -> dict[str, Any]:
+def mention_row(
+    mention: Mention, fetched_at: str | None, *, own: bool = False, triage: Triage | None = None
+) -> dict[str, Any]:
     return {
         "platform": mention.platform,
         "id": mention.id,
@@ -1169,10 +1185,30 @@ def mention_row(mention: Mention, fetched_at: str | None, *, own: bool = False) 
         "rating": mention.rating,
         "parent_id": mention.parent_id,
         "thread_id": mention.thread_id,
-        "lang": mention.lang,
+        "lang": (triage.lang or mention.lang) if triage else mention.lang,
         "own": int(own),
+        "intent": triage.intent if triage else None,
+        "urgency": triage.urgency if triage else None,
+        "sentiment": triage.sentiment if triage else None,
         "raw": json.dumps(mention.raw, default=str),
     }
+
+
+def triage_row(mention: Mention, triage: Triage, decided_at: str | None) -> tuple[Any, ...]:
+    return (
+        mention.platform,
+        mention.id,
+        triage.intent,
+        triage.urgency,
+        triage.sentiment,
+        triage.complaint_score,
+        json.dumps(triage.scores),
+        json.dumps(list(triage.reasons)),
+        triage.lang,
+        int(triage.needs_human),
+        triage.model_version,
+        decided_at,
+    )
 
 
 def mention_from_row(row: dict[str, Any]) -> Mention:

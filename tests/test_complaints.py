@@ -173,18 +173,23 @@ def test_cli_triage_and_model_eval(tmp_path):
     assert out.exit_code == 0 and "macro-F1" in out.output and "texts/second" in out.output
 
 
-def test_bulk_save_triages_matches_save_triage():
-    store = Store.memory()
+def test_mentions_saved_with_their_triage_match_save_triage():
     triager = Triager()
     mentions = [
         Mention(platform="x", id=str(i), url="", author=Author("sam"), text=text, created_at=NOW)
         for i, text in enumerate(["my parcel never arrived", "love it, brilliant"])
     ]
-    store.save_fetch("x", mentions, None, now=NOW)
-    store.save_triages([(m, triager.triage(m)) for m in mentions], now=NOW)
-    assert store.triage_for("x", "0") == triager.triage(mentions[0])
-    person = store.person("x", "sam")
-    assert (person["complaints"], person["praise"]) == (1, 1)
+    together, apart = Store.memory(), Store.memory()
+    together.save_fetch("x", mentions, None, now=NOW, triages={m.key: triager.triage(m) for m in mentions})
+    apart.save_fetch("x", mentions, None, now=NOW)
+    for m in mentions:
+        apart.save_triage(m, triager.triage(m), now=NOW)
+    for store in (together, apart):
+        assert store.triage_for("x", "0") == triager.triage(mentions[0])
+        person = store.person("x", "sam")
+        assert (person["mentions"], person["complaints"], person["praise"]) == (2, 1, 1)
+    assert together.mention("x", "0") == apart.mention("x", "0")
+    assert together.intent_counts() == apart.intent_counts() == {"complaint": 1, "praise": 1}
 
 
 def test_scheduled_retrain_and_the_next_cycle_picks_up_the_model():
