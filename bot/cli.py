@@ -466,6 +466,9 @@ def report(ctx: Context, week: str | None, fmt: str, out: Path | None) -> None:
         console.print(f"  {path}")
 
 
+IMPORT_BATCH = 1000  # rows per transaction, and per batch sent to the triage worker
+
+
 @cli.command("import")
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -494,16 +497,16 @@ def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
 
     def batches(path: Path, lines: list[dict], task) -> Iterator[list]:
         nonlocal rows, skipped
-        for start in range(0, len(lines), 1000):
+        for start in range(0, len(lines), IMPORT_BATCH):
             chunk = []
-            for number, row in enumerate(lines[start : start + 1000], start=start + 1):
+            for number, row in enumerate(lines[start : start + IMPORT_BATCH], start=start + 1):
                 try:
                     chunk.append(parser.to_mention(row))
                 except (KeyError, ValueError, TypeError) as exc:
                     err.print(f"{path} row {number} skipped: {exc}", markup=False)
                     skipped += 1
             rows += len(chunk)
-            bar.update(task, advance=len(lines[start : start + 1000]))
+            bar.update(task, advance=len(lines[start : start + IMPORT_BATCH]))
             yield chunk
 
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
