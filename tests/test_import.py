@@ -56,3 +56,41 @@ def test_import_of_a_missing_file_says_so(tmp_path):
     config.write_text('[brand]\ncontact_email = "care@acme.example"\n')
     result = mentionbot(config, "import", str(tmp_path / "nope.csv"), check=False)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_a_large_import_is_triaged_in_batches_without_losing_order_or_repeats(tmp_path):
+    """Past one batch the import triages in a worker process: every row still stored once, in its own
+    transaction with its triage, and a customer's second complaint two batches later is still a repeat."""
+    config = tmp_path / "config.toml"
+    config.write_text('[brand]\ncontact_email = "care@acme.example"\n[store]\npath = "bot.db"\n')
+    rows = [
+        {
+            "id": f"p{i}",
+            "author": f"fan{i}",
+            "text": f"Love the lamp, number {i}!",
+            "created_at": "2025-01-02",
+        }
+        for i in range(2500)
+    ]
+    rows[10] = {"id": "c1", "author": "dee", "text": "My order never arrived", "created_at": "2025-01-02"}
+    rows[2400] = {
+        "id": "c2",
+        "author": "dee",
+        "text": "Still no refund, charged twice",
+        "created_at": "2025-01-03",
+    }
+    rows[1500] = dict(rows[20])  # the same post exported twice, a batch apart
+    export = tmp_path / "export.jsonl"
+    export.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+    result = mentionbot(config, "import", str(export), timeout=120)
+    assert "imported 2499 new mention(s) of 2500 read" in result.stdout
+
+    store = open_store(config)
+    assert store.counts()["mentions"] == 2499
+    counts = store.intent_counts()
+    assert counts["complaint"] == 2 and "untriaged" not in counts and sum(counts.values()) == 2499
+    first, second = store.triage_for("import", "c1"), store.triage_for("import", "c2")
+    assert not any(r.startswith("repeat contact") for r in first.reasons)
+    assert "repeat contact: complaint #2 from this person" in second.reasons
+    assert store.person("import", "dee")["complaints"] == 2
