@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 # Each signal: (name, weight in the cold-start rules, trigger substrings, pattern on the lower-cased text).
 # Positive weights point to a complaint. The pattern only runs when a trigger occurs: it keeps triage fast.
@@ -364,7 +365,12 @@ def features(
     toks = tokens(text)
     out = ["w:" + t for t in toks]
     out += [f"b:{a} {b}" for a, b in pairwise(toks)]
-    out += ["s:" + s.name for s in signals]
+    return out + cue_features(compound=compound, signals=signals, rating=rating)
+
+
+def cue_features(*, compound: float, signals: Sequence[Signal], rating: int | None = None) -> list[str]:
+    """The features beside the words: the complaint signals, VADER's compound in bins, the star rating."""
+    out = ["s:" + s.name for s in signals]
     out.append(f"v:{round(compound * 4)}")
     if rating is not None:
         out.append(f"r:{rating}")
@@ -381,17 +387,45 @@ class ComplaintModel:
     threshold: float = 0.5
     scores: dict[str, float] = field(default_factory=dict)
 
+    # The word and word-pair weights again, keyed by the tokens themselves (see ``score_tokens``).
+    _words: dict[str, float] = field(init=False, repr=False, compare=False)
+    _pairs: dict[tuple[str, str], float] = field(init=False, repr=False, compare=False)
+
     kind = "linear-ngrams-v1"
+
+    def __post_init__(self) -> None:
+        words, pairs = {}, {}
+        for feature, weight in self.weights.items():
+            if feature.startswith("w:"):
+                words[feature[2:]] = weight
+            elif feature.startswith("b:"):
+                first, _, second = feature[2:].partition(" ")  # tokens never hold a space
+                pairs[(first, second)] = weight
+        object.__setattr__(self, "_words", words)
+        object.__setattr__(self, "_pairs", pairs)
 
     def score(self, feats: Iterable[str]) -> tuple[float, list[tuple[str, float]]]:
         """P(complaint) for the features, and the features that pushed hardest either way."""
         get = self.weights.get
         found = [(f, w) for f in set(feats) if (w := get(f))]
-        z = self.bias + sum([w for _, w in found])
+        return self._decided(sum([w for _, w in found]), found)
+
+    def score_tokens(self, toks: list[str], cues: list[str]) -> tuple[float, list[tuple[str, float]]]:
+        """``score(features(...))`` from the tokens and the ``cue_features``, without building a string per
+        word and word pair: a pair is looked up as a tuple of the tokens, whose hashes are already known."""
+        words, pairs, get = self._words.get, self._pairs.get, self.weights.get
+        found_words = [(t, w) for t in set(toks) if (w := words(t))]
+        found_pairs = [(p, w) for p in set(pairwise(toks)) if (w := pairs(p))]
+        found = [(f, w) for f in set(cues) if (w := get(f))]
+        z = sum([w for _, w in found_words]) + sum([w for _, w in found_pairs]) + sum([w for _, w in found])
+        found += [("w:" + t, w) for t, w in _ends(found_words)]
+        found += [(f"b:{a} {b}", w) for (a, b), w in _ends(found_pairs)]
+        return self._decided(z, found)
+
+    def _decided(self, z: float, found: list[tuple[str, float]]) -> tuple[float, list[tuple[str, float]]]:
+        z += self.bias
         p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-        found.sort(key=_WEIGHT)  # the strongest are at the two ends
-        ends = found if len(found) <= 8 else found[:4] + found[-4:]
-        return p, sorted(ends, key=_strength, reverse=True)[:4]
+        return p, sorted(_ends(found), key=_strength, reverse=True)[:4]
 
     def to_bytes(self) -> bytes:
         """The model as compressed JSON."""
@@ -421,6 +455,15 @@ class ComplaintModel:
 
 
 _WEIGHT = operator.itemgetter(1)
+
+
+def _ends(found: list[tuple[Any, float]]) -> list[tuple[Any, float]]:
+    """The four most negative and four most positive of (feature, weight) pairs: the strongest four are among
+    them. One sort keyed in C is cheaper than sorting by a Python ``abs`` key."""
+    if len(found) <= 8:
+        return found
+    found.sort(key=_WEIGHT)
+    return found[:4] + found[-4:]
 
 
 def _strength(feature_weight: tuple[str, float]) -> float:

@@ -40,10 +40,12 @@ from bot.complaints import (
     SARCASM_ALWAYS,
     ComplaintModel,
     Signal,
+    cue_features,
     features,
     find_signals,
     find_urgency,
     lowered,
+    tokens,
     train,
 )
 from bot.models import Intent, Mention, Triage
@@ -355,7 +357,8 @@ class Triager:
             ]
             threshold = 0.5
         else:
-            p, top = self.model.score(self.features(text, reading))
+            cues = cue_features(compound=compound, signals=signals)
+            p, top = self.model.score_tokens(tokens(text), cues)
             z = math.log(max(p, 1e-9) / max(1 - p, 1e-9))
             reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0]
             reasons += [f"model: {_feature_name(f)} {w:+.2f}" for f, w in top]

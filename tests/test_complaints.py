@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from bot.complaints import ComplaintModel, features, find_signals, find_urgency
 from bot.models import Author, Mention
 from bot.store import Store
-from bot.triage import Triager, backtest, cross_validate, read_labels_csv, retrain, scores_for
+from bot.triage import Triager, backtest, cross_validate, read_labels_csv, retrain, scores_for, train_model
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 COMPLAINTS = [
@@ -253,3 +253,20 @@ def test_cli_model_train_list_and_backtest(tmp_path):
     assert "rules-v1: 1 of 1 decisions would change" in out.output
     out = runner.invoke(cli, ["-c", str(config), "model", "eval", "--labels", str(tmp_path / "missing.csv")])
     assert out.exit_code != 0 and "missing.csv" in out.output
+
+
+def test_scoring_from_tokens_matches_scoring_the_feature_strings():
+    """Triage scores from the tokens directly; it must agree with the features the model was trained on."""
+    from bot.complaints import cue_features, tokens
+
+    examples = written_labels()
+    model = train_model(examples, version="t")
+    triager = Triager(model=model)
+    for text, _ in examples:
+        reading = triager.read(text)
+        p, top = model.score(triager.features(text, reading))
+        cues = cue_features(compound=reading.compound, signals=reading.signals)
+        fast_p, fast_top = model.score_tokens(tokens(text), cues)
+        assert fast_p == pytest.approx(p, abs=1e-12)
+        assert sorted(w for _, w in fast_top) == sorted(w for _, w in top)
+        assert triager.triage_text(text).complaint_score == round(p, 4)
