@@ -264,7 +264,7 @@ def m006_discord(db: Database) -> None:
 
 
 @migrations()
-def m007_fewer_mention_indexes(db: Database) -> None:
+def m008_fewer_mention_indexes(db: Database) -> None:
     # Every index is paid on each stored mention. No query looks mentions up by author (people has its own
     # table), and ``mentions_week`` begins with created_at: these two only slowed bulk imports down.
     db.execute("drop index if exists idx_mentions_platform_author_handle")
