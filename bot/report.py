@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.config import WEEKDAYS, Config, ReportSettings
 from bot.store import Store, iso, parse_time
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SILENT_PER_COMPLAINT = 26  # doctrine §5: only 4% of unhappy customers complain
 TREND_WEEKS = 8
@@ -779,11 +781,18 @@ def to_html(report: Report, pngs: dict[str, bytes]) -> str:
     return "\n".join(parts) + "\n</body></html>\n"
 
 
-def write(report: Report, folder: Path, *, formats: Iterable[str] = ("md", "html")) -> list[Path]:
-    """Write the report (and, for Markdown, its chart images) to ``folder``; return the files written."""
+def write(
+    report: Report,
+    folder: Path,
+    *,
+    formats: Iterable[str] = ("md", "html"),
+    pngs: dict[str, bytes] | None = None,
+) -> list[Path]:
+    """Write the report (and, for Markdown, its chart images) to ``folder``; return the files written.
+    ``pngs`` are the charts when already drawn."""
     folder.mkdir(parents=True, exist_ok=True)
     formats = set(formats)
-    pngs = charts(report)
+    pngs = charts(report) if pngs is None else pngs
     stem = f"report-{report.week.label}"
     written = []
     if "md" in formats:
@@ -839,14 +848,69 @@ def scheduled_week(now: datetime, settings: ReportSettings, tz: ZoneInfo) -> tup
     return moment, last_complete_week(moment, tz)
 
 
-def run_due(store: Store, config: Config, *, now: datetime) -> tuple[Report, list[Path]] | None:
+def run_due(
+    store: Store, config: Config, *, now: datetime, in_child: bool = False
+) -> tuple[Report, list[Path], dict[str, bytes]] | None:
     """Write the scheduled weekly report if its time has come and it is not written yet (once per week, even
-    across restarts); None when nothing is due."""
+    across restarts); return it with the files written and its charts, or None when nothing is due.
+
+    With ``in_child`` (the daemon) the report is built and drawn in a short-lived child process, so that the
+    long-running process never holds matplotlib and the week's rows: their memory goes back to the system
+    when the child exits. A store without a file (tests) is reported in this process."""
     tz = ZoneInfo(config.brand.timezone)
     _, week = scheduled_week(now, config.report, tz)
     if store.get_setting(LAST_WRITTEN) == week.label:
         return None
-    report = build(store, config, week=week, now=now)
-    paths = write(report, config.resolve(config.report.folder))
+    folder = config.resolve(config.report.folder)
+    if in_child and store.path is not None:
+        report, paths, pngs = in_child_process(_write_from_file, store.path, config, week, now, folder)
+    else:
+        report, paths, pngs = _write_week(store, config, week, now, folder)
     store.set_setting(LAST_WRITTEN, week.label)
-    return report, paths
+    return report, paths, pngs
+
+
+def _write_week(
+    store: Store, config: Config, week: Week, now: datetime, folder: Path
+) -> tuple[Report, list[Path], dict[str, bytes]]:
+    report = build(store, config, week=week, now=now)
+    pngs = charts(report)
+    return report, write(report, folder, pngs=pngs), pngs
+
+
+def _write_from_file(
+    path: Path, config: Config, week: Week, now: datetime, folder: Path
+) -> tuple[Report, list[Path], dict[str, bytes]]:
+    store = Store.open(path)
+    try:
+        return _write_week(store, config, week, now, folder)
+    finally:
+        store.close()
+
+
+def trend_from_file(path: Path, config: Config, week: Week, now: datetime) -> tuple[Report, bytes | None]:
+    """The report of ``week`` (not written) and its trend chart, read from the database at ``path``."""
+    store = Store.open(path)
+    try:
+        report = build(store, config, week=week, now=now)
+    finally:
+        store.close()
+    return report, charts(report).get("trend")
+
+
+def _keep_running_on_stop() -> None:
+    # The daemon lets its current job finish on SIGINT/SIGTERM; a report being written is that job.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def in_child_process(fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(*args)`` in a fresh (spawned) Python process that exits afterwards, and return its result."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # a clean interpreter, not a copy of the daemon
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_keep_running_on_stop) as pool:
+        return pool.submit(fn, *args).result()

@@ -292,6 +292,12 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    @property
+    def path(self) -> Path | None:
+        """The database file, or None for an in-memory store."""
+        row = self._one("select file from pragma_database_list where name = 'main'")
+        return Path(row["file"]) if row and row["file"] else None
+
     def transaction(self):
         """A context manager wrapping several writes in one transaction (taking the write lock at once)."""
         return self.write_transaction()

@@ -22,7 +22,9 @@ from typing import Any
 
 import httpx
 import regex
-from atproto import Client, SessionEvent, models
+
+# atproto_client, not the atproto bundle: the bundle also loads the firehose, server and identity packages.
+from atproto_client import Client, SessionEvent, models
 from atproto_client import exceptions as at_exceptions
 from atproto_client.models.dot_dict import DotDict
 from atproto_client.request import Request as AtRequest

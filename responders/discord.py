@@ -379,18 +379,16 @@ class ApprovalBot:
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    async def _report(self, report: Any, paths: Any = (), **_: Any) -> None:
+    async def _report(self, report: Any, paths: Any = (), charts: Any = None, **_: Any) -> None:
+        png = (charts or {}).get("trend")
         await self.channel.send(
-            **self.report_message(report), allowed_mentions=discord.AllowedMentions.none()
+            **self.report_message(report, png), allowed_mentions=discord.AllowedMentions.none()
         )
 
-    def report_message(self, report: Any) -> dict[str, Any]:
-        """The weekly report as a message: a short summary and the trend chart."""
-        from bot import report as weekly
-
+    def report_message(self, report: Any, png: bytes | None) -> dict[str, Any]:
+        """The weekly report as a message: a short summary and the trend chart (PNG)."""
         intents = ", ".join(f"{k} {v}" for k, v in sorted(report.intents.items()))
         text = f"Weekly report {report.week.label} for {quote(report.brand)}: {intents or 'no mentions'}"
-        png = weekly.charts(report).get("trend")
         files = [discord.File(io.BytesIO(png), filename="trend.png")] if png else []
         return {"content": text, "files": files}
 
@@ -551,8 +549,15 @@ class ApprovalBot:
             await interaction.response.defer(ephemeral=True)
             now = self.clock.now()
             week = weekly.last_complete_week(now, ZoneInfo(self.config.brand.timezone))
-            built = weekly.build(self.store, self.config, week=week, now=now)
-            await interaction.followup.send(**self.report_message(built), ephemeral=True)
+            path = self.store.path
+            if path is None:  # an in-memory store (tests)
+                built = weekly.build(self.store, self.config, week=week, now=now)
+                png = weekly.charts(built).get("trend")
+            else:  # drawn in a short-lived process, like the daemon's weekly report: no chart stack kept here
+                built, png = await asyncio.to_thread(
+                    weekly.in_child_process, weekly.trend_from_file, path, self.config, week, now
+                )
+            await interaction.followup.send(**self.report_message(built, png), ephemeral=True)
 
         @tree.command(name="pause", description="Stop all posting", guild=guild)
         async def pause(interaction: discord.Interaction) -> None:
