@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, ConnectorError, StoreError
 
@@ -25,10 +25,10 @@ err = Console(stderr=True, highlight=False, width=_WIDTH)
 class Context:
     """What every command needs: the config path, and the loaded config and store on demand."""
 
-    def __init__(self, config_path: str):
+    def __init__(self, config_path: str, *, clock: Clock | None = None):
         self.config_path = config_path
         self._config: Config | None = None
-        self.clock = SystemClock()
+        self.clock = clock or SystemClock()
 
     def config(self, *, check_env: bool = False) -> Config:
         if self._config is None:
@@ -74,7 +74,8 @@ def setup_logging(verbose: bool) -> None:
 def cli(ctx: click.Context, config_path: str) -> None:
     """Watch platforms and review sites for brand mentions, draft doctrine-following replies, get them
     approved, post them exactly once, and keep each customer's follow-up on time."""
-    ctx.obj = Context(config_path)
+    # A test may invoke the command line with a clock as ``obj`` (click's CliRunner), to pin "now".
+    ctx.obj = Context(config_path, clock=ctx.obj if hasattr(ctx.obj, "now") else None)
 
 
 def main() -> None:
@@ -169,11 +170,25 @@ def status(ctx: Context) -> None:
     runs = {r["connector"]: r for r in store.last_runs()}
     paused = store.paused_connectors()
     calls = store.calls_since(now - timedelta(days=7))
+    expiries = store.credential_expiries()
+    warnings = []
     table = Table(
-        "connector", "enabled", "every", "last poll", "result", "last successful poll", "API calls (7 days)"
+        "connector",
+        "enabled",
+        "every",
+        "last poll",
+        "result",
+        "last successful poll",
+        "API calls (7 days)",
+        "credentials",
     )
-    for name in sorted(set(config.connectors) | set(runs) | set(paused)):
+    for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries)):
         settings, run = config.connectors.get(name), runs.get(name, {})
+        cred = weekly.credentials(
+            expiries.get(name), now=now, tz=tz, warn_days=config.report.credentials_warn_days
+        )
+        if cred.warn:
+            warnings.append(f"warning: renew the credentials of {name} before they stop working: {cred.text}")
         result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
         if run.get("error") and name not in paused:
             result += f" ({run['error'][:60]})"
@@ -185,8 +200,11 @@ def status(ctx: Context) -> None:
             result,
             when(run.get("last_ok")),
             str(calls[name]) if name in calls else "-",
+            f"[red]{cred.text}[/red]" if cred.warn else cred.text,
         )
     console.print(table)
+    for warning in warnings:
+        console.print(f"[red]{warning}[/red]")
     counts = store.counts()
     due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
     console.print(

@@ -23,6 +23,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.config import WEEKDAYS, Config, ReportSettings
+from bot.models import CredentialExpiry
 from bot.store import Store, iso, parse_time
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,7 @@ class Report:
     repeat_complainers: list[dict] = field(default_factory=list)
     precision: dict[str, int] = field(default_factory=dict)
     connectors: list[dict] = field(default_factory=list)
+    credential_warnings: list[tuple[str, str]] = field(default_factory=list)  # (connector, what expires when)
     targets: dict[str, float] = field(default_factory=dict)  # hours by intent, "*" for the rest
 
     @property
@@ -320,12 +322,22 @@ def build(
 
     step("connector health")
     paused = store.paused_connectors()
+    expiries = store.credential_expiries()
+    warn_days = config.report.credentials_warn_days
     silent_before = iso(week.end - timedelta(days=SILENT_AFTER_DAYS))
-    for r in store.report_runs(start, end):
+    rows = store.report_runs(start, end)
+    rows += [{"connector": n, "polls": 0} for n in sorted(set(expiries) - {r["connector"] for r in rows})]
+    for r in rows:
         r = dict(r)
         name = r["connector"]
+        cred = credentials(expiries.get(name), now=now, tz=week.tz, warn_days=warn_days)
+        r["credentials"] = cred.text
+        if cred.warn:
+            report.credential_warnings.append((name, cred.text))
         if name in paused:
             r["health"] = f"paused: {paused[name]}"
+        elif cred.warn:
+            r["health"] = f"renew credentials: {cred.text}"
         elif not r["polls"]:
             r["health"] = "not polled this week"
         elif r["failed"] == r["polls"]:
@@ -338,6 +350,34 @@ def build(
     for name in sorted(set(paused) - {r["connector"] for r in report.connectors}):
         report.connectors.append({"connector": name, "polls": 0, "health": f"paused: {paused[name]}"})
     return report
+
+
+@dataclass(frozen=True)
+class CredentialNote:
+    """How a connector's credential expiry reads in its health, and whether someone must renew it soon."""
+
+    text: str
+    warn: bool = False
+
+
+def credentials(
+    expiry: CredentialExpiry | None, *, now: datetime, tz: ZoneInfo, warn_days: int
+) -> CredentialNote:
+    """``expiry`` as connector health says it: "service account key expires in 9 days (2026-12-10)"; a warning
+    when it is less than ``warn_days`` away (or past) and the connector cannot renew it by itself."""
+    if expiry is None:
+        return CredentialNote("–")
+    left = expiry.at - now
+    on = f"{expiry.at.astimezone(tz):%Y-%m-%d}"
+    if left <= timedelta(0):
+        text = f"{expiry.what} expired on {on}"
+    elif left < timedelta(days=1):
+        text = f"{expiry.what} expires in less than a day ({expiry.at.astimezone(tz):%Y-%m-%d %H:%M})"
+    else:
+        text = f"{expiry.what} expires in {left.days} day{'s' if left.days != 1 else ''} ({on})"
+    if expiry.renews:
+        return CredentialNote(f"{text}, renewed automatically")
+    return CredentialNote(text, warn=left < timedelta(days=warn_days))
 
 
 def words(text: str, brand: str) -> list[str]:
@@ -702,6 +742,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
                 "fetched",
                 "new",
                 "quota used (API calls)",
+                "credentials",
                 "last error",
             ]
         ]
@@ -716,10 +757,16 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
                     str(r.get("fetched", 0)),
                     str(r.get("new", 0)),
                     "–" if r.get("calls") is None else str(r["calls"]),
+                    r.get("credentials", "–"),
                     (r.get("last_error") or "")[:120],
                 ]
             )
-        out.append(("Connector health", [f"Times in {tz.key}."], rows, ""))
+        text = [f"Times in {tz.key}."]
+        text += [
+            f"Renew the credentials of {name} before they stop working: {what}."
+            for name, what in report.credential_warnings
+        ]
+        out.append(("Connector health", text, rows, ""))
     else:
         out.append(("Connector health", ["No connector has polled yet."], None, ""))
     return out

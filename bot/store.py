@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.errors import StoreError
-from bot.models import Author, Case, Draft, Mention, Triage, utc
+from bot.models import Author, Case, CredentialExpiry, Draft, Mention, Triage, utc
 
 migrations = Migrations("mentionbot")
 
@@ -261,6 +261,14 @@ def m006_discord(db: Database) -> None:
     # The Discord card of each draft and the thread of each case, so a restarted bot edits rather than reposts.
     db["discord_cards"].create({"draft_id": int, "message_id": str, "state": str}, pk="draft_id")
     db["discord_threads"].create({"case_id": int, "thread_id": str}, pk="case_id")
+
+
+@migrations()
+def m007_credentials(db: Database) -> None:
+    # When each connector's credential expires, as its platform (or its config) said at the last poll.
+    db["credentials"].create(
+        {"connector": str, "expires_at": str, "what": str, "renews": int, "checked_at": str}, pk="connector"
+    )
 
 
 _INSERT_CHUNK = 500  # rows per INSERT: 16 columns each stays far below SQLite's 32,766 parameters
@@ -1068,6 +1076,30 @@ class Store:
         """Connectors paused for refused credentials, with the platform's message."""
         rows = self._rows("select key, value from settings where key like 'connector:%:paused'")
         return {r["key"].split(":")[1]: r["value"] for r in rows}
+
+    def set_credential_expiry(
+        self, connector: str, expiry: CredentialExpiry | None, *, now: datetime
+    ) -> None:
+        """Record when ``connector``'s credential expires (``None``: no expiry known any more)."""
+        with self.write_transaction():
+            if expiry is None:
+                self.db.execute("delete from credentials where connector = ?", [connector])
+                return
+            self.db.execute(
+                "insert or replace into credentials (connector, expires_at, what, renews, checked_at) "
+                "values (?, ?, ?, ?, ?)",
+                [connector, iso(expiry.at), expiry.what, int(expiry.renews), iso(now)],
+            )
+
+    def credential_expiries(self) -> dict[str, CredentialExpiry]:
+        """The recorded credential expiry of each connector that has one."""
+        rows = self._rows("select connector, expires_at, what, renews from credentials order by connector")
+        return {
+            r["connector"]: CredentialExpiry(
+                at=parse_time(r["expires_at"]), what=r["what"], renews=bool(r["renews"])
+            )
+            for r in rows
+        }
 
     def first_mention_at(self) -> datetime | None:
         """When the oldest stored mention was posted (None on a new installation)."""
