@@ -392,6 +392,25 @@ class ApprovalBot:
         files = [discord.File(io.BytesIO(png), filename="trend.png")] if png else []
         return {"content": text, "files": files}
 
+    def credential_warnings(self) -> list[str]:
+        """A line for each connector whose credentials must be renewed soon (as connector health warns)."""
+        from zoneinfo import ZoneInfo
+
+        from bot import report as weekly
+        from bot.config import ReportSettings
+
+        assert self.store
+        settings = self.config.report if self.config else ReportSettings()
+        tz = ZoneInfo(self.config.brand.timezone if self.config else "UTC")
+        out = []
+        for name, expiry in self.store.credential_expiries().items():
+            note = weekly.credentials(
+                expiry, now=self.clock.now(), tz=tz, warn_days=settings.credentials_warn_days
+            )
+            if note.warn:
+                out.append(f"{name}: renew credentials: {note.text}")
+        return out
+
     async def case_thread(self, case_id: int) -> discord.Thread | None:
         """The case's thread, started on its draft's card the first time."""
         assert self.store and self.client
@@ -527,6 +546,7 @@ class ApprovalBot:
                 name = run["connector"]
                 result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
                 lines.append(f"{name}: last poll {run.get('started_at') or 'never'}, {result}")
+            lines += self.credential_warnings()
             counts = self.store.counts()
             lines.append(
                 f"queue: {counts.get('awaiting', 0)} awaiting, {counts.get('outbox', 0)} in the outbox; "

@@ -9,6 +9,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import load_config
+from bot.models import CredentialExpiry
 from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.discord import FakeDiscord
@@ -238,8 +239,16 @@ def test_case_status_and_report_commands(setup):
     ref = setup.pipeline.store.case(setup.pipeline.store.draft(draft_id).case_id).ref
     case = setup.ephemeral(setup.discord.slash("case", {"ref": ref}, MANAGER))
     assert ref in case["data"]["content"] and "owner nobody yet" in case["data"]["content"]
+    expires = setup.clock.now() + timedelta(days=3, hours=1)
+    setup.pipeline.store.set_credential_expiry(
+        "reddit", CredentialExpiry(at=expires, what="credentials_expire (config)"), now=setup.clock.now()
+    )
     status = setup.ephemeral(setup.discord.slash("status", user_id=MANAGER))
     assert "reddit: last poll" in status["data"]["content"] and "1 awaiting" in status["data"]["content"]
+    assert (
+        "reddit: renew credentials: credentials\\_expire (config) expires in 3 days"
+        in status["data"]["content"]
+    )
     interaction = setup.discord.slash("report", user_id=MANAGER)
     report = wait_for(
         lambda: next(
