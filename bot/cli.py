@@ -179,8 +179,8 @@ def status(ctx: Context) -> None:
         "last poll",
         "result",
         "last successful poll",
-        "API calls (7 days)",
         "credentials",
+        "API calls (7 days)",
     )
     for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries)):
         settings, run = config.connectors.get(name), runs.get(name, {})
@@ -199,8 +199,8 @@ def status(ctx: Context) -> None:
             when(run.get("started_at")),
             result,
             when(run.get("last_ok")),
-            str(calls[name]) if name in calls else "-",
             f"[red]{cred.text}[/red]" if cred.warn else cred.text,
+            str(calls[name]) if name in calls else "-",
         )
     console.print(table)
     for warning in warnings:
