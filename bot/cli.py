@@ -138,15 +138,28 @@ def check(ctx: Context, offline: bool) -> None:
     )
     if offline:
         return
+    from zoneinfo import ZoneInfo
+
+    from bot import report as weekly
     from bot.pipeline import build_connectors
 
     failed = False
     for name, connector in build_connectors(config, clock=ctx.clock).items():
         try:
-            console.print(f"  {name}: {connector.check()}")
+            console.print(f"  {name}: {connector.check()}", markup=False)
         except (ConnectorError, Exception) as exc:  # report every platform, whatever went wrong
             failed = True
             console.print(f"  [red]{name}: {exc}[/red]")
+            continue
+        expiry = connector.credential_expiry()
+        if expiry:
+            note = weekly.credentials(
+                expiry,
+                now=ctx.clock.now(),
+                tz=ZoneInfo(config.brand.timezone),
+                warn_days=config.report.credentials_warn_days,
+            )
+            console.print(f"  {name}: {note.text}", style="red" if note.warn else None, markup=False)
     if failed:
         sys.exit(1)
 

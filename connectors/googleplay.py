@@ -105,6 +105,7 @@ class GooglePlayConnector(Connector):
 
     def check(self) -> str:
         self._call(lambda: self.service.reviews().list(packageName=self.settings.package_name, maxResults=1))
+        self._check_key_expiry()
         return f"reading the Google Play reviews of {self.settings.package_name}"
 
     # -- the key's expiry ------------------------------------------------------------------------------------

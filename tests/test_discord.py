@@ -264,3 +264,22 @@ def test_case_status_and_report_commands(setup):
     assert report["data"]["content"].startswith("Weekly report ")
     # last week is empty here, so there is no trend chart to attach
     assert report["data"]["content"].endswith("no mentions") and not report["data"].get("attachments")
+
+
+def test_the_daemons_weekly_report_is_posted_with_the_chart_drawn_by_its_child_process(setup):
+    from bot import report as weekly
+
+    setup.start_bot()
+    built = weekly.build(
+        setup.pipeline.store,
+        setup.pipeline.config,
+        week=weekly.last_complete_week(setup.clock.now(), weekly.ZoneInfo("Europe/Amsterdam")),
+        now=setup.clock.now(),
+    )
+    # the daemon hands over the charts its report child drew; the bot does not draw them again
+    setup.on_event("report", report=built, paths=[], charts={"trend": b"\x89PNG fake chart"})
+    posted = wait_for(
+        lambda: next((m for m in setup.discord.messages() if m["content"].startswith("Weekly report")), None),
+        what="the weekly report in the channel",
+    )
+    assert [a["filename"] for a in posted["attachments"]] == ["trend.png"]
