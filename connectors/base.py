@@ -98,9 +98,10 @@ class Connector:
 
     def credential_expiry(self) -> CredentialExpiry | None:
         """When the credential in use stops working, if known, without a request: what the platform said last
-        (connectors override ``platform_expiry``) or the configured ``credentials_expire``, whichever is first."""
+        (connectors override ``platform_expiry``) or the configured ``credentials_expire``. The first one someone
+        must renew comes first; one the connector renews by itself only when there is no other."""
         known = [e for e in (self.platform_expiry(), configured_expiry(self.settings)) if e is not None]
-        return min(known, key=lambda e: e.at) if known else None
+        return min(known, key=lambda e: (e.renews, e.at)) if known else None
 
     def platform_expiry(self) -> CredentialExpiry | None:
         """The expiry of the credential in use as the platform announced it (a token's ``exp``), if it does."""

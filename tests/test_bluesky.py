@@ -193,12 +193,13 @@ def test_the_session_refresh_token_expiry_is_reported_and_renews_itself(fake, cl
     clock.advance(hours=3)  # the access token's 2 h are over: the refresh rolls the refresh token on
     bsky.fetch(None)
     assert bsky.credential_expiry().at == clock.now() + timedelta(days=60)
-    # a configured date earlier than the platform's wins
-    dated = connector(fake, clock, keywords=[], credentials_expire=date(2026, 12, 1))
-    dated.fetch(None)
-    assert dated.credential_expiry() == CredentialExpiry(
-        at=datetime(2026, 12, 1, tzinfo=UTC), what="credentials_expire (config)"
-    )
+    # a configured date is one someone must act on: it wins over the session that renews itself, even when later
+    for day in (date(2026, 12, 1), date(2027, 6, 1)):
+        dated = connector(fake, clock, keywords=[], credentials_expire=day)
+        dated.fetch(None)
+        assert dated.credential_expiry() == CredentialExpiry(
+            at=datetime.combine(day, datetime.min.time(), tzinfo=UTC), what="credentials_expire (config)"
+        )
 
 
 def test_session_lives_beside_the_database_and_stays_out_of_the_logs(fake, clock, tmp_path, caplog):
