@@ -265,9 +265,9 @@ def m006_discord(db: Database) -> None:
 
 @migrations()
 def m007_credentials(db: Database) -> None:
-    # When each connector's credential expires, as its platform (or its config) said at the last poll.
+    # When each connector's credential expires, as its platform (or its config) said; recorded when it changes.
     db["credentials"].create(
-        {"connector": str, "expires_at": str, "what": str, "renews": int, "checked_at": str}, pk="connector"
+        {"connector": str, "expires_at": str, "what": str, "renews": int, "recorded_at": str}, pk="connector"
     )
 
 
@@ -1086,7 +1086,7 @@ class Store:
                 self.db.execute("delete from credentials where connector = ?", [connector])
                 return
             self.db.execute(
-                "insert or replace into credentials (connector, expires_at, what, renews, checked_at) "
+                "insert or replace into credentials (connector, expires_at, what, renews, recorded_at) "
                 "values (?, ?, ?, ?, ?)",
                 [connector, iso(expiry.at), expiry.what, int(expiry.renews), iso(now)],
             )
