@@ -112,6 +112,10 @@ def main() -> None:
                 store.close()
         time.sleep(IDLE_SECONDS)
         mem = memory_mb(daemon.pid)
+        store = Store.open(work / "bench.db")
+        reported = store.get_setting("report:last_week")  # the daemon's weekly report ran, and finished
+        store.close()
+        charts = sorted(p.name for p in (work / "reports").glob("*.png"))
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:
@@ -124,7 +128,8 @@ def main() -> None:
     print(
         f"bench_daemon: idle daemon with {len(tables)} connectors enabled ({', '.join(sorted(tables))}), "
         f"{len(polled)} polled, after {IDLE_SECONDS:.0f} s idle: resident {mem['VmRSS']:.0f} MB, "
-        f"peak {mem['VmHWM']:.0f} MB (target ≤ 150 MB)"
+        f"peak {mem['VmHWM']:.0f} MB (target ≤ 150 MB); weekly report {reported or 'NOT written'} "
+        f"with {len(charts)} charts"
     )
 
 

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, ConnectorError, StoreError
 
@@ -26,10 +26,10 @@ err = Console(stderr=True, highlight=False, width=_WIDTH)
 class Context:
     """What every command needs: the config path, and the loaded config and store on demand."""
 
-    def __init__(self, config_path: str):
+    def __init__(self, config_path: str, *, clock: Clock | None = None):
         self.config_path = config_path
         self._config: Config | None = None
-        self.clock = SystemClock()
+        self.clock = clock or SystemClock()
 
     def config(self, *, check_env: bool = False) -> Config:
         if self._config is None:
@@ -75,7 +75,8 @@ def setup_logging(verbose: bool) -> None:
 def cli(ctx: click.Context, config_path: str) -> None:
     """Watch platforms and review sites for brand mentions, draft doctrine-following replies, get them
     approved, post them exactly once, and keep each customer's follow-up on time."""
-    ctx.obj = Context(config_path)
+    # A test may invoke the command line with a clock as ``obj`` (click's CliRunner), to pin "now".
+    ctx.obj = Context(config_path, clock=ctx.obj if hasattr(ctx.obj, "now") else None)
 
 
 def main() -> None:
@@ -138,15 +139,28 @@ def check(ctx: Context, offline: bool) -> None:
     )
     if offline:
         return
+    from zoneinfo import ZoneInfo
+
+    from bot import report as weekly
     from bot.pipeline import build_connectors
 
     failed = False
     for name, connector in build_connectors(config, clock=ctx.clock).items():
         try:
-            console.print(f"  {name}: {connector.check()}")
+            console.print(f"  {name}: {connector.check()}", markup=False)
         except (ConnectorError, Exception) as exc:  # report every platform, whatever went wrong
             failed = True
             console.print(f"  [red]{name}: {exc}[/red]")
+            continue
+        expiry = connector.credential_expiry()
+        if expiry:
+            note = weekly.credentials(
+                expiry,
+                now=ctx.clock.now(),
+                tz=ZoneInfo(config.brand.timezone),
+                warn_days=config.report.credentials_warn_days,
+            )
+            console.print(f"  {name}: {note.text}", style="red" if note.warn else None, markup=False)
     if failed:
         sys.exit(1)
 
@@ -170,11 +184,25 @@ def status(ctx: Context) -> None:
     runs = {r["connector"]: r for r in store.last_runs()}
     paused = store.paused_connectors()
     calls = store.calls_since(now - timedelta(days=7))
+    expiries = store.credential_expiries()
+    warnings = []
     table = Table(
-        "connector", "enabled", "every", "last poll", "result", "last successful poll", "API calls (7 days)"
+        "connector",
+        "enabled",
+        "every",
+        "last poll",
+        "result",
+        "last successful poll",
+        "credentials",
+        "API calls (7 days)",
     )
-    for name in sorted(set(config.connectors) | set(runs) | set(paused)):
+    for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries)):
         settings, run = config.connectors.get(name), runs.get(name, {})
+        cred = weekly.credentials(
+            expiries.get(name), now=now, tz=tz, warn_days=config.report.credentials_warn_days
+        )
+        if cred.warn:
+            warnings.append(f"warning: renew the credentials of {name} before they stop working: {cred.text}")
         result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
         if run.get("error") and name not in paused:
             result += f" ({run['error'][:60]})"
@@ -185,9 +213,12 @@ def status(ctx: Context) -> None:
             when(run.get("started_at")),
             result,
             when(run.get("last_ok")),
+            f"[red]{cred.text}[/red]" if cred.warn else cred.text,
             str(calls[name]) if name in calls else "-",
         )
     console.print(table)
+    for warning in warnings:
+        console.print(f"[red]{warning}[/red]")
     counts = store.counts()
     due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
     console.print(

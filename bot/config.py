@@ -11,6 +11,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -150,9 +151,15 @@ class ReportSettings:
     folder: str = "reports"
     day: str = "monday"
     time: str = "09:00"
+    # Connector health (the report and ``mentionbot status``) warns this many days before credentials expire.
+    credentials_warn_days: int = 14
 
     def problems(self, path: str) -> list[str]:
         out = []
+        if self.credentials_warn_days < 0:
+            out.append(
+                f"{path}.credentials_warn_days: expected 0 or more days, got {self.credentials_warn_days}"
+            )
         if self.day.lower() not in WEEKDAYS:
             out.append(f"{path}.day: expected a weekday name like 'monday', got {self.day!r}")
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.time):
@@ -352,6 +359,16 @@ def convert(hint: Any, value: Any, where: str, problems: list[str]) -> tuple[boo
                 return False, None
             out[k] = c
         return True, out
+    if hint is date:  # a TOML date (2027-03-31) or offset date-time (2027-03-31T12:00:00Z)
+        if isinstance(value, date):
+            return True, value
+        if isinstance(value, str):
+            try:
+                return True, (datetime if "T" in value.upper() else date).fromisoformat(value)
+            except ValueError:
+                pass
+        problems.append(f"{where}: expected a date like 2027-03-31, got {type_name(value)} {value!r}")
+        return False, None
     if hint is Any:
         return True, value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):

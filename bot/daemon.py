@@ -51,11 +51,12 @@ class Daemon:
         from bot import report
 
         p = self.pipeline
-        done = report.run_due(p.store, p.config, now=p.clock.now())
+        # In a child process: charts and the week's rows would otherwise stay in the daemon's memory for good.
+        done = report.run_due(p.store, p.config, now=p.clock.now(), in_child=True)
         if done:
-            written, paths = done
+            written, paths, pngs = done
             log.info("daemon: weekly report %s written to %s", written.week.label, paths[0].parent)
-            p.on_event("report", report=written, paths=paths)
+            p.on_event("report", report=written, paths=paths, charts=pngs)
 
     def install_signal_handlers(self) -> None:
         """Stop cleanly on SIGTERM and SIGINT."""

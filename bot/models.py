@@ -67,6 +67,18 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CredentialExpiry:
+    """When a connector's credential stops working, as the platform (or the connector's config) says.
+
+    ``renews``: the connector renews it by itself (a session refreshed or logged in again), so nobody needs to act.
+    """
+
+    at: datetime  # UTC
+    what: str  # e.g. "session refresh token", "service account key", "credentials_expire (config)"
+    renews: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyRules:
     """What a platform allows a public reply to be; the composer and approval respect these before posting."""
 

@@ -23,8 +23,8 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import Mention, ReplyRules, Triage
-from bot.store import Store
+from bot.models import CredentialExpiry, Mention, ReplyRules, Triage
+from bot.store import Store, iso
 from bot.triage import Triager
 from connectors import REGISTRY, load
 from connectors.base import Connector
@@ -87,6 +87,7 @@ class Pipeline:
         )
         self.not_before: dict[str, datetime] = {}
         self.failures: dict[str, int] = {}
+        self.expiries: dict[str, tuple[str | None, str, bool] | None] = {}  # as last recorded in the store
 
     # -- polling ----------------------------------------------------------------------------------------------
 
@@ -140,6 +141,7 @@ class Pipeline:
             error=result.error,
             calls=result.calls,
         )
+        self.note_credentials(name)
         log.info(
             "poll connector=%s status=%s fetched=%d new=%d errors=%d calls=%s duration_ms=%d",
             name,
@@ -157,6 +159,19 @@ class Pipeline:
             except Exception:
                 log.exception("%s: could not handle mention %s", name, mention.id)
         return result
+
+    def note_credentials(self, name: str) -> CredentialExpiry | None:
+        """Record when the connector's credential expires (what its platform said last), when that changed."""
+        try:
+            expiry = self.connectors[name].credential_expiry()
+        except Exception:  # a connector's bug must not stop the poll
+            log.exception("%s: could not tell when its credentials expire", name)
+            return None
+        seen = None if expiry is None else (iso(expiry.at), expiry.what, expiry.renews)
+        if name not in self.expiries or self.expiries[name] != seen:
+            self.store.set_credential_expiry(name, expiry, now=self.clock.now())
+            self.expiries[name] = seen
+        return expiry
 
     def _failed(
         self, result: PollResult, exc: Exception, *, retry_after: float | None = None, fatal: bool = False

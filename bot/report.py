@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.config import WEEKDAYS, Config, ReportSettings
+from bot.models import CredentialExpiry
 from bot.store import Store, iso, parse_time
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SILENT_PER_COMPLAINT = 26  # doctrine §5: only 4% of unhappy customers complain
 TREND_WEEKS = 8
@@ -217,6 +220,7 @@ class Report:
     repeat_complainers: list[dict] = field(default_factory=list)
     precision: dict[str, int] = field(default_factory=dict)
     connectors: list[dict] = field(default_factory=list)
+    credential_warnings: list[tuple[str, str]] = field(default_factory=list)  # (connector, what expires when)
     targets: dict[str, float] = field(default_factory=dict)  # hours by intent, "*" for the rest
 
     @property
@@ -318,12 +322,22 @@ def build(
 
     step("connector health")
     paused = store.paused_connectors()
+    expiries = store.credential_expiries()
+    warn_days = config.report.credentials_warn_days
     silent_before = iso(week.end - timedelta(days=SILENT_AFTER_DAYS))
-    for r in store.report_runs(start, end):
+    rows = store.report_runs(start, end)
+    rows += [{"connector": n, "polls": 0} for n in sorted(set(expiries) - {r["connector"] for r in rows})]
+    for r in rows:
         r = dict(r)
         name = r["connector"]
+        cred = credentials(expiries.get(name), now=now, tz=week.tz, warn_days=warn_days)
+        r["credentials"] = cred.text
+        if cred.warn:
+            report.credential_warnings.append((name, cred.text))
         if name in paused:
             r["health"] = f"paused: {paused[name]}"
+        elif cred.warn:
+            r["health"] = f"renew credentials: {cred.text}"
         elif not r["polls"]:
             r["health"] = "not polled this week"
         elif r["failed"] == r["polls"]:
@@ -336,6 +350,34 @@ def build(
     for name in sorted(set(paused) - {r["connector"] for r in report.connectors}):
         report.connectors.append({"connector": name, "polls": 0, "health": f"paused: {paused[name]}"})
     return report
+
+
+@dataclass(frozen=True)
+class CredentialNote:
+    """How a connector's credential expiry reads in its health, and whether someone must renew it soon."""
+
+    text: str
+    warn: bool = False
+
+
+def credentials(
+    expiry: CredentialExpiry | None, *, now: datetime, tz: ZoneInfo, warn_days: int
+) -> CredentialNote:
+    """``expiry`` as connector health says it: "service account key expires in 9 days (2026-12-10)"; a warning
+    when it is less than ``warn_days`` away (or past) and the connector cannot renew it by itself."""
+    if expiry is None:
+        return CredentialNote("–")
+    left = expiry.at - now
+    on = f"{expiry.at.astimezone(tz):%Y-%m-%d}"
+    if left <= timedelta(0):
+        text = f"{expiry.what} expired on {on}"
+    elif left < timedelta(days=1):
+        text = f"{expiry.what} expires in less than a day ({expiry.at.astimezone(tz):%Y-%m-%d %H:%M})"
+    else:
+        text = f"{expiry.what} expires in {left.days} day{'s' if left.days != 1 else ''} ({on})"
+    if expiry.renews:
+        return CredentialNote(f"{text}, renewed automatically")
+    return CredentialNote(text, warn=left < timedelta(days=warn_days))
 
 
 def words(text: str, brand: str) -> list[str]:
@@ -700,6 +742,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
                 "fetched",
                 "new",
                 "quota used (API calls)",
+                "credentials",
                 "last error",
             ]
         ]
@@ -714,10 +757,16 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
                     str(r.get("fetched", 0)),
                     str(r.get("new", 0)),
                     "–" if r.get("calls") is None else str(r["calls"]),
+                    r.get("credentials", "–"),
                     (r.get("last_error") or "")[:120],
                 ]
             )
-        out.append(("Connector health", [f"Times in {tz.key}."], rows, ""))
+        text = [f"Times in {tz.key}."]
+        text += [
+            f"Renew the credentials of {name} before they stop working: {what}."
+            for name, what in report.credential_warnings
+        ]
+        out.append(("Connector health", text, rows, ""))
     else:
         out.append(("Connector health", ["No connector has polled yet."], None, ""))
     return out
@@ -779,11 +828,18 @@ def to_html(report: Report, pngs: dict[str, bytes]) -> str:
     return "\n".join(parts) + "\n</body></html>\n"
 
 
-def write(report: Report, folder: Path, *, formats: Iterable[str] = ("md", "html")) -> list[Path]:
-    """Write the report (and, for Markdown, its chart images) to ``folder``; return the files written."""
+def write(
+    report: Report,
+    folder: Path,
+    *,
+    formats: Iterable[str] = ("md", "html"),
+    pngs: dict[str, bytes] | None = None,
+) -> list[Path]:
+    """Write the report (and, for Markdown, its chart images) to ``folder``; return the files written.
+    ``pngs`` are the charts when already drawn."""
     folder.mkdir(parents=True, exist_ok=True)
     formats = set(formats)
-    pngs = charts(report)
+    pngs = charts(report) if pngs is None else pngs
     stem = f"report-{report.week.label}"
     written = []
     if "md" in formats:
@@ -839,14 +895,69 @@ def scheduled_week(now: datetime, settings: ReportSettings, tz: ZoneInfo) -> tup
     return moment, last_complete_week(moment, tz)
 
 
-def run_due(store: Store, config: Config, *, now: datetime) -> tuple[Report, list[Path]] | None:
+def run_due(
+    store: Store, config: Config, *, now: datetime, in_child: bool = False
+) -> tuple[Report, list[Path], dict[str, bytes]] | None:
     """Write the scheduled weekly report if its time has come and it is not written yet (once per week, even
-    across restarts); None when nothing is due."""
+    across restarts); return it with the files written and its charts, or None when nothing is due.
+
+    With ``in_child`` (the daemon) the report is built and drawn in a short-lived child process, so that the
+    long-running process never holds matplotlib and the week's rows: their memory goes back to the system
+    when the child exits. A store without a file (tests) is reported in this process."""
     tz = ZoneInfo(config.brand.timezone)
     _, week = scheduled_week(now, config.report, tz)
     if store.get_setting(LAST_WRITTEN) == week.label:
         return None
-    report = build(store, config, week=week, now=now)
-    paths = write(report, config.resolve(config.report.folder))
+    folder = config.resolve(config.report.folder)
+    if in_child and store.path is not None:
+        report, paths, pngs = in_child_process(_write_from_file, store.path, config, week, now, folder)
+    else:
+        report, paths, pngs = _write_week(store, config, week, now, folder)
     store.set_setting(LAST_WRITTEN, week.label)
-    return report, paths
+    return report, paths, pngs
+
+
+def _write_week(
+    store: Store, config: Config, week: Week, now: datetime, folder: Path
+) -> tuple[Report, list[Path], dict[str, bytes]]:
+    report = build(store, config, week=week, now=now)
+    pngs = charts(report)
+    return report, write(report, folder, pngs=pngs), pngs
+
+
+def _write_from_file(
+    path: Path, config: Config, week: Week, now: datetime, folder: Path
+) -> tuple[Report, list[Path], dict[str, bytes]]:
+    store = Store.open(path)
+    try:
+        return _write_week(store, config, week, now, folder)
+    finally:
+        store.close()
+
+
+def trend_from_file(path: Path, config: Config, week: Week, now: datetime) -> tuple[Report, bytes | None]:
+    """The report of ``week`` (not written) and its trend chart, read from the database at ``path``."""
+    store = Store.open(path)
+    try:
+        report = build(store, config, week=week, now=now)
+    finally:
+        store.close()
+    return report, charts(report).get("trend")
+
+
+def _keep_running_on_stop() -> None:
+    # The daemon lets its current job finish on SIGINT/SIGTERM; a report being written is that job.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def in_child_process(fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(*args)`` in a fresh (spawned) Python process that exits afterwards, and return its result."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # a clean interpreter, not a copy of the daemon
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_keep_running_on_stop) as pool:
+        return pool.submit(fn, *args).result()

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.errors import StoreError
-from bot.models import Author, Case, Draft, Mention, Triage, utc
+from bot.models import Author, Case, CredentialExpiry, Draft, Mention, Triage, utc
 
 migrations = Migrations("mentionbot")
 
@@ -264,6 +264,14 @@ def m006_discord(db: Database) -> None:
 
 
 @migrations()
+def m007_credentials(db: Database) -> None:
+    # When each connector's credential expires, as its platform (or its config) said; recorded when it changes.
+    db["credentials"].create(
+        {"connector": str, "expires_at": str, "what": str, "renews": int, "recorded_at": str}, pk="connector"
+    )
+
+
+@migrations()
 def m008_fewer_mention_indexes(db: Database) -> None:
     # Every index is paid on each stored mention. No query looks mentions up by author (people has its own
     # table), and ``mentions_week`` begins with created_at: these two only slowed bulk imports down.
@@ -299,6 +307,12 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    @property
+    def path(self) -> Path | None:
+        """The database file, or None for an in-memory store."""
+        row = self._one("select file from pragma_database_list where name = 'main'")
+        return Path(row["file"]) if row and row["file"] else None
 
     def transaction(self):
         """A context manager wrapping several writes in one transaction (taking the write lock at once)."""
@@ -1076,6 +1090,30 @@ class Store:
         """Connectors paused for refused credentials, with the platform's message."""
         rows = self._rows("select key, value from settings where key like 'connector:%:paused'")
         return {r["key"].split(":")[1]: r["value"] for r in rows}
+
+    def set_credential_expiry(
+        self, connector: str, expiry: CredentialExpiry | None, *, now: datetime
+    ) -> None:
+        """Record when ``connector``'s credential expires (``None``: no expiry known any more)."""
+        with self.write_transaction():
+            if expiry is None:
+                self.db.execute("delete from credentials where connector = ?", [connector])
+                return
+            self.db.execute(
+                "insert or replace into credentials (connector, expires_at, what, renews, recorded_at) "
+                "values (?, ?, ?, ?, ?)",
+                [connector, iso(expiry.at), expiry.what, int(expiry.renews), iso(now)],
+            )
+
+    def credential_expiries(self) -> dict[str, CredentialExpiry]:
+        """The recorded credential expiry of each connector that has one."""
+        rows = self._rows("select connector, expires_at, what, renews from credentials order by connector")
+        return {
+            r["connector"]: CredentialExpiry(
+                at=parse_time(r["expires_at"]), what=r["what"], renews=bool(r["renews"])
+            )
+            for r in rows
+        }
 
     def first_mention_at(self) -> datetime | None:
         """When the oldest stored mention was posted (None on a new installation)."""

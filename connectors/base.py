@@ -8,11 +8,12 @@ message. It never decides what to say. Each module in ``connectors/`` defines on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import ClassVar
 
 from bot.clock import Clock, SystemClock
-from bot.models import Author, FetchResult, Mention, ReplyRules
+from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
 
 
 @dataclass(kw_only=True)
@@ -39,6 +40,8 @@ class ConnectorSettings:
     own_accounts: list[str] = field(default_factory=list)
     base_url: str = ""
     timeout_seconds: float = 20.0
+    # When the credentials stop working, where the platform does not say (a token's or a contract's end date).
+    credentials_expire: date | None = None
 
 
 class Connector:
@@ -93,6 +96,17 @@ class Connector:
         """Return the mentions newer than ``cursor`` and the cursor that covers them (``None`` = first run)."""
         raise NotImplementedError
 
+    def credential_expiry(self) -> CredentialExpiry | None:
+        """When the credential in use stops working, if known, without a request: what the platform said last
+        (connectors override ``platform_expiry``) or the configured ``credentials_expire``. The first one someone
+        must renew comes first; one the connector renews by itself only when there is no other."""
+        known = [e for e in (self.platform_expiry(), configured_expiry(self.settings)) if e is not None]
+        return min(known, key=lambda e: (e.renews, e.at)) if known else None
+
+    def platform_expiry(self) -> CredentialExpiry | None:
+        """The expiry of the credential in use as the platform announced it (a token's ``exp``), if it does."""
+        return None
+
     def check(self) -> str:
         """Log in cheaply and say as whom; raise ``ConnectorError`` when that fails."""
         return "no login needed"
@@ -140,3 +154,15 @@ class Connector:
         """A reply to ``mention`` already there by one of the brand's accounts (a teammate answered on the
         platform directly), as ``handle:id``; ``None`` when there is none or the platform cannot tell."""
         return None
+
+
+def configured_expiry(settings: ConnectorSettings) -> CredentialExpiry | None:
+    """``credentials_expire`` as an expiry: a date is its midnight UTC, a date-time its instant."""
+    value = settings.credentials_expire
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        at = value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
+    else:
+        at = datetime.combine(value, time(0), tzinfo=UTC)
+    return CredentialExpiry(at=at, what="credentials_expire (config)")

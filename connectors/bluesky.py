@@ -22,14 +22,16 @@ from typing import Any
 
 import httpx
 import regex
-from atproto import Client, SessionEvent, models
+
+# atproto_client, not the atproto bundle: the bundle also loads the firehose, server and identity packages.
+from atproto_client import Client, SessionEvent, models
 from atproto_client import exceptions as at_exceptions
 from atproto_client.models.dot_dict import DotDict
 from atproto_client.request import Request as AtRequest
 from atproto_core.exceptions import AtProtocolError
 
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
-from bot.models import Author, FetchResult, Mention, ReplyRules, utc
+from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules, utc
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import RateLimit, seconds_until_reset
 from connectors.reviews import Watermark
@@ -243,6 +245,17 @@ class BlueskyConnector(Connector):
             log.warning("bluesky: session refresh refused; logging in again")
         self.sessions.clear()
         self._login(self.client)
+
+    def platform_expiry(self) -> CredentialExpiry | None:
+        """The session's refresh token ``exp``: refreshing it rolls it on, and past it the app password logs in
+        again, so it renews by itself (app passwords themselves do not expire)."""
+        session = self._client._session if self._client else None
+        exp = session.refresh_jwt_payload.exp if session else None
+        if not exp:
+            return None
+        return CredentialExpiry(
+            at=datetime.fromtimestamp(exp, tz=UTC), what="session refresh token", renews=True
+        )
 
     def own_accounts(self) -> set[str]:
         own = super().own_accounts() | {self.settings.handle.lower()}

@@ -2,7 +2,9 @@
 
 Only recent production reviews with text are listed, newest first. Review ids contain ``:`` (the client
 percent-encodes them). A reply is at most 350 characters and a later reply replaces the earlier one. Credentials are
-a service account key file whose path is in an environment variable; google-auth trades it for access tokens.
+a service account key file whose path is in an environment variable; google-auth trades it for access tokens. A key
+can expire (an organisation policy, or a date set when it was made): Google publishes each key's certificate at the
+key file's ``client_x509_cert_url``, whose end date is the key's, read once a day.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from typing import Any
 
 import google_auth_httplib2
 import httplib2
+from cryptography import x509
 from google.auth import exceptions as auth_exceptions
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
-from bot.models import Author, FetchResult, Mention, ReplyRules
+from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import seconds_until_reset
 from connectors.reviews import Watermark
@@ -33,6 +36,7 @@ SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 MAX_REPLY = 350
 RETRIES = 2
 MAX_WAIT = 120.0
+KEY_CHECK_EVERY = timedelta(hours=24)
 
 
 @dataclass(kw_only=True)
@@ -77,6 +81,8 @@ class GooglePlayConnector(Connector):
         super().__init__(settings, **kwargs)
         self._service: Any = None
         self.http = CountingHttp(timeout=settings.timeout_seconds)
+        self._key_expiry: CredentialExpiry | None = None
+        self._key_checked: datetime | None = None
 
     @property
     def service(self) -> Any:
@@ -99,11 +105,44 @@ class GooglePlayConnector(Connector):
 
     def check(self) -> str:
         self._call(lambda: self.service.reviews().list(packageName=self.settings.package_name, maxResults=1))
+        self._check_key_expiry()
         return f"reading the Google Play reviews of {self.settings.package_name}"
+
+    # -- the key's expiry ------------------------------------------------------------------------------------
+
+    def platform_expiry(self) -> CredentialExpiry | None:
+        return self._key_expiry
+
+    def _check_key_expiry(self) -> None:
+        """Read the service account key's end date from its public certificate (at most once a day)."""
+        now = self.clock.now()
+        if self._key_checked and now - self._key_checked < KEY_CHECK_EVERY:
+            return
+        self._key_checked = now
+        try:
+            with open(self.settings.service_account_file.value()) as handle:  # type: ignore[union-attr]
+                info = json.load(handle)
+            url, key_id = info.get("client_x509_cert_url"), info.get("private_key_id")
+            if not (url and key_id):
+                return
+            response, body = self.http.request(url, "GET")
+            if response.status != 200:
+                raise ValueError(f"HTTP {response.status}")
+            cert = x509.load_pem_x509_certificate(json.loads(body)[key_id].encode())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, httplib2.HttpLib2Error) as exc:
+            # The poll goes on: only the expiry stays unknown (or as last read) until tomorrow's check.
+            log.warning("googleplay: could not read the service account key's certificate: %s", exc)
+            return
+        ends = cert.not_valid_after_utc
+        # Google's certificate of a key that never expires ends on 9999-12-31.
+        self._key_expiry = (
+            None if ends.year >= 9999 else CredentialExpiry(at=ends, what=f"service account key {key_id[:8]}")
+        )
 
     # -- fetching --------------------------------------------------------------------------------------------
 
     def fetch(self, cursor: str | None) -> FetchResult:
+        self._check_key_expiry()
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
         mark = Watermark(state.get("reviews"), start=start)

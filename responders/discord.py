@@ -379,20 +379,37 @@ class ApprovalBot:
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    async def _report(self, report: Any, paths: Any = (), **_: Any) -> None:
+    async def _report(self, report: Any, paths: Any = (), charts: Any = None, **_: Any) -> None:
+        png = (charts or {}).get("trend")
         await self.channel.send(
-            **self.report_message(report), allowed_mentions=discord.AllowedMentions.none()
+            **self.report_message(report, png), allowed_mentions=discord.AllowedMentions.none()
         )
 
-    def report_message(self, report: Any) -> dict[str, Any]:
-        """The weekly report as a message: a short summary and the trend chart."""
-        from bot import report as weekly
-
+    def report_message(self, report: Any, png: bytes | None) -> dict[str, Any]:
+        """The weekly report as a message: a short summary and the trend chart (PNG)."""
         intents = ", ".join(f"{k} {v}" for k, v in sorted(report.intents.items()))
         text = f"Weekly report {report.week.label} for {quote(report.brand)}: {intents or 'no mentions'}"
-        png = weekly.charts(report).get("trend")
         files = [discord.File(io.BytesIO(png), filename="trend.png")] if png else []
         return {"content": text, "files": files}
+
+    def credential_warnings(self) -> list[str]:
+        """A line for each connector whose credentials must be renewed soon (as connector health warns)."""
+        from zoneinfo import ZoneInfo
+
+        from bot import report as weekly
+        from bot.config import ReportSettings
+
+        assert self.store
+        settings = self.config.report if self.config else ReportSettings()
+        tz = ZoneInfo(self.config.brand.timezone if self.config else "UTC")
+        out = []
+        for name, expiry in self.store.credential_expiries().items():
+            note = weekly.credentials(
+                expiry, now=self.clock.now(), tz=tz, warn_days=settings.credentials_warn_days
+            )
+            if note.warn:
+                out.append(f"{name}: renew credentials: {note.text}")
+        return out
 
     async def case_thread(self, case_id: int) -> discord.Thread | None:
         """The case's thread, started on its draft's card the first time."""
@@ -529,6 +546,7 @@ class ApprovalBot:
                 name = run["connector"]
                 result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
                 lines.append(f"{name}: last poll {run.get('started_at') or 'never'}, {result}")
+            lines += self.credential_warnings()
             counts = self.store.counts()
             lines.append(
                 f"queue: {counts.get('awaiting', 0)} awaiting, {counts.get('outbox', 0)} in the outbox; "
@@ -551,8 +569,15 @@ class ApprovalBot:
             await interaction.response.defer(ephemeral=True)
             now = self.clock.now()
             week = weekly.last_complete_week(now, ZoneInfo(self.config.brand.timezone))
-            built = weekly.build(self.store, self.config, week=week, now=now)
-            await interaction.followup.send(**self.report_message(built), ephemeral=True)
+            path = self.store.path
+            if path is None:  # an in-memory store (tests)
+                built = weekly.build(self.store, self.config, week=week, now=now)
+                png = weekly.charts(built).get("trend")
+            else:  # drawn in a short-lived process, like the daemon's weekly report: no chart stack kept here
+                built, png = await asyncio.to_thread(
+                    weekly.in_child_process, weekly.trend_from_file, path, self.config, week, now
+                )
+            await interaction.followup.send(**self.report_message(built, png), ephemeral=True)
 
         @tree.command(name="pause", description="Stop all posting", guild=guild)
         async def pause(interaction: discord.Interaction) -> None:

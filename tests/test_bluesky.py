@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot import decisions
 from bot.config import parse_config
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
+from bot.models import CredentialExpiry
 from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.base import Secret
@@ -177,6 +178,30 @@ def test_session_is_reused_across_restarts_and_refreshed(fake, clock):
     assert all(token not in repr(second.settings) for token in fake.access)
 
 
+def test_the_session_refresh_token_expiry_is_reported_and_renews_itself(fake, clock):
+    bsky = connector(fake, clock, keywords=[])
+    assert (
+        bsky.credential_expiry() is None
+    )  # not logged in yet: nothing known, and no request made to find out
+    bsky.fetch(None)
+    first = bsky.credential_expiry()
+    assert (first.at, first.what, first.renews) == (
+        clock.now() + timedelta(days=60),
+        "session refresh token",
+        True,
+    )
+    clock.advance(hours=3)  # the access token's 2 h are over: the refresh rolls the refresh token on
+    bsky.fetch(None)
+    assert bsky.credential_expiry().at == clock.now() + timedelta(days=60)
+    # a configured date is one someone must act on: it wins over the session that renews itself, even when later
+    for day in (date(2026, 12, 1), date(2027, 6, 1)):
+        dated = connector(fake, clock, keywords=[], credentials_expire=day)
+        dated.fetch(None)
+        assert dated.credential_expiry() == CredentialExpiry(
+            at=datetime.combine(day, datetime.min.time(), tzinfo=UTC), what="credentials_expire (config)"
+        )
+
+
 def test_session_lives_beside_the_database_and_stays_out_of_the_logs(fake, clock, tmp_path, caplog):
     caplog.set_level("DEBUG")
     bot = BlueskyConnector(settings(fake, session_file=""), clock=clock, state_dir=tmp_path)
@@ -330,3 +355,23 @@ def test_revoked_password_pauses_the_connector_and_is_reported_once(pipeline, fa
     assert len(fake.requests) == count
     assert events.count("connector_paused") == 1
     assert "login refused" in store.paused_connectors()["bluesky"]
+
+
+def test_a_poll_records_when_the_credentials_expire(pipeline, fake, clock):
+    pipe, store, play = pipeline
+    play.key_expires = clock.now() + timedelta(days=5)
+    pipe.poll("bluesky")
+    pipe.poll("googleplay")
+    assert store.credential_expiries() == {
+        "bluesky": CredentialExpiry(
+            at=clock.now() + timedelta(days=60), what="session refresh token", renews=True
+        ),
+        "googleplay": CredentialExpiry(
+            at=clock.now() + timedelta(days=5), what="service account key 01234567"
+        ),
+    }
+    # the key is replaced by one without an end date: tomorrow's check clears the warning
+    play.key_expires = datetime(9999, 12, 31, tzinfo=UTC)
+    clock.advance(hours=25)
+    pipe.poll("googleplay")
+    assert set(store.credential_expiries()) == {"bluesky"}

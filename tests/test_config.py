@@ -100,6 +100,13 @@ def test_all_problems_are_reported_at_once_by_check(tmp_path):
 def test_check_logs_in_to_each_enabled_platform(config_path):
     result = mentionbot(config_path, "check")
     assert "reddit: logged in as u/acme_support" in result.stdout
+    assert "reddit: credentials_expire" not in result.stdout  # no date configured, none known
+
+
+def test_check_says_when_the_configured_credentials_expire(config_path):
+    config_path.write_text(config_path.read_text() + "credentials_expire = 2020-01-31\n")
+    result = mentionbot(config_path, "check")
+    assert "reddit: credentials_expire (config) expired on 2020-01-31" in result.stdout
 
 
 def test_invalid_toml_and_missing_file(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import load_config
+from bot.models import CredentialExpiry
 from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.discord import FakeDiscord
@@ -238,8 +239,16 @@ def test_case_status_and_report_commands(setup):
     ref = setup.pipeline.store.case(setup.pipeline.store.draft(draft_id).case_id).ref
     case = setup.ephemeral(setup.discord.slash("case", {"ref": ref}, MANAGER))
     assert ref in case["data"]["content"] and "owner nobody yet" in case["data"]["content"]
+    expires = setup.clock.now() + timedelta(days=3, hours=1)
+    setup.pipeline.store.set_credential_expiry(
+        "reddit", CredentialExpiry(at=expires, what="credentials_expire (config)"), now=setup.clock.now()
+    )
     status = setup.ephemeral(setup.discord.slash("status", user_id=MANAGER))
     assert "reddit: last poll" in status["data"]["content"] and "1 awaiting" in status["data"]["content"]
+    assert (
+        "reddit: renew credentials: credentials\\_expire (config) expires in 3 days"
+        in status["data"]["content"]
+    )
     interaction = setup.discord.slash("report", user_id=MANAGER)
     report = wait_for(
         lambda: next(
@@ -255,3 +264,22 @@ def test_case_status_and_report_commands(setup):
     assert report["data"]["content"].startswith("Weekly report ")
     # last week is empty here, so there is no trend chart to attach
     assert report["data"]["content"].endswith("no mentions") and not report["data"].get("attachments")
+
+
+def test_the_daemons_weekly_report_is_posted_with_the_chart_drawn_by_its_child_process(setup):
+    from bot import report as weekly
+
+    setup.start_bot()
+    built = weekly.build(
+        setup.pipeline.store,
+        setup.pipeline.config,
+        week=weekly.last_complete_week(setup.clock.now(), weekly.ZoneInfo("Europe/Amsterdam")),
+        now=setup.clock.now(),
+    )
+    # the daemon hands over the charts its report child drew; the bot does not draw them again
+    setup.on_event("report", report=built, paths=[], charts={"trend": b"\x89PNG fake chart"})
+    posted = wait_for(
+        lambda: next((m for m in setup.discord.messages() if m["content"].startswith("Weekly report")), None),
+        what="the weekly report in the channel",
+    )
+    assert [a["filename"] for a in posted["attachments"]] == ["trend.png"]

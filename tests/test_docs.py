@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.config import Config
 from connectors import REGISTRY, load
+from connectors.base import ConnectorSettings
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -48,7 +49,18 @@ def test_every_config_key_is_in_the_shipped_config_with_a_comment():
     keys = list(section_keys(Config, ""))
     for name in REGISTRY:
         keys += [f"connectors.{name}.{f.name}" for f in dataclasses.fields(load(name).Settings)]
-    common = {"enabled", "interval_seconds", "own_accounts", "base_url", "timeout_seconds"}
+    common = {
+        "enabled",
+        "interval_seconds",
+        "own_accounts",
+        "base_url",
+        "timeout_seconds",
+        "credentials_expire",
+    }
+    assert {f.name for f in dataclasses.fields(ConnectorSettings)} == common
+    keys_every_connector = text[text.index("# Keys every connector accepts") :].split("\n[", 1)[0]
+    for key in common:
+        assert key in keys_every_connector, f"config.toml's keys every connector accepts do not name {key}"
     for key in keys:
         *tables, last = key.split(".")
         node = shipped

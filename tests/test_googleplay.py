@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
+from bot.models import CredentialExpiry
 from connectors.base import Secret
 from connectors.fakes.googleplay import FakeGooglePlay
 from connectors.fakes.server import Fault
@@ -130,3 +131,24 @@ def test_refused_key_or_token_is_fatal(fake, clock, monkeypatch):
     fake.inject(Fault(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}, path="/reviews", times=5))
     with pytest.raises(FatalError):
         GooglePlayConnector(GooglePlaySettings(**table), clock=clock).fetch(None)
+
+
+def test_the_service_account_key_expiry_is_read_from_its_certificate_once_a_day(fake, bot, clock, caplog):
+    bot.fetch(None)
+    assert bot.credential_expiry() is None  # Google's certificate of a key without an expiry ends in 9999
+    assert len(fake.calls("GET", "/robot/v1/metadata/x509/")) == 1
+    fake.key_expires = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # the key's end date is set (or rotated)
+    clock.advance(hours=23)
+    bot.fetch(None)
+    assert bot.credential_expiry() is None and len(fake.calls("GET", "/robot/v1/metadata/x509/")) == 1
+    clock.advance(hours=2)
+    bot.fetch(None)
+    assert bot.credential_expiry() == CredentialExpiry(
+        at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC), what="service account key 01234567"
+    )
+    # the certificate endpoint failing leaves the poll alone and the last known expiry in place
+    clock.advance(hours=25)
+    fake.inject(Fault(500, {"error": {"code": 500}}, path="/robot/"))
+    bot.fetch(None)
+    assert "could not read the service account key's certificate: HTTP 500" in caplog.text
+    assert bot.credential_expiry().at == datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

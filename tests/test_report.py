@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from bot import report as weekly
 from bot.cli import cli
+from bot.clock import FakeClock
 from bot.config import parse_config
-from bot.models import Author, Mention, Triage
+from bot.models import Author, CredentialExpiry, Mention, Triage
 from bot.store import Store
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -372,3 +373,76 @@ def test_handles_and_links_are_not_words_or_themes():
         store, weekly.iso(week.start), weekly.iso(week.end), brand="Acme", targets={}
     )
     assert [(t.name, t.count) for t in themes] == [("delivery", 1), ("product quality", 1)]
+
+
+def seed_expiries(store: Store) -> None:
+    """Credential expiries as the connectors would have recorded them at their last poll."""
+    for name, expiry in {
+        "googleplay": CredentialExpiry(
+            at=NOW + timedelta(days=9, hours=3), what="service account key 01234567"
+        ),
+        "reddit": CredentialExpiry(at=datetime(2026, 12, 31, tzinfo=UTC), what="credentials_expire (config)"),
+        "bluesky": CredentialExpiry(at=NOW + timedelta(days=2), what="session refresh token", renews=True),
+        "trustpilot": CredentialExpiry(at=NOW - timedelta(days=1), what="credentials_expire (config)"),
+    }.items():
+        store.set_credential_expiry(name, expiry, now=NOW)
+
+
+def test_connector_health_says_when_credentials_expire_and_warns_before(seeded, tmp_path):
+    seed_expiries(seeded)
+    r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    health = {c["connector"]: (c["health"], c.get("credentials")) for c in r.connectors}
+    assert health["googleplay"] == (
+        "renew credentials: service account key 01234567 expires in 9 days (2026-12-04)",
+        "service account key 01234567 expires in 9 days (2026-12-04)",
+    )
+    assert health["trustpilot"][0] == "renew credentials: credentials_expire (config) expired on 2026-11-24"
+    # 35 days away is beyond the 14-day warning; a session the connector renews itself never warns
+    assert health["reddit"] == ("ok", "credentials_expire (config) expires in 35 days (2026-12-31)")
+    assert health["bluesky"][0] == "not polled this week"
+    assert (
+        health["bluesky"][1] == "session refresh token expires in 2 days (2026-11-27), renewed automatically"
+    )
+    # a refused credential stays "paused" whatever its date says
+    assert health["x"][0] == "paused: 401 Unauthorized: token revoked"
+    md = weekly.markdown(r)
+    assert "| credentials |" in md
+    assert (
+        "Renew the credentials of googleplay before they stop working: "
+        "service account key 01234567 expires in 9 days (2026-12-04)." in md
+    )
+    assert "Renew the credentials of trustpilot" in md and "Renew the credentials of reddit" not in md
+    # the threshold is configurable: at 40 days Reddit's configured date warns too
+    r = weekly.build(
+        seeded, config(report={"credentials_warn_days": 40}), week=weekly.parse_week("2026-W47", AMS), now=NOW
+    )
+    assert "Renew the credentials of reddit" in weekly.markdown(r)
+    # the injected clock moves: once past the date, it says expired
+    later = NOW + timedelta(days=10)
+    r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=later)
+    health = {c["connector"]: c["health"] for c in r.connectors}
+    assert health["googleplay"] == "renew credentials: service account key 01234567 expired on 2026-12-04"
+
+
+def test_status_shows_credentials_expiring(tmp_path, seeded):
+    seed_expiries(seeded)
+    seeded.db.conn.execute(f"vacuum into '{tmp_path / 'bot.db'}'")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[brand]\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n[store]\npath = "bot.db"\n'
+        "[report]\ncredentials_warn_days = 10\n"
+    )
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "status"], obj=FakeClock(NOW))
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("│")}
+    assert "service account key 01234567 expires in 9 days (2026-12-04)" in lines["googleplay"]
+    assert "credentials_expire (config) expires in 35 days (2026-12-31)" in lines["reddit"]
+    assert "session refresh token expires in 2 days (2026-11-27)," in lines["bluesky"]
+    assert "renewed automatically" in result.output  # the cell wraps
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: renew the credentials of googleplay before they stop working: service account key 01234567 "
+        "expires in 9 days (2026-12-04)",
+        "warning: renew the credentials of trustpilot before they stop working: credentials_expire (config) "
+        "expired on 2026-11-24",
+    ]

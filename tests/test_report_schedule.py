@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -113,3 +115,51 @@ def test_a_bad_schedule_is_reported_with_its_key():
         "report.day: expected a weekday name like 'monday', got 'funday'",
         "report.time: expected a 24-hour time like '09:00', got '9am'",
     ]
+
+
+CHILD_SCRIPT = """
+import sys
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from bot import report as weekly
+from bot.clock import FakeClock
+from bot.config import parse_config
+from bot.daemon import Daemon
+from bot.models import Author, Mention, Triage
+from bot.pipeline import Pipeline
+from bot.store import Store
+
+folder = Path(sys.argv[1])
+now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+config = parse_config(
+    {"brand": {"contact_email": "c@a.example"}, "report": {"folder": str(folder / "reports")}}, check_env=False
+)
+store = Store.open(folder / "bot.db")
+for i in range(20):
+    at = now - timedelta(days=7, hours=i)
+    m = Mention("reddit", f"m{i}", "", Author(f"u{i}"), f"post {i} about the lamp", at)
+    store.save_fetch("reddit", [m], None, now=at)
+    store.save_triage(m, Triage(intent="complaint" if i % 2 else "praise"), now=at)
+events = []
+daemon = Daemon(Pipeline(config, store, clock=FakeClock(now), connectors={}, on_event=lambda k, **d: events.append(d)))
+daemon.weekly_report()
+(event,) = events
+print(event["report"].week.label, sorted(event["charts"]), [p.name for p in event["paths"]])
+print("matplotlib loaded:", any(name.startswith("matplotlib") for name in sys.modules))
+"""
+
+
+def test_the_daemon_draws_the_report_in_a_child_process_and_keeps_no_chart_stack(tmp_path):
+    # A fresh interpreter, since this test process may have imported matplotlib already.
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD_SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "2026-W47 ['themes', 'trend', 'volume'] ['report-2026-W47.md', 'report-2026-W47.html']",
+        "matplotlib loaded: False",
+    ]
+    assert (tmp_path / "reports" / "report-2026-W47-trend.png").stat().st_size > 1000
+    assert Store.open(tmp_path / "bot.db").get_setting(weekly.LAST_WRITTEN) == "2026-W47"

@@ -470,7 +470,7 @@ def test_status_shows_each_connectors_calls_this_week(tmp_path, fake, pipeline, 
         '[connectors.x]\nenabled = false\nuser_id = "783214"\nusername = "Acme"\n'
     )
     monkeypatch.setenv("COLUMNS", "250")
-    result = CliRunner().invoke(cli, ["-c", str(config), "status"])
+    result = CliRunner().invoke(cli, ["-c", str(config), "status"], obj=clock)  # "7 days" by the fake clock
     assert result.exit_code == 0, result.output
     assert "API calls (7 days)" in result.output
     (row,) = [line for line in result.output.splitlines() if line.strip("│ ").startswith("x ")]
@@ -487,4 +487,5 @@ def test_reddit_and_google_play_count_their_requests_too(fake_reddit, reddit_env
     with FakeGooglePlay() as play:
         googleplay = connector_for(play, clock, monkeypatch)
         googleplay.fetch(None)
-        assert googleplay.calls == len(play.requests) == 2  # the token exchange and one page
+        # the key's certificate (its expiry, once a day), the token exchange and one page
+        assert googleplay.calls == len(play.requests) == 3

@@ -292,7 +292,10 @@ class FakeDiscord:
             "content": body.get("content") or "",
             "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
-            "attachments": [],
+            # the files' names as discord.py announces them in payload_json (the bytes are not kept)
+            "attachments": [
+                {"id": str(a.get("id")), "filename": a.get("filename")} for a in body.get("attachments") or []
+            ],
             "allowed_mentions": body.get("allowed_mentions"),
             "author": self._user(BOT_ID, bot=True),
             "mentions": [],

@@ -15,9 +15,11 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.fakes.server import FakePlatform, Request, Response, route
@@ -27,6 +29,10 @@ TOKEN = "ya29.fake-play-token"
 KEY_FILE_ENV = "GOOGLEPLAY_SERVICE_ACCOUNT_FILE"
 ACCOUNT = "mentionbot@acme-play.iam.gserviceaccount.com"
 PREFIX = "/androidpublisher/v3/applications/(?P<pkg>[^/]+)/reviews"
+KEY_ID = "0123456789abcdef"
+NO_EXPIRY = datetime(
+    9999, 12, 31, 23, 59, 59, tzinfo=UTC
+)  # what Google's certificate says of a key without one
 
 
 def _error(code: int, status: str, message: str) -> Response:
@@ -46,6 +52,8 @@ class FakeGooglePlay(FakePlatform):
         self.log: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        # When the service account key expires (its certificate's notAfter); set it to test expiry warnings.
+        self.key_expires = NO_EXPIRY
         self._key_dir = tempfile.TemporaryDirectory(prefix="fake-googleplay-")
 
     def key_file(self, key: rsa.RSAPrivateKey | None = None) -> str:
@@ -56,11 +64,12 @@ class FakeGooglePlay(FakePlatform):
         info = {
             "type": "service_account",
             "project_id": "acme-play",
-            "private_key_id": "0123456789abcdef",
+            "private_key_id": KEY_ID,
             "private_key": pem.decode(),
             "client_email": ACCOUNT,
             "client_id": "100000000000000000001",
             "token_uri": f"{self.base_url}/token",
+            "client_x509_cert_url": f"{self.base_url}/robot/v1/metadata/x509/{quote(ACCOUNT)}",
         }
         path = Path(self._key_dir.name) / ("other.json" if key else "service-account.json")
         path.write_text(json.dumps(info))
@@ -152,6 +161,24 @@ class FakeGooglePlay(FakePlatform):
         ):
             return Response(400, {"error": "invalid_grant", "error_description": "Invalid grant."})
         return Response(200, {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"})
+
+    @route("GET", "/robot/v1/metadata/x509/(?P<account>[^/]+)")
+    def certificates(self, request: Request) -> Response:
+        """The public certificate of each of the account's keys, by key id (no authentication), as Google's."""
+        if request.params["account"] not in (ACCOUNT, quote(ACCOUNT)):
+            return _error(404, "NOT_FOUND", "Not found")
+        name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, KEY_ID)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(1)
+            .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+            .not_valid_after(self.key_expires)
+            .sign(self.key, hashes.SHA256())
+        )
+        return Response(200, {KEY_ID: cert.public_bytes(serialization.Encoding.PEM).decode()})
 
     # -- API -------------------------------------------------------------------------------------------------
 
