@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
 
 # Each signal: (name, weight in the cold-start rules, trigger substrings, pattern on the lower-cased text).
 # Positive weights point to a complaint. The pattern only runs when a trigger occurs: it keeps triage fast.
@@ -387,9 +386,9 @@ class ComplaintModel:
     threshold: float = 0.5
     scores: dict[str, float] = field(default_factory=dict)
 
-    # The word and word-pair weights again, keyed by the tokens themselves (see ``score_tokens``).
+    # The word and word-pair weights again, keyed without their prefixes (see ``score_tokens``).
     _words: dict[str, float] = field(init=False, repr=False, compare=False)
-    _pairs: dict[tuple[str, str], float] = field(init=False, repr=False, compare=False)
+    _pairs: dict[str, float] = field(init=False, repr=False, compare=False)
 
     kind = "linear-ngrams-v1"
 
@@ -399,33 +398,33 @@ class ComplaintModel:
             if feature.startswith("w:"):
                 words[feature[2:]] = weight
             elif feature.startswith("b:"):
-                first, _, second = feature[2:].partition(" ")  # tokens never hold a space
-                pairs[(first, second)] = weight
+                pairs[feature[2:]] = weight
         object.__setattr__(self, "_words", words)
         object.__setattr__(self, "_pairs", pairs)
 
     def score(self, feats: Iterable[str]) -> tuple[float, list[tuple[str, float]]]:
         """P(complaint) for the features, and the features that pushed hardest either way."""
         get = self.weights.get
-        found = [(f, w) for f in set(feats) if (w := get(f))]
-        return self._decided(sum([w for _, w in found]), found)
+        return self._decided([(w, "", f) for f in set(feats) if (w := get(f))])
 
     def score_tokens(self, toks: list[str], cues: list[str]) -> tuple[float, list[tuple[str, float]]]:
-        """``score(features(...))`` from the tokens and the ``cue_features``, without building a string per
-        word and word pair: a pair is looked up as a tuple of the tokens, whose hashes are already known."""
+        """``score(features(...))`` from the tokens and the ``cue_features``, without prefixing every word and
+        word pair: the prefixes are added to the few features that explain the decision."""
         words, pairs, get = self._words.get, self._pairs.get, self.weights.get
-        found_words = [(t, w) for t in set(toks) if (w := words(t))]
-        found_pairs = [(p, w) for p in set(pairwise(toks)) if (w := pairs(p))]
-        found = [(f, w) for f in set(cues) if (w := get(f))]
-        z = sum([w for _, w in found_words]) + sum([w for _, w in found_pairs]) + sum([w for _, w in found])
-        found += [("w:" + t, w) for t, w in _ends(found_words)]
-        found += [(f"b:{a} {b}", w) for (a, b), w in _ends(found_pairs)]
-        return self._decided(z, found)
+        found = [(w, "w:", t) for t in set(toks) if (w := words(t))]
+        found += [(w, "b:", p) for p in {f"{a} {b}" for a, b in pairwise(toks)} if (w := pairs(p))]
+        found += [(w, "", f) for f in set(cues) if (w := get(f))]
+        return self._decided(found)
 
-    def _decided(self, z: float, found: list[tuple[str, float]]) -> tuple[float, list[tuple[str, float]]]:
-        z += self.bias
+    def _decided(self, found: list[tuple[float, str, str]]) -> tuple[float, list[tuple[str, float]]]:
+        z = self.bias + sum([f[0] for f in found])
         p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-        return p, sorted(_ends(found), key=_strength, reverse=True)[:4]
+        # The strongest four are among the four most negative and four most positive weights: one sort keyed
+        # in C, then a Python key on eight at most.
+        found.sort(key=_WEIGHT)
+        ends = found if len(found) <= 8 else found[:4] + found[-4:]
+        ends.sort(key=_strength, reverse=True)
+        return p, [(prefix + name, w) for w, prefix, name in ends[:4]]
 
     def to_bytes(self) -> bytes:
         """The model as compressed JSON."""
@@ -454,20 +453,11 @@ class ComplaintModel:
         )
 
 
-_WEIGHT = operator.itemgetter(1)
+_WEIGHT = operator.itemgetter(0)
 
 
-def _ends(found: list[tuple[Any, float]]) -> list[tuple[Any, float]]:
-    """The four most negative and four most positive of (feature, weight) pairs: the strongest four are among
-    them. One sort keyed in C is cheaper than sorting by a Python ``abs`` key."""
-    if len(found) <= 8:
-        return found
-    found.sort(key=_WEIGHT)
-    return found[:4] + found[-4:]
-
-
-def _strength(feature_weight: tuple[str, float]) -> float:
-    return abs(feature_weight[1])
+def _strength(found: tuple[float, str, str]) -> float:
+    return abs(found[0])
 
 
 def train(
