@@ -1,4 +1,5 @@
-"""The daemon: ``schedule`` runs each connector at its interval, the outbox and the SLA sweep, until a signal.
+"""The daemon: ``schedule`` runs each connector at its interval, the outbox, the SLA sweep, the weekly report and
+the model's retraining, until a signal.
 
 SIGTERM and SIGINT let the job in progress finish (every write is a transaction, so nothing is half-written) and
 then stop. Every job is wrapped: one that fails is logged with its name and the daemon carries on.
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 OUTBOX_EVERY_SECONDS = 5
 SWEEP_EVERY_SECONDS = 60
 REPORT_CHECK_SECONDS = 60
+RETRAIN_CHECK_SECONDS = 600
 
 
 class Daemon:
@@ -37,6 +39,7 @@ class Daemon:
         self.scheduler.every(SWEEP_EVERY_SECONDS).seconds.do(self._job, "sla sweep", pipeline.sweep)
         # Checked every minute against the injected clock, so the report keeps its local time across DST.
         self.scheduler.every(REPORT_CHECK_SECONDS).seconds.do(self._job, "weekly report", self.weekly_report)
+        self.scheduler.every(RETRAIN_CHECK_SECONDS).seconds.do(self._job, "model retrain", self.retrain)
 
     def _job(self, what: str, fn: Callable[..., Any], *args: Any) -> None:
         if self.stopping.is_set():
@@ -57,6 +60,24 @@ class Daemon:
             written, paths, pngs = done
             log.info("daemon: weekly report %s written to %s", written.week.label, paths[0].parent)
             p.on_event("report", report=written, paths=paths, charts=pngs)
+
+    def retrain(self) -> None:
+        """Retrain the complaint model when ``triage.retrain_every_hours`` have passed and new labels came in;
+        the next poll triages with it if it beat the cold-start rules."""
+        from bot.triage import retrain_if_due
+
+        p = self.pipeline
+        result = retrain_if_due(p.store, now=p.clock.now(), settings=p.config.triage, in_child=True)
+        if result and "skipped" in result:
+            log.info("daemon: model retrain skipped: %s", result["skipped"])
+        elif result:
+            log.info(
+                "daemon: trained %s: held-back macro-F1 %.3f vs rules %.3f (%s)",
+                result["version"],
+                result["candidate"]["macro_f1"],
+                result["rules"]["macro_f1"],
+                "activated" if result["activated"] else "not better: kept the current model",
+            )
 
     def install_signal_handlers(self) -> None:
         """Stop cleanly on SIGTERM and SIGINT."""

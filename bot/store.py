@@ -888,6 +888,11 @@ class Store:
     def active_model(self) -> dict[str, Any] | None:
         return self._one("select * from models where active = 1")
 
+    def active_model_version(self) -> str | None:
+        """The active model's version, without loading the model."""
+        row = self._one("select version from models where active = 1")
+        return row["version"] if row else None
+
     def model_blob(self, version: str) -> bytes:
         """The serialised model saved under ``version``."""
         row = self._one("select blob from models where version = ?", [version])

@@ -310,10 +310,10 @@ class Triager:
 
     def refreshed(self, store: Store) -> Triager:
         """This triager, or a new one when the store's active model has changed since (call once per cycle)."""
-        row = store.active_model()
-        if (row["version"] if row else RULES_VERSION) == self.version:
+        version = store.active_model_version() or RULES_VERSION
+        if version == self.version:
             return self
-        log.info("triage now uses model %s", row["version"] if row else RULES_VERSION)
+        log.info("triage now uses model %s", version)
         return Triager.from_store(store, languages=self.languages)
 
     def triage(self, mention: Mention) -> Triage:
@@ -585,8 +585,13 @@ def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> d
     return {"candidate": candidate.version, "mentions": total, "changed": len(changes), "changes": changes}
 
 
-def retrain_if_due(store: Store, *, now: datetime, settings: TriageSettings) -> dict[str, Any] | None:
-    """Retrain on the schedule in ``settings`` when new labels have arrived since the last training."""
+def retrain_if_due(
+    store: Store, *, now: datetime, settings: TriageSettings, in_child: bool = False
+) -> dict[str, Any] | None:
+    """Retrain on the schedule in ``settings`` when new labels have arrived since the last training.
+
+    With ``in_child`` (the daemon) the training runs in a short-lived child process, so scikit-learn is never
+    loaded into the long-running process; a store without a file (tests) trains here."""
     if settings.retrain_every_hours <= 0:
         return None
     last = store.get_setting("triage.last_retrain")
@@ -595,8 +600,23 @@ def retrain_if_due(store: Store, *, now: datetime, settings: TriageSettings) -> 
     labels = len(store.labels())
     if labels == int(store.get_setting("triage.labels_at_retrain", "0") or 0):
         return None
-    result = retrain(store, now=now, holdout=settings.holdout, min_labels=settings.min_labels)
+    if in_child and store.path is not None:
+        from bot.report import in_child_process
+
+        result = in_child_process(_retrain_file, store.path, now, settings.holdout, settings.min_labels)
+    else:
+        result = retrain(store, now=now, holdout=settings.holdout, min_labels=settings.min_labels)
     store.set_setting("triage.last_retrain", now.isoformat())
     if "skipped" not in result:
         store.set_setting("triage.labels_at_retrain", str(labels))
     return result
+
+
+def _retrain_file(path: Path, now: datetime, holdout: float, min_labels: int) -> dict[str, Any]:
+    from bot.store import Store
+
+    store = Store.open(path)
+    try:
+        return retrain(store, now=now, holdout=holdout, min_labels=min_labels)
+    finally:
+        store.close()

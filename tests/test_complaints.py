@@ -270,3 +270,67 @@ def test_scoring_from_tokens_matches_scoring_the_feature_strings():
         assert fast_p == pytest.approx(p, abs=1e-12)
         assert sorted(w for _, w in fast_top) == sorted(w for _, w in top)
         assert triager.triage_text(text).complaint_score == round(p, 4)
+
+
+def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_model(tmp_path):
+    """The learning loop as the daemon runs it: labels → the scheduled retrain (scikit-learn in a child process,
+    never in the daemon) → the model activated because it beat the rules → the next poll records its version."""
+    import json
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+    from bot.config import parse_config
+    from bot.daemon import Daemon
+    from bot.pipeline import Pipeline
+    from connectors.file import FileConnector, FileSettings
+    from tests.conftest import ROOT
+
+    store = Store.open(tmp_path / "bot.db")
+    # A made-up product word the rules cannot know about decides these labels: only a learned model gets them.
+    for i in range(30):
+        for word, y in (("zorbix", 1), ("quillet", 0)):
+            store.add_label(
+                None,
+                complaint=bool(y),
+                intent="other",
+                source="discord",
+                actor="sam",
+                now=NOW,
+                text=f"the {word} thing from order {i}",
+            )
+    config = parse_config(
+        {"brand": {"contact_email": "care@acme.example"}, "triage": {"min_labels": 20}}, check_env=False
+    )
+    export = tmp_path / "export.jsonl"
+    export.write_text(
+        json.dumps({"id": "m1", "text": "the zorbix thing again", "created_at": NOW.isoformat()})
+    )
+    clock = FakeClock(NOW + timedelta(hours=1))
+    pipeline = Pipeline(
+        config, store, clock=clock, connectors={"file": FileConnector(FileSettings(paths=[str(export)]))}
+    )
+    daemon = Daemon(pipeline)
+    assert any("retrain" in repr(job.job_func) for job in daemon.scheduler.jobs)
+
+    daemon.retrain()
+    (model,) = store.models()
+    assert model["active"] == 1 and model["version"] == "lr-20261123-020000"
+    daemon.retrain()  # nothing new to learn from: no second model
+    assert len(store.models()) == 1
+
+    pipeline.poll("file")
+    assert store.triage_for("import", "m1").model_version == "lr-20261123-020000"
+    assert store.triage_for("import", "m1").intent == "complaint"
+    # The training runs in a child: the same call in a fresh interpreter leaves scikit-learn unloaded there.
+    code = (
+        "import sys; from bot.triage import retrain_if_due; from bot.store import Store; "
+        "from bot.config import TriageSettings; from datetime import datetime, UTC; "
+        f"s = Store.open({str(tmp_path / 'bot.db')!r}); s.set_setting('triage.labels_at_retrain', '0'); "
+        "retrain_if_due(s, now=datetime(2026, 11, 30, tzinfo=UTC), settings=TriageSettings(min_labels=20), "
+        "in_child=True); print('sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stderr
+    assert len(store.models()) == 2  # it did train, out of this process
