@@ -103,7 +103,9 @@ class Pipeline:
             result.status = "backoff"
             return result
         connector = self.connectors[name]
-        self.triager = self.triager.refreshed(self.store)  # a model trained since (daemon, CLI) is used at once
+        self.triager = self.triager.refreshed(
+            self.store
+        )  # a model trained since (daemon, CLI) is used at once
         started = time.perf_counter()
         calls_before = connector.calls
         new: list[tuple[Mention, Triage | None]] = []
