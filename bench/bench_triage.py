@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.complaints import ComplaintModel
 from bot.store import Store
 from bot.triage import Triager, cross_validate, evaluate, read_labels_csv, train_model
 
@@ -28,6 +29,7 @@ DATA = next(
     Path("../shared/data/complaints-dev.csv"),
 )
 BULK = int(os.environ.get("BENCH_TRIAGE_MENTIONS", 100_000))
+PASSES = 5
 TEXTS = [
     "@AcmeHelp my order #{n} still hasn't arrived, {n} days late. Where is it?",
     "Charged twice for my Acme subscription again. I want a refund",
@@ -42,11 +44,15 @@ TEXTS = [
 ]
 
 
-def _rate(triager: Triager, texts: list[str]) -> float:
-    start = time.perf_counter()
-    for text in texts:
-        triager.triage_text(text)
-    return len(texts) / (time.perf_counter() - start)
+def _rate(triager: Triager, texts: list[str], *, passes: int = 1) -> float:
+    """Texts per second, the best of ``passes`` passes (a shared machine only ever makes a pass slower)."""
+    best = float("inf")
+    for _ in range(passes):
+        start = time.perf_counter()
+        for text in texts:
+            triager.triage_text(text)
+        best = min(best, time.perf_counter() - start)
+    return len(texts) / best
 
 
 def _synthetic(n: int, rng: random.Random) -> list[dict]:
@@ -111,18 +117,20 @@ def main() -> None:
         print(
             f"learned model, 5-fold CV: macro-F1 {cv['macro_f1']:.3f}  accuracy {cv['accuracy']:.3f}  (target ≥ 0.85)"
         )
-        learned = Triager(model=train_model(examples, version="bench"))
-        texts = [t for t, _ in examples] * 4
+        # Loaded from its bytes, as the daemon loads the active model from the store.
+        learned = Triager(model=ComplaintModel.from_bytes(train_model(examples, version="bench").to_bytes()))
+        texts = [t for t, _ in examples]
     else:
         print(f"{DATA} not found: skipping the accuracy figures")
         learned = None
         texts = [t.format(n=7) for t in TEXTS] * 500
     gc.collect()  # the cross-validation's garbage is not the triage's cost
-    rules_rate = _rate(rules, texts)
-    print(f"rules: {rules_rate:,.0f} texts/s on one core (target ≥ 5,000)")
+    rules_rate = _rate(rules, texts, passes=PASSES)
+    print(f"rules: {rules_rate:,.0f} texts/s on one core, best of {PASSES} passes (target ≥ 5,000)")
     if learned is not None:
         learned.triage_text("¿Dónde está mi pedido?")
-        print(f"learned model: {_rate(learned, texts):,.0f} texts/s on one core")
+        rate = _rate(learned, texts, passes=PASSES)
+        print(f"learned model: {rate:,.0f} texts/s on one core, best of {PASSES} passes (target ≥ 5,000)")
 
     rng = random.Random(5)
     items = _synthetic(BULK, rng)

@@ -402,11 +402,13 @@ class Triager:
         )
 
 
+_FEATURE_KINDS = {"w": "word", "b": "words", "s": "signal", "v": "vader bin", "r": "rating"}
+
+
 def _feature_name(feature: str) -> str:
     kind, _, rest = feature.partition(":")
-    names = {"w": "word", "b": "words", "s": "signal", "v": "vader bin", "r": "rating"}
-    if kind in names and rest:
-        return f"{names[kind]} {rest!r}"
+    if kind in _FEATURE_KINDS and rest:
+        return f"{_FEATURE_KINDS[kind]} {rest!r}"
     return f"letters {feature.strip('<>')!r}"
 
 
