@@ -8,6 +8,7 @@ daemon can log it, the demo can print it and Discord can show it, without the pi
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -82,11 +83,20 @@ class Pipeline:
         )
         self.not_before: dict[str, datetime] = {}
         self.failures: dict[str, int] = {}
+        # The daemon's thread and the Discord bot's thread (a manager's approval posts at once) both drive this
+        # pipeline, whose store is one SQLite connection: its stages run one at a time, so a transaction is never
+        # joined by another thread's writes and a second ``post`` waits for the first instead of finding its items
+        # claimed and returning nothing.
+        self.lock = threading.RLock()
 
     # -- polling ----------------------------------------------------------------------------------------------
 
     def poll(self, name: str) -> PollResult:
         """Fetch one connector's new mentions, store them with its cursor, and triage and draft each new one."""
+        with self.lock:
+            return self._poll(name)
+
+    def _poll(self, name: str) -> PollResult:
         result = PollResult(name)
         now = self.clock.now()
         paused = self.store.get_setting(f"connector:{name}:paused")
@@ -282,8 +292,9 @@ class Pipeline:
 
     def post(self) -> list[Sent]:
         """Post what managers have approved (exactly once)."""
-        self.contact_by_message()
-        return self.outbox.run_once()
+        with self.lock:
+            self.contact_by_message()
+            return self.outbox.run_once()
 
     def contact_by_message(self) -> int:
         """Queue the private opening of each case whose public answer went to a human (the platform would not
@@ -328,7 +339,8 @@ class Pipeline:
 
     def sweep(self) -> list[cases.Nudge]:
         """Check the SLA clocks of every open case; send the due private follow-ups where the platform allows."""
-        return cases.sweep(self.store, self.config.sla, now=self.clock.now(), notify=self._nudged)
+        with self.lock:
+            return cases.sweep(self.store, self.config.sla, now=self.clock.now(), notify=self._nudged)
 
     def _nudged(self, nudge: cases.Nudge) -> None:
         case = nudge.case
