@@ -9,6 +9,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import load_config
+from bot.models import Draft
 from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.discord import FakeDiscord
@@ -78,6 +79,25 @@ class Setup:
             lambda: next((r for r in self.discord.responses() if r["interaction"] == interaction_id), None),
             what="the interaction's response",
         )
+
+    def card_says(self, card: dict, text: str) -> dict:
+        """Wait until the bot has edited ``card`` to say ``text``; the card as it is then."""
+
+        def edited() -> dict | None:
+            message = self.discord.message(card["id"])
+            return message if text in message["content"] else None
+
+        return wait_for(edited, what=f"the card to say {text!r}")
+
+    def posted(self, draft_id: int) -> dict:
+        """Wait until the draft is posted and its card links to the reply (the last thing the bot does for it)."""
+
+        def posted() -> Draft | None:
+            draft = self.pipeline.store.draft(draft_id)
+            return draft if draft.state == "posted" else None
+
+        wait_for(posted, what=f"draft {draft_id} posted")
+        return self.card_says(self.card(draft_id), "; posted: <")
 
 
 @pytest.fixture
@@ -152,7 +172,102 @@ def test_a_click_after_a_restart_still_works(setup, fake_reddit):
     setup.start_bot()  # a new client on the same database: the card is not posted again
     assert len([m for m in setup.discord.messages() if f"draft #{draft_id}" in m["content"]]) == 1
     setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
-    wait_for(lambda: fake_reddit.replies_to(comment, author=BOT), what="the reply on Reddit")
+    card = setup.posted(draft_id)
+    assert "Posted by discord:user01" in card["content"] and card["components"] == []
+    assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
+
+
+def test_an_edit_form_submitted_after_a_restart_is_tone_checked_and_posted(setup, fake_reddit):
+    setup.start_bot()
+    comment, draft_id = setup.complaint("u/acme_support my parcel is lost, please help")
+    card = setup.card(draft_id)
+    form = setup.ephemeral(setup.discord.click(card["id"], f"mb:edit:{draft_id}", MANAGER))
+    assert form["type"] == 9
+    setup.bot.stop()
+    setup.start_bot()  # the form is still open in the manager's Discord; this process never showed it
+    refused = setup.ephemeral(
+        setup.discord.submit_modal(
+            f"mb-edit:{draft_id}", {"text": "Sorry, but that is our policy."}, MANAGER, card["id"]
+        )
+    )
+    assert "tone guard" in refused["data"]["content"] and refused["data"]["flags"] & 64
+    assert setup.pipeline.store.draft(draft_id).state == "awaiting"
+    text = setup.pipeline.store.draft(draft_id).text + " We will look at it today."
+    done = setup.ephemeral(
+        setup.discord.submit_modal(f"mb-edit:{draft_id}", {"text": text}, MANAGER, card["id"])
+    )
+    assert done["data"]["content"] == f"Done: edit draft #{draft_id}."
+    card = setup.posted(draft_id)
+    assert "Posted by discord:user01" in card["content"] and text.replace("```", "'''") in card["content"]
+    (reply,) = fake_reddit.replies_to(comment, author=BOT)
+    assert reply["body"] == text
+    assert setup.pipeline.store.draft(draft_id).text == text
+
+
+def test_a_rejection_asks_for_a_reason_and_is_in_the_audit_trail(setup, fake_reddit):
+    setup.start_bot()
+    comment, draft_id = setup.complaint("u/acme_support the refund is late")
+    card = setup.card(draft_id)
+    form = setup.ephemeral(setup.discord.click(card["id"], f"mb:reject:{draft_id}", MANAGER))
+    assert form["type"] == 9 and form["data"]["custom_id"] == f"mb-reject:{draft_id}"
+    outsider = setup.ephemeral(
+        setup.discord.submit_modal(f"mb-reject:{draft_id}", {"text": "no"}, OUTSIDER, card["id"])
+    )
+    assert "Only community managers" in outsider["data"]["content"]
+    empty = setup.ephemeral(
+        setup.discord.submit_modal(f"mb-reject:{draft_id}", {"text": " "}, MANAGER, card["id"])
+    )
+    assert "needs a reason" in empty["data"]["content"]
+    assert setup.pipeline.store.draft(draft_id).state == "awaiting"
+    reason = "answered by phone already"
+    done = setup.ephemeral(
+        setup.discord.submit_modal(f"mb-reject:{draft_id}", {"text": reason}, MANAGER, card["id"])
+    )
+    assert done["data"]["content"] == f"Done: reject draft #{draft_id}."
+    draft = setup.pipeline.store.draft(draft_id)
+    assert (draft.state, draft.reason, draft.decided_by) == ("rejected", reason, "discord:user01")
+    (entry,) = [a for a in setup.pipeline.store.audit(draft_id=draft_id) if a["action"] == "rejected"]
+    assert (entry["actor"], entry["detail"]) == ("discord:user01", reason)
+    card = setup.card_says(
+        card, f"Rejected by discord:user01 at {draft.updated_at:%Y-%m-%d %H:%M} UTC: {reason}"
+    )
+    assert card["components"] == []
+    assert setup.pipeline.post() == [] and fake_reddit.replies_to(comment, author=BOT) == []
+
+
+def test_not_a_complaint_is_a_label_for_the_model(setup, fake_reddit):
+    setup.start_bot()
+    comment, draft_id = setup.complaint("u/acme_support my order is late, where is it")
+    card = setup.card(draft_id)
+    done = setup.ephemeral(setup.discord.click(card["id"], f"mb:relabel:{draft_id}", MANAGER))
+    assert done["data"]["content"] == f"Done: relabel draft #{draft_id}."
+    (label,) = [row for row in setup.pipeline.store.labels() if row["mention_id"] == comment]
+    assert (label["complaint"], label["intent"], label["source"], label["actor"]) == (
+        0,
+        "other",
+        "relabelled",
+        "discord:user01",
+    )
+    assert setup.pipeline.store.draft(draft_id).state == "rejected"
+    card = setup.card_says(card, "Rejected by discord:user01")
+    assert "relabelled as other" in card["content"] and card["components"] == []
+    assert setup.pipeline.post() == [] and fake_reddit.replies_to(comment, author=BOT) == []
+
+
+def test_take_case_makes_the_manager_its_owner(setup):
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my gadget broke after two days")
+    card = setup.card(draft_id)
+    done = setup.ephemeral(setup.discord.click(card["id"], f"mb:take:{draft_id}", MANAGER))
+    assert done["data"]["content"] == f"Done: take draft #{draft_id}."
+    store = setup.pipeline.store
+    case = store.case(store.draft(draft_id).case_id)
+    assert case.owner == "discord:user01"
+    assert [e["actor"] for e in store.case_events(case.id) if e["kind"] == "owner"] == ["discord:user01"]
+    card = setup.card_says(card, "Case taken by discord:user01")
+    assert "owner discord:user01" in card["content"]
+    ids = [c["custom_id"] for row in card["components"] for c in row["components"]]
+    assert f"mb:approve:{draft_id}" in ids  # the draft still awaits its decision: the buttons stay
 
 
 def test_cards_missed_while_discord_was_down_are_posted_on_connect(setup):
@@ -165,12 +280,11 @@ def test_two_simultaneous_approvals_post_once(setup, fake_reddit):
     setup.start_bot()
     comment, draft_id = setup.complaint("u/acme_support charged twice for my subscription")
     card = setup.card(draft_id)
-    first = setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
-    second = setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
-    setup.ephemeral(first), setup.ephemeral(second)
-    wait_for(lambda: fake_reddit.replies_to(comment, author=BOT), what="the reply on Reddit")
-    texts = [setup.ephemeral(i)["data"]["content"] for i in (first, second)]
-    assert sum(t.startswith("Done") for t in texts) == 1
+    # Both see the card with its buttons and click at once: both interactions carry them.
+    clicks = setup.discord.click_together(card["id"], f"mb:approve:{draft_id}", [MANAGER, MANAGER])
+    texts = sorted(setup.ephemeral(i)["data"]["content"] for i in clicks)
+    assert texts[0] == f"Done: approve draft #{draft_id}." and texts[1].startswith("Not done: ")
+    setup.posted(draft_id)
     assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
 
 
@@ -182,10 +296,9 @@ def test_pause_stops_posting(setup, fake_reddit):
     setup.ephemeral(setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER))
     assert setup.pipeline.post() == []
     assert fake_reddit.replies_to(comment, author=BOT) == []
-    setup.ephemeral(setup.discord.slash("resume", user_id=MANAGER))
-    wait_for(lambda: not setup.bot.paused(), what="resume")
-    # The bot's thread commits the resume on its own connection: post until the outbox sees it.
-    wait_for(lambda: setup.pipeline.post() or fake_reddit.replies_to(comment, author=BOT), what="the post")
+    resumed = setup.ephemeral(setup.discord.slash("resume", user_id=MANAGER))
+    assert resumed["data"]["content"] == "Posting resumed by user01."
+    setup.posted(draft_id)  # what was approved during the pause goes out on /resume
     assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
 
 
