@@ -247,8 +247,9 @@ class ApprovalBot:
     # -- life cycle -------------------------------------------------------------------------------------------
 
     def start(self) -> ApprovalBot:
-        """Run the client in a thread with its own event loop."""
+        """Run the client in a thread with its own event loop (again after ``stop``: a new loop, a new client)."""
         self.loop = asyncio.new_event_loop()
+        self._lock, self._closing, self._syncer = asyncio.Lock(), False, None
         self._thread = threading.Thread(target=self._run, name="discord", daemon=True)
         self._thread.start()
         return self
