@@ -453,11 +453,10 @@ class ApprovalBot:
 
     async def _nudge(self, nudge: Any, **_: Any) -> None:
         thread = await self.case_thread(nudge.case.id)
-        if thread:
-            await thread.send(
-                quote(f"{nudge.kind.replace('_', ' ')}: {nudge.text}"),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+        text = f"{nudge.kind.replace('_', ' ')}: {nudge.text}"
+        if thread is None:  # a case without a card (yet): said in the channel rather than not at all
+            thread, text = self.channel, f"case {nudge.case.ref}: {text}"
+        await thread.send(quote(text), allowed_mentions=discord.AllowedMentions.none())
 
     async def _connector_paused(self, connector: str, error: str, **_: Any) -> None:
         if connector in self._paused_told:
@@ -483,21 +482,24 @@ class ApprovalBot:
         files = [discord.File(io.BytesIO(png), filename="trend.png")] if png else []
         return {"content": text, "files": files}
 
-    async def case_thread(self, case_id: int) -> discord.Thread | None:
-        """The case's thread, started on its draft's card the first time."""
+    async def case_thread(self, case_id: int) -> discord.abc.Messageable | None:
+        """The case's thread, started on its draft's card the first time; None while the case has no card."""
         assert self.store and self.client
-        thread_id = self.store.discord_thread(case_id)
-        if thread_id:
-            return self.client.get_channel(int(thread_id)) or await self.client.fetch_channel(int(thread_id))  # type: ignore[return-value]
-        case = self.store.case(case_id)
-        draft = self.store.draft_for(case.platform, case.mention_id)
-        message_id = self.store.discord_card(draft.id) if draft else None
-        if not message_id:
-            return None
-        message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
-        thread = await message.create_thread(name=f"case {case.ref}")
-        self.store.set_discord_thread(case_id, str(thread.id))
-        return thread
+        # Under the cards' lock: a nudge that comes while its card is being posted waits for the card, and two
+        # nudges for one case start one thread.
+        async with self._lock:
+            thread_id = self.store.discord_thread(case_id)
+            if thread_id:
+                return self.client.get_partial_messageable(int(thread_id))
+            case = self.store.case(case_id)
+            draft = self.store.draft_for(case.platform, case.mention_id)
+            message_id = self.store.discord_card(draft.id) if draft else None
+            if not message_id:
+                return None
+            message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+            thread = await message.create_thread(name=f"case {case.ref}")
+            self.store.set_discord_thread(case_id, str(thread.id))
+            return thread
 
     # -- decisions --------------------------------------------------------------------------------------------
 

@@ -69,10 +69,11 @@ class Setup:
         return comment, draft.id
 
     def card(self, draft_id: int) -> dict:
-        return wait_for(
-            lambda: next((m for m in self.discord.messages() if f"draft #{draft_id}" in m["content"]), None),
-            what=f"the card of draft {draft_id}",
+        """The draft's card, once the bot has recorded it (not merely once the fake has it)."""
+        message_id = wait_for(
+            lambda: self.pipeline.store.discord_card(draft_id), what=f"the card of draft {draft_id}"
         )
+        return self.discord.message(message_id)
 
     def ephemeral(self, interaction_id: str) -> dict:
         return wait_for(
@@ -312,6 +313,22 @@ def test_a_case_gets_a_thread_and_its_nudges_go_there(setup):
     assert thread["message_id"] == card["id"] and thread["name"].startswith("case ")
     said = wait_for(lambda: setup.discord.messages(thread["id"]), what="the nudge in the thread")
     assert "overdue" in said[0]["content"] or "reminder" in said[0]["content"]
+
+
+def test_a_nudge_that_comes_while_its_card_is_posted_waits_for_the_card(setup):
+    setup.start_bot()
+    setup.discord.hold_messages()
+    _, draft_id = setup.complaint("u/acme_support my gadget arrived broken and nobody answers")
+    wait_for(
+        lambda: any(f"draft #{draft_id}" in m["content"] for m in setup.discord.messages()),
+        what="the card, sent but not yet answered",
+    )
+    setup.clock.sleep(timedelta(hours=30).total_seconds())
+    assert setup.pipeline.sweep(), "the case should be overdue"
+    setup.discord.release_messages()
+    thread = wait_for(lambda: setup.discord.threads(), what="the case thread")[0]
+    assert thread["message_id"] == setup.card(draft_id)["id"]
+    wait_for(lambda: setup.discord.messages(thread["id"]), what="the nudge in the thread")
 
 
 def test_a_paused_connector_is_said_once_in_the_channel(setup):

@@ -56,6 +56,7 @@ class FakeDiscord:
         self._thread: threading.Thread | None = None
         self.port = 0
         self.identified = threading.Event()
+        self._held: threading.Event | None = None
 
     # -- life cycle -------------------------------------------------------------------------------------------
 
@@ -99,6 +100,7 @@ class FakeDiscord:
 
     def stop(self) -> None:
         """Close the sockets and the server."""
+        self.release_messages()
         if not self._loop:
             return
 
@@ -148,6 +150,17 @@ class FakeDiscord:
         """The guild's application commands as last synced."""
         with self._lock:
             return list(self._commands)
+
+    def hold_messages(self) -> None:
+        """Keep the bot waiting for the answer to each new message (stored, and seen here, at once) until
+        ``release_messages``: a slow Discord, without time."""
+        self._held = threading.Event()
+
+    def release_messages(self) -> None:
+        """Answer the held and all further new messages."""
+        held, self._held = self._held, None
+        if held:
+            held.set()
 
     # -- what people do ---------------------------------------------------------------------------------------
 
@@ -424,6 +437,9 @@ class FakeDiscord:
         message = self._message_payload(message_id, request.match_info["channel"], body)
         with self._lock:
             self._messages[message_id] = message
+        held = self._held
+        if held is not None:
+            await asyncio.get_running_loop().run_in_executor(None, held.wait)
         return self._json(message)
 
     async def _patch_message(self, request: web.Request) -> web.Response:
