@@ -168,6 +168,14 @@ def take_case(store: Store, case_id: int, *, actor: str, now: datetime) -> Case:
     return store.case(case_id)
 
 
+def take_draft_case(store: Store, draft_id: int, *, actor: str, now: datetime) -> Case:
+    """Take the case a draft belongs to (the card's "Take case")."""
+    draft = store.draft(draft_id)
+    if draft.case_id is None:
+        raise DecisionError(f"draft {draft_id} has no case to take")
+    return take_case(store, draft.case_id, actor=actor, now=now)
+
+
 def _pending(store: Store, draft_id: int) -> Draft:
     draft = store.draft(draft_id)
     if draft.state not in PENDING:

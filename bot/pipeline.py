@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
@@ -88,11 +89,20 @@ class Pipeline:
         self.not_before: dict[str, datetime] = {}
         self.failures: dict[str, int] = {}
         self.expiries: dict[str, tuple[str | None, str, bool] | None] = {}  # as last recorded in the store
+        # The daemon's thread and the Discord bot's thread (a manager's approval posts at once) both drive this
+        # pipeline, whose store is one SQLite connection: its stages run one at a time, so a transaction is never
+        # joined by another thread's writes and a second ``post`` waits for the first instead of finding its items
+        # claimed and returning nothing.
+        self.lock = threading.RLock()
 
     # -- polling ----------------------------------------------------------------------------------------------
 
     def poll(self, name: str) -> PollResult:
         """Fetch one connector's new mentions, store them with its cursor, and triage and draft each new one."""
+        with self.lock:
+            return self._poll(name)
+
+    def _poll(self, name: str) -> PollResult:
         result = PollResult(name)
         now = self.clock.now()
         paused = self.store.get_setting(f"connector:{name}:paused")
@@ -103,9 +113,8 @@ class Pipeline:
             result.status = "backoff"
             return result
         connector = self.connectors[name]
-        self.triager = self.triager.refreshed(
-            self.store
-        )  # a model trained since (daemon, CLI) is used at once
+        # A model trained since (the daemon's retrain, `mentionbot model train`) is used at once.
+        self.triager = self.triager.refreshed(self.store)
         started = time.perf_counter()
         calls_before = connector.calls
         new: list[tuple[Mention, Triage | None]] = []
@@ -397,8 +406,9 @@ class Pipeline:
 
     def post(self) -> list[Sent]:
         """Post what managers have approved (exactly once)."""
-        self.contact_by_message()
-        return self.outbox.run_once()
+        with self.lock:
+            self.contact_by_message()
+            return self.outbox.run_once()
 
     def contact_by_message(self) -> int:
         """Queue the private opening of each case whose public answer went to a human (the platform would not
@@ -443,7 +453,8 @@ class Pipeline:
 
     def sweep(self) -> list[cases.Nudge]:
         """Check the SLA clocks of every open case; send the due private follow-ups where the platform allows."""
-        return cases.sweep(self.store, self.config.sla, now=self.clock.now(), notify=self._nudged)
+        with self.lock:
+            return cases.sweep(self.store, self.config.sla, now=self.clock.now(), notify=self._nudged)
 
     def _nudged(self, nudge: cases.Nudge) -> None:
         case = nudge.case

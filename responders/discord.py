@@ -1,13 +1,14 @@
 """The managers' Discord: a card per draft with buttons that call ``bot.decisions``, threads per case, commands.
 
 The discord.py client runs in a thread of its own with its own event loop; the daemon hands it pipeline events with
-``on_event`` (thread-safe). Buttons are ``DynamicItem``s carrying the draft id, so a card posted before a restart
-still works.
+``on_event`` (thread-safe). Buttons are ``DynamicItem``s carrying the draft id, and the Edit and Reject forms are
+routed by their custom_id (which carries it too), so a card or a form opened before a restart still works.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import re
@@ -39,6 +40,10 @@ ACTIONS = {
     "relabel": ("Not a complaint", discord.ButtonStyle.secondary),
     "take": ("Take case", discord.ButtonStyle.secondary),
 }
+
+FORMS = {"edit": ("Edit draft #{}", "Reply"), "reject": ("Reject draft #{}", "Reason")}
+FORM_ID = re.compile(r"mb-(?P<action>edit|reject):(?P<draft>\d+)")
+FIELD = "text"  # the custom_id of a form's one text input
 
 
 def point_at(*, api_base: str | None, gateway_url: str | None) -> None:
@@ -83,7 +88,8 @@ def card_text(store: Store, draft: Draft, *, now: datetime, decision: str = "") 
     if case and case.due_at:
         minutes = int((case.due_at - now).total_seconds() // 60)
         lines.append(
-            f"SLA: case {case.ref} due in {minutes} min" if minutes >= 0 else f"SLA: {-minutes} min overdue"
+            (f"SLA: case {case.ref} due in {minutes} min" if minutes >= 0 else f"SLA: {-minutes} min overdue")
+            + (f", owner {quote(case.owner)}" if case.owner else "")
         )
     if decision:
         lines.append(decision)
@@ -127,30 +133,49 @@ def card_view(draft_id: int) -> discord.ui.View:
     return view
 
 
-class TextModal(discord.ui.Modal):
-    """A one-field modal (edit text, reject reason) whose submit calls ``done(interaction, value)``."""
-
-    def __init__(self, *, title: str, custom_id: str, label: str, default: str, done: Callable):
-        super().__init__(title=title, custom_id=custom_id, timeout=None)
-        self.field = discord.ui.TextInput(
+def form(action: str, draft_id: int, *, default: str = "") -> discord.ui.Modal:
+    """The Edit or Reject form of a draft: one long text field; its custom_id carries the action and the draft."""
+    title, label = FORMS[action]
+    modal = discord.ui.Modal(title=title.format(draft_id), custom_id=f"mb-{action}:{draft_id}", timeout=None)
+    modal.add_item(
+        discord.ui.TextInput(
             label=label,
-            custom_id="text",
+            custom_id=FIELD,
             default=default or None,
             style=discord.TextStyle.long,
             max_length=4000,
         )
-        self.add_item(self.field)
-        self.done = done
+    )
+    # The submit is routed by custom_id (ApprovalBot.submitted), never by this object, so that a form opened before
+    # a restart is handled like any other; a finished modal is not kept in discord.py's view store.
+    modal.stop()
+    return modal
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.done(interaction, self.field.value)
+
+def form_value(data: dict[str, Any], custom_id: str = FIELD) -> str:
+    """The value of one text input in a modal submit's ``data`` (inside action rows or labels)."""
+    pending = list(data.get("components") or [])
+    while pending:
+        component = pending.pop(0)
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"])
+        pending.extend(component.get("components") or [])
+        if component.get("component"):
+            pending.append(component["component"])
+    return ""
+
+
+class _Tree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        interaction.client.approval.busy()  # type: ignore[attr-defined]
+        return True
 
 
 class _Client(discord.Client):
     def __init__(self, approval: ApprovalBot):
         super().__init__(intents=discord.Intents.default())
         self.approval = approval
-        self.tree = app_commands.CommandTree(self)
+        self.tree = _Tree(self)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ActionButton)
@@ -159,6 +184,10 @@ class _Client(discord.Client):
 
     async def on_ready(self) -> None:
         await self.approval.catch_up()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self.approval.submitted(interaction)
 
 
 class ApprovalBot:
@@ -195,6 +224,8 @@ class ApprovalBot:
         self._lock = asyncio.Lock()
         self._paused_told: set[str] = set()
         self._syncer: asyncio.Task | None = None
+        self._work: set[asyncio.Task] = set()  # decisions, their posts and card updates in progress
+        self._closing = False
 
     @classmethod
     def from_config(cls, config: Any, *, clock: Clock | None = None, post: Callable[[], Any] | None = None):
@@ -216,18 +247,33 @@ class ApprovalBot:
     # -- life cycle -------------------------------------------------------------------------------------------
 
     def start(self) -> ApprovalBot:
-        """Run the client in a thread with its own event loop."""
+        """Run the client in a thread with its own event loop (again after ``stop``: a new loop, a new client)."""
         self.loop = asyncio.new_event_loop()
+        self._lock, self._closing, self._syncer = asyncio.Lock(), False, None
         self._thread = threading.Thread(target=self._run, name="discord", daemon=True)
         self._thread.start()
         return self
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
+        loop = self.loop
+        assert loop
+        asyncio.set_event_loop(loop)
         self.store = Store.open(self.store_path)
         self.client = _Client(self)
-        self.loop.create_task(self._connect())  # type: ignore[union-attr]
-        self.loop.run_forever()  # type: ignore[union-attr]
+        loop.create_task(self._connect())
+        try:
+            loop.run_forever()
+        finally:
+            # What is left after the drain in _shutdown (an interaction that arrived as the connection closed) is
+            # cancelled and awaited here, so that no task is destroyed pending and no post outlives the loop.
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+            self.store.close()
 
     async def _connect(self) -> None:
         try:
@@ -235,15 +281,51 @@ class ApprovalBot:
         except Exception:
             log.exception("discord: the client stopped")
 
-    def stop(self) -> None:
-        """Close the connection and the thread."""
-        if self.loop and self.client and not self.loop.is_closed():
-            if self._syncer:
-                self.loop.call_soon_threadsafe(self._syncer.cancel)
-            asyncio.run_coroutine_threadsafe(self.client.close(), self.loop).result(10)
+    def stop(self, *, timeout: float = 10) -> None:
+        """Let the work in progress finish (a decision, its post, its card update), then close the connection and
+        the thread."""
+        if self.loop and self._thread and self._thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(timeout), self.loop).result(timeout + 10)
+            except Exception:
+                log.exception("discord: could not stop cleanly")
             self.loop.call_soon_threadsafe(self.loop.stop)
         if self._thread:
-            self._thread.join(10)
+            self._thread.join(timeout)
+
+    async def _shutdown(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._syncer:
+            self._syncer.cancel()
+        await asyncio.sleep(0)  # an interaction already dispatched takes its first step and counts as work
+        deadline = loop.time() + timeout
+        while self._work:
+            left = deadline - loop.time()
+            if left <= 0:
+                log.warning("discord: stopping with %d task(s) unfinished", len(self._work))
+                break
+            await asyncio.wait(set(self._work), timeout=left)
+        self._closing = True
+        self.ready.clear()  # pipeline events are dropped from here on: catch_up and sync_cards cover them
+        if self.client:
+            await self.client.close()
+
+    def busy(self) -> None:
+        """Count the running task as work in progress, which ``stop`` lets finish."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._track(task)
+
+    def _track(self, task: asyncio.Task) -> None:
+        if task in self._work:
+            return
+        self._work.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._work.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("discord: %s failed", task.get_name(), exc_info=task.exception())
 
     def call(self, coro) -> Any:
         """Run a coroutine on the client's loop from another thread and wait for its result."""
@@ -252,8 +334,6 @@ class ApprovalBot:
 
     def on_event(self, kind: str, **data: Any) -> None:
         """A pipeline event (thread-safe): new drafts get a card, posts update it, nudges go to the case thread."""
-        if not (self.loop and self.ready.is_set()):
-            return  # catch_up posts the missing cards on (re)connect
         handler = {
             "drafted": self._drafted,
             "posted": self._posted,
@@ -261,8 +341,17 @@ class ApprovalBot:
             "connector_paused": self._connector_paused,
             "report": self._report,
         }.get(kind)
-        if handler:
-            asyncio.run_coroutine_threadsafe(handler(**data), self.loop)
+        if not (handler and self.loop and self.ready.is_set()):
+            return  # catch_up posts the missing cards on (re)connect and sync_cards brings the others up to date
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: same as not connected
+            self.loop.call_soon_threadsafe(self._spawn, kind, handler, data)
+
+    def _spawn(self, kind: str, handler: Callable, data: dict[str, Any]) -> None:
+        # The coroutine is made here, on the loop, only while it still runs: none is left never awaited.
+        if self._closing:
+            return
+        assert self.loop
+        self._track(self.loop.create_task(handler(**data), name=f"discord event {kind}"))
 
     # -- cards ------------------------------------------------------------------------------------------------
 
@@ -364,11 +453,10 @@ class ApprovalBot:
 
     async def _nudge(self, nudge: Any, **_: Any) -> None:
         thread = await self.case_thread(nudge.case.id)
-        if thread:
-            await thread.send(
-                quote(f"{nudge.kind.replace('_', ' ')}: {nudge.text}"),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+        text = f"{nudge.kind.replace('_', ' ')}: {nudge.text}"
+        if thread is None:  # a case without a card (yet): said in the channel rather than not at all
+            thread, text = self.channel, f"case {nudge.case.ref}: {text}"
+        await thread.send(quote(text), allowed_mentions=discord.AllowedMentions.none())
 
     async def _connector_paused(self, connector: str, error: str, **_: Any) -> None:
         if connector in self._paused_told:
@@ -411,21 +499,24 @@ class ApprovalBot:
                 out.append(f"{name}: renew credentials: {note.text}")
         return out
 
-    async def case_thread(self, case_id: int) -> discord.Thread | None:
-        """The case's thread, started on its draft's card the first time."""
+    async def case_thread(self, case_id: int) -> discord.abc.Messageable | None:
+        """The case's thread, started on its draft's card the first time; None while the case has no card."""
         assert self.store and self.client
-        thread_id = self.store.discord_thread(case_id)
-        if thread_id:
-            return self.client.get_channel(int(thread_id)) or await self.client.fetch_channel(int(thread_id))  # type: ignore[return-value]
-        case = self.store.case(case_id)
-        draft = self.store.draft_for(case.platform, case.mention_id)
-        message_id = self.store.discord_card(draft.id) if draft else None
-        if not message_id:
-            return None
-        message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
-        thread = await message.create_thread(name=f"case {case.ref}")
-        self.store.set_discord_thread(case_id, str(thread.id))
-        return thread
+        # Under the cards' lock: a nudge that comes while its card is being posted waits for the card, and two
+        # nudges for one case start one thread.
+        async with self._lock:
+            thread_id = self.store.discord_thread(case_id)
+            if thread_id:
+                return self.client.get_partial_messageable(int(thread_id))
+            case = self.store.case(case_id)
+            draft = self.store.draft_for(case.platform, case.mention_id)
+            message_id = self.store.discord_card(draft.id) if draft else None
+            if not message_id:
+                return None
+            message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+            thread = await message.create_thread(name=f"case {case.ref}")
+            self.store.set_discord_thread(case_id, str(thread.id))
+            return thread
 
     # -- decisions --------------------------------------------------------------------------------------------
 
@@ -437,39 +528,37 @@ class ApprovalBot:
     async def act(self, interaction: discord.Interaction, action: str, draft_id: int) -> None:
         """A button click: check the role, then call the same decision the CLI calls."""
         assert self.store
-        if not self.may_act(interaction.user):
-            await interaction.response.send_message(
-                "Only community managers can act on drafts.", ephemeral=True
-            )
+        self.busy()
+        if not await self._allowed(interaction):
             return
-        actor = f"discord:{interaction.user.name}"
-        draft = self.store.draft(draft_id)
-        if action == "edit":
-            modal = TextModal(
-                title=f"Edit draft #{draft_id}",
-                custom_id=f"mb-edit:{draft_id}",
-                label="Reply",
-                default=draft.text,
-                done=lambda i, text: self._decide(i, draft_id, "edit", text=text),
-            )
-            await interaction.response.send_modal(modal)
-        elif action == "reject":
-            modal = TextModal(
-                title=f"Reject draft #{draft_id}",
-                custom_id=f"mb-reject:{draft_id}",
-                label="Reason",
-                default="",
-                done=lambda i, reason: self._decide(i, draft_id, "reject", text=reason),
-            )
-            await interaction.response.send_modal(modal)
+        if action in FORMS:
+            default = self.store.draft(draft_id).text if action == "edit" else ""
+            await interaction.response.send_modal(form(action, draft_id, default=default))
         else:
-            await self._decide(interaction, draft_id, action, actor=actor)
+            await self._decide(interaction, draft_id, action)
+
+    async def submitted(self, interaction: discord.Interaction) -> None:
+        """A form's submit (Edit, Reject), routed by its custom_id; a form opened before a restart works alike."""
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        match = FORM_ID.fullmatch(str(data.get("custom_id", "")))
+        if not match:
+            return
+        self.busy()
+        if not await self._allowed(interaction):
+            return
+        await self._decide(interaction, int(match["draft"]), match["action"], text=form_value(data))
+
+    async def _allowed(self, interaction: discord.Interaction) -> bool:
+        if self.may_act(interaction.user):
+            return True
+        await interaction.response.send_message("Only community managers can act on drafts.", ephemeral=True)
+        return False
 
     async def _decide(
-        self, interaction: discord.Interaction, draft_id: int, action: str, *, text: str = "", actor: str = ""
+        self, interaction: discord.Interaction, draft_id: int, action: str, *, text: str = ""
     ) -> None:
         assert self.store
-        actor = actor or f"discord:{interaction.user.name}"
+        actor = f"discord:{interaction.user.name}"
         now = self.clock.now()
         try:
             async with self._lock:  # one decision at a time: two clicks on Approve make one post
@@ -482,10 +571,7 @@ class ApprovalBot:
                 elif action == "relabel":
                     decisions.relabel(self.store, draft_id, actor=actor, now=now, intent="other")
                 elif action == "take":
-                    draft = self.store.draft(draft_id)
-                    if draft.case_id is None:
-                        raise decisions.DecisionError("this draft has no case")
-                    decisions.take_case(self.store, draft.case_id, actor=actor, now=now)
+                    decisions.take_draft_case(self.store, draft_id, actor=actor, now=now)
         except decisions.DecisionError as exc:
             await interaction.response.send_message(f"Not done: {exc}", ephemeral=True)
             return
@@ -495,8 +581,17 @@ class ApprovalBot:
         )
         await interaction.response.send_message(f"Done: {action} draft #{draft_id}.", ephemeral=True)
         await self.update_card(draft_id, line)
-        if action in ("approve", "edit") and self.post and not self.paused():
+        if action in ("approve", "edit"):
+            await self.post_approved()
+
+    async def post_approved(self) -> None:
+        """Post what is approved now rather than at the daemon's next outbox run, unless posting is paused."""
+        if not self.post or self.paused():
+            return
+        try:
             await asyncio.get_running_loop().run_in_executor(None, self.post)
+        except Exception:
+            log.exception("discord: posting the approved replies failed; the outbox will retry")
 
     def paused(self) -> bool:
         """Whether all posting is paused (``/pause``)."""
@@ -596,6 +691,8 @@ class ApprovalBot:
         word = "paused" if paused else "resumed"
         log.info("discord: posting %s by %s", word, interaction.user.name)
         await interaction.response.send_message(f"Posting {word} by {interaction.user.name}.")
+        if not paused:
+            await self.post_approved()  # what was approved during the pause goes out now
 
 
 def _decided(draft: Draft) -> str:

@@ -1,8 +1,8 @@
 """A loopback fake Discord (REST ``/api/v10`` and the gateway websocket) for the real discord.py client.
 
 Not in FAKES: Discord is where managers decide, not a platform we watch. Tests and the demo drive it with
-``click``, ``submit_modal`` and ``slash``, and read what the bot said with ``messages``, ``edits`` and
-``responses``.
+``click``, ``click_together``, ``submit_modal`` and ``slash``, and read what the bot said with ``messages``,
+``edits`` and ``responses``.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class FakeDiscord:
         self._thread: threading.Thread | None = None
         self.port = 0
         self.identified = threading.Event()
+        self._held: threading.Event | None = None
 
     # -- life cycle -------------------------------------------------------------------------------------------
 
@@ -83,9 +84,14 @@ class FakeDiscord:
             ready.set()
 
         def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(serve())
-            self._loop.run_forever()
+            loop = self._loop
+            assert loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(serve())
+                loop.run_forever()
+            finally:
+                loop.close()
 
         self._thread = threading.Thread(target=run, name="fake-discord", daemon=True)
         self._thread.start()
@@ -94,6 +100,7 @@ class FakeDiscord:
 
     def stop(self) -> None:
         """Close the sockets and the server."""
+        self.release_messages()
         if not self._loop:
             return
 
@@ -144,12 +151,40 @@ class FakeDiscord:
         with self._lock:
             return list(self._commands)
 
+    def hold_messages(self) -> None:
+        """Keep the bot waiting for the answer to each new message (stored, and seen here, at once) until
+        ``release_messages``: a slow Discord, without time."""
+        self._held = threading.Event()
+
+    def release_messages(self) -> None:
+        """Answer the held and all further new messages."""
+        held, self._held = self._held, None
+        if held:
+            held.set()
+
     # -- what people do ---------------------------------------------------------------------------------------
 
     def click(self, message_id: str, custom_id: str, user_id: str) -> str:
         """A member clicks a button on a message; returns the interaction id."""
-        message = self._messages.get(str(message_id)) or self._stub_message(message_id)
-        return self._interact(3, {"custom_id": custom_id, "component_type": 2}, user_id, message=message)
+        return self.click_together(message_id, custom_id, [user_id])[0]
+
+    def click_together(self, message_id: str, custom_id: str, user_ids: list[str]) -> list[str]:
+        """Members click the same button at the same moment: every interaction carries the message as they all saw
+        it, buttons included, and they reach the bot back to back. Returns the interaction ids."""
+        message = self._clickable(str(message_id), custom_id)
+        data = {"custom_id": custom_id, "component_type": 2}
+        return self._interact_all([self._interaction(3, data, u, message=message) for u in user_ids])
+
+    def _clickable(self, message_id: str, custom_id: str) -> dict:
+        # Discord lets nobody click a button the message no longer has (a decided card loses its buttons).
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is None:
+                raise KeyError(f"no message {message_id} in the fake Discord")
+            ids = [c.get("custom_id") for row in message["components"] for c in row.get("components", [])]
+            if custom_id not in ids:
+                raise LookupError(f"message {message_id} has no button {custom_id!r} (it has {ids})")
+            return json.loads(json.dumps(message))  # as it is now, whatever the bot edits next
 
     def submit_modal(
         self, custom_id: str, values: dict[str, str], user_id: str, message_id: str | None = None
@@ -158,7 +193,9 @@ class FakeDiscord:
         rows = [
             {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()
         ]
-        message = self._messages.get(str(message_id)) if message_id else None
+        with self._lock:
+            message = self._messages.get(str(message_id)) if message_id else None
+            message = json.loads(json.dumps(message)) if message else None
         return self._interact(5, {"custom_id": custom_id, "components": rows}, user_id, message=message)
 
     def slash(self, name: str, options: dict[str, Any] | None = None, user_id: str = "") -> str:
@@ -173,10 +210,14 @@ class FakeDiscord:
         data = {"id": command["id"], "name": name, "type": 1, "options": opts, "guild_id": self.guild_id}
         return self._interact(2, data, user_id)
 
-    def _stub_message(self, message_id: str) -> dict:
-        return self._message_payload(str(message_id), self.channel_id, {"content": ""})
-
     def _interact(self, kind: int, data: dict, user_id: str, *, message: dict | None = None) -> str:
+        return self._interact_all([self._interaction(kind, data, user_id, message=message)])[0]
+
+    def _interact_all(self, interactions: list[dict]) -> list[str]:
+        self._dispatch_all([("INTERACTION_CREATE", payload) for payload in interactions])
+        return [payload["id"] for payload in interactions]
+
+    def _interaction(self, kind: int, data: dict, user_id: str, *, message: dict | None = None) -> dict:
         interaction_id = str(next(self._ids))
         payload: dict[str, Any] = {
             "id": interaction_id,
@@ -199,17 +240,19 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = message
-        self._dispatch("INTERACTION_CREATE", payload)
-        return interaction_id
+        return payload
 
-    def _dispatch(self, event: str, data: dict) -> None:
+    def _dispatch_all(self, events: list[tuple[str, dict]]) -> None:
         assert self._loop, "start() the fake first"
-        frame = json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data})
+        frames = [
+            json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}) for event, data in events
+        ]
 
         async def send() -> None:
             for ws in list(self._sockets):
                 if not ws.closed:
-                    await ws.send_str(frame)
+                    for frame in frames:
+                        await ws.send_str(frame)
 
         asyncio.run_coroutine_threadsafe(send(), self._loop).result(10)
 
@@ -397,6 +440,9 @@ class FakeDiscord:
         message = self._message_payload(message_id, request.match_info["channel"], body)
         with self._lock:
             self._messages[message_id] = message
+        held = self._held
+        if held is not None:
+            await asyncio.get_running_loop().run_in_executor(None, held.wait)
         return self._json(message)
 
     async def _patch_message(self, request: web.Request) -> web.Response:
@@ -445,8 +491,6 @@ class FakeDiscord:
             self._responses.append(
                 {"interaction": interaction_id, "type": body.get("type"), "data": body.get("data") or {}}
             )
-            if body.get("type") == 7 and request.query.get("message_id"):
-                pass
         return self._json(
             {"interaction": {"id": interaction_id, "type": 3}, "resource": {"type": body.get("type")}}
         )
