@@ -29,7 +29,7 @@ DATA = next(
     Path("../shared/data/complaints-dev.csv"),
 )
 BULK = int(os.environ.get("BENCH_TRIAGE_MENTIONS", 100_000))
-PASSES = 5
+PASSES = 7  # the best pass is reported: a shared machine only ever makes a pass slower
 TEXTS = [
     "@AcmeHelp my order #{n} still hasn't arrived, {n} days late. Where is it?",
     "Charged twice for my Acme subscription again. I want a refund",
@@ -44,15 +44,11 @@ TEXTS = [
 ]
 
 
-def _rate(triager: Triager, texts: list[str], *, passes: int = 1) -> float:
-    """Texts per second, the best of ``passes`` passes (a shared machine only ever makes a pass slower)."""
-    best = float("inf")
-    for _ in range(passes):
-        start = time.perf_counter()
-        for text in texts:
-            triager.triage_text(text)
-        best = min(best, time.perf_counter() - start)
-    return len(texts) / best
+def _rate(triager: Triager, texts: list[str]) -> float:
+    start = time.perf_counter()
+    for text in texts:
+        triager.triage_text(text)
+    return len(texts) / (time.perf_counter() - start)
 
 
 def _synthetic(n: int, rng: random.Random) -> list[dict]:
@@ -125,12 +121,17 @@ def main() -> None:
         learned = None
         texts = [t.format(n=7) for t in TEXTS] * 500
     gc.collect()  # the cross-validation's garbage is not the triage's cost
-    rules_rate = _rate(rules, texts, passes=PASSES)
-    print(f"rules: {rules_rate:,.0f} texts/s on one core, best of {PASSES} passes (target ≥ 5,000)")
-    if learned is not None:
-        learned.triage_text("¿Dónde está mi pedido?")
-        rate = _rate(learned, texts, passes=PASSES)
-        print(f"learned model: {rate:,.0f} texts/s on one core, best of {PASSES} passes (target ≥ 5,000)")
+    triagers = {"rules": rules} | ({"learned model": learned} if learned else {})
+    for triager in triagers.values():
+        triager.triage_text("¿Dónde está mi pedido?")
+    best = dict.fromkeys(triagers, 0.0)
+    for _ in range(
+        PASSES
+    ):  # passes taken in turn, so that a slower spell of a shared machine hits both alike
+        for name, triager in triagers.items():
+            best[name] = max(best[name], _rate(triager, texts))
+    for name, rate in best.items():
+        print(f"{name}: {rate:,.0f} texts/s on one core, best of {PASSES} passes (target ≥ 5,000)")
 
     rng = random.Random(5)
     items = _synthetic(BULK, rng)
