@@ -19,15 +19,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from bot.child import in_child_process
 from bot.config import WEEKDAYS, Config, ReportSettings
 from bot.models import CredentialExpiry
 from bot.store import Store, iso, parse_time
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 SILENT_PER_COMPLAINT = 26  # doctrine §5: only 4% of unhappy customers complain
 TREND_WEEKS = 8
@@ -943,21 +942,3 @@ def trend_from_file(path: Path, config: Config, week: Week, now: datetime) -> tu
     finally:
         store.close()
     return report, charts(report).get("trend")
-
-
-def _keep_running_on_stop() -> None:
-    # The daemon lets its current job finish on SIGINT/SIGTERM; a report being written is that job.
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-def in_child_process(fn: Callable[..., T], *args: object) -> T:
-    """Run ``fn(*args)`` in a fresh (spawned) Python process that exits afterwards, and return its result."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("spawn")  # a clean interpreter, not a copy of the daemon
-    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_keep_running_on_stop) as pool:
-        return pool.submit(fn, *args).result()

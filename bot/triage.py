@@ -603,7 +603,7 @@ def retrain_if_due(
     if labels == int(store.get_setting("triage.labels_at_retrain", "0") or 0):
         return None
     if in_child and store.path is not None:
-        from bot.report import in_child_process
+        from bot.child import in_child_process
 
         result = in_child_process(_retrain_file, store.path, now, settings.holdout, settings.min_labels)
     else:

@@ -23,6 +23,7 @@ import yarl
 from discord import app_commands
 
 from bot import decisions
+from bot.child import in_child_process
 from bot.clock import Clock, SystemClock
 from bot.models import Draft
 from bot.store import Store
@@ -670,7 +671,7 @@ class ApprovalBot:
                 png = weekly.charts(built).get("trend")
             else:  # drawn in a short-lived process, like the daemon's weekly report: no chart stack kept here
                 built, png = await asyncio.to_thread(
-                    weekly.in_child_process, weekly.trend_from_file, path, self.config, week, now
+                    in_child_process, weekly.trend_from_file, path, self.config, week, now
                 )
             await interaction.followup.send(**self.report_message(built, png), ephemeral=True)
 
