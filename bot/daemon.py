@@ -55,7 +55,8 @@ class Daemon:
 
         p = self.pipeline
         # In a child process: charts and the week's rows would otherwise stay in the daemon's memory for good.
-        done = report.run_due(p.store, p.config, now=p.clock.now(), in_child=True)
+        with p.lock:  # the pipeline's store connection is shared with the Discord bot's thread
+            done = report.run_due(p.store, p.config, now=p.clock.now(), in_child=True)
         if done:
             written, paths, pngs = done
             log.info("daemon: weekly report %s written to %s", written.week.label, paths[0].parent)
@@ -67,7 +68,8 @@ class Daemon:
         from bot.triage import retrain_if_due
 
         p = self.pipeline
-        result = retrain_if_due(p.store, now=p.clock.now(), settings=p.config.triage, in_child=True)
+        with p.lock:  # the pipeline's store connection is shared with the Discord bot's thread
+            result = retrain_if_due(p.store, now=p.clock.now(), settings=p.config.triage, in_child=True)
         if result and "skipped" in result:
             log.info("daemon: model retrain skipped: %s", result["skipped"])
         elif result:
