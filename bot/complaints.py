@@ -6,6 +6,7 @@ training uses scikit-learn's logistic regression and keeps only the weights.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import operator
@@ -14,6 +15,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 # Each signal: (name, weight in the cold-start rules, trigger substrings, pattern on the lower-cased text).
 # Positive weights point to a complaint. The pattern only runs when a trigger occurs: it keeps triage fast.
@@ -377,20 +379,40 @@ def cue_features(*, compound: float, signals: Sequence[Signal], rating: int | No
 
 
 @dataclass(frozen=True, slots=True)
+class EncoderHead:
+    """A logistic regression on a sentence encoder's embedding of the text (see ``bot.encoder``), blended with
+    the word model's probability; it names the encoder it was trained with, by folder and weights' digest."""
+
+    encoder: str
+    sha256: str
+    weights: tuple[float, ...] = field(repr=False)
+    bias: float
+    blend: float = 0.5
+
+    def probability(self, embedding: Sequence[float]) -> float:
+        z = self.bias + float(sum(w * e for w, e in zip(self.weights, embedding, strict=True)))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@dataclass(frozen=True, slots=True)
 class ComplaintModel:
-    """A learned linear complaint model: a bias and a weight per feature; ``score`` gives P(complaint)."""
+    """A learned linear complaint model: a bias and a weight per feature; ``score`` gives P(complaint).
+    With a ``head``, triage blends in the sentence encoder's opinion too."""
 
     version: str
     bias: float
     weights: dict[str, float] = field(repr=False)
     threshold: float = 0.5
     scores: dict[str, float] = field(default_factory=dict)
+    head: EncoderHead | None = None
 
     # The word and word-pair weights again, keyed without their prefixes (see ``score_tokens``).
     _words: dict[str, float] = field(init=False, repr=False, compare=False)
     _pairs: dict[str, float] = field(init=False, repr=False, compare=False)
 
-    kind = "linear-ngrams-v1"
+    @property
+    def kind(self) -> str:
+        return KIND + ("+encoder" if self.head else "")
 
     def __post_init__(self) -> None:
         words, pairs = {}, {}
@@ -436,21 +458,28 @@ class ComplaintModel:
             "scores": self.scores,
             "weights": self.weights,
         }
+        if self.head:
+            data["head"] = dataclasses.asdict(self.head)
         return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> ComplaintModel:
         """Load a model saved by ``to_bytes``."""
         data = json.loads(zlib.decompress(blob))
-        if data.get("kind") != cls.kind:
-            raise ValueError(f"not a {cls.kind} model: {data.get('kind')!r}")
+        if data.get("kind") not in (KIND, KIND + "+encoder"):
+            raise ValueError(f"not a {KIND} model: {data.get('kind')!r}")
+        head = data.get("head")
         return cls(
             version=data["version"],
             bias=data["bias"],
             weights=data["weights"],
             threshold=data.get("threshold", 0.5),
             scores=data.get("scores", {}),
+            head=EncoderHead(**head | {"weights": tuple(head["weights"])}) if head else None,
         )
+
+
+KIND = "linear-ngrams-v1"
 
 
 _WEIGHT = operator.itemgetter(0)
@@ -479,3 +508,19 @@ def train(
         str(n): round(float(w), 5) for n, w in zip(names, clf.coef_[0], strict=True) if abs(w) >= min_weight
     }
     return ComplaintModel(version=version, bias=float(clf.intercept_[0]), weights=weights)
+
+
+def train_head(
+    embeddings: Any, labels: Sequence[int], *, encoder: str, sha256: str, c: float = 1.0
+) -> EncoderHead:
+    """Fit the logistic regression on sentence embeddings (one row per label)."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    clf.fit(embeddings, list(labels))
+    return EncoderHead(
+        encoder=encoder,
+        sha256=sha256,
+        weights=tuple(round(float(w), 6) for w in clf.coef_[0]),
+        bias=float(clf.intercept_[0]),
+    )

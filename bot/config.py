@@ -130,9 +130,21 @@ class TriageSettings:
     retrain_every_hours: float = 24.0
     min_labels: int = 50
     holdout: float = 0.2
+    # A sentence-transformers model folder for the optional encoder head (see bot/encoder.py); "" = words only.
+    encoder: str = ""
 
     def problems(self, path: str) -> list[str]:
         out = []
+        if self.encoder:
+            from bot.encoder import NEEDED
+
+            folder = Path(self.encoder).expanduser()
+            missing = [n for n in NEEDED if not (folder / n).is_file()]
+            if missing:
+                out.append(
+                    f"{path}.encoder: expected a sentence-transformers model folder with {', '.join(NEEDED)}"
+                    f" (`make encoder` unpacks one into models/), got {self.encoder!r}: missing {', '.join(missing)}"
+                )
         if self.retrain_every_hours < 0:
             out.append(
                 f"{path}.retrain_every_hours: expected 0 (never) or more, got {self.retrain_every_hours}"

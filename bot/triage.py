@@ -3,12 +3,14 @@
 Cold start (``rules-v1``): VADER on a cleaned text (hashtags split off, "no problem" and "can't wait" neutralised,
 long posts judged by their share of negative words rather than the saturated compound), plus the signals of a
 broken customer expectation, sarcasm cues, and the star rating of reviews. A learned complaint model, once one is
-active in the store, replaces the rules' complaint score. Every decision carries the reasons that decided it.
+active in the store, replaces the rules' complaint score; trained with a sentence encoder (``bot.encoder``, optional)
+it blends in the encoder's opinion. Every decision carries the reasons that decided it.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 import random
@@ -39,6 +41,7 @@ from bot.complaints import (
     SARCASM,
     SARCASM_ALWAYS,
     ComplaintModel,
+    EncoderHead,
     Signal,
     cue_features,
     features,
@@ -47,11 +50,13 @@ from bot.complaints import (
     lowered,
     tokens,
     train,
+    train_head,
 )
 from bot.models import Intent, Mention, Triage
 
 if TYPE_CHECKING:
     from bot.config import TriageSettings
+    from bot.encoder import SentenceEncoder
     from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -293,6 +298,9 @@ class Triager:
         self.version = model.version if model else RULES_VERSION
         self.vader = Vader()
         self.lang = LanguageDetector(self.languages)
+        self.encoder = _encoder_for(model.head) if model and model.head else None
+        if model and model.head and self.encoder is None:
+            self.version += "/words-only"
 
     @classmethod
     def from_store(cls, store: Store, *, languages: tuple[str, ...] = ("en",)) -> Triager:
@@ -359,9 +367,13 @@ class Triager:
         else:
             cues = cue_features(compound=compound, signals=signals)
             p, top = self.model.score_tokens(tokens(text), cues)
-            z = math.log(max(p, 1e-9) / max(1 - p, 1e-9))
             reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0]
             reasons += [f"model: {_feature_name(f)} {w:+.2f}" for f, w in top]
+            if self.encoder is not None and (head := self.model.head):
+                pe = head.probability(self.encoder.encode([text])[0])
+                reasons.append(f"encoder {self.encoder.name}: P(complaint) {pe:.2f}, words {p:.2f}")
+                p = (1 - head.blend) * p + head.blend * pe
+            z = math.log(max(p, 1e-9) / max(1 - p, 1e-9))
             threshold = self.model.threshold
         if rating is not None:
             z += RATING_SHIFT.get(rating, 0.0)
@@ -467,10 +479,38 @@ def scores_for(truth: Sequence[int], predicted: Sequence[int], *, seconds: float
     }
 
 
-def train_model(examples: Sequence[tuple[str, int]], *, version: str) -> ComplaintModel:
-    """A complaint model fitted on (text, complaint) examples."""
+def train_model(
+    examples: Sequence[tuple[str, int]], *, version: str, encoder: SentenceEncoder | None = None
+) -> ComplaintModel:
+    """A complaint model fitted on (text, complaint) examples; with an encoder, its head too."""
     featurer = Triager()
-    return train([(text_features(featurer, text), y) for text, y in examples], version=version)
+    model = train([(text_features(featurer, text), y) for text, y in examples], version=version)
+    if encoder is None:
+        return model
+    head = _train_head(encoder, encoder.encode([t for t, _ in examples]), [y for _, y in examples])
+    return dataclasses.replace(model, head=head)
+
+
+def _train_head(encoder: SentenceEncoder, embeddings: Any, labels: Sequence[int]) -> EncoderHead:
+    return train_head(embeddings, labels, encoder=str(encoder.path), sha256=encoder.sha256)
+
+
+def _encoder_for(head: EncoderHead) -> SentenceEncoder | None:
+    """The encoder a model's head was trained with, or None (logged) when it is gone or has changed."""
+    from bot.encoder import EncoderError, load_encoder
+
+    try:
+        encoder = load_encoder(head.encoder)
+    except (EncoderError, OSError) as exc:
+        log.warning("the model's sentence encoder cannot be loaded (%s): using its word model alone", exc)
+        return None
+    if encoder.sha256 != head.sha256:
+        log.warning(
+            "the sentence encoder at %s has changed since the model was trained: using its word model alone",
+            head.encoder,
+        )
+        return None
+    return encoder
 
 
 def _folds(examples: Sequence[tuple[str, int]], k: int, seed: int) -> list[list[int]]:
@@ -485,18 +525,26 @@ def _folds(examples: Sequence[tuple[str, int]], k: int, seed: int) -> list[list[
     return folds
 
 
-def cross_validate(examples: Sequence[tuple[str, int]], *, k: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Stratified k-fold scores of the learned model (predictions pooled over the folds)."""
+def cross_validate(
+    examples: Sequence[tuple[str, int]], *, k: int = 5, seed: int = 0, encoder: SentenceEncoder | None = None
+) -> dict[str, Any]:
+    """Stratified k-fold scores of the learned model (predictions pooled over the folds); with an encoder, of
+    the blend that triage makes (each text is encoded once)."""
     featurer = Triager()
     feats = [text_features(featurer, text) for text, _ in examples]
+    embedded = encoder.encode([t for t, _ in examples]) if encoder else None
     predicted = [0] * len(examples)
     for fold in _folds(examples, k, seed):
         held = set(fold)
-        model = train(
-            [(feats[i], y) for i, (_, y) in enumerate(examples) if i not in held], version=f"cv-{seed}"
-        )
+        kept = [i for i in range(len(examples)) if i not in held]
+        model = train([(feats[i], examples[i][1]) for i in kept], version=f"cv-{seed}")
+        head = None
+        if encoder is not None:
+            head = _train_head(encoder, embedded[kept], [examples[i][1] for i in kept])
         for i in fold:
             p, _ = model.score(feats[i])
+            if head:
+                p = (1 - head.blend) * p + head.blend * head.probability(embedded[i])
             predicted[i] = int(p >= model.threshold)
     return scores_for([y for _, y in examples], predicted)
 
@@ -509,8 +557,11 @@ def retrain(
     holdout: float = 0.2,
     min_labels: int = 20,
     seed: int = 0,
+    encoder: str = "",
 ) -> dict[str, Any]:
     """Train on the store's labels (plus ``extra``), compare with the rules on held-back labels, save, maybe activate.
+
+    With ``encoder`` (a model folder, ``[triage] encoder``) the model gets the sentence encoder's head too.
 
     Returns what happened: ``version``, ``activated``, the candidate's and the rules' held-back scores, or
     ``skipped`` with the reason when there is too little to learn from.
@@ -526,10 +577,13 @@ def retrain(
     train_set = [e for i, e in enumerate(examples) if i not in held]
     test_set = [e for i, e in enumerate(examples) if i in held]
     version = f"lr-{now:%Y%m%d-%H%M%S}"
-    candidate = evaluate(Triager(model=train_model(train_set, version=version)), test_set)
+    from bot.encoder import load_encoder
+
+    sentences = load_encoder(encoder) if encoder else None
+    candidate = evaluate(Triager(model=train_model(train_set, version=version, encoder=sentences)), test_set)
     rules = evaluate(Triager(), test_set)
     better = candidate["macro_f1"] > rules["macro_f1"]
-    model = train_model(examples, version=version)
+    model = train_model(examples, version=version, encoder=sentences)
     scores = {
         "heldback_macro_f1": candidate["macro_f1"],
         "heldback_accuracy": candidate["accuracy"],
@@ -537,7 +591,7 @@ def retrain(
         "n_train": len(examples),
         "n_heldback": len(test_set),
     }
-    model = ComplaintModel(version=version, bias=model.bias, weights=model.weights, scores=scores)
+    model = dataclasses.replace(model, scores=scores)
     store.save_model(version, kind=model.kind, blob=model.to_bytes(), scores=scores, now=now, active=better)
     log.info(
         "trained %s on %d labels: held-back macro-F1 %.3f vs rules %.3f (%s)",
@@ -605,20 +659,24 @@ def retrain_if_due(
     if in_child and store.path is not None:
         from bot.child import in_child_process
 
-        result = in_child_process(_retrain_file, store.path, now, settings.holdout, settings.min_labels)
+        result = in_child_process(
+            _retrain_file, store.path, now, settings.holdout, settings.min_labels, settings.encoder
+        )
     else:
-        result = retrain(store, now=now, holdout=settings.holdout, min_labels=settings.min_labels)
+        result = retrain(
+            store, now=now, holdout=settings.holdout, min_labels=settings.min_labels, encoder=settings.encoder
+        )
     store.set_setting("triage.last_retrain", now.isoformat())
     if "skipped" not in result:
         store.set_setting("triage.labels_at_retrain", str(labels))
     return result
 
 
-def _retrain_file(path: Path, now: datetime, holdout: float, min_labels: int) -> dict[str, Any]:
+def _retrain_file(path: Path, now: datetime, holdout: float, min_labels: int, encoder: str) -> dict[str, Any]:
     from bot.store import Store
 
     store = Store.open(path)
     try:
-        return retrain(store, now=now, holdout=holdout, min_labels=min_labels)
+        return retrain(store, now=now, holdout=holdout, min_labels=min_labels, encoder=encoder)
     finally:
         store.close()

@@ -23,6 +23,13 @@ def _current_triager(obj: Any, *, need_store: bool = False):
     return Triager.from_store(store, languages=tuple(config.brand.languages)), store
 
 
+def _encoder_path(obj: Any) -> str:
+    """``[triage] encoder`` of the configuration, or "" (words only) without a config file."""
+    if obj is None or not os.path.exists(obj.config_path):
+        return ""
+    return obj.config().triage.encoder
+
+
 def _load(path: str):
     from bot.triage import read_labels_csv
 
@@ -108,11 +115,16 @@ def _print_scores(title: str, s: dict[str, Any]) -> None:
 @click.pass_obj
 def eval_command(obj: Any, labels_path: str, train_path: str | None, as_json: bool) -> None:
     """Score the current model (or a fresh one trained on --train) on a labelled CSV."""
+    from bot.encoder import EncoderError, load_encoder
     from bot.triage import Triager, evaluate, train_model
 
     examples = _load(labels_path)
     if train_path:
-        triager = Triager(model=train_model(_load(train_path), version="eval-candidate"))
+        try:
+            encoder = load_encoder(path) if (path := _encoder_path(obj)) else None
+        except EncoderError as exc:
+            raise click.ClickException(str(exc)) from exc
+        triager = Triager(model=train_model(_load(train_path), version="eval-candidate", encoder=encoder))
     else:
         triager, _ = _current_triager(obj)
     triager.triage_text("¿Dónde está mi pedido? Llevo una semana esperando.")  # loads the language model
@@ -129,11 +141,15 @@ def eval_command(obj: Any, labels_path: str, train_path: str | None, as_json: bo
 def train_command(obj: Any, labels_path: str | None) -> None:
     """Train from the database's labels (plus --labels), report held-back scores, activate only if better."""
     from bot.cli import console
+    from bot.encoder import EncoderError
     from bot.triage import retrain
 
     extra = _load(labels_path) if labels_path else []
     _, store = _current_triager(obj, need_store=True)
-    result = retrain(store, now=obj.clock.now(), extra=extra)
+    try:
+        result = retrain(store, now=obj.clock.now(), extra=extra, encoder=_encoder_path(obj))
+    except EncoderError as exc:
+        raise click.ClickException(str(exc)) from exc
     if "skipped" in result:
         console.print(f"not trained: {result['skipped']}", markup=False)
         sys.exit(1)

@@ -104,7 +104,7 @@ def test_train_save_load_and_every_triage_records_the_version():
         # The rules were as good on the held-back labels: the model is kept but not used.
         assert result["candidate"]["macro_f1"] <= result["rules"]["macro_f1"]
         store.save_model(
-            version, kind=ComplaintModel.kind, blob=store.model_blob(version), scores={}, now=NOW, active=True
+            version, kind=stored["kind"], blob=store.model_blob(version), scores={}, now=NOW, active=True
         )
     triager = Triager.from_store(store)
     assert triager.version == version
