@@ -105,10 +105,13 @@ class SentenceEncoder:
         ]
 
 
-@functools.cache
 def load_encoder(path: str | Path) -> SentenceEncoder:
     """The encoder in a sentence-transformers model folder, loaded once per process."""
-    folder = Path(path).expanduser()
+    return _load(Path(path).expanduser().resolve())
+
+
+@functools.cache
+def _load(folder: Path) -> SentenceEncoder:
     missing = [n for n in NEEDED if not (folder / n).is_file()]
     if missing:
         raise EncoderError(
@@ -138,7 +141,7 @@ def load_encoder(path: str | Path) -> SentenceEncoder:
     tokenizer.enable_truncation(min(MAX_TOKENS, int(config.get("max_position_embeddings", MAX_TOKENS))))
     tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
     return SentenceEncoder(
-        path=folder.resolve(),
+        path=folder,
         sha256=digest.hexdigest(),
         dim=int(config["hidden_size"]),
         layers=int(config["num_hidden_layers"]),

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import ConfigError, load_config
-from bot.encoder import EncoderError, load_encoder
+from bot.encoder import EncoderError, _load, load_encoder
 from bot.store import Store
 from bot.triage import Triager, cross_validate, train_model
 from tests.test_complaints import written_labels
@@ -89,6 +89,7 @@ def tiny(tmp_path) -> Path:
 
 def test_embeddings_are_unit_length_and_do_not_depend_on_the_batch(tiny):
     encoder = load_encoder(tiny)
+    assert load_encoder(f"{tiny}/../{tiny.name}/") is encoder  # one copy of the weights per folder
     short, long = "my parcel never arrived", "charged twice for my subscription, I want a refund " * 3
     alone = encoder.encode([short])
     together = encoder.encode([long, short, "thanks for the quick delivery"])
@@ -126,7 +127,7 @@ def test_a_changed_encoder_leaves_the_word_model_alone_and_says_so(tmp_path, cap
     folder = make_tiny_bert(tmp_path / "enc", seed=1)
     model = train_model(written_labels(), version="lr-enc", encoder=load_encoder(folder))
     make_tiny_bert(tmp_path / "enc", seed=2)  # other weights in the same folder
-    load_encoder.cache_clear()
+    _load.cache_clear()
     with caplog.at_level(logging.WARNING):
         t = Triager(model=model).triage_text("still waiting for my refund after two weeks")
     assert "has changed since the model was trained" in caplog.text
