@@ -252,42 +252,20 @@ class Pipeline:
                 for batch in itertools.chain((first, second), batches):
                     yield stored(fresh := fresh_of(batch), here(fresh))
                 return
-
-            def take_back(task: WorkerTask) -> bool:
-                if task.triages is not None or not task.future.cancel():
-                    return False
-                task.triages = here(task.mentions)
-                return True
-
-            def collect(tasks: list[WorkerTask]) -> list[Triage | None]:
-                triages: list[Triage | None] = []
-                for task in tasks:
-                    # Rather than wait for the worker, take back the newest chunk it has not begun.
-                    while not task.future.done() and any(
-                        take_back(t) for _, later in reversed(pending) for t in reversed(later)
-                    ):
-                        pass
-                    if task.triages is not None or take_back(task):
-                        triages += task.triages or []
-                        continue
-                    try:
-                        triages += worker.triages(task.future.result())
-                    except Exception as exc:  # the worker died: carry on here
-                        if not isinstance(exc, BrokenProcessPool) or not worker.broken:
-                            log.exception("%s: the triage worker failed; triaging in this process", name)
-                        worker.broken = True
-                        triages += here(task.mentions)
-                return triages
-
             # The worker starts up on the second batch while the first is triaged here.
             pending = [(fresh := fresh_of(second), worker.triage(fresh))]
             yield stored(fresh := fresh_of(first), here(fresh))
             for batch in itertools.chain(batches, [None]):
                 if batch is not None:
                     pending.append((fresh := fresh_of(batch), worker.triage(fresh)))
-                done, tasks = pending[0]
-                triages = collect(tasks)
-                pending.pop(0)
+                done, future = pending.pop(0)
+                try:
+                    triages = future.result()
+                except Exception as exc:  # the worker died: carry on here
+                    if not isinstance(exc, BrokenProcessPool) or not worker.broken:
+                        log.exception("%s: the triage worker failed; triaging in this process", name)
+                    worker.broken = True
+                    triages = here(done)
                 yield stored(done, triages)
 
     def _triage(self, name: str, mention: Mention) -> Triage | None:
@@ -519,20 +497,10 @@ class Pipeline:
                     log.warning("%s: %s", connector.name, exc)
 
 
-@dataclass
-class WorkerTask:
-    """A chunk of mentions sent to the triage worker; ``triages`` once taken back and triaged by the caller."""
-
-    mentions: list[Mention]
-    future: Future[list[tuple | None]]
-    triages: list[Triage | None] | None = None
-
-
 class TriageWorker:
     """A process that triages batches of mentions with a copy of the pipeline's triager."""
 
     MIN_CORES = 2
-    CHUNK = 100  # mentions per task
 
     def __init__(self, executor: Any):
         self.executor = executor
@@ -561,27 +529,17 @@ class TriageWorker:
         finally:
             executor.shutdown(cancel_futures=True)
 
-    def triage(self, mentions: list[Mention]) -> list[WorkerTask]:
-        """The mentions in chunks, each with the future of its triages as rows (see ``triages``).
-
-        A chunk the worker has not begun can be cancelled and triaged by the caller instead, so that both
-        processes stay busy whichever of them is the slower.
-        """
-        tasks = []
-        for i in range(0, len(mentions), self.CHUNK):
-            chunk = mentions[i : i + self.CHUNK]
-            try:
-                future = self.executor.submit(_triage_in_worker, [(m.key, m.text, m.rating) for m in chunk])
-            except BrokenProcessPool as exc:
-                future = Future()
-                future.set_exception(exc)
-            tasks.append(WorkerTask(chunk, future))
-        return tasks
-
-    @staticmethod
-    def triages(rows: list[tuple | None]) -> list[Triage | None]:
-        """A chunk's triages, in order (``None`` where one failed)."""
-        return [None if row is None else Triage(*row) for row in rows]
+    def triage(self, mentions: list[Mention]) -> Future[list[Triage | None]]:
+        """The triage of each mention, in order (``None`` where it failed), when the worker has done them."""
+        try:
+            future = self.executor.submit(_triage_in_worker, [(m.key, m.text, m.rating) for m in mentions])
+        except BrokenProcessPool as exc:
+            failed: Future[list[Triage | None]] = Future()
+            failed.set_exception(exc)
+            return failed
+        triages: Future[list[Triage | None]] = Future()
+        future.add_done_callback(lambda done: _chain(done, triages))
+        return triages
 
 
 _worker_triager: Triager | None = None
@@ -608,3 +566,10 @@ def _triage_in_worker(items: list[tuple[str, str, int | None]]) -> list[tuple | 
             log.exception("could not triage mention %s", key)
             out.append(None)
     return out
+
+
+def _chain(done: Future[list[tuple | None]], triages: Future[list[Triage | None]]) -> None:
+    if (exc := done.exception()) is not None:
+        triages.set_exception(exc)
+    else:
+        triages.set_result([None if row is None else Triage(*row) for row in done.result()])
