@@ -247,7 +247,7 @@ class Pipeline:
             if first is not None:
                 yield stored(fresh := fresh_of(first), here(fresh))
             return
-        with TriageWorker.start(self.triager) as worker:
+        with self.store.bulk_load(), TriageWorker.start(self.triager) as worker:
             if worker is None:
                 for batch in itertools.chain((first, second), batches):
                     yield stored(fresh := fresh_of(batch), here(fresh))
