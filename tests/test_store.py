@@ -85,3 +85,15 @@ def test_two_managers_approving_at_once_queue_one_post(tmp_path):
     assert results.count("approved") == 1, results
     assert len(store.outbox()) == 1
     assert len([a for a in store.audit(draft_id=draft.id) if a["action"] == "approved"]) == 1
+
+
+def test_a_bulk_load_puts_the_connection_settings_back(tmp_path):
+    store = Store.open(tmp_path / "bot.db")
+    pragma = lambda name: store.db.conn.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
+    before = (pragma("wal_autocheckpoint"), pragma("cache_size"), pragma("synchronous"))
+    with pytest.raises(RuntimeError), store.bulk_load():
+        assert (pragma("wal_autocheckpoint"), pragma("cache_size")) == (10000, -65536)
+        assert pragma("synchronous") == before[2]  # durability is not traded for speed
+        raise RuntimeError("an import that fails half way")
+    assert (pragma("wal_autocheckpoint"), pragma("cache_size"), pragma("synchronous")) == before
+    store.close()
