@@ -147,7 +147,15 @@ def train_command(obj: Any, labels_path: str | None) -> None:
     extra = _load(labels_path) if labels_path else []
     _, store = _current_triager(obj, need_store=True)
     try:
-        result = retrain(store, now=obj.clock.now(), extra=extra, encoder=_encoder_path(obj))
+        settings = obj.config().triage
+        result = retrain(
+            store,
+            now=obj.clock.now(),
+            extra=extra,
+            holdout=settings.holdout,
+            min_labels=settings.min_labels,
+            encoder=settings.encoder,
+        )
     except EncoderError as exc:
         raise click.ClickException(str(exc)) from exc
     if "skipped" in result:

@@ -334,3 +334,18 @@ def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_m
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
     assert len(store.models()) == 2  # it did train, out of this process
+
+
+def test_cli_model_train_follows_the_configured_minimum(tmp_path):
+    from bot.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\npath = "bot.db"\n[triage]\nmin_labels = 100\n')
+    store = Store.open(tmp_path / "bot.db")
+    for text, y in written_labels():
+        store.add_label(
+            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
+        )
+    store.close()
+    out = CliRunner().invoke(cli, ["-c", str(config), "model", "train"])
+    assert out.exit_code == 1 and "64 labels (32 complaints): need 100" in out.output, out.output
