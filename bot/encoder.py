@@ -44,11 +44,12 @@ class SentenceEncoder:
         return self.path.name
 
     def encode(self, texts: Sequence[str], *, batch: int = 32) -> Any:
-        """One row per text; texts are batched by length so that little padding is computed."""
+        """One row per text; texts are batched by their number of tokens so that little padding is computed."""
         import numpy as np
 
         out = np.zeros((len(texts), self.dim), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        counts = [sum(e.attention_mask) for e in self.tokenizer.encode_batch(list(texts))]
+        order = sorted(range(len(texts)), key=counts.__getitem__)
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
             out[rows] = self._forward([texts[i] for i in rows])
