@@ -43,6 +43,18 @@ def written_labels() -> list[tuple[str, int]]:
     return out
 
 
+def labelled_store(folder, config_extra: str = ""):
+    """A config.toml in ``folder`` (plus ``config_extra``) and its store, holding the written labels."""
+    config = folder / "config.toml"
+    config.write_text('[store]\npath = "bot.db"\n' + config_extra)
+    store = Store.open(folder / "bot.db")
+    for text, y in written_labels():
+        store.add_label(
+            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
+        )
+    return config, store
+
+
 def test_signals_and_urgency_name_their_words():
     names = {
         s.name: s.text for s in find_signals("Still waiting, my order is 3 days late. No problem though")
@@ -222,13 +234,7 @@ def test_scheduled_retrain_and_the_next_cycle_picks_up_the_model():
 def test_cli_model_train_list_and_backtest(tmp_path):
     from bot.cli import cli
 
-    config = tmp_path / "config.toml"
-    config.write_text('[store]\npath = "bot.db"\n')
-    store = Store.open(tmp_path / "bot.db")
-    for text, y in written_labels():
-        store.add_label(
-            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
-        )
+    config, store = labelled_store(tmp_path)
     mention = Mention(
         platform="x",
         id="1",
@@ -339,13 +345,7 @@ def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_m
 def test_cli_model_train_follows_the_configured_minimum(tmp_path):
     from bot.cli import cli
 
-    config = tmp_path / "config.toml"
-    config.write_text('[store]\npath = "bot.db"\n[triage]\nmin_labels = 100\n')
-    store = Store.open(tmp_path / "bot.db")
-    for text, y in written_labels():
-        store.add_label(
-            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
-        )
+    config, store = labelled_store(tmp_path, "[triage]\nmin_labels = 100\n")
     store.close()
     out = CliRunner().invoke(cli, ["-c", str(config), "model", "train"])
     assert out.exit_code == 1 and "64 labels (32 complaints): need 100" in out.output, out.output

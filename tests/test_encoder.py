@@ -16,7 +16,7 @@ from bot.config import ConfigError, load_config
 from bot.encoder import EncoderError, _load, load_encoder
 from bot.store import Store
 from bot.triage import Triager, cross_validate, train_model
-from tests.test_complaints import written_labels
+from tests.test_complaints import labelled_store, written_labels
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 DIM, LAYERS, HEADS, INNER, POSITIONS = 16, 2, 4, 32, 64
@@ -136,13 +136,7 @@ def test_a_changed_encoder_leaves_the_word_model_alone_and_says_so(tmp_path, cap
 
 
 def test_cli_trains_with_the_configured_encoder_and_triage_uses_it(tmp_path, tiny):
-    config = tmp_path / "config.toml"
-    config.write_text(f'[store]\npath = "bot.db"\n[triage]\nencoder = "{tiny}"\n')
-    store = Store.open(tmp_path / "bot.db")
-    for text, y in written_labels():
-        store.add_label(
-            None, complaint=bool(y), intent="other", source="test", actor="sam", now=NOW, text=text
-        )
+    config, store = labelled_store(tmp_path, f'[triage]\nencoder = "{tiny}"\n')
     store.close()
     labels = tmp_path / "labels.csv"
     labels.write_text("text,complaint\n" + "".join(f'"{t}",{y}\n' for t, y in written_labels()))
