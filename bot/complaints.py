@@ -393,6 +393,10 @@ class EncoderHead:
         z = self.bias + float(sum(w * e for w, e in zip(self.weights, embedding, strict=True)))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
+    def blended(self, words: float, encoder: float) -> float:
+        """The complaint probability triage uses, from the word model's and this head's."""
+        return (1 - self.blend) * words + self.blend * encoder
+
 
 @dataclass(frozen=True, slots=True)
 class ComplaintModel:

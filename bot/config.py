@@ -136,11 +136,9 @@ class TriageSettings:
     def problems(self, path: str) -> list[str]:
         out = []
         if self.encoder:
-            from bot.encoder import NEEDED
+            from bot.encoder import NEEDED, missing_files
 
-            folder = Path(self.encoder).expanduser()
-            missing = [n for n in NEEDED if not (folder / n).is_file()]
-            if missing:
+            if missing := missing_files(Path(self.encoder).expanduser()):
                 out.append(
                     f"{path}.encoder: expected a sentence-transformers model folder with {', '.join(NEEDED)}"
                     f" (`make encoder` unpacks one into models/), got {self.encoder!r}: missing {', '.join(missing)}"

@@ -106,6 +106,11 @@ class SentenceEncoder:
         ]
 
 
+def missing_files(folder: Path) -> list[str]:
+    """The files of a sentence-transformers model folder that ``folder`` lacks."""
+    return [n for n in NEEDED if not (folder / n).is_file()]
+
+
 def load_encoder(path: str | Path) -> SentenceEncoder:
     """The encoder in a sentence-transformers model folder, loaded once per process."""
     return _load(Path(path).expanduser().resolve())
@@ -113,8 +118,7 @@ def load_encoder(path: str | Path) -> SentenceEncoder:
 
 @functools.cache
 def _load(folder: Path) -> SentenceEncoder:
-    missing = [n for n in NEEDED if not (folder / n).is_file()]
-    if missing:
+    if missing := missing_files(folder):
         raise EncoderError(
             f"{folder}: not a sentence-transformers model folder (missing {', '.join(missing)})"
         )

@@ -319,7 +319,7 @@ class Triager:
     def refreshed(self, store: Store) -> Triager:
         """This triager, or a new one when the store's active model has changed since (call once per cycle)."""
         version = store.active_model_version() or RULES_VERSION
-        if version == self.version:
+        if version == (self.model.version if self.model else RULES_VERSION):
             return self
         log.info("triage now uses model %s", version)
         return Triager.from_store(store, languages=self.languages)
@@ -372,7 +372,7 @@ class Triager:
             if self.encoder is not None and (head := self.model.head):
                 pe = head.probability(self.encoder.encode([text])[0])
                 reasons.append(f"encoder {self.encoder.name}: P(complaint) {pe:.2f}, words {p:.2f}")
-                p = (1 - head.blend) * p + head.blend * pe
+                p = head.blended(p, pe)
             z = math.log(max(p, 1e-9) / max(1 - p, 1e-9))
             threshold = self.model.threshold
         if rating is not None:
@@ -544,7 +544,7 @@ def cross_validate(
         for i in fold:
             p, _ = model.score(feats[i])
             if head:
-                p = (1 - head.blend) * p + head.blend * head.probability(embedded[i])
+                p = head.blended(p, head.probability(embedded[i]))
             predicted[i] = int(p >= model.threshold)
     return scores_for([y for _, y in examples], predicted)
 
@@ -566,6 +566,8 @@ def retrain(
     Returns what happened: ``version``, ``activated``, the candidate's and the rules' held-back scores, or
     ``skipped`` with the reason when there is too little to learn from.
     """
+    from bot.encoder import load_encoder
+
     examples = [(row["text"] or "", int(row["complaint"])) for row in store.labels()] + list(extra)
     counts = [sum(1 for _, y in examples if y == c) for c in (0, 1)]
     if len(examples) < min_labels or min(counts) < 3:
@@ -577,8 +579,6 @@ def retrain(
     train_set = [e for i, e in enumerate(examples) if i not in held]
     test_set = [e for i, e in enumerate(examples) if i in held]
     version = f"lr-{now:%Y%m%d-%H%M%S}"
-    from bot.encoder import load_encoder
-
     sentences = load_encoder(encoder) if encoder else None
     candidate = evaluate(Triager(model=train_model(train_set, version=version, encoder=sentences)), test_set)
     rules = evaluate(Triager(), test_set)

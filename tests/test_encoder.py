@@ -161,3 +161,18 @@ def test_cli_trains_with_the_configured_encoder_and_triage_uses_it(tmp_path, tin
     decision = json.loads(out.output)
     assert decision["model_version"].startswith("lr-") and decision["intent"] == "complaint"
     assert any(r.startswith("encoder tiny-bert") for r in decision["reasons"])
+
+
+def test_a_words_only_triager_is_kept_from_one_cycle_to_the_next(tmp_path, caplog):
+    folder = make_tiny_bert(tmp_path / "enc", seed=1)
+    model = train_model(written_labels(), version="lr-enc", encoder=load_encoder(folder))
+    store = Store.open(tmp_path / "bot.db")
+    store.save_model(model.version, kind=model.kind, blob=model.to_bytes(), scores={}, now=NOW, active=True)
+    make_tiny_bert(tmp_path / "enc", seed=2)
+    _load.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        triager = Triager.from_store(store)
+        # The active model has not changed: no reload (and no warning) each poll.
+        assert triager.refreshed(store) is triager
+    assert caplog.text.count("has changed since the model was trained") == 1
+    store.close()
