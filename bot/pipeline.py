@@ -222,8 +222,9 @@ class Pipeline:
     ) -> Iterator[list[tuple[Mention, Triage | None]]]:
         """``ingest`` over many batches (a backfill), yielding each batch's new mentions once stored.
 
-        Where the machine has a second core, a worker process triages batch n+1 while this one parses and
-        stores batch n: triage is most of the work, and SQLite and the parsing then cost the import little.
+        Where the machine has a second core, worker processes (one per core) triage the next batches while this
+        one parses and stores batch n: triage is most of the work, and spread over every core with the parsing
+        and SQLite, the import keeps close to the rate of triage alone.
         """
         seen: set[str] = set()
         complaints: dict[tuple[str, str], int] = {}
@@ -252,21 +253,29 @@ class Pipeline:
                 for batch in itertools.chain((first, second), batches):
                     yield stored(fresh := fresh_of(batch), here(fresh))
                 return
-            # The worker starts up on the second batch while the first is triaged here.
-            pending = [(fresh := fresh_of(second), worker.triage(fresh))]
-            yield stored(fresh := fresh_of(first), here(fresh))
-            for batch in itertools.chain(batches, [None]):
-                if batch is not None:
-                    pending.append((fresh := fresh_of(batch), worker.triage(fresh)))
-                done, future = pending.pop(0)
+
+            def finished(
+                done: list[Mention], future: Future[list[Triage | None]]
+            ) -> list[tuple[Mention, Triage | None]]:
                 try:
                     triages = future.result()
-                except Exception as exc:  # the worker died: carry on here
+                except Exception as exc:  # a worker died: carry on here
                     if not isinstance(exc, BrokenProcessPool) or not worker.broken:
                         log.exception("%s: the triage worker failed; triaging in this process", name)
                     worker.broken = True
                     triages = here(done)
-                yield stored(done, triages)
+                return stored(done, triages)
+
+            # The workers start up on the second batch while the first is triaged here; after that each worker
+            # has a batch in hand and one more waits, so none idles while this process parses and stores.
+            pending = [(fresh := fresh_of(second), worker.triage(fresh))]
+            yield stored(fresh := fresh_of(first), here(fresh))
+            for batch in batches:
+                pending.append((fresh := fresh_of(batch), worker.triage(fresh)))
+                if len(pending) > worker.processes:
+                    yield finished(*pending.pop(0))
+            while pending:
+                yield finished(*pending.pop(0))
 
     def _triage(self, name: str, mention: Mention) -> Triage | None:
         try:
@@ -498,34 +507,38 @@ class Pipeline:
 
 
 class TriageWorker:
-    """A process that triages batches of mentions with a copy of the pipeline's triager."""
+    """Processes, one per core, that triage batches of mentions with a copy of the pipeline's triager."""
 
     MIN_CORES = 2
+    MAX_PROCESSES = 4  # past this, the one process that parses and stores is the limit
 
-    def __init__(self, executor: Any):
+    def __init__(self, executor: Any, processes: int):
         self.executor = executor
+        self.processes = processes
         self.broken = False
 
     @classmethod
     @contextmanager
     def start(cls, triager: Triager) -> Iterator[TriageWorker | None]:
-        """A worker, or ``None`` on a single core (where it would only compete with the caller)."""
-        if len(os.sched_getaffinity(0)) < cls.MIN_CORES:
+        """The workers, or ``None`` on a single core (where they would only compete with the caller)."""
+        cores = len(os.sched_getaffinity(0))
+        if cores < cls.MIN_CORES:
             yield None
             return
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        processes = min(cores, cls.MAX_PROCESSES)
         blob = triager.model.to_bytes() if triager.model else None
         # spawn, not fork: the caller may hold threads (the progress bar, the Discord bot) and open SQLite handles
         executor = ProcessPoolExecutor(
-            1,
+            processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
             initargs=(triager.languages, blob),
         )
         try:
-            yield cls(executor)
+            yield cls(executor, processes)
         finally:
             executor.shutdown(cancel_futures=True)
 
@@ -550,6 +563,8 @@ def _start_worker(languages: tuple[str, ...], model_blob: bytes | None) -> None:
     from bot.complaints import ComplaintModel
 
     global _worker_triager
+    # Below the caller's priority: the one process that parses and stores sets the pace, the workers fill in.
+    os.nice(5)
     model = ComplaintModel.from_bytes(model_blob) if model_blob else None
     _worker_triager = Triager(languages=languages, model=model)
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
+import bot.pipeline as pipeline_module
+from bot.clock import FakeClock
+from bot.config import parse_config
+from bot.models import Author, Mention
+from bot.pipeline import Pipeline
+from bot.store import Store
 from tests.conftest import mentionbot, open_store
 
 
@@ -94,3 +101,35 @@ def test_a_large_import_is_triaged_in_batches_without_losing_order_or_repeats(tm
     assert not any(r.startswith("repeat contact") for r in first.reasons)
     assert "repeat contact: complaint #2 from this person" in second.reasons
     assert store.person("import", "dee")["complaints"] == 2
+
+
+def _die(items):
+    """Stands in for the workers' triage: the process dies as a crash would kill it."""
+    os._exit(3)
+
+
+def test_an_import_whose_triage_workers_die_finishes_in_the_command(tmp_path, monkeypatch, caplog):
+    """The workers are lost mid-import (their function dies in them): every row is still stored and triaged once,
+    by the command itself, and the loss is logged once."""
+    monkeypatch.setattr(pipeline_module, "_triage_in_worker", _die)
+    config = parse_config({"brand": {"contact_email": "care@acme.example"}}, check_env=False)
+    pipeline = Pipeline(config, Store.memory(), clock=FakeClock(), connectors={})
+    batches = [
+        [
+            Mention(
+                platform="import",
+                id=f"{b}-{i}",
+                url="",
+                author=Author(f"user{i}", "", ""),
+                text="My order never arrived" if i == 0 else f"Love the lamp, number {i}!",
+                created_at=datetime(2025, 1, 2, tzinfo=UTC),
+            )
+            for i in range(50)
+        ]
+        for b in range(6)
+    ]
+    stored = [pair for batch in pipeline.ingest_many("import", batches) for pair in batch]
+
+    assert len(stored) == 300 and all(triage is not None for _, triage in stored)
+    assert pipeline.store.intent_counts()["complaint"] == 6
+    assert len([r for r in caplog.records if "triage worker failed" in r.getMessage()]) == 1
