@@ -18,7 +18,8 @@ from itertools import pairwise
 from typing import Any
 
 # Each signal: (name, weight in the cold-start rules, trigger substrings, pattern on the lower-cased text).
-# Positive weights point to a complaint. The pattern only runs when a trigger occurs: it keeps triage fast.
+# Positive weights point to a complaint. The pattern only runs when one of its triggers occurs (``find_cues``
+# finds them all in one scan): it keeps triage fast.
 SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     (
         "still waiting",
@@ -222,7 +223,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     ("can't wait", -1.2, ("wait",), r"\b(?:can'?t|cannot|can not) wait\b"),
     ("thanks", -0.6, ("thank", "thx", "ty", "cheers"), r"\b(?:thanks|thank you|thx|ty|cheers)\b"),
 ]
-_SIGNAL_PATTERNS = [(name, weight, triggers, re.compile(p)) for name, weight, triggers, p in SIGNALS]
+_SIGNAL_PATTERNS = [(name, weight, re.compile(p)) for name, weight, _, p in SIGNALS]
 # The patterns below read the lowered text (``lowered``), so they need no IGNORECASE.
 SARCASM = re.compile(
     r"\b(?:thanks? (?:a lot|a bunch|so much|for nothing|again)|great job|good job|well done|nice one|nice going|"
@@ -308,7 +309,41 @@ URGENCY: list[tuple[str, tuple[str, ...], str]] = [
     ),
 ]
 
-_URGENCY_PATTERNS = [(name, triggers, re.compile(p)) for name, triggers, p in URGENCY]
+_URGENCY_PATTERNS = [(name, re.compile(p)) for name, _, p in URGENCY]
+
+
+def _trie(words: Iterable[str]) -> str:
+    """A pattern matching any of ``words``, spelled as a trie: the regex engine tries one branch per letter
+    instead of every word in turn, and at one position prefers the longest word."""
+    root: dict[str, dict] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def spell(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + spell(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return spell(root)
+
+
+_TRIGGERS = sorted({t for _, _, ts, _ in SIGNALS for t in ts} | {t for _, ts, _ in URGENCY for t in ts})
+# One scan finds the triggers of every signal and urgency category; a lookahead so that overlapping triggers are
+# all found. At one position only the longest trigger is reported, so each stands for its shorter prefixes too:
+# the signals and categories to look for, by trigger.
+_TRIGGER_SCAN = re.compile(f"(?=({_trie(_TRIGGERS)}))")
+_CANDIDATES = {
+    t: (
+        frozenset(i for i, (_, _, ts, _) in enumerate(SIGNALS) if any(t.startswith(u) for u in ts)),
+        frozenset(i for i, (_, ts, _) in enumerate(URGENCY) if any(t.startswith(u) for u in ts)),
+    )
+    for t in _TRIGGERS
+}
 # One pass over the lower-cased text: a link, a handle, a word (a leading # dropped), or a punctuation mark.
 _TOKEN = re.compile(r"(https?://\S+|www\.\S+)|(@\w+)|#?(\w[\w']*)|([^\w\s])")
 _DIGITS = str.maketrans("123456789", "000000000")
@@ -328,24 +363,36 @@ def lowered(text: str) -> str:
     return text.lower().replace("’", "'")
 
 
+def find_cues(text: str, *, low: str | None = None) -> tuple[list[Signal], list[tuple[str, str]]]:
+    """``find_signals`` and ``find_urgency`` in one scan of the text."""
+    low = low if low is not None else lowered(text)
+    signals: set[int] = set()
+    urgency: set[int] = set()
+    for trigger in set(_TRIGGER_SCAN.findall(low)):
+        s, u = _CANDIDATES[trigger]
+        signals |= s
+        urgency |= u
+    found = []
+    for i in sorted(signals):
+        name, weight, pattern = _SIGNAL_PATTERNS[i]
+        if m := pattern.search(low):
+            found.append(Signal(name, weight, m.group(0)))
+    urgent = []
+    for i in sorted(urgency):
+        name, pattern = _URGENCY_PATTERNS[i]
+        if m := pattern.search(low):
+            urgent.append((name, m.group(0)))
+    return found, urgent
+
+
 def find_signals(text: str, *, low: str | None = None) -> list[Signal]:
     """Every complaint or not-a-complaint cue in ``text``, at most one per signal name."""
-    low = low if low is not None else lowered(text)
-    found = []
-    for name, weight, triggers, pattern in _SIGNAL_PATTERNS:
-        if any(map(low.__contains__, triggers)) and (m := pattern.search(low)):
-            found.append(Signal(name, weight, m.group(0)))
-    return found
+    return find_cues(text, low=low)[0]
 
 
 def find_urgency(text: str, *, low: str | None = None) -> list[tuple[str, str]]:
     """The urgency categories in ``text`` with the words that matched, one per category."""
-    low = low if low is not None else lowered(text)
-    found = []
-    for name, triggers, pattern in _URGENCY_PATTERNS:
-        if any(map(low.__contains__, triggers)) and (m := pattern.search(low)):
-            found.append((name, m.group(0)))
-    return found
+    return find_cues(text, low=low)[1]
 
 
 def tokens(text: str) -> list[str]:

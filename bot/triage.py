@@ -45,8 +45,7 @@ from bot.complaints import (
     Signal,
     cue_features,
     features,
-    find_signals,
-    find_urgency,
+    find_cues,
     lowered,
     tokens,
     train,
@@ -279,11 +278,12 @@ class LanguageDetector:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What the cold-start rules read in a text."""
+    """What the cold-start rules read in a text (and the urgency categories, found in the same scan)."""
 
     compound: float
     tone: float
     signals: list[Signal]
+    urgent: list[tuple[str, str]]
     low: str
     notes: tuple[str, ...]
     rules_logit: float
@@ -337,7 +337,7 @@ class Triager:
             tone = max(-1.0, min(1.0, (vs["pos"] - vs["neg"]) * 3))
             notes.append(f"long post: tone {tone:+.2f} from word shares")
         low = lowered(text)
-        signals = find_signals(text, low=low)
+        signals, urgent = find_cues(text, low=low)
         sarcasm = SARCASM.search(low)
         broken = any(s.weight >= 1.0 for s in signals)
         sarcastic = sarcasm is not None and (broken or tone < 0 or SARCASM_ALWAYS.search(low) is not None)
@@ -345,7 +345,7 @@ class Triager:
             tone = -abs(tone) if tone else -0.5
             notes.append(f"sarcasm: {sarcasm.group(0).lower()!r} with a broken expectation")
         z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
-        return Reading(compound, tone, signals, low, tuple(notes), z)
+        return Reading(compound, tone, signals, urgent, low, tuple(notes), z)
 
     def features(self, text: str, reading: Reading | None = None) -> list[str]:
         """The complaint model's features for one text."""
@@ -394,7 +394,7 @@ class Triager:
         else:
             intent = "other"
 
-        urgent = find_urgency(text, low=low)
+        urgent = reading.urgent
         if intent != "complaint":
             urgent = [(k, w) for k, w in urgent if k in ("safety", "legal")]
         urgency = min(3, len(urgent) + (1 if any(k in ("safety", "legal") for k, _ in urgent) else 0))

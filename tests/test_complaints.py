@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 
-from bot.complaints import ComplaintModel, features, find_signals, find_urgency
+from bot.complaints import (
+    SIGNALS,
+    URGENCY,
+    ComplaintModel,
+    Signal,
+    features,
+    find_cues,
+    find_signals,
+    find_urgency,
+    lowered,
+)
 from bot.models import Author, Mention
 from bot.store import Store
 from bot.triage import Triager, backtest, cross_validate, read_labels_csv, retrain, scores_for, train_model
@@ -65,6 +76,32 @@ def test_signals_and_urgency_name_their_words():
     assert names["no problem"] == "no problem"
     assert "broken" not in names  # "no problem" is not a problem
     assert find_urgency("I will sue, this is unsafe") == [("safety", "unsafe"), ("legal", "sue")]
+
+
+def test_one_scan_for_triggers_finds_what_checking_each_signal_in_turn_finds():
+    """find_cues looks for every trigger in one scan (overlapping ones too) and runs only the patterns whose
+    triggers occur: the same cues as trying each signal's triggers and pattern in turn."""
+    texts = [
+        "I have never received my refund, nobody answered and it's still not working",
+        "Not bad at all, no problems, can't wait for the next one",
+        "never again: cancel my account, switching to their rival. lawyer next",
+        "The charger was smoking and burnt my hand!! third time I call 😡",
+        "nothing to see here",
+        "keep calling, keeps logging me out, been waiting 3 hours on hold",
+    ]
+    for text in texts:
+        low = lowered(text)
+        signals = [
+            Signal(name, weight, m.group(0))
+            for name, weight, triggers, pattern in SIGNALS
+            if any(t in low for t in triggers) and (m := re.search(pattern, low))
+        ]
+        urgent = [
+            (name, m.group(0))
+            for name, triggers, pattern in URGENCY
+            if any(t in low for t in triggers) and (m := re.search(pattern, low))
+        ]
+        assert find_cues(text) == (signals, urgent), text
 
 
 def test_features_normalise_handles_links_and_digits():
