@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from vaderSentiment.vaderSentiment import (
     NEGATE,
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
-    allcap_differential,
+    normalize,
     scalar_inc_dec,
 )
 
@@ -111,20 +112,21 @@ class Vader(SentimentIntensityAnalyzer):
         if not text.isascii():
             text = self._describe_emoji(text)
         text = text.strip()
-        words = [_strip_punctuation(w) for w in text.split()]
+        # vaderSentiment strips the punctuation around a word unless that leaves two letters or fewer
+        words = [w if len(s := w.strip(_PUNCTUATION)) <= 2 else s for w in text.split()]
         lower = [w.lower() for w in words]
-        cap_diff = allcap_differential(words)
+        n = len(words)
+        cap_diff = 0 < n - sum(map(str.isupper, words)) < n
         lexicon = self.lexicon
-        last = len(words) - 1
-        sentiments: list[float] = []
-        for i, low in enumerate(lower):
+        last = n - 1
+        sentiments: list[float] = [0] * n
+        # Only lexicon words carry a valence: visit just those.
+        scored = list(compress(range(n), map(lexicon.__contains__, lower)))
+        for i in scored:
+            low = lower[i]
             if low in BOOSTER_DICT or (low == "kind" and i < last and lower[i + 1] == "of"):
-                sentiments.append(0)
                 continue
-            valence = lexicon.get(low)
-            if valence is None:
-                sentiments.append(0)
-                continue
+            valence = lexicon[low]
             if low == "no" and i != last and lower[i + 1] in lexicon:
                 valence = 0.0
             if (
@@ -145,10 +147,11 @@ class Vader(SentimentIntensityAnalyzer):
                     valence = _negation(valence + s, lower, start, i)
                     if start == 2:
                         valence = _idioms(valence, lower, i)
-            sentiments.append(self._least_check(valence, words, i))
+            sentiments[i] = self._least_check(valence, words, i)
         if "but" in lower:
             sentiments = self._but_check(words, sentiments)
-        return self.score_valence(sentiments, text)
+        # Every other word scores 0 (and "but" leaves them so): only the scored ones need summing.
+        return _valence_scores([sentiments[i] for i in scored], n - len(scored), text)
 
     def _describe_emoji(self, text: str) -> str:
         """Each emoji replaced by its description, spaced as vaderSentiment's character loop spaces it."""
@@ -171,12 +174,43 @@ class Vader(SentimentIntensityAnalyzer):
 
 
 _NEGATE = frozenset(NEGATE)
+_PUNCTUATION = string.punctuation
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def _strip_punctuation(token: str) -> str:
-    stripped = token.strip(string.punctuation)
-    return token if len(stripped) <= 2 else stripped
+def _valence_scores(scored: list[float], unscored: int, text: str) -> dict[str, float]:
+    """vaderSentiment's ``score_valence`` from the valences of the lexicon words and the number of the others."""
+    if not scored and not unscored:
+        return {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
+    sum_s = float(sum(scored))
+    emphasis = min(text.count("!"), 4) * 0.292
+    questions = text.count("?")
+    if questions > 1:
+        emphasis += questions * 0.18 if questions <= 3 else 0.96
+    if sum_s > 0:
+        sum_s += emphasis
+    elif sum_s < 0:
+        sum_s -= emphasis
+    compound = normalize(sum_s)
+    pos_sum, neg_sum, neu_count = 0.0, 0.0, unscored
+    for s in scored:
+        if s > 0:
+            pos_sum += float(s) + 1
+        elif s < 0:
+            neg_sum += float(s) - 1
+        else:
+            neu_count += 1
+    if pos_sum > math.fabs(neg_sum):
+        pos_sum += emphasis
+    elif pos_sum < math.fabs(neg_sum):
+        neg_sum -= emphasis
+    total = pos_sum + math.fabs(neg_sum) + neu_count
+    return {
+        "neg": round(math.fabs(neg_sum / total), 3),
+        "neu": round(math.fabs(neu_count / total), 3),
+        "pos": round(math.fabs(pos_sum / total), 3),
+        "compound": round(compound, 4),
+    }
 
 
 def _negated(word: str) -> bool:

@@ -182,6 +182,7 @@ def test_fast_vader_scores_exactly_like_vader():
         "EXTREMELY good service, HORRIBLE app",
         "Wow, so bad... :) :( <3 lol",
         "@Acme thanks!!!! best ever??? really???? no problem",
+        "why is it so bad??",
         "😡😡 still waiting 👎",
         "great service 👍👍!",
         "café was fine ❤️ but the wait 😤... ¿qué?",
