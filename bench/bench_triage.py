@@ -49,10 +49,16 @@ TEXTS = [
 
 
 def _rate(triager: Triager, texts: list[str]) -> float:
-    start = time.perf_counter()
+    return _rates(triager, texts)[0]
+
+
+def _rates(triager: Triager, texts: list[str]) -> tuple[float, float]:
+    """Texts per second on the wall clock, and per second of this process's CPU time (which another process on
+    the same core does not inflate)."""
+    start, cpu = time.perf_counter(), time.process_time()
     for text in texts:
         triager.triage_text(text)
-    return len(texts) / (time.perf_counter() - start)
+    return len(texts) / (time.perf_counter() - start), len(texts) / (time.process_time() - cpu)
 
 
 def _synthetic(n: int, rng: random.Random) -> list[dict]:
@@ -128,14 +134,18 @@ def main() -> None:
     triagers = {"rules": rules} | ({"learned model": learned} if learned else {})
     for triager in triagers.values():
         triager.triage_text("¿Dónde está mi pedido?")
-    best = dict.fromkeys(triagers, 0.0)
+    best = {name: (0.0, 0.0) for name in triagers}
     for _ in range(
         PASSES
     ):  # passes taken in turn, so that a slower spell of a shared machine hits both alike
         for name, triager in triagers.items():
-            best[name] = max(best[name], _rate(triager, texts))
-    for name, rate in best.items():
-        print(f"{name}: {rate:,.0f} texts/s on one core, best of {PASSES} passes (target ≥ 5,000)")
+            wall, cpu = _rates(triager, texts)
+            best[name] = (max(best[name][0], wall), max(best[name][1], cpu))
+    for name, (wall, cpu) in best.items():
+        print(
+            f"{name}: {wall:,.0f} texts/s on one core, best of {PASSES} passes (target ≥ 5,000); "
+            f"{cpu:,.0f} per CPU-second"
+        )
 
     if ENCODER and DATA.exists():
         _encoder_figures(examples)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +75,14 @@ class Fault:
     after: bool = False
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a timeout, a dropped connection the test injected) is what clients do, not a
+        # fault of the fake: no traceback for it on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def route(method: str, pattern: str) -> Callable:
     """Mark a fake's method as the handler of ``METHOD pattern`` (a regex matched against the whole path)."""
 
@@ -119,7 +128,7 @@ class FakePlatform:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
