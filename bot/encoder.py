@@ -43,19 +43,26 @@ class SentenceEncoder:
     def name(self) -> str:
         return self.path.name
 
-    def encode(self, texts: Sequence[str], *, batch: int = 32) -> Any:
-        """One row per text; texts are batched by their number of tokens so that little padding is computed."""
+    def encode(self, texts: Sequence[str], *, last_layers: int = 1, batch: int = 32) -> Any:
+        """One unit-length row per text; texts are batched by their number of tokens so that little padding is
+        computed.
+
+        With ``last_layers`` n > 1 the row joins the pooled output of each of the last n layers (each of unit
+        length, the whole divided by √n): the final layer is trained for sentence similarity, and the layers
+        below it keep more of the tone that tells a complaint.
+        """
         import numpy as np
 
-        out = np.zeros((len(texts), self.dim), np.float32)
+        last_layers = max(1, min(last_layers, self.layers))
+        out = np.zeros((len(texts), self.dim * last_layers), np.float32)
         counts = [sum(e.attention_mask) for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(texts)), key=counts.__getitem__)
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
-            out[rows] = self._forward([texts[i] for i in rows])
+            out[rows] = self._forward([texts[i] for i in rows], last_layers)
         return out
 
-    def _forward(self, texts: list[str]) -> Any:
+    def _forward(self, texts: list[str], last_layers: int) -> Any:
         import numpy as np
         from scipy.special import erf
 
@@ -72,6 +79,7 @@ class SentenceEncoder:
         x = self._norm(x, "embeddings.LayerNorm")
         padding = ((1.0 - mask) * -1e9)[:, None, None, :]
         dh = self.dim // self.heads
+        pooled = []
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
@@ -92,11 +100,13 @@ class SentenceEncoder:
             h = dense(x, "intermediate.dense")
             h = 0.5 * h * (1.0 + erf(h / math.sqrt(2.0)))  # BERT's exact GELU
             x = self._norm(x + dense(h, "output.dense"), p + "output.LayerNorm")
-        if self.pooling == "cls":
-            pooled = x[:, 0]
-        else:
-            pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            if i >= self.layers - last_layers:
+                if self.pooling == "cls":
+                    layer = x[:, 0]
+                else:
+                    layer = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
+                pooled.append(layer / np.maximum(np.linalg.norm(layer, axis=1, keepdims=True), 1e-12))
+        return np.concatenate(pooled, axis=1) / math.sqrt(len(pooled))
 
     def _norm(self, x: Any, name: str) -> Any:
         mean = x.mean(-1, keepdims=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.complaints import ComplaintModel, train_head
 from bot.config import ConfigError, load_config
 from bot.encoder import EncoderError, _load, load_encoder
 from bot.store import Store
@@ -100,6 +103,19 @@ def test_embeddings_are_unit_length_and_do_not_depend_on_the_batch(tiny):
     assert not np.allclose(together[0], together[1], atol=1e-3)
 
 
+def test_the_last_layers_joined_are_each_layer_pooled_and_unit_length_together(tiny):
+    encoder = load_encoder(tiny)
+    texts = ["my parcel never arrived", "thanks for the quick delivery"]
+    final = encoder.encode(texts)
+    joined = encoder.encode(texts, last_layers=LAYERS)
+    assert joined.shape == (2, DIM * LAYERS)
+    assert np.allclose(np.linalg.norm(joined, axis=1), 1.0, atol=1e-5)
+    # The final layer's part is that layer's embedding, scaled so the whole stays of unit length.
+    assert np.allclose(joined[:, -DIM:] * np.sqrt(LAYERS), final, atol=1e-5)
+    assert not np.allclose(joined[:, :DIM], joined[:, -DIM:], atol=1e-3)
+    assert encoder.encode(texts, last_layers=9).shape == (2, DIM * LAYERS)  # no more layers than there are
+
+
 def test_a_folder_that_is_not_a_model_is_refused_by_name(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(EncoderError, match=r"missing config\.json, model\.safetensors, tokenizer\.json"):
@@ -114,13 +130,27 @@ def test_the_head_is_trained_saved_and_blended_into_triage(tiny):
     encoder = load_encoder(tiny)
     model = train_model(written_labels(), version="lr-enc", encoder=encoder)
     assert model.kind == "linear-ngrams-v1+encoder" and model.head.sha256 == encoder.sha256
-    assert len(model.head.weights) == DIM
+    assert model.head.layers == LAYERS and len(model.head.weights) == DIM * LAYERS
     loaded = type(model).from_bytes(model.to_bytes())
     assert loaded == model
     t = Triager(model=loaded).triage_text("still waiting for my refund after two weeks")
     assert t.model_version == "lr-enc" and t.intent == "complaint"
     assert any(r.startswith("encoder tiny-bert: P(complaint)") for r in t.reasons)
     assert cross_validate(written_labels(), k=4, encoder=encoder)["macro_f1"] >= 0.9
+
+
+def test_a_head_saved_before_it_read_several_layers_still_reads_the_final_one(tiny):
+    encoder = load_encoder(tiny)
+    words = train_model(written_labels(), version="lr-old")
+    embedded = encoder.encode([t for t, _ in written_labels()])
+    head = train_head(embedded, [y for _, y in written_labels()], encoder=str(tiny), sha256=encoder.sha256)
+    data = json.loads(zlib.decompress(dataclasses.replace(words, head=head).to_bytes()))
+    del data["head"]["layers"]  # as stored by the version before
+    data["kind"] = "linear-ngrams-v1+encoder"
+    old = ComplaintModel.from_bytes(zlib.compress(json.dumps(data).encode()))
+    assert old.head.layers == 1 and len(old.head.weights) == DIM
+    t = Triager(model=old).triage_text("still waiting for my refund after two weeks")
+    assert any(r.startswith("encoder tiny-bert: P(complaint)") for r in t.reasons)
 
 
 def test_a_changed_encoder_leaves_the_word_model_alone_and_says_so(tmp_path, caplog):
