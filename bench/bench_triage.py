@@ -154,12 +154,12 @@ def main() -> None:
     items = _synthetic(BULK, rng)
     items += rng.sample(items, BULK // 20)  # re-fetched duplicates the store must drop
     lines = [json.dumps(item) for item in items]
-    bare = _rate(rules, [item["text"] for item in items[:20_000]])
+    bare = max(_rate(rules, [item["text"] for item in items[:20_000]]) for _ in range(3))
     with tempfile.TemporaryDirectory() as tmp:
         rate, stored = bulk_import(lines, Path(tmp))
     print(
         f"mentionbot import of {len(lines):,} rows ({stored:,} new): {rate:,.0f} rows/s = "
-        f"{rate / bare:.0%} of the bare rules rate {bare:,.0f}/s on the same texts (target ≥ 80%)"
+        f"{rate / bare:.0%} of the bare rules rate {bare:,.0f}/s on the same texts, best of 3 passes (target ≥ 80%)"
     )
 
 

@@ -564,7 +564,7 @@ def _start_worker(languages: tuple[str, ...], model_blob: bytes | None) -> None:
 
     global _worker_triager
     # Below the caller's priority: the one process that parses and stores sets the pace, the workers fill in.
-    os.nice(5)
+    os.nice(10)
     model = ComplaintModel.from_bytes(model_blob) if model_blob else None
     _worker_triager = Triager(languages=languages, model=model)
 
