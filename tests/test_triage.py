@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.complaints import SIGNALS, find_signals
 from bot.models import Author, Mention
 from bot.triage import Triager
 
@@ -223,3 +224,43 @@ def test_mild_or_mixed_chatter_is_not_praise(triager, text):
 def test_not_finding_information_is_an_inquiry(triager):
     t = triager.triage_text("Does Acme ship to Canada? I can't find shipping info anywhere on the site")
     assert t.intent == "inquiry"
+
+
+# Each complaint signal on a written example (with the words it names) and on a near miss that must not fire it.
+SIGNAL_EXAMPLES = {
+    "still waiting": ("Still waiting for a reply from you", "still waiting", "The waiting room was cosy"),
+    "late": ("The delivery is late, again", "late", "The latest update looks nice"),
+    "missing": ("My parcel never arrived", "never arrived", "It arrived a day early"),
+    "charged": ("I was charged twice for one pair", "charged", "The phone is charging fine"),
+    "cancelled": ("My flight was cancelled this morning", "cancelled", "Can I cancel?"),
+    "refund": ("I want a refund", "refund", "What a fun day out"),
+    "broken": ("The app keeps crashing", "crashing", "No problems with the app"),
+    "no response": ("No reply from support", "no reply", "They replied within minutes"),
+    "time span": ("Three days now and nothing", "three days", "A day at the beach"),
+    "still": ("It still crashes", "still", "Such stillness at the lake"),
+    "again": ("Down again", "again", "Against all odds it worked"),
+    "never": ("Never buying here", "never", "Nevertheless, it worked"),
+    "yet": ("No answer yet", "yet", "The yeti mug is lovely"),
+    "trying": ("Been trying to reach you all day", "been trying", "Trying the new menu tonight"),
+    "my order": ("Where is my order", "my order", "Your order is ready"),
+    "bad service": ("Worst service ever", "worst", "The best service ever"),
+    "why": ("Why is it so slow", "why", "Whyte bikes are lovely"),
+    "fix it": ("Please fix it", "please fix", "I fixed it myself"),
+    "can't find": ("I can't find my booking", "can't find", "Found my booking, all good"),
+    "negative emoji": ("The update 😡", "😡", "The update 😀"),
+    "to support": ("@AcmeSupport hello there", "@acmesupport", "hello @Acme"),
+    "no problem": ("No problem at all", "no problem", "A problem with the app"),
+    "can't wait": ("Can't wait to try it", "can't wait", "I can't stand waiting"),
+    "thanks": ("Thanks so much", "thanks", "Thanksgiving plans are set"),
+}
+
+
+def test_every_signal_has_a_written_example():
+    assert set(SIGNAL_EXAMPLES) == {name for name, *_ in SIGNALS}
+
+
+@pytest.mark.parametrize("name", sorted(SIGNAL_EXAMPLES))
+def test_each_signal_fires_on_its_example_and_not_on_a_near_miss(name):
+    text, words, miss = SIGNAL_EXAMPLES[name]
+    assert {s.name: s.text for s in find_signals(text)}.get(name) == words
+    assert name not in {s.name for s in find_signals(miss)}
