@@ -479,15 +479,17 @@ class ComplaintModel:
     def score(self, feats: Iterable[str]) -> tuple[float, list[tuple[str, float]]]:
         """P(complaint) for the features, and the features that pushed hardest either way."""
         get = self.weights.get
-        return self._decided([(w, "", f) for f in set(feats) if (w := get(f))])
+        return self._decided([(w, "", f) for f in dict.fromkeys(feats) if (w := get(f))])
 
     def score_tokens(self, toks: list[str], cues: list[str]) -> tuple[float, list[tuple[str, float]]]:
         """``score(features(...))`` from the tokens and the ``cue_features``, without prefixing every word and
         word pair: the prefixes are added to the few features that explain the decision."""
         words, pairs, get = self._words.get, self._pairs.get, self.weights.get
-        found = [(w, "w:", t) for t in set(toks) if (w := words(t))]
-        found += [(w, "b:", p) for p in {f"{a} {b}" for a, b in pairwise(toks)} if (w := pairs(p))]
-        found += [(w, "", f) for f in set(cues) if (w := get(f))]
+        # dict.fromkeys rather than set: each feature once, in the text's order, so that features of equal weight
+        # are named in the same order on every run (a set's order changes with the process's string hashing).
+        found = [(w, "w:", t) for t in dict.fromkeys(toks) if (w := words(t))]
+        found += [(w, "b:", p) for p in dict.fromkeys(map(" ".join, pairwise(toks))) if (w := pairs(p))]
+        found += [(w, "", f) for f in dict.fromkeys(cues) if (w := get(f))]
         return self._decided(found)
 
     def _decided(self, found: list[tuple[float, str, str]]) -> tuple[float, list[tuple[str, float]]]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -386,3 +389,29 @@ def test_cli_model_train_follows_the_configured_minimum(tmp_path):
     store.close()
     out = CliRunner().invoke(cli, ["-c", str(config), "model", "train"])
     assert out.exit_code == 1 and "64 labels (32 complaints): need 100" in out.output, out.output
+
+
+def test_features_of_equal_weight_are_named_in_the_same_order_in_every_process(tmp_path):
+    """Words seen only together in training get equal weights; the reasons name them in one order, whatever the
+    process's string hashing (a set's order would change with it)."""
+    blob = tmp_path / "model.bin"
+    blob.write_bytes(train_model(written_labels(), version="lr-ties").to_bytes())
+    script = (
+        "import json, sys\n"
+        "from bot.complaints import ComplaintModel\n"
+        "from bot.triage import Triager\n"
+        "triager = Triager(model=ComplaintModel.from_bytes(open(sys.argv[1], 'rb').read()))\n"
+        "print(json.dumps([triager.triage_text(text).reasons for text in sys.argv[2:]]))\n"
+    )
+    texts = [text for text, _ in written_labels()]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(blob), *texts],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    ]
+    assert runs[0] == runs[1] == runs[2]
