@@ -510,7 +510,9 @@ class TriageWorker:
     """Processes, one per core, that triage batches of mentions with a copy of the pipeline's triager."""
 
     MIN_CORES = 2
-    MAX_PROCESSES = 4  # past this, the one process that parses and stores is the limit
+    # The one process that parses and stores spends about as long on a row as a worker's triage: more workers
+    # than this would only wait for it.
+    MAX_PROCESSES = 4
 
     def __init__(self, executor: Any, processes: int):
         self.executor = executor
