@@ -173,6 +173,7 @@ def status(ctx: Context) -> None:
     from zoneinfo import ZoneInfo
 
     from bot import report as weekly
+    from bot.store import iso
 
     config, store = ctx.config(), ctx.store()
     now, tz = ctx.clock.now(), ZoneInfo(config.brand.timezone)
@@ -185,6 +186,7 @@ def status(ctx: Context) -> None:
     paused = store.paused_connectors()
     calls = store.calls_since(now - timedelta(days=7))
     expiries = store.credential_expiries()
+    quarantined = store.quarantine_counts()
     warnings = []
     table = Table(
         "connector",
@@ -196,7 +198,7 @@ def status(ctx: Context) -> None:
         "credentials",
         "API calls (7 days)",
     )
-    for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries)):
+    for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries) | set(quarantined)):
         settings, run = config.connectors.get(name), runs.get(name, {})
         cred = weekly.credentials(
             expiries.get(name), now=now, tz=tz, warn_days=config.report.credentials_warn_days
@@ -206,6 +208,8 @@ def status(ctx: Context) -> None:
         result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
         if run.get("error") and name not in paused:
             result += f" ({run['error'][:60]})"
+        if quarantined.get(name):
+            result += f"; {quarantined[name]} set aside"
         table.add_row(
             name,
             "yes" if settings and settings.enabled else "no",
@@ -219,6 +223,14 @@ def status(ctx: Context) -> None:
     console.print(table)
     for warning in warnings:
         console.print(f"[red]{warning}[/red]")
+    if quarantined:
+        console.print("items set aside because they could not be read (newest first):", markup=False)
+        for q in store.quarantined(limit=5):
+            console.print(
+                f"  {when(iso(q.at))} {q.connector} {q.item.item_id or '(no id)'}: {q.item.reason}",
+                markup=False,
+                highlight=False,
+            )
     counts = store.counts()
     due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
     console.print(

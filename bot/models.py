@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,6 +19,36 @@ def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
+# What a stranger's text may be once it crosses into a ``Mention``: SQLite and every surface take it as it is. The
+# longest posts the platforms allow are 40,000 characters (a Reddit self post); anything longer is cut, visibly.
+MAX_TEXT = 40_000
+MAX_FIELD = 1_000  # handles, names, ids, urls, languages
+MAX_RAW = 1_000_000  # bytes of the platform's own JSON kept with a mention or a quarantined item
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_text(value: Any, *, limit: int = MAX_FIELD) -> str:
+    """``value`` as text that can be stored and shown: lone surrogates replaced by U+FFFD, NUL removed, and at most
+    ``limit`` characters, with a visible mark where it was cut."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if _UNSAFE.search(text):
+        text = _UNSAFE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+    if len(text) > limit:
+        mark = f" [… cut by mentionbot: {len(text):,} characters in all]"
+        text = text[: max(0, limit - len(mark))] + mark
+    return text
+
+
+def bounded_json(value: Any) -> str:
+    """``value`` as JSON (surrogates escaped, so always storable), replaced by a marked head of itself when it is
+    larger than ``MAX_RAW``."""
+    text = json.dumps(value, default=str)
+    if len(text) > MAX_RAW:
+        text = json.dumps({"mentionbot_cut": len(text), "head": text[: MAX_RAW // 2]})
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Author:
     """Who wrote a mention, as the platform names them."""
@@ -24,6 +56,12 @@ class Author:
     handle: str
     display_name: str = ""
     id: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("handle", "display_name", "id"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or _UNSAFE.search(value) or len(value) > MAX_FIELD:
+                object.__setattr__(self, name, safe_text(value))
 
     @property
     def name(self) -> str:
@@ -48,9 +86,21 @@ class Mention:
     thread_id: str | None = None
     lang: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # Why the platform would not take a reply to it (e.g. "removed by the moderators", "locked", "archived",
+    # "deleted"): such a mention is stored and triaged but never answered, and the reason is shown with its draft.
+    unanswerable: str | None = None
+    edited: bool = False  # the author changed it after posting (we read the version fetched)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", utc(self.created_at))
+        # The boundary where a stranger's text becomes ours: every connector and ``import`` passes through here.
+        object.__setattr__(self, "text", safe_text(self.text, limit=MAX_TEXT))
+        for name in ("platform", "id", "url", "parent_id", "thread_id", "lang", "unanswerable"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, str) or _UNSAFE.search(value) or len(value) > MAX_FIELD
+            ):
+                object.__setattr__(self, name, safe_text(value))
 
     @property
     def key(self) -> str:
@@ -59,11 +109,49 @@ class Mention:
 
 
 @dataclass(frozen=True, slots=True)
+class Quarantined:
+    """An item a connector fetched but could not read: kept aside with its raw body and the reason, shown in
+    ``mentionbot status``, so the cursor can move past it without losing it."""
+
+    platform: str
+    item_id: str
+    reason: str
+    raw: str  # the item as received (JSON where it was JSON), bounded
+
+    @classmethod
+    def of(cls, platform: str, item: Any, error: BaseException | str, *, item_id: Any = None) -> Quarantined:
+        """The quarantine record of ``item`` that failed with ``error``; its id taken from ``item_id`` or the
+        item's own ``id``/``uri`` where it has one."""
+        if item_id is None and isinstance(item, dict):
+            item_id = item.get("id") or item.get("uri") or item.get("name")
+        reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        raw = item if isinstance(item, str) else bounded_json(item)
+        return cls(
+            platform=safe_text(platform),
+            item_id=safe_text("" if item_id is None else item_id),
+            reason=safe_text(_CONTROL.sub("", " ".join(reason.split())), limit=300),
+            raw=safe_text(raw, limit=MAX_RAW),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedItem:
+    """A quarantined item as stored: which connector set it aside, and when."""
+
+    id: int
+    connector: str
+    at: datetime
+    item: Quarantined
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
-    """What one poll returned: the new mentions and the cursor that covers them."""
+    """What one poll returned: the new mentions, the cursor that covers them, and the items it could not read
+    (stored aside in the same transaction, so the cursor never moves past an item that was not kept)."""
 
     mentions: list[Mention]
     cursor: str | None
+    quarantined: list[Quarantined] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

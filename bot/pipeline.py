@@ -24,7 +24,7 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import CredentialExpiry, Mention, ReplyRules, Triage
+from bot.models import CredentialExpiry, Mention, Quarantined, ReplyRules, Triage
 from bot.store import Store, iso
 from bot.triage import Triager
 from connectors import REGISTRY, load
@@ -58,6 +58,7 @@ class PollResult:
     error: str | None = None
     duration_ms: int = 0
     calls: int | None = None
+    quarantined: int = 0
     mentions: list[Mention] = field(default_factory=list)
 
 
@@ -121,8 +122,13 @@ class Pipeline:
         try:
             fetched = connector.fetch(self.store.get_cursor(name))
             own = {m.key for m in fetched.mentions if connector.is_own(m.author)}
-            new = self.ingest(name, fetched.mentions, fetched.cursor, own=own)
+            for item in fetched.quarantined:
+                log.warning("%s: quarantined item %s: %s", name, item.item_id or "(no id)", item.reason)
+            new = self.ingest(
+                name, fetched.mentions, fetched.cursor, own=own, quarantined=fetched.quarantined
+            )
             result.fetched, result.new, result.mentions = len(fetched.mentions), len(new), [m for m, _ in new]
+            result.quarantined = len(fetched.quarantined)
             self.failures.pop(name, None)
             self.not_before.pop(name, None)
         except TransientError as exc:
@@ -155,11 +161,12 @@ class Pipeline:
         )
         self.note_credentials(name)
         log.info(
-            "poll connector=%s status=%s fetched=%d new=%d errors=%d calls=%s duration_ms=%d",
+            "poll connector=%s status=%s fetched=%d new=%d quarantined=%d errors=%d calls=%s duration_ms=%d",
             name,
             result.status,
             result.fetched,
             result.new,
+            result.quarantined,
             result.errors,
             "-" if result.calls is None else result.calls,
             result.duration_ms,
@@ -205,16 +212,25 @@ class Pipeline:
     # -- new mentions -----------------------------------------------------------------------------------------
 
     def ingest(
-        self, name: str, mentions: list[Mention], cursor: str | None, *, own: set[str] = frozenset()
+        self,
+        name: str,
+        mentions: list[Mention],
+        cursor: str | None,
+        *,
+        own: set[str] = frozenset(),
+        quarantined: Iterable[Quarantined] = (),
     ) -> list[tuple[Mention, Triage | None]]:
-        """Triage the mentions not seen before and store them, their decisions and the cursor in one transaction.
+        """Triage the mentions not seen before and store them, their decisions, the items set aside and the cursor
+        in one transaction.
 
         Returns each new mention with its triage (``None`` for the brand's own posts and for a text triage
         failed on, which is logged and kept untriaged rather than holding back the rest).
         """
         fresh = self.store.unseen(mentions)
         decided = self._decide(name, fresh, [None if m.key in own else self._triage(name, m) for m in fresh])
-        new = self.store.save_fetch(name, fresh, cursor, now=self.clock.now(), own=own, triages=decided)
+        new = self.store.save_fetch(
+            name, fresh, cursor, now=self.clock.now(), own=own, triages=decided, quarantined=quarantined
+        )
         return [(m, decided.get(m.key)) for m in new]
 
     def ingest_many(
@@ -355,7 +371,7 @@ class Pipeline:
             triage,
             brand=self.config.brand,
             rules=rules,
-            can_reply=bool(connector and connector.can_reply(mention)),
+            can_reply=bool(connector and connector.can_reply(mention)) and not mention.unanswerable,
             case=case,
             inquiry_hours=self.config.sla.inquiry_hours,
             templates=self.templates,
@@ -366,6 +382,8 @@ class Pipeline:
         if draft_text.advocate:
             self.store.mark_advocate(mention.platform, mention.author.handle)
         problems = list(draft_text.problems)
+        if mention.unanswerable:
+            problems.append(f"{mention.platform} will not take a reply here: {mention.unanswerable}")
         if triage.needs_human:
             problems.append(f"language {triage.lang!r} is not one the team answers in: a human should reply")
         draft = self.store.add_draft(

@@ -19,7 +19,18 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.errors import StoreError
-from bot.models import Author, Case, CredentialExpiry, Draft, Mention, Triage, utc
+from bot.models import (
+    Author,
+    Case,
+    CredentialExpiry,
+    Draft,
+    Mention,
+    Quarantined,
+    QuarantinedItem,
+    Triage,
+    bounded_json,
+    utc,
+)
 
 migrations = Migrations("mentionbot")
 
@@ -279,6 +290,19 @@ def m008_fewer_mention_indexes(db: Database) -> None:
     db.execute("drop index if exists idx_mentions_created_at")
 
 
+@migrations()
+def m009_untrusted(db: Database) -> None:
+    # Items a connector could not read, kept aside with their raw body so its cursor can move past them; and the
+    # mentions the platform would not take a reply to (removed, locked, archived), or that their author edited.
+    db["quarantine"].create(
+        {"id": int, "connector": str, "platform": str, "item_id": str, "reason": str, "raw": str, "at": str},
+        pk="id",
+    )
+    db["quarantine"].create_index(["connector", "at"])
+    db["mentions"].add_column("unanswerable", str)
+    db["mentions"].add_column("edited", int)
+
+
 _INSERT_CHUNK = 500  # rows per INSERT: 19 columns each stays far below SQLite's 32,766 parameters
 
 
@@ -442,9 +466,10 @@ class Store:
         now: datetime,
         own: set[str] = frozenset(),
         triages: Mapping[str, Triage] | None = None,
+        quarantined: Iterable[Quarantined] = (),
     ) -> list[Mention]:
-        """Store the mentions not seen before, their triage decisions and the connector's new cursor in one
-        transaction.
+        """Store the mentions not seen before, their triage decisions, the items the connector could not read
+        (``quarantined``) and its new cursor in one transaction.
 
         ``own`` holds the keys of mentions written by the brand's own accounts; ``triages`` the decisions by
         mention key (a mention without one is stored untriaged). Returns the new mentions only.
@@ -498,6 +523,10 @@ class Store:
                     (p, h, name, fetched_at, fetched_at, n, c, pr)
                     for (p, h), (name, n, c, pr) in people.items()
                 ],
+            )
+            conn.executemany(
+                "insert into quarantine (connector, platform, item_id, reason, raw, at) values (?, ?, ?, ?, ?, ?)",
+                [(connector, q.platform, q.item_id, q.reason, q.raw, fetched_at) for q in quarantined],
             )
             if cursor is not None:
                 conn.execute(
@@ -1111,6 +1140,27 @@ class Store:
             "and o.kind = 'message') order by d.id"
         )
 
+    def quarantined(self, connector: str | None = None, *, limit: int = 20) -> list[QuarantinedItem]:
+        """The items connectors could not read, newest first (of one connector, or of all)."""
+        where, params = ("where connector = ?", [connector]) if connector else ("", [])
+        rows = self._rows(f"select * from quarantine {where} order by id desc limit ?", [*params, limit])
+        return [
+            QuarantinedItem(
+                id=r["id"],
+                connector=r["connector"],
+                at=parse_time(r["at"]),
+                item=Quarantined(
+                    platform=r["platform"], item_id=r["item_id"], reason=r["reason"], raw=r["raw"]
+                ),
+            )
+            for r in rows
+        ]
+
+    def quarantine_counts(self) -> dict[str, int]:
+        """How many items each connector has quarantined in all."""
+        rows = self._rows("select connector, count(*) as n from quarantine group by connector")
+        return {r["connector"]: r["n"] for r in rows}
+
     def paused_connectors(self) -> dict[str, str]:
         """Connectors paused for refused credentials, with the platform's message."""
         rows = self._rows("select key, value from settings where key like 'connector:%:paused'")
@@ -1253,7 +1303,9 @@ def mention_row(
         "intent": triage.intent if triage else None,
         "urgency": triage.urgency if triage else None,
         "sentiment": triage.sentiment if triage else None,
-        "raw": json.dumps(mention.raw, default=str),
+        "raw": bounded_json(mention.raw),
+        "unanswerable": mention.unanswerable,
+        "edited": int(mention.edited),
     }
 
 
@@ -1288,6 +1340,8 @@ def mention_from_row(row: dict[str, Any]) -> Mention:
         thread_id=row["thread_id"],
         lang=row["lang"],
         raw=json.loads(row["raw"] or "{}"),
+        unanswerable=row.get("unanswerable"),
+        edited=bool(row.get("edited")),
     )
 
 
