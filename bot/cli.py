@@ -567,7 +567,7 @@ def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
 @pass_ctx
 def lint_templates(ctx: Context) -> None:
     """Check the configured reply templates against the tone guard and the platforms' length limits."""
-    from connectors import REGISTRY, load
+    from connectors import REGISTRY, rules_for
     from responders import compose
 
     config = ctx.config()
@@ -579,7 +579,7 @@ def lint_templates(ctx: Context) -> None:
         for problem in exc.problems:
             err.print(f"  - {problem}", markup=False)
         sys.exit(2)
-    problems = compose.lint(templates, config.brand, {name: load(name).rules for name in REGISTRY})
+    problems = compose.lint(templates, config.brand, {name: rules_for(name) for name in REGISTRY})
     for problem in problems:
         console.print(f"  - {problem}", markup=False)
     count = len(templates.texts())

@@ -48,9 +48,9 @@ def approve(
             + "; ".join(findings)
             + " — edit the reply, or approve with a reason to override"
         )
-    from connectors import load
+    from connectors import rules_for
 
-    problems = rule_problems(final, load(draft.platform).rules) if _known(draft.platform) else []
+    problems = rule_problems(final, rules_for(draft.platform))
     if problems:
         raise DecisionError("the platform would refuse this reply: " + "; ".join(problems))
     manual = draft.route == "manual"
@@ -181,9 +181,3 @@ def _pending(store: Store, draft_id: int) -> Draft:
     if draft.state not in PENDING:
         raise DecisionError(f"draft {draft_id} is {draft.state}, not awaiting approval")
     return draft
-
-
-def _known(platform: str) -> bool:
-    from connectors import REGISTRY
-
-    return platform in REGISTRY

@@ -24,10 +24,10 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import CredentialExpiry, Mention, Quarantined, ReplyRules, Triage
+from bot.models import CredentialExpiry, Mention, Quarantined, Triage
 from bot.store import Store, iso
 from bot.triage import Triager
-from connectors import REGISTRY, load
+from connectors import load, rules_for
 from connectors.base import Connector
 from responders import compose
 from responders.outbox import Outbox, Sent
@@ -349,12 +349,7 @@ class Pipeline:
             self.on_event("skipped", mention=mention, reason=f"older than {replies.max_age_hours:g} h")
             return
         connector = self.connectors.get(mention.platform)
-        if connector:
-            rules = connector.rules
-        elif mention.platform in REGISTRY:
-            rules = load(mention.platform).rules
-        else:  # imported from a platform we cannot post to: a reply by hand
-            rules = ReplyRules(can_reply=False)
+        rules = rules_for(mention.platform)
         case = None
         if triage.intent in replies.open_case_for:
             case = cases.open_case(

@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.models import ReplyRules
     from connectors.base import Connector
 
 REGISTRY: dict[str, str] = {
@@ -32,3 +33,10 @@ def load(name: str) -> type[Connector]:
     """Import and return the connector class registered as ``name``."""
     module, _, cls = REGISTRY[name].partition(":")
     return getattr(import_module(module), cls)
+
+
+def rules_for(platform: str) -> ReplyRules:
+    """What a public reply on ``platform`` may be; a platform no connector knows (an import's) is answered by hand."""
+    from bot.models import ReplyRules
+
+    return load(platform).rules if platform in REGISTRY else ReplyRules(can_reply=False)

@@ -27,6 +27,7 @@ from bot.child import in_child_process
 from bot.clock import Clock, SystemClock
 from bot.models import Draft
 from bot.store import Store
+from connectors import rules_for
 from responders import tone
 from responders.outbox import PAUSED
 
@@ -80,10 +81,10 @@ def card_text(store: Store, draft: Draft, *, now: datetime, decision: str = "") 
     lines.append("Reply:\n```\n" + draft.text.replace("```", "'''") + "\n```")
     findings = tone.check(draft.text, ignore=(mention.author.name,))
     lines.append("Tone guard: " + ("; ".join(quote(str(f)) for f in findings) if findings else "clean"))
-    rules = _rules(draft.platform)
-    if draft.route == "manual" or (rules and not rules.can_reply):
+    rules = rules_for(draft.platform)
+    if draft.route == "manual" or not rules.can_reply:
         lines.append("Platform: reply by hand (the bot cannot post here)")
-    elif rules and rules.max_length:
+    elif rules.max_length:
         lines.append(f"Platform: {rules.max_length - len(draft.text)} {rules.length_unit} left")
     case = store.case_for(draft.platform, draft.mention_id)
     if case and case.due_at:
@@ -95,12 +96,6 @@ def card_text(store: Store, draft: Draft, *, now: datetime, decision: str = "") 
     if decision:
         lines.append(decision)
     return "\n".join(lines)[:2000]
-
-
-def _rules(platform: str):
-    from connectors import REGISTRY, load
-
-    return load(platform).rules if platform in REGISTRY else None
 
 
 class ActionButton(
