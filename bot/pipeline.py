@@ -349,7 +349,7 @@ class Pipeline:
             self.on_event("skipped", mention=mention, reason=f"older than {replies.max_age_hours:g} h")
             return
         connector = self.connectors.get(mention.platform)
-        rules = rules_for(mention.platform)
+        rules = connector.rules if connector else rules_for(mention.platform)  # an instance may be read-only
         case = None
         if triage.intent in replies.open_case_for:
             case = cases.open_case(
