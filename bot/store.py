@@ -31,6 +31,7 @@ from bot.models import (
     bounded_json,
     utc,
 )
+from bot.private import private_file, private_folder, tighten
 
 migrations = Migrations("mentionbot")
 
@@ -315,12 +316,16 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
-        """Open (and create or migrate) the database file at ``path`` in WAL mode."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (and create or migrate) the database file at ``path`` in WAL mode; the file is 0600 (SQLite gives
+        its WAL and shared-memory files the database's mode), a folder it creates 0700."""
+        path = private_file(private_folder(Path(path).parent) / Path(path).name)
         conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
         db = Database(conn)
         db.enable_wal()
+        for suffix in ("-wal", "-shm"):  # left by an older version with the database's old mode
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                tighten(side)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         return cls(db)
