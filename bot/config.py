@@ -186,6 +186,7 @@ class DiscordSettings:
     guild_id: int = 0
     channel_id: int = 0
     manager_roles: list[str] = field(default_factory=list)
+    open_read_commands: bool = False
     api_base: str = ""
     gateway_url: str = ""
 
