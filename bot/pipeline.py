@@ -24,7 +24,7 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import CredentialExpiry, FetchResult, Mention, Quarantined, ReplyRules, Triage
+from bot.models import CredentialExpiry, FetchResult, Mention, Quarantined, ReplyRules, Triage, excerpt
 from bot.store import Store, iso
 from bot.triage import Triager
 from connectors import REGISTRY, load
@@ -136,7 +136,8 @@ class Pipeline:
         except FatalError as exc:
             self._failed(result, exc, fatal=True)
         except Exception as exc:  # a connector's bug must not stop the others
-            log.exception("%s: poll failed", name)
+            # The traceback only with --verbose: its last line repeats the message unbounded; _failed logs it cut.
+            log.debug("%s: poll failed", name, exc_info=True)
             self._failed(result, exc)
         # Private channels are read only while someone may answer there: a quiet install costs no extra request.
         if (
@@ -196,18 +197,19 @@ class Pipeline:
         self, result: PollResult, exc: Exception, *, retry_after: float | None = None, fatal: bool = False
     ) -> None:
         name = result.connector
-        result.errors, result.error = 1, str(exc)
+        message = excerpt(str(exc) or type(exc).__name__)  # one line, bounded: it may quote a response body
+        result.errors, result.error = 1, message
         if fatal:
             result.status = "fatal"
-            self.store.set_setting(f"connector:{name}:paused", str(exc))
-            log.error("%s: paused until its credentials are fixed: %s", name, exc)
-            self.on_event("connector_paused", connector=name, error=str(exc))
+            self.store.set_setting(f"connector:{name}:paused", message)
+            log.error("%s: paused until its credentials are fixed: %s", name, message)
+            self.on_event("connector_paused", connector=name, error=message)
             return
         result.status = "error"
         count = self.failures[name] = self.failures.get(name, 0) + 1
         wait = retry_after if retry_after is not None else min(30 * 2 ** (count - 1), 3600)
         self.not_before[name] = self.clock.now() + timedelta(seconds=wait)
-        log.warning("%s: poll failed (%s); next try in %ds", name, exc, wait)
+        log.warning("%s: poll failed (%s); next try in %ds", name, message, wait)
 
     # -- new mentions -----------------------------------------------------------------------------------------
 
@@ -423,7 +425,7 @@ class Pipeline:
         try:
             fetched = self.connectors[name].fetch_private(self.store.get_setting(key))
         except ConnectorError as exc:
-            log.warning("%s: could not read private messages: %s", name, exc)
+            log.warning("%s: could not read private messages: %s", name, excerpt(exc))
             return 0
         now = self.clock.now()
         found = [(m, self.store.open_case_of(name, m.author.handle)) for m in fetched.mentions]

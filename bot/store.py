@@ -29,6 +29,7 @@ from bot.models import (
     QuarantinedItem,
     Triage,
     bounded_json,
+    excerpt,
     utc,
 )
 from bot.private import private_file, private_folder, tighten
@@ -704,6 +705,8 @@ class Store:
         approving at once produce one approval.
         """
         from_states = list(from_states)
+        if changes.get("error"):
+            changes["error"] = excerpt(changes["error"])
         for key in ("findings", "problems"):
             if key in changes:
                 changes[key] = json.dumps(list(changes[key]))
@@ -804,6 +807,8 @@ class Store:
             return bool(cur.rowcount)
 
     def settle_outbox(self, item_id: int, *, state: str, now: datetime, **changes: Any) -> None:
+        if changes.get("error"):
+            changes["error"] = excerpt(changes["error"])
         assignments = "".join(f", {k} = ?" for k in changes)
         changes = {k: iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
         with self.write_transaction():
@@ -972,6 +977,7 @@ class Store:
         error: str | None = None,
         calls: int | None = None,
     ) -> None:
+        """Record one poll of ``connector``; its ``error`` is kept as one line of at most 300 characters."""
         self.db["runs"].insert(
             {
                 "connector": connector,
@@ -981,7 +987,7 @@ class Store:
                 "new": new,
                 "errors": errors,
                 "status": status,
-                "error": error,
+                "error": None if error is None else excerpt(error),
                 "calls": calls,
             }
         )
