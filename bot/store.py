@@ -30,6 +30,7 @@ from bot.models import (
     Triage,
     bounded_json,
     excerpt,
+    safe_text,
     utc,
 )
 from bot.private import private_file, private_folder, tighten
@@ -481,6 +482,10 @@ class Store:
         mention key (a mention without one is stored untriaged). Returns the new mentions only.
         """
         triages = triages or {}
+        if (
+            cursor is not None
+        ):  # it may carry a platform's id: a lone surrogate in it must not stop every poll
+            cursor = safe_text(cursor, limit=len(cursor))
         fetched_at = iso(now)
         rows = [mention_row(m, fetched_at, own=m.key in own, triage=triages.get(m.key)) for m in mentions]
         inserted: set[tuple[str, str]] = set()
