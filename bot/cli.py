@@ -35,6 +35,10 @@ class Context:
         if self._config is None:
             try:
                 self._config = load_config(self.config_path, check_env=check_env)
+                # Running (and checking before running) needs a contact route, which a missing [brand] lacks.
+                if check_env and (missing := self._config.brand.problems("brand")):
+                    self._config = None
+                    raise ConfigError(missing)
             except ConfigError as exc:
                 err.print(f"[red]{self.config_path}: {len(exc.problems)} problem(s):[/red]")
                 for problem in exc.problems:

@@ -273,8 +273,6 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
     connectors_data = data.get("connectors", {})
     rest = {k: v for k, v in data.items() if k != "connectors"}
     config = bind(Config, rest, "", problems, skip={"connectors", "path"})
-    if "brand" not in data:  # the defaults name no contact route, and every reply needs one
-        problems.extend(config.brand.problems("brand"))
     if not isinstance(connectors_data, dict):
         problems.append("connectors: expected a table of [connectors.<name>] tables")
         connectors_data = {}
