@@ -35,6 +35,10 @@ class Context:
         if self._config is None:
             try:
                 self._config = load_config(self.config_path, check_env=check_env)
+                # Running (and checking before running) needs a contact route, which a missing [brand] lacks.
+                if check_env and (missing := self._config.brand.problems("brand")):
+                    self._config = None
+                    raise ConfigError(missing)
             except ConfigError as exc:
                 err.print(f"[red]{self.config_path}: {len(exc.problems)} problem(s):[/red]")
                 for problem in exc.problems:
@@ -510,6 +514,7 @@ def report(ctx: Context, week: str | None, fmt: str, out: Path | None) -> None:
 
 
 IMPORT_BATCH = 1000  # rows per transaction, and per batch sent to the triage worker
+IMPORT_SHOWN = 50  # skipped rows named one by one; the rest are counted (all are in `mentionbot status`)
 
 
 @cli.command("import")
@@ -527,40 +532,58 @@ def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
     """Backfill JSONL or CSV exports: store and triage each row once (re-importing adds nothing twice).
 
     Posts older than replies.max_age_hours are only stored and triaged; recent ones get a draft to reply by hand.
+    A row that cannot be read is skipped with its file, line and reason, and set aside in the store (shown by
+    `mentionbot status`); the other rows are imported. Exit code: 0 when every row was imported (or was already),
+    1 when any row or file was skipped, 2 for a usage or configuration error.
     """
     from rich.progress import Progress
 
+    from bot.models import FetchResult
     from bot.pipeline import Pipeline
-    from connectors.file import FileConnector, FileSettings, read_rows
+    from connectors.file import FileConnector, FileSettings
 
     config, store = ctx.config(), ctx.store()
     pipeline = Pipeline(config, store, clock=ctx.clock, connectors={})
     parser = FileConnector(FileSettings(platform=platform))
-    rows, new, skipped = 0, 0, 0
+    read = good = new = skipped = unreadable = 0
 
-    def batches(path: Path, lines: list[dict], task) -> Iterator[list]:
-        nonlocal rows, skipped
-        for start in range(0, len(lines), IMPORT_BATCH):
-            chunk = []
-            for number, row in enumerate(lines[start : start + IMPORT_BATCH], start=start + 1):
-                try:
-                    chunk.append(parser.to_mention(row))
-                except (KeyError, ValueError, TypeError) as exc:
-                    err.print(f"{path} row {number} skipped: {exc}", markup=False)
+    def batches(rows: list, task) -> Iterator[FetchResult]:
+        nonlocal read, good, skipped, unreadable
+        for start in range(0, len(rows), IMPORT_BATCH):
+            chunk = rows[start : start + IMPORT_BATCH]
+            bad = [(row, row.quarantined(platform)) for row in chunk if row.mention is None]
+            for row, item in bad:
+                if skipped + unreadable < IMPORT_SHOWN:
+                    err.print(f"{item.item_id}: skipped: {item.reason}", markup=False, highlight=False)
+                if row.line:
                     skipped += 1
-            rows += len(chunk)
-            bar.update(task, advance=len(lines[start : start + IMPORT_BATCH]))
-            yield chunk
+                else:
+                    unreadable += 1
+            read += sum(1 for row in chunk if row.line)
+            good += len(chunk) - len(bad)
+            bar.update(task, advance=len(chunk))
+            yield FetchResult(
+                [row.mention for row in chunk if row.mention is not None], None, [q for _, q in bad]
+            )
 
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         for path in files:
-            lines = read_rows(path)
-            task = bar.add_task(path.name, total=len(lines))
-            for stored in pipeline.ingest_many("import", batches(path, lines, task)):
+            rows = parser.rows(path)
+            task = bar.add_task(path.name, total=len(rows))
+            for stored in pipeline.ingest_many("import", batches(rows, task)):
                 for mention, triage in stored:
                     pipeline.respond(mention, triage)
                 new += len(stored)
-    console.print(f"imported {new} new mention(s) of {rows} read; {skipped} row(s) skipped")
+    if skipped + unreadable > IMPORT_SHOWN:
+        err.print(f"… and {skipped + unreadable - IMPORT_SHOWN} more skipped (see `mentionbot status`)")
+    summary = (
+        f"imported {new} new mention(s) of {read} row(s) read; {good - new} already stored; {skipped} skipped"
+    )
+    if unreadable:
+        summary += f"; {unreadable} file(s) could not be read"
+    console.print(summary, markup=False, highlight=False)
+    if skipped or unreadable:
+        sys.exit(1)
 
 
 @cli.command("lint-templates")

@@ -186,6 +186,7 @@ class DiscordSettings:
     guild_id: int = 0
     channel_id: int = 0
     manager_roles: list[str] = field(default_factory=list)
+    open_read_commands: bool = False
     api_base: str = ""
     gateway_url: str = ""
 
@@ -234,12 +235,29 @@ class Config:
 def load_config(path: str | Path, *, check_env: bool = True) -> Config:
     """Read and validate ``path``; raise ``ConfigError`` listing every problem."""
     path = Path(path)
+    expected = "expected a TOML text file like the shipped config.toml"
     try:
-        data = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror or exc}); {expected}"]) from None
+    if b"\x00" in raw:
+        raise ConfigError([f"{path}: a binary file; {expected}"])
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([f"{path}: not UTF-8 text (line {line}); {expected}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    if not data:
+        raise ConfigError(
+            [
+                f"{path}: no settings in it; expected at least a [brand] table with a contact route, as in the "
+                "shipped config.toml"
+            ]
+        )
     config = parse_config(data, check_env=check_env)
     config.path = path.resolve()
     if config.templates.path:

@@ -28,6 +28,12 @@ def may_act(role_names: Iterable[str], manager_roles: Iterable[str]) -> bool:
     return bool(wanted) and any(r.lower() in wanted for r in role_names)
 
 
+def may_read(role_names: Iterable[str], manager_roles: Iterable[str], *, open_to_all: bool = False) -> bool:
+    """Whether a member holding ``role_names`` may read the queue, cases, status and report (``open_to_all``:
+    ``[discord] open_read_commands``)."""
+    return open_to_all or may_act(role_names, manager_roles)
+
+
 def approve(
     store: Store,
     draft_id: int,

@@ -21,6 +21,7 @@ from bot import decisions
 from bot.clock import SystemClock
 from bot.config import parse_config
 from bot.pipeline import Pipeline, PollResult
+from bot.private import private_folder
 from bot.store import Store
 from connectors.fakes import FAKES, load_fake
 from connectors.fakes.discord import FakeDiscord
@@ -179,7 +180,7 @@ def _until(condition, what: str, timeout: float = 15.0):
 
 def run_demo(*, out: Path, cycles: int, console: Console) -> None:
     """Start the fakes, run ``cycles`` daemon cycles with a simulated manager, and summarise."""
-    out.mkdir(parents=True, exist_ok=True)
+    private_folder(out)
     db_path = (out / "mentionbot.db").resolve()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)

@@ -24,6 +24,7 @@ def utc(dt: datetime) -> datetime:
 MAX_TEXT = 40_000
 MAX_FIELD = 1_000  # handles, names, ids, urls, languages
 MAX_RAW = 1_000_000  # bytes of the platform's own JSON kept with a mention or a quarantined item
+MAX_EXCERPT = 300  # an error message or a reason, as logged and stored: it may quote a platform's answer
 _UNSAFE = re.compile("[\x00\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
@@ -38,6 +39,12 @@ def safe_text(value: Any, *, limit: int = MAX_FIELD) -> str:
         mark = f" [… cut by mentionbot: {len(text):,} characters in all]"
         text = text[: max(0, limit - len(mark))] + mark
     return text
+
+
+def excerpt(value: Any, *, limit: int = MAX_EXCERPT) -> str:
+    """``value`` as one line of text without control characters, at most ``limit`` characters (marked where cut):
+    what is kept of an error message, which may quote a response body or a stranger's text."""
+    return safe_text(_CONTROL.sub("", " ".join(str(value).split())), limit=limit)
 
 
 def bounded_json(value: Any) -> str:
@@ -129,7 +136,7 @@ class Quarantined:
         return cls(
             platform=safe_text(platform),
             item_id=safe_text("" if item_id is None else item_id),
-            reason=safe_text(_CONTROL.sub("", " ".join(reason.split())), limit=300),
+            reason=excerpt(reason),
             raw=safe_text(raw, limit=MAX_RAW),
         )
 

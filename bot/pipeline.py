@@ -24,7 +24,7 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import CredentialExpiry, Mention, Quarantined, Triage
+from bot.models import CredentialExpiry, FetchResult, Mention, Quarantined, Triage, excerpt
 from bot.store import Store, iso
 from bot.triage import Triager
 from connectors import load, rules_for
@@ -136,7 +136,8 @@ class Pipeline:
         except FatalError as exc:
             self._failed(result, exc, fatal=True)
         except Exception as exc:  # a connector's bug must not stop the others
-            log.exception("%s: poll failed", name)
+            # The traceback only with --verbose: its last line repeats the message unbounded; _failed logs it cut.
+            log.debug("%s: poll failed", name, exc_info=True)
             self._failed(result, exc)
         # Private channels are read only while someone may answer there: a quiet install costs no extra request.
         if (
@@ -196,18 +197,19 @@ class Pipeline:
         self, result: PollResult, exc: Exception, *, retry_after: float | None = None, fatal: bool = False
     ) -> None:
         name = result.connector
-        result.errors, result.error = 1, str(exc)
+        message = excerpt(str(exc) or type(exc).__name__)  # one line, bounded: it may quote a response body
+        result.errors, result.error = 1, message
         if fatal:
             result.status = "fatal"
-            self.store.set_setting(f"connector:{name}:paused", str(exc))
-            log.error("%s: paused until its credentials are fixed: %s", name, exc)
-            self.on_event("connector_paused", connector=name, error=str(exc))
+            self.store.set_setting(f"connector:{name}:paused", message)
+            log.error("%s: paused until its credentials are fixed: %s", name, message)
+            self.on_event("connector_paused", connector=name, error=message)
             return
         result.status = "error"
         count = self.failures[name] = self.failures.get(name, 0) + 1
         wait = retry_after if retry_after is not None else min(30 * 2 ** (count - 1), 3600)
         self.not_before[name] = self.clock.now() + timedelta(seconds=wait)
-        log.warning("%s: poll failed (%s); next try in %ds", name, exc, wait)
+        log.warning("%s: poll failed (%s); next try in %ds", name, message, wait)
 
     # -- new mentions -----------------------------------------------------------------------------------------
 
@@ -234,9 +236,10 @@ class Pipeline:
         return [(m, decided.get(m.key)) for m in new]
 
     def ingest_many(
-        self, name: str, batches: Iterable[list[Mention]]
+        self, name: str, batches: Iterable[FetchResult]
     ) -> Iterator[list[tuple[Mention, Triage | None]]]:
-        """``ingest`` over many batches (a backfill), yielding each batch's new mentions once stored.
+        """``ingest`` over many batches (a backfill), yielding each batch's new mentions once stored with the
+        batch's items set aside (a batch's cursor is not stored: a backfill has none).
 
         Where the machine has a second core, worker processes (one per core) triage the next batches while this
         one parses and stores batch n: triage is most of the work, and spread over every core with the parsing
@@ -245,18 +248,25 @@ class Pipeline:
         seen: set[str] = set()
         complaints: dict[tuple[str, str], int] = {}
 
-        def fresh_of(batch: list[Mention]) -> list[Mention]:
-            fresh = [m for m in self.store.unseen(batch) if m.key not in seen]
+        def fresh_of(batch: FetchResult) -> FetchResult:
+            fresh = [m for m in self.store.unseen(batch.mentions) if m.key not in seen]
             seen.update(m.key for m in fresh)
-            return fresh
+            return FetchResult(fresh, None, batch.quarantined)
 
-        def stored(fresh: list[Mention], triages: list[Triage | None]) -> list[tuple[Mention, Triage | None]]:
-            decided = self._decide(name, fresh, triages, complaints)
-            new = self.store.save_fetch(name, fresh, None, now=self.clock.now(), triages=decided)
+        def stored(fresh: FetchResult, triages: list[Triage | None]) -> list[tuple[Mention, Triage | None]]:
+            decided = self._decide(name, fresh.mentions, triages, complaints)
+            new = self.store.save_fetch(
+                name,
+                fresh.mentions,
+                None,
+                now=self.clock.now(),
+                triages=decided,
+                quarantined=fresh.quarantined,
+            )
             return [(m, decided.get(m.key)) for m in new]
 
-        def here(fresh: list[Mention]) -> list[Triage | None]:
-            return [self._triage(name, m) for m in fresh]
+        def here(fresh: FetchResult) -> list[Triage | None]:
+            return [self._triage(name, m) for m in fresh.mentions]
 
         batches = iter(batches)
         first, second = next(batches, None), next(batches, None)
@@ -271,7 +281,7 @@ class Pipeline:
                 return
 
             def finished(
-                done: list[Mention], future: Future[list[Triage | None]]
+                done: FetchResult, future: Future[list[Triage | None]]
             ) -> list[tuple[Mention, Triage | None]]:
                 try:
                     triages = future.result()
@@ -284,10 +294,10 @@ class Pipeline:
 
             # The workers start up on the second batch while the first is triaged here; after that each worker
             # has a batch in hand and one more waits, so none idles while this process parses and stores.
-            pending = [(fresh := fresh_of(second), worker.triage(fresh))]
+            pending = [(fresh := fresh_of(second), worker.triage(fresh.mentions))]
             yield stored(fresh := fresh_of(first), here(fresh))
             for batch in batches:
-                pending.append((fresh := fresh_of(batch), worker.triage(fresh)))
+                pending.append((fresh := fresh_of(batch), worker.triage(fresh.mentions)))
                 if len(pending) > worker.processes:
                     yield finished(*pending.pop(0))
             while pending:
@@ -410,7 +420,7 @@ class Pipeline:
         try:
             fetched = self.connectors[name].fetch_private(self.store.get_setting(key))
         except ConnectorError as exc:
-            log.warning("%s: could not read private messages: %s", name, exc)
+            log.warning("%s: could not read private messages: %s", name, excerpt(exc))
             return 0
         now = self.clock.now()
         found = [(m, self.store.open_case_of(name, m.author.handle)) for m in fetched.mentions]

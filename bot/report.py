@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from bot.child import in_child_process
 from bot.config import WEEKDAYS, Config, ReportSettings
 from bot.models import CredentialExpiry
+from bot.private import private_folder, write_private
 from bot.store import Store, iso, parse_time
 
 log = logging.getLogger(__name__)
@@ -835,8 +836,9 @@ def write(
     pngs: dict[str, bytes] | None = None,
 ) -> list[Path]:
     """Write the report (and, for Markdown, its chart images) to ``folder``; return the files written.
-    ``pngs`` are the charts when already drawn."""
-    folder.mkdir(parents=True, exist_ok=True)
+    ``pngs`` are the charts when already drawn. The files are 0600 and a folder it creates 0700: they quote
+    customers."""
+    private_folder(folder)
     formats = set(formats)
     pngs = charts(report) if pngs is None else pngs
     stem = f"report-{report.week.label}"
@@ -845,14 +847,14 @@ def write(
         images = {}
         for name, data in pngs.items():
             path = folder / f"{stem}-{name}.png"
-            path.write_bytes(data)
+            write_private(path, data)
             images[name] = path.name
         path = folder / f"{stem}.md"
-        path.write_text(markdown(report, images=images))
+        write_private(path, markdown(report, images=images))
         written.append(path)
     if "html" in formats:
         path = folder / f"{stem}.html"
-        path.write_text(to_html(report, pngs))
+        write_private(path, to_html(report, pngs))
         written.append(path)
     log.info("report %s written: %s", report.week.label, ", ".join(str(p) for p in written))
     return written

@@ -29,8 +29,11 @@ from bot.models import (
     QuarantinedItem,
     Triage,
     bounded_json,
+    excerpt,
+    safe_text,
     utc,
 )
+from bot.private import private_file, private_folder, tighten
 
 migrations = Migrations("mentionbot")
 
@@ -315,12 +318,16 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
-        """Open (and create or migrate) the database file at ``path`` in WAL mode."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (and create or migrate) the database file at ``path`` in WAL mode; the file is 0600 (SQLite gives
+        its WAL and shared-memory files the database's mode), a folder it creates 0700."""
+        path = private_file(private_folder(Path(path).parent) / Path(path).name)
         conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
         db = Database(conn)
         db.enable_wal()
+        for suffix in ("-wal", "-shm"):  # left by an older version with the database's old mode
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                tighten(side)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         return cls(db)
@@ -475,6 +482,10 @@ class Store:
         mention key (a mention without one is stored untriaged). Returns the new mentions only.
         """
         triages = triages or {}
+        if (
+            cursor is not None
+        ):  # it may carry a platform's id: a lone surrogate in it must not stop every poll
+            cursor = safe_text(cursor, limit=len(cursor))
         fetched_at = iso(now)
         rows = [mention_row(m, fetched_at, own=m.key in own, triage=triages.get(m.key)) for m in mentions]
         inserted: set[tuple[str, str]] = set()
@@ -699,6 +710,8 @@ class Store:
         approving at once produce one approval.
         """
         from_states = list(from_states)
+        if changes.get("error"):
+            changes["error"] = excerpt(changes["error"])
         for key in ("findings", "problems"):
             if key in changes:
                 changes[key] = json.dumps(list(changes[key]))
@@ -799,6 +812,8 @@ class Store:
             return bool(cur.rowcount)
 
     def settle_outbox(self, item_id: int, *, state: str, now: datetime, **changes: Any) -> None:
+        if changes.get("error"):
+            changes["error"] = excerpt(changes["error"])
         assignments = "".join(f", {k} = ?" for k in changes)
         changes = {k: iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
         with self.write_transaction():
@@ -967,6 +982,7 @@ class Store:
         error: str | None = None,
         calls: int | None = None,
     ) -> None:
+        """Record one poll of ``connector``; its ``error`` is kept as one line of at most 300 characters."""
         self.db["runs"].insert(
             {
                 "connector": connector,
@@ -976,7 +992,7 @@ class Store:
                 "new": new,
                 "errors": errors,
                 "status": status,
-                "error": error,
+                "error": None if error is None else excerpt(error),
                 "calls": calls,
             }
         )

@@ -197,6 +197,7 @@ class ApprovalBot:
         guild_id: int,
         channel_id: int,
         manager_roles: Iterable[str],
+        open_read_commands: bool = False,
         clock: Clock | None = None,
         post: Callable[[], Any] | None = None,
         api_base: str | None = None,
@@ -209,6 +210,7 @@ class ApprovalBot:
         self.guild_id = int(guild_id)
         self.channel_id = int(channel_id)
         self.manager_roles = tuple(manager_roles)
+        self.open_read_commands = open_read_commands
         self.clock = clock or SystemClock()
         self.post = post
         point_at(api_base=api_base, gateway_url=gateway_url)
@@ -233,6 +235,7 @@ class ApprovalBot:
             guild_id=d.guild_id,
             channel_id=d.channel_id,
             manager_roles=d.manager_roles,
+            open_read_commands=d.open_read_commands,
             clock=clock,
             post=post,
             api_base=d.api_base or None,
@@ -544,6 +547,13 @@ class ApprovalBot:
             return
         await self._decide(interaction, int(match["draft"]), match["action"], text=form_value(data))
 
+    async def _may_read(self, interaction: discord.Interaction) -> bool:
+        roles = [r.name for r in getattr(interaction.user, "roles", [])]
+        if decisions.may_read(roles, self.manager_roles, open_to_all=self.open_read_commands):
+            return True
+        await interaction.response.send_message("Only community managers can see this.", ephemeral=True)
+        return False
+
     async def _allowed(self, interaction: discord.Interaction) -> bool:
         if self.may_act(interaction.user):
             return True
@@ -597,12 +607,15 @@ class ApprovalBot:
     # -- slash commands ---------------------------------------------------------------------------------------
 
     def commands(self, tree: app_commands.CommandTree) -> None:
-        """Register /queue, /pause and /resume for the guild."""
+        """Register /queue, /case, /status, /report (managers only unless ``open_read_commands``), /pause and
+        /resume for the guild."""
         guild = discord.Object(self.guild_id)
 
         @tree.command(name="queue", description="Drafts awaiting a decision", guild=guild)
         async def queue(interaction: discord.Interaction) -> None:
             assert self.store
+            if not await self._may_read(interaction):
+                return
             drafts = self.store.drafts("awaiting")
             text = "\n".join(f"#{d.id} {d.platform} {d.intent}: {quote(d.text[:80])}" for d in drafts[:20])
             await interaction.response.send_message(
@@ -614,6 +627,8 @@ class ApprovalBot:
         @tree.command(name="case", description="One case and its history", guild=guild)
         async def case(interaction: discord.Interaction, ref: str) -> None:
             assert self.store
+            if not await self._may_read(interaction):
+                return
             try:
                 c = self.store.case_by_ref(ref.upper())
             except Exception:
@@ -631,6 +646,8 @@ class ApprovalBot:
         @tree.command(name="status", description="Connectors, queue and cases", guild=guild)
         async def status(interaction: discord.Interaction) -> None:
             assert self.store
+            if not await self._may_read(interaction):
+                return
             paused = self.store.paused_connectors()
             lines = []
             for run in self.store.last_runs():
@@ -654,6 +671,8 @@ class ApprovalBot:
             from bot import report as weekly
 
             assert self.store
+            if not await self._may_read(interaction):
+                return
             if self.config is None:
                 await interaction.response.send_message("No configuration to build a report.", ephemeral=True)
                 return

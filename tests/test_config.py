@@ -122,3 +122,27 @@ def test_an_empty_exclude_phrase_is_refused(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert any(p.startswith("brand.exclude:") for p in caught.value.problems)
+
+
+def test_a_binary_non_utf8_or_empty_config_is_a_clear_error_not_a_traceback(tmp_path):
+    cases = {
+        "binary.toml": (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe",
+            "a binary file; expected a TOML text file like the shipped config.toml",
+        ),
+        "latin.toml": (b'[brand]\nname = "Caf\xe9"\n', "not UTF-8 text (line 2)"),
+        "empty.toml": (b"", "no settings in it"),
+        "comments.toml": (b"# all commented out\n\n", "no settings in it"),
+        "nobrand.toml": (b"dry_run = true\n", "brand: expected at least one of contact_email"),
+    }
+    for name, (content, says) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = mentionbot(path, "check", "--offline", check=False)
+        assert result.returncode == 2, (name, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr and says in result.stderr, (name, result.stderr)
+        assert str(path) in result.stderr and "valid" not in result.stdout
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    result = mentionbot(folder, "check", "--offline", check=False)
+    assert result.returncode == 2 and "cannot be read" in result.stderr and "Traceback" not in result.stderr

@@ -431,3 +431,34 @@ def test_a_forms_value_is_found_in_action_rows_and_in_labels():
     rows = {"components": [{"type": 1, "components": [{"type": 4, "custom_id": "text", "value": "a"}]}]}
     labels = {"components": [{"type": 18, "component": {"type": 4, "custom_id": "text", "value": "b"}}]}
     assert (form_value(rows), form_value(labels), form_value({})) == ("a", "b", "")
+
+
+def test_the_read_commands_are_for_managers_unless_opened(setup):
+    bot = setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my order never arrived")
+    setup.card(draft_id)
+    ref = setup.pipeline.store.case(setup.pipeline.store.draft(draft_id).case_id).ref
+    commands = {"queue": {}, "case": {"ref": ref}, "status": {}, "report": {}}
+    for name, options in commands.items():
+        refused = setup.ephemeral(setup.discord.slash(name, options, OUTSIDER))
+        assert refused["data"]["flags"] & 64, name
+        assert refused["data"]["content"] == "Only community managers can see this.", name
+    queue = setup.ephemeral(setup.discord.slash("queue", user_id=MANAGER))
+    assert f"#{draft_id} reddit complaint" in queue["data"]["content"]
+    bot.open_read_commands = True  # [discord] open_read_commands = true
+    opened = setup.ephemeral(setup.discord.slash("queue", user_id=OUTSIDER))
+    assert f"#{draft_id} reddit complaint" in opened["data"]["content"]
+    approve = setup.ephemeral(
+        setup.discord.click(setup.card(draft_id)["id"], f"mb:approve:{draft_id}", OUTSIDER)
+    )
+    assert "Only community managers" in approve["data"]["content"]  # reading, not deciding
+
+
+def test_open_read_commands_is_read_from_the_config(config_path):
+    from bot.config import load_config
+
+    config_path.write_text(
+        config_path.read_text()
+        + '\n[discord]\nguild_id = 1\nchannel_id = 2\nmanager_roles = ["M"]\nopen_read_commands = true\n'
+    )
+    assert ApprovalBot.from_config(load_config(config_path)).open_read_commands is True

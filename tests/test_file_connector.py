@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 
 from bot.clock import FakeClock
 from bot.store import Store
 from connectors.file import FileConnector, FileSettings
 
 
-def test_jsonl_and_csv_import_once_and_pick_up_appended_rows(tmp_path, caplog):
+def test_jsonl_and_csv_import_once_and_pick_up_appended_rows(tmp_path):
     jsonl = tmp_path / "reviews.jsonl"
     jsonl.write_text(
         json.dumps(
@@ -33,17 +32,27 @@ def test_jsonl_and_csv_import_once_and_pick_up_appended_rows(tmp_path, caplog):
     connector = FileConnector(FileSettings(paths=[str(tmp_path / "*.jsonl"), str(tmp_path / "*.csv")]))
     store, clock = Store.memory(), FakeClock()
 
-    with caplog.at_level(logging.WARNING):
-        first = connector.fetch(None)
+    first = connector.fetch(None)
     assert [(m.platform, m.kind, m.rating) for m in first.mentions] == [
         ("trustpilot", "review", 2),
         ("import", "post", None),
     ]
-    assert "file:" in caplog.text and "line 2 is not JSON" in caplog.text and "no text" in caplog.text
-    assert len(store.save_fetch("file", first.mentions, first.cursor, now=clock.now())) == 2
+    assert [(q.item_id, q.reason) for q in first.quarantined] == [
+        (f"{jsonl}:2", "not JSON: Expecting property name enclosed in double quotes (column 2)"),
+        (f"{jsonl}:3", "no text"),
+    ]
+    assert (
+        len(
+            store.save_fetch(
+                "file", first.mentions, first.cursor, now=clock.now(), quarantined=first.quarantined
+            )
+        )
+        == 2
+    )
+    assert store.quarantine_counts() == {"file": 2}
 
     again = connector.fetch(store.get_cursor("file"))
-    assert again.mentions == []
+    assert again.mentions == [] and again.quarantined == []  # a bad row is set aside once
     with csv.open("a") as handle:
         handle.write("dee,Love the new app,2026-11-16T09:00:00+00:00\n")
     appended = connector.fetch(store.get_cursor("file"))
