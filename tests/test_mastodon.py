@@ -113,10 +113,11 @@ def test_complaint_round_trip_reply_private_message_and_the_customers_answer(fak
         "@acme it is order 4821, thanks",
         minutes_ago=0,
         visibility="direct",
+        reply_to=message["id"],
     )
     clock.advance(minutes=5)
     result = pipeline.poll("mastodon")
-    assert result.new == 0  # the private answer is not a public mention
+    assert result.new == 0  # the answer in our private conversation is not a new mention
     history = pipeline.store.case_events(draft.case_id)
     assert any("order 4821" in (e.get("note") or e.get("text") or "") for e in history)
 
