@@ -78,7 +78,9 @@ def status_text(status: dict[str, Any]) -> str:
     for media in status.get("media_attachments") or []:
         if isinstance(media, dict) and (alt := str(media.get("description") or "").strip()):
             lines.append(f"{MEDIA_LABELS.get(str(media.get('type')), 'Attachment')}: {alt}")
-    quoted = (status.get("quote") or {}).get("quoted_status") if isinstance(status.get("quote"), dict) else None
+    quoted = (
+        (status.get("quote") or {}).get("quoted_status") if isinstance(status.get("quote"), dict) else None
+    )
     if isinstance(quoted, dict) and (words := plain_text(quoted.get("content") or "")):
         lines.append(f"Quoted post by @{(quoted.get('account') or {}).get('acct', '')}: {words}")
     card = status.get("card") if isinstance(status.get("card"), dict) else {}

@@ -19,6 +19,7 @@ from connectors.fakes.server import FakePlatform, Request, Response, route
 
 TOKEN = "mastodon-fake-token"
 
+
 def account_entity(aid: str, acct: str, name: str = "", *, created: str = "2024-01-01T00:00:00.000Z") -> dict:
     """An account as Mastodon serialises it (the recorded field set)."""
     username = acct.split("@")[0]
