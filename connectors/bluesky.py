@@ -328,6 +328,8 @@ class BlueskyConnector(Connector):
         mentions: dict[str, Mention] = {}
         for item in found:
             reason = item.get("reason", "mention") if source == "notifications" else "search"
+            if reason not in (*REASONS, "search"):
+                continue  # a like, repost or follow: asked for by no one (the server filters by reasons)
             try:
                 mention = self.to_mention(item, reason, quoted=quoted)
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
