@@ -540,8 +540,9 @@ class FakeBluesky(FakePlatform):
         uri = request.arg("uri", "")
         if uri not in self.posts:
             return _error(400, "NotFound", f"Post not found: {uri}")
+        # One level of replies, as the AppView answers depth=1 (deeper nodes carry no "replies" key).
         replies = [
-            {"$type": "app.bsky.feed.defs#threadViewPost", "post": self.post_view(u), "replies": []}
+            {"$type": "app.bsky.feed.defs#threadViewPost", "post": self.post_view(u)}
             for u, p in self.posts.items()
             if p["record"].get("reply", {}).get("parent", {}).get("uri") == uri
         ]
