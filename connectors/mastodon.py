@@ -212,6 +212,7 @@ class MastodonConnector(Connector):
         if newest:
             since[source] = newest
         public, self._private, quarantined = [], [], []
+        seen: set[str] = set()
         for item in items:
             status = item.get("status") if source == "mentions" and isinstance(item, dict) else item
             try:
@@ -222,6 +223,9 @@ class MastodonConnector(Connector):
                 reason = GONE if status is None else f"{type(exc).__name__}: {exc}"
                 quarantined.append(Quarantined.of(self.name, _plain(item), f"{source}: {reason}"))
                 continue
+            if mention.id in seen:
+                continue  # a reblog of a status this page also holds
+            seen.add(mention.id)
             if mention.kind == "dm":
                 self._private.append(mention)
                 if self._answers_us(status):

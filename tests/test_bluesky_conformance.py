@@ -249,7 +249,7 @@ def test_errors_and_rate_limit_headers_as_the_xrpc_server_writes_them(fake, sess
         assert answer.status_code in (400, 401, 501)
         assert set(answer.json()) == {"error", "message"}
     answer = xrpc(fake, session, "app.bsky.notification.listNotifications")
-    headers = {k.lower(): v for k, v in answer.headers.items() if k.lower().startswith("ratelimit-")}
+    headers = {k.lower(): v for k, v in answer.headers.items() if "ratelimit" in k.lower()}
     assert set(headers) == {"ratelimit-limit", "ratelimit-reset", "ratelimit-remaining", "ratelimit-policy"}
     assert headers["ratelimit-reset"].isdigit() and int(headers["ratelimit-remaining"]) < int(
         headers["ratelimit-limit"]

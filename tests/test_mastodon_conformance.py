@@ -147,7 +147,7 @@ def test_error_answers_conform(fake):
 def test_rate_limit_and_link_headers_look_as_recorded(busy):
     recorded = fixture("mastodon", "notifications_mention.json")["headers"]
     answer = get(busy, "/api/v1/notifications", **{"types[]": "mention"})
-    names = {k.lower() for k in answer.headers if k.lower().startswith("x-ratelimit")}
+    names = {k.lower() for k in answer.headers if "ratelimit" in k.lower()}
     assert names == {k for k in recorded if k.startswith("x-ratelimit")}
     for value in (recorded["x-ratelimit-reset"], answer.headers["X-RateLimit-Reset"]):
         assert datetime.fromisoformat(value.replace("Z", "+00:00")).utcoffset() == timedelta(0)

@@ -285,6 +285,7 @@ class FakeBluesky(FakePlatform):
             at=at,
             lang=sample.get("lang", "en"),
             link=sample.get("link"),
+            images=sample.get("images"),
         )
 
     def connector_settings(self) -> dict[str, Any]:
@@ -425,7 +426,12 @@ class FakeBluesky(FakePlatform):
         if isinstance(did, Response):
             return did
         reasons = request.query.get("reasons") or request.query.get("reasons[]")
-        items = [n for n in self.notifications if not reasons or n["reason"] in reasons]
+        # The author's view (its viewer state: blocks) as of this request, as the AppView hydrates it.
+        items = [
+            {**n, "author": self._author(n["author"]["did"])}
+            for n in self.notifications
+            if not reasons or n["reason"] in reasons
+        ]
         try:
             page, cursor = self._page(items, request)
         except ValueError:

@@ -254,6 +254,8 @@ class FakeMastodon(FakePlatform):
             name=sample.get("name", ""),
             when=self.clock.now() - timedelta(minutes=sample.get("minutes_ago", 5)),
             lang=sample.get("lang", "en"),
+            spoiler=sample.get("content_warning", ""),
+            media=sample.get("images"),
         )
 
     def connector_settings(self) -> dict[str, Any]:
