@@ -5,9 +5,11 @@ keywords are set, then each followed hashtag's timeline), each with its own ``mi
 poll is one request; newer pages follow the ``Link`` header. Search needs a server with full-text search; a server
 that refuses it is logged once and asked no more until the next start. Hashtag timelines work on every server.
 
-A customer's private answer arrives as a mention notification of a ``direct`` status: ``fetch`` keeps those out of
-the public mentions and hands them to ``fetch_private`` (called right after in the same poll), so reading the
-private channel costs no request of its own.
+A customer's private answer arrives as a mention notification of a ``direct`` status: ``fetch`` hands those to
+``fetch_private`` (called right after in the same poll), so reading the private channel costs no request of its own.
+A ``direct`` status that answers one of the brand's own is only that; any other (a first contact in private) is also
+a mention, stored but never answered in public. What a status carries besides its words (the content warning, media
+descriptions, a quoted status, the link card) is read with it; a reblog is read as the status it shares.
 
 Replies carry an ``Idempotency-Key`` (Mastodon keeps it an hour), so a retried post is not doubled. A private
 message is a ``direct`` status that @-mentions the person.
@@ -49,6 +51,7 @@ _TAGS = re.compile(r"<[^>]+>")
 # post is a refusal of that one action (handed to a human); a refused read stops the connector only where waiting
 # cannot help (the token). Statuses not here: 429 and 5xx are transient, anything else transient too.
 STATUS_ERRORS: dict[int, tuple[type[ConnectorError], type[ConnectorError], str]] = {
+    400: (TransientError, ReplyNotAllowed, "bad request"),
     401: (FatalError, FatalError, "access token refused"),
     403: (FatalError, ReplyNotAllowed, "access refused"),
     404: (TransientError, ReplyNotAllowed, "not found (deleted, or not visible to the account)"),
@@ -215,13 +218,14 @@ class MastodonConnector(Connector):
         seen: set[str] = set()
         for item in items:
             status = item.get("status") if source == "mentions" and isinstance(item, dict) else item
+            if status is None:  # as mastodon.social sends the mention of a status deleted since
+                quarantined.append(Quarantined.of(self.name, _plain(item), f"{source}: {GONE}"))
+                continue
             try:
-                if status is None:
-                    raise LookupError(GONE)
                 mention = self.to_mention(status)
-            except (KeyError, TypeError, ValueError, AttributeError, LookupError) as exc:
-                reason = GONE if status is None else f"{type(exc).__name__}: {exc}"
-                quarantined.append(Quarantined.of(self.name, _plain(item), f"{source}: {reason}"))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                reason = f"{source}: {type(exc).__name__}: {exc}"
+                quarantined.append(Quarantined.of(self.name, _plain(item), reason))
                 continue
             if mention.id in seen:
                 continue  # a reblog of a status this page also holds
