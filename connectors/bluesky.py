@@ -2,9 +2,9 @@
 
 Mention ids are ``at://`` URIs. Reads go through the SDK's XRPC invoke and keep the answer's JSON as it came, so
 one malformed item is quarantined instead of failing the page's model. What a post embeds is read with its text:
-image and video descriptions, a link card's title and description, and the quoted post (a notification carries only
-a reference to it, so the quoted posts of a page are fetched with one ``getPosts``). A reply carries ``root`` and ``parent`` strong
-refs (``root`` is the parent's own ``reply.root`` when the parent is itself a reply). Private messages go through
+image and video descriptions, a link card's title and description, and the quoted post (a notification carries
+only a reference to it, so the quoted posts of a page are fetched with one ``getPosts``). A reply carries ``root``
+and ``parent`` strong refs (``root`` is the parent's own ``reply.root`` when the parent is itself a reply). Private messages go through
 the chat service behind the ``atproto-proxy`` header. ``createSession`` is limited to a few dozen calls a day, so
 the session is kept in a file (see ``SessionFile``) and refreshed with ``refreshSession``; the app password is used
 only when no stored session works.
@@ -304,12 +304,12 @@ class BlueskyConnector(Connector):
         state["turn"] = (turn + 1) % len(sources)
         mark = Watermark(state.get(source), start=start)
         if source == "notifications":
-            found = self._pages(
+            found, quarantined = self._pages(
                 "app.bsky.notification.listNotifications", "notifications", mark, reasons=REASONS
             )
         else:
             try:
-                found = self._pages(
+                found, quarantined = self._pages(
                     "app.bsky.feed.searchPosts",
                     "posts",
                     mark,
@@ -323,7 +323,6 @@ class BlueskyConnector(Connector):
                 state["turn"] = 0
                 return self.fetch(json.dumps(state))
         state[source] = mark.state()
-        found, quarantined = found
         quoted = self._quoted_posts(found)
         mentions: dict[str, Mention] = {}
         for item in found:
@@ -396,14 +395,13 @@ class BlueskyConnector(Connector):
             raise ValueError(f"not a post: {record.get('$type')}")
         reply = record.get("reply") or {}
         handle = author["handle"]
-        post = {
-            k: item[k]
-            for k in ("uri", "cid", "author", "record", "embed", "indexedAt", "viewer", "labels")
-            if k in item
-        }
         langs = record.get("langs") or []
         # A post view (search) carries its embed resolved; a notification only the record's own embed.
-        extras = embed_lines(item.get("embed") or record.get("embed"), quoted or {})
+        quoted = quoted or {}
+        extras = embed_lines(item.get("embed") or record.get("embed"), quoted)
+        raw = {"reason": reason, "post": item, "record": record}
+        if (quotes := _quoted_uri(record)) in quoted and not item.get("embed"):
+            raw["quoted"] = quoted[quotes]  # what the text's quoted line was read from
         return Mention(
             platform=self.name,
             id=uri,
@@ -415,7 +413,7 @@ class BlueskyConnector(Connector):
             parent_id=(reply.get("parent") or {}).get("uri"),
             thread_id=(reply.get("root") or {}).get("uri") or uri,
             lang=langs[0].split("-")[0] if langs else None,
-            raw={"reason": reason, "post": post, "record": record},
+            raw=raw,
             unanswerable=_unanswerable(item),
         )
 

@@ -103,7 +103,8 @@ def test_recorded_notifications_field_by_field_with_alt_text_and_the_quoted_post
     assert quote.text == "@alice.bluesky.xyz is the best\nQuoted post by @bob.test: bob back at it again!"
     (ask,) = replay.calls("GET", r"getPosts$")
     assert ask.query["uris"] == [dan["record"]["embed"]["record"]["uri"]]
-    assert quote.raw["record"] == dan["record"]  # raw kept whole
+    assert quote.raw["post"] == dan  # raw kept whole, with the quoted post the text was read from
+    assert quote.raw["quoted"]["record"]["text"] == "bob back at it again!"
 
 
 def test_an_image_only_quote_from_bsky_social_is_not_empty(replay, clock):
