@@ -27,10 +27,11 @@ class ReplayBluesky(FakeBluesky):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.recorded: list[tuple[str, dict[str, str], Any]] = []
+        self.recorded: list[tuple[str, dict[str, str | None], Any]] = []
 
-    def serve(self, nsid: str, body: Any, **query: str) -> None:
-        """Answer ``nsid`` (with these query values, when given) with ``body``, or what ``body(request)`` gives."""
+    def serve(self, nsid: str, body: Any, **query: str | None) -> None:
+        """Answer ``nsid`` (with these query values, when given; ``None``: without that parameter) with ``body``,
+        or what ``body(request)`` gives."""
         self.recorded.append((nsid, query, body))
 
     def _answer(self, request: Request) -> Response:
@@ -143,9 +144,10 @@ def test_recorded_search_hits_read_their_resolved_quotes(replay, clock):
 def test_pages_and_the_cursor_after_a_restart(replay, clock):
     page = recorded("notifications_reasons.json")
     items = page["notifications"]
-    replay.serve("app.bsky.notification.listNotifications", {"notifications": items[:2], "cursor": "p2"})
+    replay.serve(
+        "app.bsky.notification.listNotifications", {"notifications": items[:2], "cursor": "p2"}, cursor=None
+    )
     replay.serve("app.bsky.notification.listNotifications", {"notifications": items[2:]}, cursor="p2")
-    replay.recorded.reverse()  # the page asked for by its cursor first
     replay.serve("app.bsky.feed.getPosts", {"posts": []})
     first = connector(replay, clock, page_size=2).fetch(None)
     assert [m.id for m in first.mentions] == [n["uri"] for n in items]
