@@ -1,8 +1,10 @@
 """Bluesky through the atproto SDK: mention/reply/quote notifications, keyword search, threaded replies, DMs.
 
 Mention ids are ``at://`` URIs. Reads go through the SDK's XRPC invoke and keep the answer's JSON as it came, so
-one malformed item is skipped instead of failing the page's model. A reply carries ``root`` and ``parent`` strong
-refs (``root`` is the parent's own ``reply.root`` when the parent is itself a reply). Private messages go through
+one malformed item is quarantined instead of failing the page's model. What a post embeds is read with its text:
+image and video descriptions, a link card's title and description, and the quoted post (a notification carries
+only a reference to it, so the quoted posts of a page are fetched with one ``getPosts``). A reply carries ``root``
+and ``parent`` strong refs (``root`` is the parent's own ``reply.root`` when the parent is itself a reply). Private messages go through
 the chat service behind the ``atproto-proxy`` header. ``createSession`` is limited to a few dozen calls a day, so
 the session is kept in a file (see ``SessionFile``) and refreshed with ``refreshSession``; the app password is used
 only when no stored session works.
@@ -30,8 +32,8 @@ from atproto_client.models.dot_dict import DotDict
 from atproto_client.request import Request as AtRequest
 from atproto_core.exceptions import AtProtocolError
 
-from bot.errors import FatalError, ReplyNotAllowed, TransientError
-from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules, utc
+from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
+from bot.models import Author, CredentialExpiry, FetchResult, Mention, Quarantined, ReplyRules, utc
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import RateLimit, seconds_until_reset
 from connectors.reviews import Watermark
@@ -44,7 +46,31 @@ MAX_POST_BYTES = 3000
 MAX_MESSAGE = 1000
 REASONS = ["mention", "reply", "quote"]
 TOKEN_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
-NOT_ALLOWED = {"InvalidConvo", "ConvoLocked", "BlockedActor", "NotFollowedBySender"}
+MAX_URIS = 25  # getPosts takes at most this many
+# Labels Bluesky's own moderation puts on a post it has taken down.
+TAKEN_DOWN = {"!takedown", "!suspend"}
+
+
+class _Refused(FatalError):
+    """Bluesky will not serve this to our login (search without the access it needs, a chat it refuses)."""
+
+
+# An XRPC error name, else the HTTP status → (the error when reading, the error when posting or messaging, what it
+# means). Token errors count only after one session renewal. A refused post or message is a refusal of that one
+# action (a human takes it over); a refused read stays refused until someone acts. Anything else is transient.
+ERRORS: dict[str | int, tuple[type[ConnectorError], type[ConnectorError], str]] = {
+    **{name: (FatalError, FatalError, "session refused") for name in TOKEN_ERRORS},
+    "InvalidConvo": (_Refused, ReplyNotAllowed, "no conversation possible"),
+    "ConvoLocked": (_Refused, ReplyNotAllowed, "the conversation is locked"),
+    "BlockedActor": (_Refused, ReplyNotAllowed, "blocked"),
+    "NotFollowedBySender": (_Refused, ReplyNotAllowed, "they take messages only from people they follow"),
+    "InvalidRecord": (TransientError, ReplyNotAllowed, "Bluesky refused the post"),
+    400: (TransientError, ReplyNotAllowed, "refused"),
+    401: (_Refused, ReplyNotAllowed, "forbidden"),
+    403: (_Refused, ReplyNotAllowed, "forbidden"),
+    404: (_Refused, ReplyNotAllowed, "not served"),
+    501: (_Refused, ReplyNotAllowed, "not served"),
+}
 
 
 def graphemes(text: str) -> int:
@@ -278,12 +304,12 @@ class BlueskyConnector(Connector):
         state["turn"] = (turn + 1) % len(sources)
         mark = Watermark(state.get(source), start=start)
         if source == "notifications":
-            found = self._pages(
+            found, quarantined = self._pages(
                 "app.bsky.notification.listNotifications", "notifications", mark, reasons=REASONS
             )
         else:
             try:
-                found = self._pages(
+                found, quarantined = self._pages(
                     "app.bsky.feed.searchPosts",
                     "posts",
                     mark,
@@ -297,18 +323,41 @@ class BlueskyConnector(Connector):
                 state["turn"] = 0
                 return self.fetch(json.dumps(state))
         state[source] = mark.state()
+        quoted = self._quoted_posts(found)
         mentions: dict[str, Mention] = {}
         for item in found:
             reason = item.get("reason", "mention") if source == "notifications" else "search"
-            mention = self._mention(item, reason)
-            if mention:
-                mentions.setdefault(mention.id, mention)
+            if reason not in (*REASONS, "search"):
+                continue  # a like, repost or follow: asked for by no one (the server filters by reasons)
+            try:
+                mention = self.to_mention(item, reason, quoted=quoted)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                quarantined.append(Quarantined.of(self.name, item, f"{source}: {type(exc).__name__}: {exc}"))
+                continue
+            mentions.setdefault(mention.id, mention)
         out = sorted(mentions.values(), key=lambda m: m.created_at)
-        return FetchResult(out, json.dumps(state, sort_keys=True))
+        return FetchResult(out, json.dumps(state, sort_keys=True), quarantined=quarantined)
 
-    def _pages(self, nsid: str, key: str, mark: Watermark, **params: Any) -> list[dict[str, Any]]:
-        """Items newer than the watermark, newest first, page by page until an old one shows up."""
+    def _quoted_posts(self, items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The posts that these notifications quote, by URI (a notification's record holds only a reference)."""
+        uris = list(
+            dict.fromkeys(u for i in items if not i.get("embed") and (u := _quoted_uri(i.get("record"))))
+        )
+        posts: dict[str, dict[str, Any]] = {}
+        for at in range(0, len(uris), MAX_URIS):
+            body = self._query("app.bsky.feed.getPosts", uris=uris[at : at + MAX_URIS])
+            for post in body.get("posts") or []:
+                if isinstance(post, dict) and isinstance(post.get("uri"), str):
+                    posts[post["uri"]] = post
+        return posts
+
+    def _pages(
+        self, nsid: str, key: str, mark: Watermark, **params: Any
+    ) -> tuple[list[dict[str, Any]], list[Quarantined]]:
+        """Items newer than the watermark, newest first, page by page until an old one shows up; and the items
+        without a readable time or URI, quarantined."""
         out: list[dict[str, Any]] = []
+        quarantined: list[Quarantined] = []
         page_cursor = None
         for _ in range(self.settings.max_pages):
             body = self._query(nsid, limit=self.settings.page_size, cursor=page_cursor, **params)
@@ -320,8 +369,10 @@ class BlueskyConnector(Connector):
                 try:
                     ts = _time(item["indexedAt"]).timestamp()
                     uri = str(item["uri"])
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("bluesky: skipped a malformed item from %s: %r", nsid, exc)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    quarantined.append(
+                        Quarantined.of(self.name, item, f"{nsid}: {type(exc).__name__}: {exc}")
+                    )
                     continue
                 # Both lists are ordered by indexedAt, newest first: an item seen before (or older than what
                 # earlier polls covered) means the rest of the list has been read already.
@@ -332,36 +383,38 @@ class BlueskyConnector(Connector):
             page_cursor = body.get("cursor")
             if not page_cursor or not items or caught_up:
                 break
-        return out
+        return out, quarantined
 
-    def _mention(self, item: dict[str, Any], reason: str) -> Mention | None:
-        try:
-            return self.to_mention(item, reason)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            log.warning("bluesky: skipped a malformed post %s: %r", item.get("uri"), exc)
-            return None
-
-    def to_mention(self, item: dict[str, Any], reason: str) -> Mention:
-        """A notification or a search hit (a post view) as a mention."""
+    def to_mention(
+        self, item: dict[str, Any], reason: str, *, quoted: dict[str, dict[str, Any]] | None = None
+    ) -> Mention:
+        """A notification or a search hit (a post view) as a mention; ``quoted``: the posts that notifications
+        quote, by URI."""
         record, author, uri = item["record"], item["author"], item["uri"]
         if record.get("$type", "app.bsky.feed.post") != "app.bsky.feed.post":
             raise ValueError(f"not a post: {record.get('$type')}")
         reply = record.get("reply") or {}
         handle = author["handle"]
-        post = {k: item[k] for k in ("uri", "cid", "author", "record", "indexedAt") if k in item}
         langs = record.get("langs") or []
+        # A post view (search) carries its embed resolved; a notification only the record's own embed.
+        quoted = quoted or {}
+        extras = embed_lines(item.get("embed") or record.get("embed"), quoted)
+        raw = {"reason": reason, "post": item, "record": record}
+        if (quotes := _quoted_uri(record)) in quoted and not item.get("embed"):
+            raw["quoted"] = quoted[quotes]  # what the text's quoted line was read from
         return Mention(
             platform=self.name,
             id=uri,
             url=f"{WEB}/profile/{handle}/post/{uri.rsplit('/', 1)[1]}",
             author=Author(handle=handle, display_name=author.get("displayName") or "", id=author["did"]),
-            text=self.plain_text(record),
+            text="\n".join(line for line in [self.plain_text(record), *extras] if line),
             created_at=_time(record.get("createdAt") or item["indexedAt"]),
             kind="reply" if reply else "post",
             parent_id=(reply.get("parent") or {}).get("uri"),
             thread_id=(reply.get("root") or {}).get("uri") or uri,
             lang=langs[0].split("-")[0] if langs else None,
-            raw={"reason": reason, "post": post, "record": record},
+            raw=raw,
+            unanswerable=_unanswerable(item),
         )
 
     def plain_text(self, record: dict[str, Any]) -> str:
@@ -423,13 +476,7 @@ class BlueskyConnector(Connector):
                 langs=[mention.lang or "en"],
             )
 
-        try:
-            posted = self._call(send)
-        except TransientError as exc:
-            if "InvalidRecord" in str(exc):
-                raise ReplyNotAllowed(self.name, f"Bluesky refused the reply: {exc}") from exc
-            raise
-        return posted.uri
+        return self._call(send, posting=True).uri
 
     def _replies(self, mention: Mention) -> list[dict[str, Any]]:
         body = self._query("app.bsky.feed.getPostThread", uri=mention.id, depth=1, parentHeight=0)
@@ -471,7 +518,9 @@ class BlueskyConnector(Connector):
             data = models.ChatBskyConvoSendMessage.Data(
                 convo_id=convo, message=models.ChatBskyConvoDefs.MessageInput(text=text)
             )
-            sent = self._call(lambda: self.chat.invoke_procedure("chat.bsky.convo.sendMessage", data=data))
+            sent = self._call(
+                lambda: self.chat.invoke_procedure("chat.bsky.convo.sendMessage", data=data), posting=True
+            )
         except _Refused as exc:
             raise ReplyNotAllowed(self.name, str(exc)) from exc
         return _content(self.name, sent)["id"]
@@ -490,7 +539,7 @@ class BlueskyConnector(Connector):
         state = json.loads(cursor) if cursor else {}
         since = state.get("t", (self.clock.now() - timedelta(hours=1)).timestamp())
         body = self._query("chat.bsky.convo.getLog", chat=True, cursor=state.get("rev"))
-        out = []
+        out, quarantined = [], []
         for entry in body.get("logs") or []:
             if not str(entry.get("$type", "")).endswith("#logCreateMessage"):
                 continue
@@ -518,10 +567,12 @@ class BlueskyConnector(Connector):
                         raw=entry,
                     )
                 )
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("bluesky: skipped a malformed chat log entry: %r", exc)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                item_id = message.get("id") if isinstance(message, dict) else None
+                reason = f"chat.bsky.convo.getLog: {type(exc).__name__}: {exc}"
+                quarantined.append(Quarantined.of(self.name, entry, reason, item_id=item_id))
         rev = body.get("cursor") or state.get("rev")
-        return FetchResult(out, json.dumps({"rev": rev, "t": since}))
+        return FetchResult(out, json.dumps({"rev": rev, "t": since}), quarantined=quarantined)
 
     def _member(self, convo_id: str, did: str) -> dict[str, str]:
         if did not in self._members:
@@ -551,8 +602,8 @@ class BlueskyConnector(Connector):
         )
         return _content(self.name, response)
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        """Run an SDK call: renew the session once on a token error; map failures to mentionbot's errors."""
+    def _call(self, fn: Callable[[], Any], *, posting: bool = False) -> Any:
+        """Run an SDK call: renew the session once on a token error; map failures by ``ERRORS``."""
         now = self.clock.now().timestamp()
         if self.rate.remaining == 0 and self.rate.reset_at and self.rate.reset_at > now:
             raise TransientError(self.name, "request budget spent", retry_after=self.rate.reset_at - now)
@@ -563,19 +614,6 @@ class BlueskyConnector(Connector):
                     renew, renewed = False, True
                     self._renew()
                 return fn()
-            except (at_exceptions.BadRequestError, at_exceptions.UnauthorizedError) as exc:
-                error = _error_name(exc)
-                if error in TOKEN_ERRORS and not renewed and self._client is not None:
-                    log.info("bluesky: session token refused (%s); renewing", error)
-                    renew = True
-                    continue
-                if isinstance(exc, at_exceptions.UnauthorizedError):
-                    if error in TOKEN_ERRORS:
-                        raise FatalError(self.name, f"session refused: {_reason(exc)}") from exc
-                    raise _Refused(self.name, f"forbidden: {_reason(exc)}") from exc
-                if error in NOT_ALLOWED:
-                    raise _Refused(self.name, _reason(exc)) from exc
-                raise TransientError(self.name, f"refused: {_reason(exc)}") from exc
             except at_exceptions.RateLimitExceededError as exc:
                 headers = exc.response.headers if exc.response else {}
                 wait = seconds_until_reset(headers, self.clock.now())
@@ -583,11 +621,24 @@ class BlueskyConnector(Connector):
                     self.name, "rate limited (HTTP 429)", retry_after=60.0 if wait is None else wait
                 ) from exc
             except at_exceptions.RequestErrorBase as exc:
-                if exc.response is not None and exc.response.status_code in (404, 501):
-                    raise _Refused(self.name, f"not served: {_reason(exc)}") from exc
-                status = exc.response.status_code if exc.response is not None else "?"
-                raise TransientError(self.name, f"HTTP {status}: {_reason(exc)}") from exc
-            except (at_exceptions.InvokeTimeoutError, at_exceptions.NetworkError, httpx.HTTPError) as exc:
+                if exc.response is None:  # the connection, not Bluesky
+                    raise TransientError(self.name, f"connection failed: {type(exc).__name__}") from exc
+                error = _error_name(exc)
+                if error in TOKEN_ERRORS and not renewed and self._client is not None:
+                    log.info("bluesky: session token refused (%s); renewing", error)
+                    renew = True
+                    continue
+                read, post, meaning = (
+                    ERRORS.get(error)
+                    or ERRORS.get(exc.response.status_code)
+                    or (
+                        TransientError,
+                        TransientError,
+                        "failed",
+                    )
+                )
+                raise (post if posting else read)(self.name, f"{meaning}: {_reason(exc)}") from exc
+            except httpx.HTTPError as exc:
                 raise TransientError(self.name, f"connection failed: {type(exc).__name__}") from exc
             except ValueError as exc:  # a garbled JSON body
                 raise TransientError(self.name, f"malformed answer: {type(exc).__name__}") from exc
@@ -598,10 +649,6 @@ class BlueskyConnector(Connector):
         for client in (self._chat_client, self._client):
             if client is not None:
                 client.request.close()
-
-
-class _Refused(FatalError):
-    """Bluesky refused this one action (no DM access, DMs closed): hand it to a human, keep polling."""
 
 
 class _Params(DotDict):
@@ -637,6 +684,80 @@ def _reason(exc: at_exceptions.RequestErrorBase) -> str:
     error = getattr(content, "error", None)
     message = getattr(content, "message", None)
     return f"HTTP {response.status_code} {error or ''}{': ' + message if message else ''}".strip()
+
+
+def embed_lines(embed: Any, quoted: dict[str, dict[str, Any]]) -> list[str]:
+    """What a post embeds, one labelled line each (not the author's own words): image and video descriptions,
+    the link card, the quoted post. ``embed`` is the record's embed or the post view's resolved one."""
+    if not isinstance(embed, dict):
+        return []
+    kind = str(embed.get("$type", "")).split("#")[0]
+    lines = []
+    if kind == "app.bsky.embed.images":
+        for image in embed.get("images") or []:
+            if isinstance(image, dict) and (alt := str(image.get("alt") or "").strip()):
+                lines.append(f"Image: {alt}")
+    elif kind == "app.bsky.embed.video":
+        if alt := str(embed.get("alt") or "").strip():
+            lines.append(f"Video: {alt}")
+    elif kind == "app.bsky.embed.external":
+        card = embed.get("external") if isinstance(embed.get("external"), dict) else {}
+        title, about = str(card.get("title") or "").strip(), str(card.get("description") or "").strip()
+        if title or about:
+            lines.append("Link: " + " — ".join(part for part in (title, about) if part))
+    elif kind == "app.bsky.embed.record":
+        lines += _quote_lines(embed.get("record"), quoted)
+    elif kind == "app.bsky.embed.recordWithMedia":
+        lines += embed_lines(embed.get("media"), quoted)
+        inner = embed.get("record") if isinstance(embed.get("record"), dict) else {}
+        lines += _quote_lines(inner.get("record"), quoted)
+    return lines
+
+
+def _quote_lines(record: Any, quoted: dict[str, dict[str, Any]]) -> list[str]:
+    """The quoted post as a line: from the view (``#viewRecord``), or a reference looked up in ``quoted``."""
+    if not isinstance(record, dict):
+        return []
+    kind = str(record.get("$type", ""))
+    if kind.endswith(("#viewNotFound", "#viewBlocked", "#viewDetached")):
+        return ["Quoted post: not available (deleted, blocked or detached)"]
+    if kind.endswith("#viewRecord"):
+        author, value = record.get("author") or {}, record.get("value") or {}
+    elif record.get("uri") in quoted:
+        post = quoted[record["uri"]]
+        author, value = post.get("author") or {}, post.get("record") or {}
+    else:
+        return []
+    text = str(value.get("text") or "").strip() if isinstance(value, dict) else ""
+    alts = [line for line in embed_lines(value.get("embed"), {}) if not line.startswith("Quoted")]
+    words = " / ".join(part for part in [text, *alts] if part)
+    return [f"Quoted post by @{author.get('handle', '')}: {words}"] if words else []
+
+
+def _quoted_uri(record: Any) -> str | None:
+    """The URI of the post a record quotes (``embed.record`` or ``embed.recordWithMedia``), if any."""
+    embed = record.get("embed") if isinstance(record, dict) else None
+    if not isinstance(embed, dict):
+        return None
+    ref = embed.get("record") if isinstance(embed.get("record"), dict) else {}
+    if str(embed.get("$type", "")).startswith("app.bsky.embed.recordWithMedia"):
+        ref = ref.get("record") if isinstance(ref.get("record"), dict) else {}
+    uri = ref.get("uri")
+    return uri if isinstance(uri, str) and "/app.bsky.feed.post/" in uri else None
+
+
+def _unanswerable(item: dict[str, Any]) -> str | None:
+    """Why Bluesky would not take a reply to this post (a block either way, a thread gate, a takedown)."""
+    viewer = (item.get("author") or {}).get("viewer") or {}
+    if viewer.get("blockedBy"):
+        return "the author blocks the brand's account"
+    if viewer.get("blocking"):
+        return "the brand's account blocks the author"
+    if (item.get("viewer") or {}).get("replyDisabled"):
+        return "the author limits who may reply (thread gate)"
+    if any(isinstance(label, dict) and label.get("val") in TAKEN_DOWN for label in item.get("labels") or []):
+        return "taken down by Bluesky's moderators"
+    return None
 
 
 def _time(value: str) -> datetime:

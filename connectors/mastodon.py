@@ -5,9 +5,11 @@ keywords are set, then each followed hashtag's timeline), each with its own ``mi
 poll is one request; newer pages follow the ``Link`` header. Search needs a server with full-text search; a server
 that refuses it is logged once and asked no more until the next start. Hashtag timelines work on every server.
 
-A customer's private answer arrives as a mention notification of a ``direct`` status: ``fetch`` keeps those out of
-the public mentions and hands them to ``fetch_private`` (called right after in the same poll), so reading the
-private channel costs no request of its own.
+A customer's private answer arrives as a mention notification of a ``direct`` status: ``fetch`` hands those to
+``fetch_private`` (called right after in the same poll), so reading the private channel costs no request of its own.
+A ``direct`` status that answers one of the brand's own is only that; any other (a first contact in private) is also
+a mention, stored but never answered in public. What a status carries besides its words (the content warning, media
+descriptions, a quoted status, the link card) is read with it; a reblog is read as the status it shares.
 
 Replies carry an ``Idempotency-Key`` (Mastodon keeps it an hour), so a retried post is not doubled. A private
 message is a ``direct`` status that @-mentions the person.
@@ -26,17 +28,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mastodon import Mastodon, MastodonError
-from mastodon.errors import (
-    MastodonAPIError,
-    MastodonNetworkError,
-    MastodonNotFoundError,
-    MastodonRatelimitError,
-    MastodonServerError,
-    MastodonUnauthorizedError,
-)
+from mastodon.errors import MastodonAPIError, MastodonRatelimitError
 
-from bot.errors import FatalError, ReplyNotAllowed, TransientError
-from bot.models import Author, FetchResult, Mention, ReplyRules
+from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
+from bot.models import Author, FetchResult, Mention, Quarantined, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import CountingSession, seconds_until_reset
 
@@ -52,10 +47,50 @@ _BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p>", re.I)
 _TAGS = re.compile(r"<[^>]+>")
 
 
+# An HTTP status Mastodon answered → (the error when reading, the error when posting, what it means). A refused
+# post is a refusal of that one action (handed to a human); a refused read stops the connector only where waiting
+# cannot help (the token). Statuses not here: 429 and 5xx are transient, anything else transient too.
+STATUS_ERRORS: dict[int, tuple[type[ConnectorError], type[ConnectorError], str]] = {
+    400: (TransientError, ReplyNotAllowed, "bad request"),
+    401: (FatalError, FatalError, "access token refused"),
+    403: (FatalError, ReplyNotAllowed, "access refused"),
+    404: (TransientError, ReplyNotAllowed, "not found (deleted, or not visible to the account)"),
+    410: (TransientError, ReplyNotAllowed, "gone"),
+    422: (TransientError, ReplyNotAllowed, "the server refused it"),
+}
+# What a status's attachment is called on the line that carries its description (alt text).
+MEDIA_LABELS = {"image": "Image", "gifv": "GIF", "video": "Video", "audio": "Audio"}
+GONE = "mention notification without its status: deleted, or no longer visible to the brand's account"
+DIRECT = "sent as a private (direct) message: a public reply would expose it"
+
+
 def plain_text(content: str) -> str:
     """A status's HTML as the plain text a person reads: paragraphs and line breaks kept, tags dropped."""
     text = _TAGS.sub("", _BREAKS.sub("\n", content or ""))
     return html.unescape(text).strip()
+
+
+def status_text(status: dict[str, Any]) -> str:
+    """What triage reads: the content warning, the author's words, then each attachment's description, a quoted
+    status and the link card, every one on its own line with a short label (not the author's own words)."""
+    lines = []
+    if warning := str(status.get("spoiler_text") or "").strip():
+        lines.append(f"Content warning: {warning}")
+    if body := plain_text(status.get("content") or ""):
+        lines.append(body)
+    for media in status.get("media_attachments") or []:
+        if isinstance(media, dict) and (alt := str(media.get("description") or "").strip()):
+            lines.append(f"{MEDIA_LABELS.get(str(media.get('type')), 'Attachment')}: {alt}")
+    quoted = (
+        (status.get("quote") or {}).get("quoted_status") if isinstance(status.get("quote"), dict) else None
+    )
+    if isinstance(quoted, dict) and (words := plain_text(quoted.get("content") or "")):
+        lines.append(f"Quoted post by @{(quoted.get('account') or {}).get('acct', '')}: {words}")
+    card = status.get("card") if isinstance(status.get("card"), dict) else {}
+    if title := str(card.get("title") or "").strip():
+        about = str(card.get("description") or "").strip()
+        lines.append(f"Link: {title}" + (f" — {about}" if about else ""))
+    return "\n".join(lines)
 
 
 @dataclass(kw_only=True)
@@ -134,6 +169,7 @@ class MastodonConnector(Connector):
         self._private: list[Mention] = []
         self._search_refused = False
         self._turn = 0
+        self._me = ""
 
     @property
     def calls(self) -> int:
@@ -171,23 +207,42 @@ class MastodonConnector(Connector):
         sources += [f"tag:{tag.lstrip('#').lower()}" for tag in self.settings.hashtags]
         source = sources[turn % len(sources)]
         if source == "search":
-            statuses, newest = self._search(since.get("search"))
+            items, newest = self._search(since.get("search"))
         elif source.startswith("tag:"):
-            statuses, newest = self._hashtag(source[4:], since.get(source))
+            items, newest = self._hashtag(source[4:], since.get(source))
         else:
-            statuses, newest = self._notifications(since.get("mentions"))
+            items, newest = self._notifications(since.get("mentions"))
         if newest:
             since[source] = newest
-        public, self._private = [], []
-        for status in statuses:
+        public, self._private, quarantined = [], [], []
+        seen: set[str] = set()
+        for item in items:
+            status = item.get("status") if source == "mentions" and isinstance(item, dict) else item
+            if status is None:  # as mastodon.social sends the mention of a status deleted since
+                quarantined.append(Quarantined.of(self.name, _plain(item), f"{source}: {GONE}"))
+                continue
             try:
                 mention = self.to_mention(status)
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("mastodon: skipped a malformed status from %s: %s", source, exc)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                reason = f"{source}: {type(exc).__name__}: {exc}"
+                quarantined.append(Quarantined.of(self.name, _plain(item), reason))
                 continue
-            (self._private if mention.kind == "dm" else public).append(mention)
+            if mention.id in seen:
+                continue  # a reblog of a status this page also holds
+            seen.add(mention.id)
+            if mention.kind == "dm":
+                self._private.append(mention)
+                if self._answers_us(status):
+                    continue  # an answer in a private conversation we started: the case's, not a new mention
+            public.append(mention)
         public.sort(key=lambda m: (m.created_at, m.id))
-        return FetchResult(public, json.dumps({"since": since, "turn": turn + 1}, sort_keys=True))
+        cursor = json.dumps({"since": since, "turn": turn + 1}, sort_keys=True)
+        return FetchResult(public, cursor, quarantined=quarantined)
+
+    def _answers_us(self, status: dict[str, Any]) -> bool:
+        """Whether a direct status replies to one of the brand's own statuses."""
+        to = status.get("in_reply_to_account_id")
+        return bool(to) and str(to) == self._my_id()
 
     def fetch_private(self, cursor: str | None) -> FetchResult:
         found, self._private = self._private, []
@@ -196,37 +251,34 @@ class MastodonConnector(Connector):
             [m for m in found if m.author.handle.lower() not in mine], cursor or "seen-in-fetch"
         )
 
-    def _notifications(self, min_id: str | None) -> tuple[list[dict], str | None]:
-        """Statuses of the mention notifications after ``min_id`` (the newest page on the first run)."""
+    def _notifications(self, min_id: str | None) -> tuple[list[Any], str | None]:
+        """Mention notifications after ``min_id`` (the newest page on the first run)."""
         return self._paged(
             lambda: self.api.notifications(types=["mention"], min_id=min_id, limit=self.settings.page_size),
             min_id,
             self.settings.page_size,
-            lambda n: n.get("status"),
         )
 
-    def _hashtag(self, tag: str, min_id: str | None) -> tuple[list[dict], str | None]:
+    def _hashtag(self, tag: str, min_id: str | None) -> tuple[list[Any], str | None]:
         """Public statuses with ``#tag`` after ``min_id``: a server without full-text search still has these."""
         limit = min(self.settings.page_size, 40)  # the tag timeline's largest page
-        return self._paged(
-            lambda: self.api.timeline_hashtag(tag, min_id=min_id, limit=limit), min_id, limit, lambda s: s
-        )
+        return self._paged(lambda: self.api.timeline_hashtag(tag, min_id=min_id, limit=limit), min_id, limit)
 
     def _paged(
-        self, first: Callable[[], Any], min_id: str | None, limit: int, status_of: Callable[[dict], Any]
-    ) -> tuple[list[dict], str | None]:
+        self, first: Callable[[], Any], min_id: str | None, limit: int
+    ) -> tuple[list[Any], str | None]:
         """Items after ``min_id``, paging to newer ones by the ``Link: rel="prev"`` header as Mastodon announces
-        it; the statuses they carry and the newest item id."""
-        statuses: list[dict] = []
+        it; every item as it came (the caller reads or quarantines each) and the newest item id."""
+        found: list[Any] = []
         newest = min_id
         page = self._call(first)
         for number in range(1, self.settings.max_pages + 1):
             if not isinstance(page, list):
                 raise TransientError(self.name, "malformed answer: expected a list")
-            items = [i for i in page if isinstance(i, dict) and "id" in i]
-            statuses += [s for s in map(status_of, items) if isinstance(s, dict)]
-            if items:
-                newest = max((str(i["id"]) for i in items), key=_id_order)
+            found += page
+            ids = [str(i["id"]) for i in page if isinstance(i, dict) and i.get("id") is not None]
+            if ids:
+                newest = max([*ids, *([newest] if newest else [])], key=_id_order)
             if len(page) < limit or min_id is None:
                 break
             if number == self.settings.max_pages:
@@ -236,9 +288,9 @@ class MastodonConnector(Connector):
                 break
             page = self._call(lambda p=page: self.api.fetch_previous(p)) or []
         # A first run on a quiet source still leaves a watermark, so the next poll pages from the start.
-        return statuses, newest or "0"
+        return found, newest or "0"
 
-    def _search(self, min_id: str | None) -> tuple[list[dict], str | None]:
+    def _search(self, min_id: str | None) -> tuple[list[Any], str | None]:
         """Statuses matching the keywords newer than ``min_id``. ``min_id`` is applied here, not sent: Mastodon.py
         refuses search's ``min_id`` ("Advanced search parameters require Mastodon 2.8.0+") unless it has probed
         the instance's version, which ``mastodon_version`` skips."""
@@ -251,15 +303,24 @@ class MastodonConnector(Connector):
             self._search_refused = True
             log.warning("mastodon: the server refused search (%s); only mentions are read", exc)
             return [], min_id
+        # Only newer ones; an item without a readable id is kept for the caller to quarantine.
         statuses = [
             s
             for s in (found.get("statuses") or [])
-            if isinstance(s, dict) and (not min_id or _id_order(str(s.get("id", ""))) > _id_order(min_id))
+            if not isinstance(s, dict)
+            or s.get("id") is None
+            or not min_id
+            or _id_order(str(s["id"])) > _id_order(min_id)
         ]
-        newest = max([min_id or "0", *(str(s["id"]) for s in statuses)], key=_id_order)
+        ids = [str(s["id"]) for s in statuses if isinstance(s, dict) and s.get("id") is not None]
+        newest = max([min_id or "0", *ids], key=_id_order)
         return statuses, (newest if newest != "0" else None)
 
     def to_mention(self, status: dict[str, Any]) -> Mention:
+        """A status as a mention. A reblog is read as the status it shares: those are its author's words, and a
+        reply goes to that status and its author, never to the one who boosted it."""
+        if isinstance(status.get("reblog"), dict):
+            status = status["reblog"]
         account = status["account"]
         created = status["created_at"]
         if isinstance(created, str):
@@ -277,13 +338,15 @@ class MastodonConnector(Connector):
                 display_name=account.get("display_name") or "",
                 id=str(account["id"]),
             ),
-            text=plain_text(status.get("content", "")),
+            text=status_text(status),
             created_at=created.astimezone(UTC),
             kind="dm" if direct else ("reply" if parent else "post"),
             parent_id=str(parent) if parent else None,
             thread_id=str(status.get("in_reply_to_id") or status["id"]),
             lang=status.get("language"),
-            raw=_without_nulls(json.loads(json.dumps(status, default=str))),
+            raw=_plain(status),
+            unanswerable=_unanswerable(status),
+            edited=bool(status.get("edited_at")),
         )
 
     # -- posting ---------------------------------------------------------------------------------------------
@@ -343,7 +406,9 @@ class MastodonConnector(Connector):
         return None
 
     def _my_id(self) -> str:
-        return str(self._call(self.api.account_verify_credentials)["id"])
+        if not self._me:
+            self._me = str(self._call(self.api.account_verify_credentials)["id"])
+        return self._me
 
     # -- errors ----------------------------------------------------------------------------------------------
 
@@ -356,8 +421,7 @@ class MastodonConnector(Connector):
         return str(exc.args[0])[:120] if exc.args else type(exc).__name__
 
     def _call(self, fn: Callable[[], Any], *, posting: bool = False) -> Any:
-        """Run a Mastodon.py call within the server's rate budget, turning its failures into mentionbot's error
-        branches."""
+        """Run a Mastodon.py call within the server's rate budget, its failures mapped by ``STATUS_ERRORS``."""
         wait = self.session.wait_seconds(self.clock.now())
         if wait is not None:
             raise TransientError(self.name, "rate budget spent until the reset", retry_after=wait)
@@ -368,24 +432,33 @@ class MastodonConnector(Connector):
             raise TransientError(
                 self.name, "rate limited (HTTP 429)", retry_after=300.0 if wait is None else wait
             ) from exc
-        except MastodonUnauthorizedError as exc:
-            raise FatalError(self.name, f"access token refused (HTTP 401): {self._detail(exc)}") from exc
-        except (MastodonServerError, MastodonNetworkError) as exc:
-            raise TransientError(self.name, f"{type(exc).__name__}: {self._detail(exc)}") from exc
-        except MastodonNotFoundError as exc:
-            if posting:
-                raise ReplyNotAllowed(self.name, f"the status is gone: {self._detail(exc)}") from exc
-            raise TransientError(self.name, f"HTTP 404: {self._detail(exc)}") from exc
         except MastodonAPIError as exc:
             status = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
-            if status == 403:
-                raise FatalError(self.name, f"access refused (HTTP 403): {self._detail(exc)}") from exc
-            if posting and status in (400, 422):
-                raise ReplyNotAllowed(self.name, f"the server refused the post: {self._detail(exc)}") from exc
+            if status in STATUS_ERRORS:
+                read, post, meaning = STATUS_ERRORS[status]
+                error = post if posting else read
+                raise error(self.name, f"{meaning} (HTTP {status}): {self._detail(exc)}") from exc
             what = f"HTTP {status}" if status else "malformed answer"
-            raise TransientError(self.name, f"{what}: {self._detail(exc)}") from exc
-        except MastodonError as exc:
-            raise TransientError(self.name, f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(self.name, f"{type(exc).__name__}: {what}: {self._detail(exc)}") from exc
+        except MastodonError as exc:  # the network, a timeout, an answer Mastodon.py could not read
+            raise TransientError(self.name, f"{type(exc).__name__}: {self._detail(exc)}") from exc
+
+
+def _unanswerable(status: dict[str, Any]) -> str | None:
+    """Why Mastodon would not take (or should not get) a public reply to ``status``, if it would not."""
+    account = status.get("account") or {}
+    if account.get("suspended"):
+        return "the account is suspended"
+    if account.get("limited"):
+        return "the account is limited by its server's moderators"
+    if status.get("visibility") == "direct":
+        return DIRECT
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """Mastodon.py's entity as plain JSON (its datetimes as text), without the empty fields it adds."""
+    return _without_nulls(json.loads(json.dumps(value, default=str)))
 
 
 def _without_nulls(value: Any) -> Any:

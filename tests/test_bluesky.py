@@ -375,3 +375,27 @@ def test_a_poll_records_when_the_credentials_expire(pipeline, fake, clock):
     clock.advance(hours=25)
     pipe.poll("googleplay")
     assert set(store.credential_expiries()) == {"bluesky"}
+
+
+def test_embeds_are_read_and_a_blocking_author_is_not_answered(pipeline, fake, clock):
+    pipe, store, _ = pipeline
+    brand = fake.add_post(author="acme.com", text="Acme Hub 2 is out")
+    photo = fake.add_post(
+        author="ivy.bsky.social", text="@acme.com", images=["A Hub 2 with a cracked screen"]
+    )
+    quote = fake.add_post(author="jo.bsky.social", text="still broken", quote=brand)
+    card = fake.add_post(
+        author="kim.bsky.social",
+        text="@acme.com ??",
+        card=("https://acme.example/status", "Acme status: outage", "Devices offline in Europe"),
+    )
+    fake.block("kim.bsky.social")
+    pipe.poll("bluesky")
+    assert store.mention("bluesky", photo).text == "@acme.com\nImage: A Hub 2 with a cracked screen"
+    assert store.mention("bluesky", quote).text == "still broken\nQuoted post by @acme.com: Acme Hub 2 is out"
+    blocked = store.mention("bluesky", card)
+    assert blocked.text == "@acme.com ??\nLink: Acme status: outage — Devices offline in Europe"
+    assert blocked.unanswerable == "the author blocks the brand's account"
+    draft = store.draft_for("bluesky", card)
+    assert draft.route == "manual" and any("blocks" in p for p in draft.problems)
+    assert len(fake.calls(path=r"getPosts$")) == 1  # the page's quoted posts in one request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -113,10 +114,11 @@ def test_complaint_round_trip_reply_private_message_and_the_customers_answer(fak
         "@acme it is order 4821, thanks",
         minutes_ago=0,
         visibility="direct",
+        reply_to=message["id"],
     )
     clock.advance(minutes=5)
     result = pipeline.poll("mastodon")
-    assert result.new == 0  # the private answer is not a public mention
+    assert result.new == 0  # the answer in our private conversation is not a new mention
     history = pipeline.store.case_events(draft.case_id)
     assert any("order 4821" in (e.get("note") or e.get("text") or "") for e in history)
 
@@ -316,3 +318,32 @@ def test_a_teammates_reply_is_seen(fake, masto, clock):
     assert masto.team_replied(mention) is None
     fake.post("acme", "@lu@x.social so sorry, DM us", reply_to=sid, notify=False)
     assert masto.team_replied(mention).startswith("acme:")
+
+
+def test_a_deleted_status_is_set_aside_and_an_edited_one_marked(fake, pipeline, clock):
+    gone = post(fake, clock, "zed@x.social", "@acme never mind")
+    fake.delete(gone)
+    kept = post(
+        fake, clock, "yan@x.social", "@acme my hub is dead", spoiler="rant", media=["a hub with no lights"]
+    )
+    fake.edit(kept, "@acme my hub is dead again")
+    result = pipeline.poll("mastodon")
+    assert (result.new, result.quarantined) == (1, 1)
+    (aside,) = pipeline.store.quarantined("mastodon")
+    assert "deleted" in aside.item.reason and aside.item.item_id == fake.notifications[0]["id"]
+    stored = pipeline.store.mention("mastodon", kept)
+    assert (
+        stored.edited
+        and stored.text == "Content warning: rant\n@acme my hub is dead again\nImage: a hub with no lights"
+    )
+    assert pipeline.poll("mastodon").quarantined == 0  # the cursor moved past it: asked once, kept once
+
+
+def test_a_reblog_is_answered_to_the_author_never_the_booster(fake, masto, clock):
+    masto.settings.hashtags = ["acmehub"]
+    sid = post(fake, clock, "ann@x.social", "my #AcmeHub died", notify=False)
+    boost = fake.boost("bee@x.social", sid)
+    # Mastodon's tag timelines leave reblogs out; a server that sends one anyway (here, with the tag's link):
+    fake.statuses[boost]["content"] = '<a href="https://social.example/tags/acmehub">'
+    mentions = masto.fetch(json.dumps({"since": {}, "turn": 1})).mentions
+    assert [(m.id, m.author.handle) for m in mentions] == [(sid, "ann@x.social")]

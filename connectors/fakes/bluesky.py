@@ -3,9 +3,13 @@
 Serves ``/xrpc/<nsid>`` with the lexicons' JSON shapes and XRPC errors (``{"error", "message"}``): sessions
 (``createSession`` counted; JWT-shaped tokens with an ``exp`` claim; ``ExpiredToken`` 400 once an access token has
 expired by the fake's clock), mention/reply/quote notifications and ``searchPosts`` with cursor pagination,
-``getPostThread``, ``createRecord`` of posts (300 graphemes, reply refs checked), ``resolveHandle``, and the chat
-endpoints, answered only behind ``atproto-proxy: did:web:api.bsky.chat#bsky_chat`` as the real PDS proxies them.
-Every answer carries ``ratelimit-*`` headers.
+``getPosts``, ``getPostThread``, ``createRecord`` of posts (300 graphemes, reply refs checked), ``resolveHandle``,
+and the chat endpoints, answered only behind ``atproto-proxy: did:web:api.bsky.chat#bsky_chat`` as the real PDS
+proxies them. Every answer carries ``ratelimit-*`` headers.
+
+Posts, post views and notifications have the fields of the AppView's recorded answers (``tests/fixtures/bluesky/``):
+embeds (images with alt text, quotes, quotes with images, link cards) as records and resolved as views, the
+``viewer`` state of the post and of its author (blocks), ``labels``, ``langs``, ``reply`` refs.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class FakeBluesky(FakePlatform):
         self.access: dict[str, str] = {}  # access token -> did
         self.refresh: dict[str, str] = {}
         self.expired: set[str] = set()
+        self.blocked_by: set[str] = set()
         self._hits: list[float] = []
         self._seq = itertools.count(1)
         self._state_dir = tempfile.TemporaryDirectory(prefix="fake-bluesky-")
@@ -97,7 +102,25 @@ class FakeBluesky(FakePlatform):
 
     def _author(self, did: str) -> dict[str, Any]:
         p = self.profiles[did]
-        return {**p, "avatar": f"https://cdn.bsky.app/img/avatar/plain/{did}/bafkrei@jpeg", "labels": []}
+        return {
+            "did": did,
+            "handle": p["handle"],
+            "displayName": p["displayName"],
+            "avatar": f"https://cdn.bsky.app/img/avatar/plain/{did}/bafkrei@jpeg",
+            "associated": {"activitySubscription": {"allowSubscriptions": "followers"}},
+            "viewer": {
+                "muted": False,
+                "blockedBy": did in self.blocked_by,
+                "mutedOnlyQuoteposts": False,
+                "mutedOnlyReposts": False,
+            },
+            "labels": [],
+            "createdAt": "2024-01-01T00:00:00.000Z",
+        }
+
+    def block(self, handle: str) -> None:
+        """``handle`` blocks the brand's account (their posts show ``viewer.blockedBy``)."""
+        self.blocked_by.add(self.profile(handle)["did"])
 
     def add_post(
         self,
@@ -110,8 +133,11 @@ class FakeBluesky(FakePlatform):
         at: datetime | None = None,
         lang: str = "en",
         link: str | None = None,
+        images: list[str] | None = None,
+        card: tuple[str, str, str] | None = None,
     ) -> str:
-        """Post as ``author`` (a handle); @-mentions of the brand get a facet; return the post's at:// URI."""
+        """Post as ``author`` (a handle); @-mentions of the brand get a facet; ``images`` are alt texts, ``card`` a
+        link card's (uri, title, description); return the post's at:// URI."""
         who = self.profile(author, name)
         at = at or self.clock.now()
         record: dict[str, Any] = {
@@ -151,9 +177,37 @@ class FakeBluesky(FakePlatform):
                 "cid": parent["cid"],
             }
             record["reply"] = {"root": root, "parent": {"uri": parent["uri"], "cid": parent["cid"]}}
+        media: dict[str, Any] | None = None
+        if images:
+            media = {
+                "$type": "app.bsky.embed.images",
+                "images": [
+                    {
+                        "alt": alt,
+                        "image": {
+                            "$type": "blob",
+                            "ref": {"$link": f"bafkreiimage{n:04d}"},
+                            "mimeType": "image/jpeg",
+                            "size": 4114,
+                        },
+                    }
+                    for n, alt in enumerate(images)
+                ],
+            }
+        elif card:
+            uri, title, description = card
+            media = {
+                "$type": "app.bsky.embed.external",
+                "external": {"uri": uri, "title": title, "description": description},
+            }
         if quote:
             q = self.posts[quote]
-            record["embed"] = {"$type": "app.bsky.embed.record", "record": {"uri": q["uri"], "cid": q["cid"]}}
+            ref = {"$type": "app.bsky.embed.record", "record": {"uri": q["uri"], "cid": q["cid"]}}
+            record["embed"] = (
+                {"$type": "app.bsky.embed.recordWithMedia", "record": ref, "media": media} if media else ref
+            )
+        elif media:
+            record["embed"] = media
         return self._store(who["did"], record, at)
 
     def _store(self, did: str, record: dict[str, Any], at: datetime) -> str:
@@ -173,7 +227,8 @@ class FakeBluesky(FakePlatform):
         record = post["record"]
         reason = None
         parent = record.get("reply", {}).get("parent", {}).get("uri", "")
-        quoted = record.get("embed", {}).get("record", {}).get("uri", "")
+        quoted = record.get("embed", {}).get("record", {})
+        quoted = quoted.get("record", {}).get("uri", "") if "record" in quoted else quoted.get("uri", "")
         if parent.startswith(f"at://{self.did}/"):
             reason = "reply"
         elif quoted.startswith(f"at://{self.did}/"):
@@ -230,6 +285,7 @@ class FakeBluesky(FakePlatform):
             at=at,
             lang=sample.get("lang", "en"),
             link=sample.get("link"),
+            images=sample.get("images"),
         )
 
     def connector_settings(self) -> dict[str, Any]:
@@ -370,30 +426,97 @@ class FakeBluesky(FakePlatform):
         if isinstance(did, Response):
             return did
         reasons = request.query.get("reasons") or request.query.get("reasons[]")
-        items = [n for n in self.notifications if not reasons or n["reason"] in reasons]
+        # The author's view (its viewer state: blocks) as of this request, as the AppView hydrates it.
+        items = [
+            {**n, "author": self._author(n["author"]["did"])}
+            for n in self.notifications
+            if not reasons or n["reason"] in reasons
+        ]
         try:
             page, cursor = self._page(items, request)
         except ValueError:
             return _error(400, "InvalidRequest", "limit must be between 1 and 100")
         return {"notifications": page, **({"cursor": cursor} if cursor else {}), "priority": False}
 
-    def post_view(self, uri: str) -> dict[str, Any]:
-        post = self.posts[uri]
+    def _counts(self, uri: str) -> dict[str, int]:
         replies = sum(
             1 for p in self.posts.values() if p["record"].get("reply", {}).get("parent", {}).get("uri") == uri
         )
-        return {
+        return {"replyCount": replies, "repostCount": 0, "likeCount": 0, "quoteCount": 0}
+
+    def post_view(self, uri: str) -> dict[str, Any]:
+        post = self.posts[uri]
+        view = {
             "uri": uri,
             "cid": post["cid"],
             "author": self._author(post["did"]),
             "record": post["record"],
-            "replyCount": replies,
-            "repostCount": 0,
-            "likeCount": 0,
-            "quoteCount": 0,
+            **(
+                {"embed": self._embed_view(post["record"]["embed"], post["did"])}
+                if "embed" in post["record"]
+                else {}
+            ),
+            "bookmarkCount": 0,
+            **self._counts(uri),
             "indexedAt": post["indexedAt"],
+            "viewer": {"bookmarked": False, "embeddingDisabled": False, "threadMuted": False},
             "labels": [],
         }
+        return view
+
+    def _embed_view(self, embed: dict[str, Any], did: str) -> dict[str, Any]:
+        """A record's embed as the AppView resolves it in a post view."""
+        kind = embed["$type"]
+        if kind == "app.bsky.embed.images":
+            cdn = f"https://cdn.bsky.app/img/feed_{{}}/plain/{did}"
+            images = [
+                {
+                    "alt": i["alt"],
+                    "fullsize": f"{cdn.format('fullsize')}/{i['image']['ref']['$link']}@jpeg",
+                    "thumb": f"{cdn.format('thumbnail')}/{i['image']['ref']['$link']}@jpeg",
+                }
+                for i in embed["images"]
+            ]
+            return {"$type": "app.bsky.embed.images#view", "images": images}
+        if kind == "app.bsky.embed.external":
+            return {"$type": "app.bsky.embed.external#view", "external": dict(embed["external"])}
+        if kind == "app.bsky.embed.record":
+            return {
+                "$type": "app.bsky.embed.record#view",
+                "record": self._view_record(embed["record"]["uri"]),
+            }
+        return {
+            "$type": "app.bsky.embed.recordWithMedia#view",
+            "media": self._embed_view(embed["media"], did),
+            "record": {"record": self._view_record(embed["record"]["record"]["uri"])},
+        }
+
+    def _view_record(self, uri: str) -> dict[str, Any]:
+        post = self.posts.get(uri)
+        if post is None:
+            return {"$type": "app.bsky.embed.record#viewNotFound", "uri": uri, "notFound": True}
+        embed = post["record"].get("embed")
+        return {
+            "$type": "app.bsky.embed.record#viewRecord",
+            "uri": uri,
+            "cid": post["cid"],
+            "author": self._author(post["did"]),
+            "value": post["record"],
+            "labels": [],
+            **self._counts(uri),
+            "indexedAt": post["indexedAt"],
+            "embeds": [self._embed_view(embed, post["did"])] if embed else [],
+        }
+
+    @route("GET", "/xrpc/app.bsky.feed.getPosts")
+    def get_posts(self, request: Request) -> Any:
+        did = self._auth(request)
+        if isinstance(did, Response):
+            return did
+        uris = request.query.get("uris") or request.query.get("uris[]") or []
+        if len(uris) > 25:
+            return _error(400, "InvalidRequest", "uris must not have more than 25 elements")
+        return {"posts": [self.post_view(u) for u in uris if u in self.posts]}
 
     @route("GET", "/xrpc/app.bsky.feed.searchPosts")
     def search_posts(self, request: Request) -> Any:
@@ -423,8 +546,9 @@ class FakeBluesky(FakePlatform):
         uri = request.arg("uri", "")
         if uri not in self.posts:
             return _error(400, "NotFound", f"Post not found: {uri}")
+        # One level of replies, as the AppView answers depth=1 (deeper nodes carry no "replies" key).
         replies = [
-            {"$type": "app.bsky.feed.defs#threadViewPost", "post": self.post_view(u), "replies": []}
+            {"$type": "app.bsky.feed.defs#threadViewPost", "post": self.post_view(u)}
             for u, p in self.posts.items()
             if p["record"].get("reply", {}).get("parent", {}).get("uri") == uri
         ]

@@ -1,5 +1,9 @@
 """A loopback Mastodon server: instance, mention notifications, search, statuses with Idempotency-Key, context,
-rate limits (300 requests per five-minute window), Link pagination and ``{"error": …}`` bodies."""
+rate limits (300 requests per five-minute window), Link pagination and ``{"error": …}`` bodies.
+
+Accounts, statuses and notifications have the fields (and only the fields) of the answers Mastodon 4.5 sent in
+Mastodon.py's recordings (``tests/fixtures/mastodon/``): content warnings, sensitive media with descriptions, edits,
+reblogs, visibility; a deleted status leaves its mention notification with ``"status": null``, as recorded."""
 
 from __future__ import annotations
 
@@ -14,13 +18,48 @@ from bot.clock import Clock, SystemClock
 from connectors.fakes.server import FakePlatform, Request, Response, route
 
 TOKEN = "mastodon-fake-token"
-BRAND = {
-    "id": "1",
-    "username": "acme",
-    "acct": "acme",
-    "display_name": "Acme",
-    "url": "https://social.example/@acme",
-}
+
+
+def account_entity(aid: str, acct: str, name: str = "", *, created: str = "2024-01-01T00:00:00.000Z") -> dict:
+    """An account as Mastodon serialises it (the recorded field set)."""
+    username = acct.split("@")[0]
+    base = f"https://social.example/@{acct}"
+    return {
+        "id": aid,
+        "username": username,
+        "acct": acct,
+        "display_name": name,
+        "locked": False,
+        "bot": False,
+        "discoverable": None,
+        "indexable": False,
+        "group": False,
+        "created_at": created,
+        "note": "",
+        "url": base,
+        "uri": f"https://social.example/users/{username}",
+        "avatar": "https://social.example/avatars/original/missing.png",
+        "avatar_static": "https://social.example/avatars/original/missing.png",
+        "avatar_description": "",
+        "header": "https://social.example/headers/original/missing.png",
+        "header_static": "https://social.example/headers/original/missing.png",
+        "header_description": "",
+        "followers_count": 0,
+        "following_count": 0,
+        "statuses_count": 0,
+        "last_status_at": None,
+        "hide_collections": None,
+        "show_media": True,
+        "show_media_replies": True,
+        "show_featured": True,
+        "noindex": False,
+        "emojis": [],
+        "roles": [],
+        "fields": [],
+    }
+
+
+BRAND = account_entity("1", "acme", "Acme")
 
 
 _TOKENS = re.compile(
@@ -53,7 +92,7 @@ def render(text: str) -> str:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class FakeMastodon(FakePlatform):
@@ -82,14 +121,7 @@ class FakeMastodon(FakePlatform):
 
     def account(self, acct: str, name: str = "") -> dict[str, Any]:
         if acct not in self.accounts:
-            aid = str(next(self._account_ids))
-            self.accounts[acct] = {
-                "id": aid,
-                "username": acct.split("@")[0],
-                "acct": acct,
-                "display_name": name,
-                "url": f"https://social.example/@{acct}",
-            }
+            self.accounts[acct] = account_entity(str(next(self._account_ids)), acct, name)
         return self.accounts[acct]
 
     def post(
@@ -103,39 +135,116 @@ class FakeMastodon(FakePlatform):
         visibility: str = "public",
         notify: bool = True,
         lang: str | None = "en",
+        spoiler: str = "",
+        media: list[str] | None = None,
+        sensitive: bool = False,
     ) -> str:
-        """A status by ``author`` (its text becomes HTML as Mastodon renders it); a mention notification for
-        the brand when ``notify``. Returns the status id."""
+        """A status by ``author`` (its text becomes HTML as Mastodon renders it), with a content warning
+        ``spoiler`` and images described by ``media``; a mention notification for the brand when ``notify``.
+        Returns the status id."""
         with self.lock:
             account = self.account(author, name)
             sid = str(next(self._status_ids))
-            content = render(text)
+            created = _iso(when or self.clock.now())
             status = {
                 "id": sid,
-                "uri": f"https://social.example/users/{account['username']}/statuses/{sid}",
-                "url": f"https://social.example/@{account['acct']}/{sid}",
-                "created_at": _iso(when or self.clock.now()),
-                "content": content,
-                "visibility": visibility,
+                "created_at": created,
                 "in_reply_to_id": reply_to,
                 "in_reply_to_account_id": self.statuses[reply_to]["account"]["id"] if reply_to else None,
+                "sensitive": sensitive or bool(spoiler),
+                "spoiler_text": spoiler,
+                "visibility": visibility,
                 "language": lang,
+                "uri": f"https://social.example/users/{account['username']}/statuses/{sid}",
+                "url": f"https://social.example/@{account['acct']}/{sid}",
+                "replies_count": 0,
+                "reblogs_count": 0,
+                "favourites_count": 0,
+                "quotes_count": 0,
+                "edited_at": None,
+                "favourited": False,
+                "reblogged": False,
+                "muted": False,
+                "bookmarked": False,
+                "content": render(text),
+                "filtered": [],
+                "reblog": None,
                 "account": account,
-                "mentions": [],
+                "media_attachments": [self._media(sid, i, alt) for i, alt in enumerate(media or [])],
+                "mentions": [
+                    {"id": a["id"], "username": a["username"], "url": a["url"], "acct": a["acct"]}
+                    for a in (self.accounts.get(w.lstrip("@")) for w in text.split() if w.startswith("@"))
+                    if a
+                ],
+                "tags": [],
+                "emojis": [],
+                "quote": None,
+                "card": None,
+                "poll": None,
             }
             self.statuses[sid] = status
             self.texts[sid] = text
+            account["statuses_count"] += 1
+            account["last_status_at"] = created[:10]
             if notify and author != "acme":
                 self.notifications.append(
                     {
                         "id": str(next(self._notification_ids)),
                         "type": "mention",
                         "created_at": status["created_at"],
+                        "group_key": "",
                         "account": account,
                         "status": status,
                     }
                 )
+                note = self.notifications[-1]
+                note["group_key"] = f"ungrouped-{note['id']}"
             return sid
+
+    def _media(self, sid: str, n: int, description: str) -> dict[str, Any]:
+        mid = f"{sid}{n}"
+        files = f"https://social.example/system/media_attachments/files/{mid}"
+        return {
+            "id": mid,
+            "type": "image",
+            "url": f"{files}/original/photo.jpg",
+            "preview_url": f"{files}/small/photo.jpg",
+            "remote_url": None,
+            "preview_remote_url": None,
+            "text_url": None,
+            "meta": {"original": {"width": 640, "height": 480}, "small": {"width": 400, "height": 300}},
+            "description": description or None,
+            "blurhash": "UPN1Ddxup{IT9an~.8RjK-oy%gkE%#W?i^t6",
+        }
+
+    def edit(self, sid: str, text: str) -> None:
+        """The author edits status ``sid``: new content and ``edited_at``, as Mastodon records it."""
+        with self.lock:
+            self.statuses[sid].update(content=render(text), edited_at=_iso(self.clock.now()))
+            self.texts[sid] = text
+
+    def delete(self, sid: str) -> None:
+        """The author deletes status ``sid``; its mention notification stays, with ``"status": null``."""
+        with self.lock:
+            self.statuses.pop(sid)
+            for note in self.notifications:
+                if note["status"] and note["status"]["id"] == sid:
+                    note["status"] = None
+
+    def boost(self, booster: str, sid: str) -> str:
+        """``booster`` reblogs status ``sid``: a status of its own with empty content and ``reblog`` set."""
+        with self.lock:
+            account = self.account(booster)
+            wrapper = self.post(booster, "", notify=False, lang=None)
+            original = self.statuses[sid]
+            self.statuses[wrapper].update(
+                content="",
+                reblog=original,
+                visibility=original["visibility"],
+                uri=f"https://social.example/users/{account['username']}/statuses/{wrapper}/activity",
+                url=f"https://social.example/users/{account['username']}/statuses/{wrapper}/activity",
+            )
+            return wrapper
 
     def publish(self, sample: dict[str, Any]) -> None:
         text = sample["text"] if "@acme" in sample["text"].lower() else f"@acme {sample['text']}"
@@ -145,6 +254,8 @@ class FakeMastodon(FakePlatform):
             name=sample.get("name", ""),
             when=self.clock.now() - timedelta(minutes=sample.get("minutes_ago", 5)),
             lang=sample.get("lang", "en"),
+            spoiler=sample.get("content_warning", ""),
+            media=sample.get("images"),
         )
 
     def connector_settings(self) -> dict[str, Any]:
@@ -197,7 +308,7 @@ class FakeMastodon(FakePlatform):
             return {
                 "X-RateLimit-Limit": "300",
                 "X-RateLimit-Remaining": str(self.limit_remaining),
-                "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "X-RateLimit-Reset": _iso(reset),
             }
 
     def _answer(self, request: Request) -> Response:
@@ -257,7 +368,7 @@ class FakeMastodon(FakePlatform):
         page.sort(key=key, reverse=True)
         headers = {}
         if page:
-            kinds = "".join(f"&types[]={t}" for t in types)  # Mastodon keeps the filter in its links
+            kinds = "".join(f"&types%5B%5D={t}" for t in types)  # Mastodon keeps the filter in its links
             base = f"{self.base_url}/api/v1/notifications?limit={limit}{kinds}"
             headers["Link"] = (
                 f'<{base}&max_id={page[-1]["id"]}>; rel="next", <{base}&min_id={page[0]["id"]}>; rel="prev"'
@@ -328,11 +439,7 @@ class FakeMastodon(FakePlatform):
                 "acme", text, reply_to=reply_to, visibility=form.get("visibility") or "public", notify=False
             )
             status = self.statuses[sid]
-            status["mentions"] = [
-                {"acct": word[1:], "id": self.accounts[word[1:]]["id"]}
-                for word in text.split()
-                if word.startswith("@") and word[1:] in self.accounts
-            ]
+            status["application"] = {"name": "mentionbot", "website": None}
             self.via_api.append(sid)
             if key:
                 self.idempotency[key] = sid
