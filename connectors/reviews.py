@@ -185,6 +185,8 @@ def read_newest_first(
                 batch.mentions.append(mention)
         if oldest is not None and oldest < mark.floor:
             break
+    # Oldest first; items of the same time (or none) keep the listing's order, read from its end.
+    batch.mentions.reverse()
     batch.mentions.sort(key=lambda m: m.created_at)
     return batch
 
