@@ -112,7 +112,7 @@ class FakeTrustpilot(FakePlatform):
             return Response(404, {"message": "Business unit not found", "errorCode": 404})
         per_page = min(int(request.arg("perPage", "20")), 100)
         page = int(request.arg("page", "1"))
-        ordered = sorted(self.reviews.values(), key=lambda r: r["createdAt"], reverse=True)
+        ordered = sorted(self.reviews.values(), key=lambda r: r.get("createdAt") or "", reverse=True)
         chunk = ordered[(page - 1) * per_page : page * per_page]
         links = []
         if page * per_page < len(ordered):
