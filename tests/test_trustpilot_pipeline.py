@@ -54,6 +54,6 @@ def test_reference_reviews_through_the_pipeline(tmp_path, monkeypatch):
             assert (john.unanswerable, john.edited, john.rating) == (None, False, 5)
             [bad] = store.quarantined("trustpilot")
             assert bad.item.item_id == "5e3de1b45fb06f0001790bff" and "createdAt" in bad.item.raw
-            assert "5e3de1b45fb06f0001790b52" in store.get_cursor("trustpilot")
+            assert "quarantined:5e3de1b45fb06f0001790bff" in store.get_cursor("trustpilot")
         finally:
             pipeline.close()
