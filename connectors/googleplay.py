@@ -181,7 +181,9 @@ class GooglePlayConnector(Connector):
             kwargs = {**kwargs, "token": token}
 
     def to_mention(self, review: dict[str, Any]) -> Mention:
-        user = next(c["userComment"] for c in review["comments"] if "userComment" in c)
+        user = next((c["userComment"] for c in review["comments"] if "userComment" in c), None)
+        if user is None:
+            raise ValueError("the review has no user comment")
         ours = next((c["developerComment"] for c in review["comments"] if "developerComment" in c), None)
         # Play joins the title and the body with a tab; a review without a title starts with one.
         title, _, body = user["text"].partition("\t") if "\t" in user["text"] else ("", "", user["text"])

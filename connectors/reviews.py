@@ -166,6 +166,7 @@ def read_newest_first(
     an unreadable item (default: its ``id``, ``uri`` or ``name``).
     """
     batch = Batch()
+    marks: list[str] = []
     for page in pages:
         oldest = None
         for item in page:
@@ -175,8 +176,8 @@ def read_newest_first(
             except UNREADABLE as exc:
                 bad = Quarantined.of(platform, item, exc, item_id=_id_of(item, item_id))
                 key = "quarantined:" + (bad.item_id or hashlib.sha1(bad.raw.encode()).hexdigest())
-                if key not in mark.seen:
-                    mark.seen[key] = mark.newest  # kept while its neighbours are
+                if key not in mark.seen and key not in marks:
+                    marks.append(key)
                     batch.quarantined.append(bad)
                 continue
             oldest = ts if oldest is None else min(oldest, ts)
@@ -185,6 +186,8 @@ def read_newest_first(
                 batch.mentions.append(mention)
         if oldest is not None and oldest < mark.floor:
             break
+    for key in marks:  # kept in the cursor as long as the items read with it
+        mark.seen[key] = mark.newest
     # Oldest first; items of the same time (or none) keep the listing's order, read from its end.
     batch.mentions.reverse()
     batch.mentions.sort(key=lambda m: m.created_at)

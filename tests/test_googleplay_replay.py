@@ -102,7 +102,7 @@ def test_a_review_without_a_user_comment_is_quarantined_not_dropped(fake, clock,
     result = play(fake, clock, monkeypatch).fetch(None)
     assert {m.id for m in result.mentions} == {"12345678", "11223344"}
     [bad] = result.quarantined
-    assert bad.item_id == "gp:broken" and bad.reason.startswith("StopIteration")
+    assert bad.item_id == "gp:broken" and bad.reason == "ValueError: the review has no user comment"
 
 
 def test_errors_are_mapped_by_table():
