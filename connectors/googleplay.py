@@ -199,7 +199,8 @@ class GooglePlayConnector(Connector):
             created_at=datetime.fromtimestamp(modified, tz=UTC),
             kind="review",
             rating=int(user["starRating"]),
-            lang=(user.get("reviewerLanguage") or "").split("_")[0] or None,
+            lang=(user.get("reviewerLanguage") or "").replace("-", "_").split("_")[0]
+            or None,  # "en", "en_US"
             raw=review,
             # Play keeps only the last change of a review: one changed after our reply was edited since we read it.
             edited=ours is not None and modified > int((ours.get("lastModified") or {}).get("seconds", 0)),
