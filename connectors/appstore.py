@@ -9,7 +9,7 @@ review, which a later reply overwrites.
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,13 +20,12 @@ from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import HttpClient
-from connectors.reviews import Watermark
-
-log = logging.getLogger(__name__)
+from connectors.reviews import Batch, Watermark, read_newest_first
 
 RSS = "https://itunes.apple.com"
 API = "https://api.appstoreconnect.apple.com"
 RSS_PAGES = 10
+RSS_LISTED = 500  # the feed lists at most the 500 newest reviews (10 pages of 50)
 TOKEN_SECONDS = 15 * 60  # Apple refuses tokens that live longer than 20 minutes
 
 
@@ -51,6 +50,12 @@ class AppStoreSettings(ConnectorSettings):
                 f"{path}.key_id, issuer_id: both are needed with private_key (App Store Connect API key)"
             )
         return out
+
+
+def _label(entry: dict[str, Any], key: str) -> str:
+    """The ``label`` of a feed entry's field, or ``""``."""
+    value = entry.get(key)
+    return str(value.get("label", "")) if isinstance(value, dict) else ""
 
 
 def _dt(value: str) -> datetime:
@@ -116,89 +121,76 @@ class AppStoreConnector(Connector):
     def fetch(self, cursor: str | None) -> FetchResult:
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
-        mentions: list[Mention] = []
+        batch = Batch()
         if self.connected:
             mark = Watermark(state.get("api"), start=start)
-            mentions += self._fetch_api(mark)
+            self._authorize()
+            batch += read_newest_first(self.name, mark, self._api_pages(), self._api_mention)
             state["api"] = mark.state()
         else:
             for country in self.settings.countries:
                 mark = Watermark(state.get(f"rss:{country}"), start=start)
-                mentions += self._fetch_rss(country, mark)
+                undated = list(state.get(f"undated:{country}", []))
+                parse = lambda entry, country=country: self._rss_mention(entry, country)  # noqa: E731
+                got = read_newest_first(
+                    self.name,
+                    mark,
+                    self._rss_pages(country, set(undated)),
+                    parse,
+                    item_id=lambda entry: _label(entry, "id"),
+                )
                 state[f"rss:{country}"] = mark.state()
-        mentions.sort(key=lambda m: m.created_at)
-        return FetchResult(mentions, json.dumps(state, sort_keys=True))
+                fresh = [m.id for m in got.mentions if "updated" not in m.raw]
+                if fresh or undated:
+                    state[f"undated:{country}"] = (fresh + undated)[:RSS_LISTED]
+                batch += got
+        batch.mentions.sort(key=lambda m: m.created_at)
+        return FetchResult(batch.mentions, json.dumps(state, sort_keys=True), batch.quarantined)
 
     def _rss_path(self, country: str, page: int) -> str:
         return f"/{country}/rss/customerreviews/page={page}/id={self.settings.app_id}/sortby=mostrecent/json"
 
-    def _fetch_rss(self, country: str, mark: Watermark) -> list[Mention]:
-        out = []
+    def _rss_pages(self, country: str, undated: set[str]) -> Iterator[list[Any]]:
         for page in range(1, RSS_PAGES + 1):
             body = self.rss.get(self._rss_path(country, page))
             entries = (body or {}).get("feed", {}).get("entry", [])
             if isinstance(entries, dict):  # a feed with one entry carries it as an object
                 entries = [entries]
             reviews = [e for e in entries if isinstance(e, dict) and "im:rating" in e]  # skip app metadata
-            if not reviews:
-                break
-            oldest = None
-            for entry in reviews:
-                try:
-                    mention = self._rss_mention(entry, country)
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("appstore: skipped a malformed %s feed entry: %s", country, exc)
-                    continue
-                ts = mention.created_at.timestamp()
-                oldest = ts if oldest is None else min(oldest, ts)
-                if mark.is_new(ts, mention.id):
-                    mark.add(ts, mention.id)
-                    out.append(mention)
-            if oldest is not None and oldest < mark.floor:
-                break
-        return out
+            # Entries without a date are known by their ids alone (kept in the cursor).
+            unseen = [e for e in reviews if "updated" in e or _label(e, "id") not in undated]
+            if not unseen:
+                return
+            yield unseen
 
     def _rss_mention(self, entry: dict[str, Any], country: str) -> Mention:
-        label = lambda key: (entry.get(key) or {}).get("label", "")  # noqa: E731
         author = entry.get("author", {})
         name = author.get("name", {}).get("label", "")
-        text = "\n\n".join(p for p in (label("title"), label("content")) if p)
+        text = "\n\n".join(p for p in (_label(entry, "title"), _label(entry, "content")) if p)
+        # Feeds recorded in 2020-21 carry no date on their entries: such a review is dated when first read.
+        updated, review_id = _label(entry, "updated"), _label(entry, "id")
+        if not review_id:
+            raise ValueError("feed entry without an id")
         return Mention(
             platform=self.name,
-            id=str(label("id")),
+            id=review_id,
             url=f"https://apps.apple.com/{country}/app/id{self.settings.app_id}?see-all=reviews",
             author=Author(handle=name, display_name=name, id=author.get("uri", {}).get("label", "")),
             text=text,
-            created_at=_dt(label("updated")),
+            created_at=_dt(updated) if updated else self.clock.now(),
             kind="review",
-            rating=int(label("im:rating")),
+            rating=int(_label(entry, "im:rating")),
             raw={**entry, "country": country},
         )
 
-    def _fetch_api(self, mark: Watermark) -> list[Mention]:
-        self._authorize()
-        out = []
+    def _api_pages(self) -> Iterator[list[Any]]:
         params: dict[str, Any] | None = {"sort": "-createdDate", "limit": 200, "include": "response"}
         url = f"/v1/apps/{self.settings.app_id}/customerReviews"
         while url:
             body = self.api.get(url, params=params) or {}
             params = None  # links.next carries them
-            oldest = None
-            for item in body.get("data", []):
-                try:
-                    mention = self._api_mention(item)
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("appstore: skipped a malformed customer review: %s", exc)
-                    continue
-                ts = mention.created_at.timestamp()
-                oldest = ts if oldest is None else min(oldest, ts)
-                if mark.is_new(ts, mention.id):
-                    mark.add(ts, mention.id)
-                    out.append(mention)
-            if oldest is not None and oldest < mark.floor:
-                break
+            yield body.get("data", [])
             url = (body.get("links") or {}).get("next") or ""
-        return out
 
     def _api_mention(self, item: dict[str, Any]) -> Mention:
         a = item["attributes"]

@@ -23,7 +23,7 @@ from bot.errors import TransientError
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings
 from connectors.http import HttpClient
-from connectors.reviews import Watermark, strip_html
+from connectors.reviews import Batch, Watermark, read_newest_first, strip_html
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,12 @@ class FeedConnector(Connector):
     def fetch(self, cursor: str | None) -> FetchResult:
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
-        mentions: list[Mention] = []
+        batch = Batch()
         failures: list[TransientError] = []
         for url in self.settings.urls:
             feed_state = dict(state.get(url) or {})
             try:
-                mentions += self._fetch_feed(url, feed_state, start)
+                batch += self._fetch_feed(url, feed_state, start)
             except TransientError as exc:
                 log.warning("feed: skipped %s this poll: %s", url, exc)
                 failures.append(exc)
@@ -87,10 +87,10 @@ class FeedConnector(Connector):
             state[url] = feed_state
         if failures and len(failures) == len(self.settings.urls):
             raise failures[-1]
-        mentions.sort(key=lambda m: m.created_at)
-        return FetchResult(mentions, json.dumps(state, sort_keys=True))
+        batch.mentions.sort(key=lambda m: m.created_at)
+        return FetchResult(batch.mentions, json.dumps(state, sort_keys=True), batch.quarantined)
 
-    def _fetch_feed(self, url: str, feed_state: dict[str, Any], start: float) -> list[Mention]:
+    def _fetch_feed(self, url: str, feed_state: dict[str, Any], start: float) -> Batch:
         headers = {"Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.8"}
         if feed_state.get("etag"):
             headers["If-None-Match"] = feed_state["etag"]
@@ -98,7 +98,7 @@ class FeedConnector(Connector):
             headers["If-Modified-Since"] = feed_state["modified"]
         response = self.http.get(url, raw=True, headers=headers)
         if response.status_code == 304:
-            return []
+            return Batch()
         if response.status_code >= 400:
             raise TransientError(self.name, f"GET {url}: HTTP {response.status_code}")
         parsed = feedparser.parse(
@@ -107,23 +107,20 @@ class FeedConnector(Connector):
         if parsed.bozo and not parsed.entries:
             raise TransientError(self.name, f"GET {url}: not a feed ({parsed.get('bozo_exception')!r})")
         mark = Watermark(feed_state.get("mark"), start=start)
-        out = []
-        for entry in parsed.entries:
-            try:
-                mention = self.to_mention(entry, parsed.feed, url)
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("feed: skipped a malformed entry of %s: %s", url, exc)
-                continue
-            ts = mention.created_at.timestamp()
-            if mark.is_new(ts, mention.id):
-                mark.add(ts, mention.id)
-                out.append(mention)
+        # A feed is one page, in no promised order.
+        batch = read_newest_first(
+            self.name,
+            mark,
+            [parsed.entries],
+            lambda entry: self.to_mention(entry, parsed.feed, url),
+            item_id=lambda entry: entry.get("id") or entry.get("link"),
+        )
         feed_state.update(
             etag=response.headers.get("ETag"),
             modified=response.headers.get("Last-Modified"),
             mark=mark.state(),
         )
-        return out
+        return batch
 
     def to_mention(self, entry: Any, feed: Any, url: str) -> Mention:
         link = unwrap(entry.get("link", ""))

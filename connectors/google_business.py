@@ -7,7 +7,7 @@ client with a configurable base URL. One reply per review: ``PUT …/reply`` cre
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,9 +16,7 @@ from urllib.parse import quote
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import HttpClient
-from connectors.reviews import Watermark
-
-log = logging.getLogger(__name__)
+from connectors.reviews import Watermark, read_newest_first
 
 API = "https://mybusiness.googleapis.com"
 STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
@@ -81,28 +79,26 @@ class GoogleBusinessConnector(Connector):
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
         mark = Watermark(state.get("reviews"), start=start)
-        mentions: list[Mention] = []
+        batch = read_newest_first(
+            self.name,
+            mark,
+            self._pages(),
+            self.to_mention,
+            stamp=lambda review, _: _dt(review["updateTime"]).timestamp(),  # the order of the list
+            item_id=lambda review: review.get("reviewId"),
+        )
+        return FetchResult(
+            batch.mentions, json.dumps({"reviews": mark.state()}, sort_keys=True), batch.quarantined
+        )
+
+    def _pages(self) -> Iterator[list[Any]]:
         params: dict[str, Any] = {"pageSize": self.settings.page_size, "orderBy": "updateTime desc"}
         while True:
             body = self.http.get(f"/v4/{self.location}/reviews", params=params) or {}
-            oldest = None
-            for review in body.get("reviews", []):
-                try:
-                    mention = self.to_mention(review)
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("google_business: skipped a malformed review: %s", exc)
-                    continue
-                ts = _dt(review["updateTime"]).timestamp()
-                oldest = ts if oldest is None else min(oldest, ts)
-                if mark.is_new(ts, mention.id):
-                    mark.add(ts, mention.id)
-                    mentions.append(mention)
-            token = body.get("nextPageToken")
-            if not token or (oldest is not None and oldest < mark.floor):
-                break
-            params = {**params, "pageToken": token}
-        mentions.sort(key=lambda m: m.created_at)
-        return FetchResult(mentions, json.dumps({"reviews": mark.state()}, sort_keys=True))
+            yield body.get("reviews", [])
+            if not body.get("nextPageToken"):
+                return
+            params = {**params, "pageToken": body["nextPageToken"]}
 
     def to_mention(self, review: dict[str, Any]) -> Mention:
         reviewer = review.get("reviewer") or {}
@@ -119,6 +115,7 @@ class GoogleBusinessConnector(Connector):
             kind="review",
             rating=STARS.get(review.get("starRating", "")),
             raw=review,
+            edited=_dt(review.get("updateTime") or review["createTime"]) != _dt(review["createTime"]),
         )
 
     def _review_path(self, mention: Mention) -> str:

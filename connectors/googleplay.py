@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,11 +24,11 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from bot.errors import FatalError, ReplyNotAllowed, TransientError
+from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import seconds_until_reset
-from connectors.reviews import Watermark
+from connectors.reviews import Watermark, read_newest_first
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,20 @@ MAX_REPLY = 350
 RETRIES = 2
 MAX_WAIT = 120.0
 KEY_CHECK_EVERY = timedelta(hours=24)
+
+# What an HTTP status from the API means here (as prawcore's ``STATUS_EXCEPTIONS``); any other is transient. 429 and
+# 5xx are retried first.
+STATUS_ERRORS: dict[int, type[ConnectorError]] = {401: FatalError, 403: FatalError}
+# A refused reply (too long, the review gone) refuses that one reply, not the connector.
+REPLY_ERRORS: dict[int, type[ConnectorError]] = {**STATUS_ERRORS, 400: ReplyNotAllowed, 404: ReplyNotAllowed}
+# Failures before an answer; the first that matches wins.
+TRANSPORT_ERRORS: dict[type[Exception], type[ConnectorError]] = {
+    auth_exceptions.RefreshError: FatalError,
+    httplib2.HttpLib2Error: TransientError,
+    auth_exceptions.TransportError: TransientError,
+    OSError: TransientError,
+    ValueError: TransientError,
+}
 
 
 @dataclass(kw_only=True)
@@ -146,39 +160,35 @@ class GooglePlayConnector(Connector):
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
         mark = Watermark(state.get("reviews"), start=start)
-        mentions: list[Mention] = []
-        token = None
+        batch = read_newest_first(
+            self.name, mark, self._pages(), self.to_mention, item_id=lambda review: review.get("reviewId")
+        )
+        return FetchResult(
+            batch.mentions, json.dumps({"reviews": mark.state()}, sort_keys=True), batch.quarantined
+        )
+
+    def _pages(self) -> Iterator[list[Any]]:
+        kwargs: dict[str, Any] = {
+            "packageName": self.settings.package_name,
+            "maxResults": self.settings.page_size,
+        }
         while True:
-            kwargs: dict[str, Any] = {
-                "packageName": self.settings.package_name,
-                "maxResults": self.settings.page_size,
-            }
-            if token:
-                kwargs["token"] = token
             body = self._call(lambda kwargs=kwargs: self.service.reviews().list(**kwargs)) or {}
-            oldest = None
-            for review in body.get("reviews", []):
-                try:
-                    mention = self.to_mention(review)
-                except (KeyError, TypeError, ValueError, IndexError) as exc:
-                    log.warning("googleplay: skipped a malformed review: %s", exc)
-                    continue
-                ts = mention.created_at.timestamp()
-                oldest = ts if oldest is None else min(oldest, ts)
-                if mark.is_new(ts, mention.id):
-                    mark.add(ts, mention.id)
-                    mentions.append(mention)
+            yield body.get("reviews", [])
             token = (body.get("tokenPagination") or {}).get("nextPageToken")
-            if not token or (oldest is not None and oldest < mark.floor):
-                break
-        mentions.sort(key=lambda m: m.created_at)
-        return FetchResult(mentions, json.dumps({"reviews": mark.state()}, sort_keys=True))
+            if not token:
+                return
+            kwargs = {**kwargs, "token": token}
 
     def to_mention(self, review: dict[str, Any]) -> Mention:
-        user = next(c["userComment"] for c in review["comments"] if "userComment" in c)
+        user = next((c["userComment"] for c in review["comments"] if "userComment" in c), None)
+        if user is None:
+            raise ValueError("the review has no user comment")
+        ours = next((c["developerComment"] for c in review["comments"] if "developerComment" in c), None)
         # Play joins the title and the body with a tab; a review without a title starts with one.
         title, _, body = user["text"].partition("\t") if "\t" in user["text"] else ("", "", user["text"])
         name = review.get("authorName") or "A Google user"
+        modified = int(user["lastModified"]["seconds"])
         return Mention(
             platform=self.name,
             id=review["reviewId"],
@@ -186,11 +196,14 @@ class GooglePlayConnector(Connector):
             f"&reviewId={review['reviewId']}",
             author=Author(handle=name, display_name=name),
             text="\n\n".join(p.strip() for p in (title, body) if p.strip()),
-            created_at=datetime.fromtimestamp(int(user["lastModified"]["seconds"]), tz=UTC),
+            created_at=datetime.fromtimestamp(modified, tz=UTC),
             kind="review",
             rating=int(user["starRating"]),
-            lang=(user.get("reviewerLanguage") or "").split("_")[0] or None,
+            lang=(user.get("reviewerLanguage") or "").replace("-", "_").split("_")[0]
+            or None,  # "en", "en_US"
             raw=review,
+            # Play keeps only the last change of a review: one changed after our reply was edited since we read it.
+            edited=ours is not None and modified > int((ours.get("lastModified") or {}).get("seconds", 0)),
         )
 
     # -- replying --------------------------------------------------------------------------------------------
@@ -218,7 +231,9 @@ class GooglePlayConnector(Connector):
     # -- errors ----------------------------------------------------------------------------------------------
 
     def _call(self, build_request: Callable[[], Any], *, refusal: bool = False) -> Any:
-        """Execute a client request, retrying 5xx and short rate limits through the clock."""
+        """Execute a client request, retrying 5xx and short rate limits through the clock; every failure becomes the
+        error ``STATUS_ERRORS`` (``REPLY_ERRORS`` for a reply) or ``TRANSPORT_ERRORS`` names."""
+        table = REPLY_ERRORS if refusal else STATUS_ERRORS
         attempt = 0
         while True:
             attempt += 1
@@ -227,11 +242,9 @@ class GooglePlayConnector(Connector):
                 if result is None or isinstance(result, dict):
                     return result
                 # the client hands back the body as text when it is not JSON
-                error = TransientError(self.name, "malformed JSON answer")
+                error: ConnectorError = TransientError(self.name, "malformed JSON answer")
             except HttpError as exc:
                 status = exc.resp.status
-                if status in (401, 403):
-                    raise FatalError(self.name, f"HTTP {status}: credential refused ({exc.reason})") from exc
                 if status == 429:
                     wait = seconds_until_reset(exc.resp, self.clock.now())
                     wait = 60.0 if wait is None else wait
@@ -240,16 +253,13 @@ class GooglePlayConnector(Connector):
                         self.clock.sleep(wait)
                         continue
                     raise TransientError(self.name, "rate limited (HTTP 429)", retry_after=wait) from exc
+                error = table.get(status, TransientError)(self.name, f"HTTP {status}: {exc.reason}")
                 if status < 500:
-                    if refusal and status == 400:
-                        raise ReplyNotAllowed(
-                            self.name, f"Google Play refused the reply: {exc.reason}"
-                        ) from exc
-                    raise TransientError(self.name, f"HTTP {status}: {exc.reason}") from exc
-                error = TransientError(self.name, f"HTTP {status}: {exc.reason}")
-            except auth_exceptions.RefreshError as exc:
-                raise FatalError(self.name, f"credential refused and cannot be refreshed: {exc}") from exc
-            except (httplib2.HttpLib2Error, auth_exceptions.TransportError, OSError, ValueError) as exc:
+                    raise error from exc
+            except tuple(TRANSPORT_ERRORS) as exc:
+                kind = next(v for k, v in TRANSPORT_ERRORS.items() if isinstance(exc, k))
+                if kind is not TransientError:
+                    raise kind(self.name, f"credential refused and cannot be refreshed: {exc}") from exc
                 error = TransientError(self.name, f"{type(exc).__name__}: {exc}")
             if attempt > RETRIES:
                 raise error

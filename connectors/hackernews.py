@@ -7,7 +7,7 @@ indexing, de-duplicated by id) and paged until the last page.
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,9 +15,7 @@ from typing import Any
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings
 from connectors.http import HttpClient
-from connectors.reviews import Watermark, strip_html
-
-log = logging.getLogger(__name__)
+from connectors.reviews import Batch, Watermark, read_newest_first, strip_html
 
 API = "https://hn.algolia.com"
 ITEM = "https://news.ycombinator.com/item?id="
@@ -56,39 +54,38 @@ class HackerNewsConnector(Connector):
     def fetch(self, cursor: str | None) -> FetchResult:
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
-        mentions: list[Mention] = []
+        batch = Batch()
         for query in self.settings.queries:
             mark = Watermark(state.get(query), start=start)
-            for page in range(self.settings.max_pages):
-                body = (
-                    self.http.get(
-                        "/api/v1/search_by_date",
-                        params={
-                            "query": query,
-                            "tags": self.settings.tags,
-                            "numericFilters": f"created_at_i>{int(mark.floor)}",
-                            "hitsPerPage": self.settings.hits_per_page,
-                            "page": page,
-                        },
-                    )
-                    or {}
-                )
-                for hit in body.get("hits", []):
-                    try:
-                        mention = self.to_mention(hit)
-                    except (KeyError, TypeError, ValueError) as exc:
-                        log.warning("hackernews: skipped a malformed hit: %s", exc)
-                        continue
-                    if mark.is_new(mention.created_at.timestamp(), mention.id):
-                        mark.add(mention.created_at.timestamp(), mention.id)
-                        mentions.append(mention)
-                if page + 1 >= int(body.get("nbPages", 0)):
-                    break
+            batch += read_newest_first(
+                self.name,
+                mark,
+                self._pages(query, mark),
+                self.to_mention,
+                item_id=lambda hit: hit.get("objectID"),
+            )
             state[query] = mark.state()
-        unique = {m.id: m for m in mentions}  # one item can match several queries
+        unique = {m.id: m for m in batch.mentions}  # one item can match several queries
+        bad = {q.item_id or q.raw: q for q in batch.quarantined}
         return FetchResult(
-            sorted(unique.values(), key=lambda m: m.created_at), json.dumps(state, sort_keys=True)
+            sorted(unique.values(), key=lambda m: m.created_at),
+            json.dumps(state, sort_keys=True),
+            list(bad.values()),
         )
+
+    def _pages(self, query: str, mark: Watermark) -> Iterator[list[Any]]:
+        for page in range(self.settings.max_pages):
+            params = {
+                "query": query,
+                "tags": self.settings.tags,
+                "numericFilters": f"created_at_i>{int(mark.floor)}",
+                "hitsPerPage": self.settings.hits_per_page,
+                "page": page,
+            }
+            body = self.http.get("/api/v1/search_by_date", params=params) or {}
+            yield body.get("hits", [])
+            if page + 1 >= int(body.get("nbPages", 0)):
+                return
 
     def to_mention(self, hit: dict[str, Any]) -> Mention:
         is_comment = "comment" in hit.get("_tags", [])

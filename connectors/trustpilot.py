@@ -7,7 +7,7 @@ publicly under the review; there is one, and posting again replaces it.
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,9 +16,7 @@ from bot.errors import ReplyNotAllowed
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import HttpClient
-from connectors.reviews import Watermark
-
-log = logging.getLogger(__name__)
+from connectors.reviews import Watermark, read_newest_first
 
 API = "https://api.trustpilot.com"
 
@@ -81,7 +79,12 @@ class TrustpilotConnector(Connector):
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
         mark = Watermark(state.get("reviews"), start=start)
-        mentions: list[Mention] = []
+        batch = read_newest_first(self.name, mark, self._pages(), self.to_mention)
+        return FetchResult(
+            batch.mentions, json.dumps({"reviews": mark.state()}, sort_keys=True), batch.quarantined
+        )
+
+    def _pages(self) -> Iterator[list[Any]]:
         params = {"perPage": self.settings.page_size, "orderBy": "createdat.desc"}
         for page in range(1, self.settings.max_pages + 1):
             body = (
@@ -92,38 +95,29 @@ class TrustpilotConnector(Connector):
                 )
                 or {}
             )
-            oldest = None
-            for review in body.get("reviews", []):
-                try:
-                    mention = self.to_mention(review)
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("trustpilot: skipped a malformed review: %s", exc)
-                    continue
-                ts = mention.created_at.timestamp()
-                oldest = ts if oldest is None else min(oldest, ts)
-                if mark.is_new(ts, mention.id):
-                    mark.add(ts, mention.id)
-                    mentions.append(mention)
-            more = any(link.get("rel") == "next-page" for link in body.get("links", []))
-            if not more or (oldest is not None and oldest < mark.floor):
-                break
-        mentions.sort(key=lambda m: m.created_at)
-        return FetchResult(mentions, json.dumps({"reviews": mark.state()}, sort_keys=True))
+            yield body.get("reviews", [])
+            if not any(link.get("rel") == "next-page" for link in body.get("links", [])):
+                return
 
     def to_mention(self, review: dict[str, Any]) -> Mention:
         consumer = review.get("consumer") or {}
         name = consumer.get("displayName") or "Trustpilot user"
+        created, updated = review["createdAt"], review.get("updatedAt")
+        status = review.get("status")
         return Mention(
             platform=self.name,
             id=review["id"],
             url=f"https://www.trustpilot.com/reviews/{review['id']}",
             author=Author(handle=name, display_name=name, id=consumer.get("id", "")),
             text="\n\n".join(p for p in (review.get("title"), review.get("text")) if p),
-            created_at=_dt(review["createdAt"]),
+            created_at=_dt(created),
             kind="review",
             rating=int(review["stars"]),
             lang=review.get("language"),
             raw=review,
+            # Only an active review is shown on Trustpilot; a reported or removed one takes no reply.
+            unanswerable=None if status in (None, "active") else f"{status} on Trustpilot",
+            edited=bool(updated) and _dt(updated) != _dt(created),
         )
 
     def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:

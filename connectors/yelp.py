@@ -17,7 +17,7 @@ from bot.errors import TransientError
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import HttpClient
-from connectors.reviews import Watermark
+from connectors.reviews import Watermark, read_newest_first
 
 log = logging.getLogger(__name__)
 
@@ -89,21 +89,13 @@ class YelpConnector(Connector):
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         start = (self.clock.now() - timedelta(hours=self.settings.backfill_hours)).timestamp()
         mark = Watermark(state.get("reviews"), start=start)
-        body = (
-            self._get(f"/v3/businesses/{self.settings.business_id}/reviews", limit=20, sort_by="newest") or {}
+        path = f"/v3/businesses/{self.settings.business_id}/reviews"
+        body = self._get(path, limit=20, sort_by="newest") or {}
+        # One page: Yelp gives only the newest few excerpts.
+        batch = read_newest_first(self.name, mark, [body.get("reviews", [])], self.to_mention)
+        return FetchResult(
+            batch.mentions, json.dumps({"reviews": mark.state()}, sort_keys=True), batch.quarantined
         )
-        mentions = []
-        for review in body.get("reviews", []):
-            try:
-                mention = self.to_mention(review)
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("yelp: skipped a malformed review: %s", exc)
-                continue
-            if mark.is_new(mention.created_at.timestamp(), mention.id):
-                mark.add(mention.created_at.timestamp(), mention.id)
-                mentions.append(mention)
-        mentions.sort(key=lambda m: m.created_at)
-        return FetchResult(mentions, json.dumps({"reviews": mark.state()}, sort_keys=True))
 
     def to_mention(self, review: dict[str, Any]) -> Mention:
         user = review.get("user") or {}
@@ -117,6 +109,6 @@ class YelpConnector(Connector):
             text=review["text"],
             created_at=created,
             kind="review",
-            rating=int(review["rating"]),
+            rating=int(float(review["rating"])),
             raw=review,
         )

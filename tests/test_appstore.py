@@ -16,7 +16,7 @@ from connectors.fakes.server import Fault
 
 @pytest.fixture
 def fake():
-    with FakeAppStore(rss_page_size=3) as fake:
+    with FakeAppStore(rss_page_size=3, metadata_entry=True, entry_dates=True) as fake:
         yield fake
 
 

@@ -50,7 +50,7 @@ def test_reply_overwrites_company_reply_and_is_found(fake, clock, monkeypatch):
     assert bot.find_reply(review) is None
     bot.reply(review, "Sorry John, please email care@acme.example", idempotency_key="a")
     bot.reply(review, "Edited", idempotency_key="b")
-    assert fake.reviews[rid]["companyReply"]["text"] == "Edited"
+    assert fake.replies[rid]["text"] == "Edited"
     assert bot.find_reply(review) == f"{rid}/reply"
     assert fake.calls("POST")[0].json["authorBusinessUserId"] == "5e3de1b45fb06f0001791111"
 

@@ -1,7 +1,9 @@
 """A loopback App Store: the public customer-reviews RSS JSON feed and the App Store Connect reviews API.
 
-The feed is served per storefront and page like ``itunes.apple.com`` (``feed.entry`` a list, or an object when there
-is one entry; an app-metadata entry without ``im:rating`` first). The API checks the ES256 bearer token against the
+The feed is served per storefront and page like ``itunes.apple.com`` in the recorded answer
+(``tests/fixtures/appstore``): ``feed.entry`` a list, or an object when there is one entry; entries without a date
+(``entry_dates=True`` adds one); with ``metadata_entry=True`` an app-metadata entry without ``im:rating`` first, as
+older feeds had. The API checks the ES256 bearer token against the
 key it generated, pages ``customerReviews`` by ``links.next`` and keeps one response per review, overwritten by a
 later one, with Apple's ``X-Rate-Limit`` header and JSON:API error bodies.
 """
@@ -12,6 +14,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -23,6 +26,7 @@ APP_ID = "1234567890"
 KEY_ID = "ABC123DEFG"
 ISSUER = "57246542-96fe-1a63-e053-0824d011072a"
 KEY_ENV = "APPSTORE_PRIVATE_KEY"
+PACIFIC = ZoneInfo("America/Los_Angeles")  # the feed's times are Cupertino's
 
 
 def _error(status: int, code: str, detail: str) -> Response:
@@ -36,8 +40,16 @@ class FakeAppStore(FakePlatform):
 
     platform = "appstore"
 
-    def __init__(self, *, app_id: str = APP_ID, rss_page_size: int = 50, metadata_entry: bool = True):
+    def __init__(
+        self,
+        *,
+        app_id: str = APP_ID,
+        rss_page_size: int = 50,
+        metadata_entry: bool = False,
+        entry_dates: bool = False,
+    ):
         super().__init__()
+        self.entry_dates = entry_dates
         self.app_id = app_id
         self.rss_page_size = rss_page_size
         self.metadata_entry = metadata_entry
@@ -83,6 +95,13 @@ class FakeAppStore(FakePlatform):
         )
         return rid
 
+    def add_recorded(self, item: dict[str, Any], *, created: datetime, country: str = "us") -> None:
+        """Serve a recorded feed entry or Connect API review (``"type": "customerReviews"``) as it is; ``created``
+        places it among the others, newest first."""
+        kind = "api" if item.get("type") == "customerReviews" else "rss"
+        rid = item["id"] if kind == "api" else item["id"]["label"]
+        self.reviews.append({"id": rid, "created": created, "country": country, "raw": item, "kind": kind})
+
     def publish(self, sample: dict[str, Any]) -> None:
         created = datetime.now(UTC) - timedelta(minutes=float(sample.get("minutes_ago", 0)))
         text = sample["text"]
@@ -119,7 +138,11 @@ class FakeAppStore(FakePlatform):
         return {}
 
     def _newest_first(self, country: str | None = None) -> list[dict[str, Any]]:
-        reviews = [r for r in self.reviews if country is None or r["country"] == country]
+        reviews = [
+            r
+            for r in self.reviews
+            if (country is None or r["country"] == country) and r.get("kind") != ("api" if country else "rss")
+        ]
         return sorted(reviews, key=lambda r: (r["created"], r["id"]), reverse=True)
 
     # -- public RSS feed -------------------------------------------------------------------------------------
@@ -138,13 +161,16 @@ class FakeAppStore(FakePlatform):
         entries: list[dict[str, Any]] = [self._entry(r) for r in chunk]
         if page == 1 and self.metadata_entry and entries:
             entries.insert(0, self._metadata())
+        cc = request.params["cc"]
+        self_link = f"https://itunes.apple.com/{cc}/rss/customerreviews/id={self.app_id}/sortBy=mostRecent/page={page}/json"
         feed: dict[str, Any] = {
             "author": {"name": {"label": "iTunes Store"}, "uri": {"label": "http://www.apple.com/itunes/"}},
-            "updated": {"label": datetime.now(UTC).isoformat(timespec="seconds")},
+            "updated": {"label": datetime.now(UTC).astimezone(PACIFIC).isoformat(timespec="seconds")},
+            "rights": {"label": "Copyright 2008 Apple Inc."},
             "title": {"label": "iTunes Store: Customer Reviews"},
-            "id": {
-                "label": f"https://itunes.apple.com/{request.params['cc']}/rss/customerreviews/id={self.app_id}"
-            },
+            "icon": {"label": "http://itunes.apple.com/favicon.ico"},
+            "link": [{"attributes": {"rel": "self", "href": self_link}}],
+            "id": {"label": self_link},
         }
         if entries:
             feed["entry"] = entries[0] if len(entries) == 1 else entries
@@ -159,8 +185,9 @@ class FakeAppStore(FakePlatform):
         }
 
     def _entry(self, r: dict[str, Any]) -> dict[str, Any]:
-        local = r["created"].astimezone(UTC) - timedelta(hours=7)
-        return {
+        if "raw" in r:
+            return r["raw"]
+        entry = {
             "author": {
                 "name": {"label": r["nickname"]},
                 "uri": {
@@ -168,7 +195,6 @@ class FakeAppStore(FakePlatform):
                 },
                 "label": "",
             },
-            "updated": {"label": local.replace(tzinfo=None).isoformat(timespec="seconds") + "-07:00"},
             "im:rating": {"label": str(r["rating"])},
             "im:version": {"label": r["version"]},
             "id": {"label": r["id"]},
@@ -184,6 +210,9 @@ class FakeAppStore(FakePlatform):
             "im:voteCount": {"label": "0"},
             "im:contentType": {"attributes": {"term": "Application", "label": "Application"}},
         }
+        if self.entry_dates:
+            entry["updated"] = {"label": r["created"].astimezone(PACIFIC).isoformat(timespec="seconds")}
+        return entry
 
     # -- App Store Connect API -------------------------------------------------------------------------------
 
@@ -240,26 +269,7 @@ class FakeAppStore(FakePlatform):
         data, included = [], []
         for r in page:
             response = self.responses.get(r["id"])
-            item = {
-                "type": "customerReviews",
-                "id": r["id"],
-                "attributes": {
-                    "rating": r["rating"],
-                    "title": r["title"],
-                    "body": r["body"],
-                    "reviewerNickname": r["nickname"],
-                    "createdDate": r["created"].isoformat(timespec="seconds").replace("+00:00", "-00:00"),
-                    "territory": {"us": "USA", "gb": "GBR"}.get(r["country"], r["country"].upper()),
-                },
-                "relationships": {
-                    "response": {
-                        "data": {"type": "customerReviewResponses", "id": response["id"]}
-                        if response
-                        else None
-                    }
-                },
-            }
-            data.append(item)
+            data.append(r["raw"] if "raw" in r else self._api_item(r, response, include=include))
             if include and response:
                 included.append(self._response_resource(response))
         body: dict[str, Any] = {
@@ -270,6 +280,30 @@ class FakeAppStore(FakePlatform):
         if include:
             body["included"] = included
         return body
+
+    def _api_item(
+        self, r: dict[str, Any], response: dict[str, Any] | None, *, include: bool
+    ) -> dict[str, Any]:
+        own = f"{self.base_url}/v1/customerReviews/{r['id']}"
+        relation: dict[str, Any] = {
+            "links": {"self": f"{own}/relationships/response", "related": f"{own}/response"}
+        }
+        if include:  # JSON:API names the related resource only when it was asked to include it
+            relation["data"] = {"type": "customerReviewResponses", "id": response["id"]} if response else None
+        return {
+            "type": "customerReviews",
+            "id": r["id"],
+            "attributes": {
+                "rating": r["rating"],
+                "title": r["title"],
+                "body": r["body"],
+                "reviewerNickname": r["nickname"],
+                "createdDate": r["created"].astimezone(PACIFIC).isoformat(timespec="seconds"),
+                "territory": {"us": "USA", "gb": "GBR", "jp": "JPN"}.get(r["country"], r["country"].upper()),
+            },
+            "relationships": {"response": relation},
+            "links": {"self": own},
+        }
 
     def _response_resource(self, response: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -28,6 +28,7 @@ class FakeFeeds(FakePlatform):
     def __init__(self) -> None:
         super().__init__()
         self.entries: dict[str, list[dict[str, Any]]] = {"alerts": [], "blog": []}
+        self.recorded: dict[str, str] = {}  # a recorded feed served as it is, by feed name
         self._ids = itertools.count(14211970238470000000)
 
     def add_entry(
@@ -58,6 +59,10 @@ class FakeFeeds(FakePlatform):
             }
         )
         return eid
+
+    def serve_recorded(self, feed: str, body: str) -> None:
+        """Serve a recorded document as the ``alerts`` or ``blog`` feed, unchanged."""
+        self.recorded[feed] = body
 
     def publish(self, sample: dict[str, Any]) -> None:
         published = datetime.now(UTC) - timedelta(minutes=float(sample.get("minutes_ago", 0)))
@@ -92,6 +97,10 @@ class FakeFeeds(FakePlatform):
 
     @route("GET", ALERTS)
     def alerts(self, request: Request) -> Response:
+        if "alerts" in self.recorded:
+            return self._conditional(
+                request, self.recorded["alerts"], [], "application/atom+xml; charset=utf-8"
+            )
         entries = sorted(self.entries["alerts"], key=lambda e: e["published"], reverse=True)
         items = []
         for e in entries:
@@ -120,6 +129,8 @@ class FakeFeeds(FakePlatform):
 
     @route("GET", BLOG)
     def blog(self, request: Request) -> Response:
+        if "blog" in self.recorded:
+            return self._conditional(request, self.recorded["blog"], [], "application/rss+xml; charset=UTF-8")
         entries = sorted(self.entries["blog"], key=lambda e: e["published"], reverse=True)
         items = "".join(
             f"<item><title>{escape(e['title'])}</title><link>{escape(e['link'])}</link>"

@@ -49,7 +49,8 @@ class FakeGoogleBusiness(FakePlatform):
         self.reviews[rid] = {
             "name": f"accounts/{ACCOUNT}/locations/{LOCATION}/reviews/{rid}",
             "reviewId": rid,
-            "reviewer": {"displayName": "" if anonymous else name, "isAnonymous": anonymous},
+            # Google fills in the name (and photo) only of a reviewer who is not anonymous.
+            "reviewer": {"isAnonymous": True} if anonymous else {"displayName": name, "isAnonymous": False},
             "starRating": STARS[rating],
             "comment": comment,
             "createTime": stamp,
@@ -96,12 +97,11 @@ class FakeGoogleBusiness(FakePlatform):
             return _error(400, "INVALID_ARGUMENT", "Unsupported orderBy")
         size = min(int(request.arg("pageSize", "50")), 50)
         start = int(request.arg("pageToken", "0") or 0)
-        ordered = sorted(self.reviews.values(), key=lambda r: r["updateTime"], reverse=True)
+        ordered = sorted(self.reviews.values(), key=lambda r: r.get("updateTime", ""), reverse=True)
+        stars = [STARS.index(r["starRating"]) for r in ordered if r.get("starRating") in STARS[1:]]
         body: dict[str, Any] = {
             "reviews": ordered[start : start + size],
-            "averageRating": round(
-                sum(STARS.index(r["starRating"]) for r in ordered) / max(len(ordered), 1), 1
-            ),
+            "averageRating": round(sum(stars) / max(len(stars), 1), 1),
             "totalReviewCount": len(ordered),
         }
         if start + size < len(ordered):

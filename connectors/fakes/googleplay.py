@@ -196,11 +196,7 @@ class FakeGooglePlay(FakePlatform):
         size = min(int(request.arg("maxResults", "10")), self.max_results)
         token = request.arg("token")
         start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
-        ordered = sorted(
-            self.reviews.values(),
-            key=lambda r: int(r["comments"][0]["userComment"]["lastModified"]["seconds"]),
-            reverse=True,
-        )
+        ordered = sorted(self.reviews.values(), key=_modified, reverse=True)
         page = ordered[start : start + size]
         body: dict[str, Any] = {
             "reviews": page,
@@ -236,3 +232,11 @@ class FakeGooglePlay(FakePlatform):
             {"kind": "reply", "in_reply_to": review["reviewId"], "text": text, "id": review["reviewId"]}
         )
         return {"result": {"replyText": text, "lastEdited": edited}}
+
+
+def _modified(review: dict[str, Any]) -> int:
+    """When the user last changed the review (the order of the list)."""
+    for comment in review.get("comments", []):
+        if "userComment" in comment:
+            return int(comment["userComment"]["lastModified"]["seconds"])
+    return 0

@@ -1,4 +1,10 @@
-"""A loopback HN Algolia search API: ``search_by_date`` with ``query``, ``tags``, ``numericFilters`` and paging."""
+"""A loopback HN Algolia search API: ``search_by_date`` with ``query``, ``tags``, ``numericFilters`` and paging.
+
+Hits have the fields of recorded Algolia answers (``tests/fixtures/hackernews``): HN's own HTML in ``comment_text``
+and ``story_text`` (paragraphs joined by a bare ``<p>``, entities such as ``&#x27;`` and ``&#x2F;``), ``points`` null
+on comments, ``children`` ids, ``updated_at``; a text story has no ``url``. Recorded hits can be served as they are
+(``add_hit``).
+"""
 
 from __future__ import annotations
 
@@ -30,29 +36,42 @@ class FakeHackerNews(FakePlatform):
         created: datetime | None = None,
         comment: bool = True,
     ) -> str:
-        """Add a story (``comment=False``) or a comment on story 40120000; return its objectID."""
+        """Add a story (``comment=False``) or a comment on story 40120000; return its objectID. Blank lines in
+        ``text`` become HN's paragraph breaks."""
         oid = str(next(self._ids))
         when = created or datetime.now(UTC)
-        tags = [
-            "comment" if comment else "story",
-            f"author_{author}",
-            "story_40120000" if comment else f"story_{oid}",
-        ]
+        stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = "<p>".join(_hn_html(p) for p in text.split("\n\n"))
         hit: dict[str, Any] = {
-            "objectID": oid,
+            "_tags": [
+                "comment" if comment else "story",
+                f"author_{author}",
+                "story_40120000" if comment else f"story_{oid}",
+            ],
             "author": author,
-            "created_at": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "children": [],
+            "created_at": stamp,
             "created_at_i": int(when.timestamp()),
-            "_tags": tags,
+            "objectID": oid,
+            "updated_at": stamp,
         }
         if comment:
             hit.update(
-                comment_text=f"<p>{escape(text)}", story_id=40120000, parent_id=40122222, story_title="Ask HN"
+                comment_text=body,
+                parent_id=40122222,
+                points=None,
+                story_id=40120000,
+                story_title="Ask HN: What do you use for home Wi-Fi?",
+                story_url=None,
             )
         else:
-            hit.update(title=title or text[:80], url=None, story_text=escape(text), points=3, num_comments=0)
+            hit.update(title=title or text[:80], story_text=body, points=3, num_comments=0, story_id=int(oid))
         self.items.append(hit)
         return oid
+
+    def add_hit(self, hit: dict[str, Any]) -> None:
+        """Serve a recorded hit as it is."""
+        self.items.append(hit)
 
     def publish(self, sample: dict[str, Any]) -> None:
         self.add_item(
@@ -84,7 +103,7 @@ class FakeHackerNews(FakePlatform):
             for h in self.items
             if h["created_at_i"] > floor
             and (not tags or set(tags) & set(h["_tags"]))
-            and query in (h.get("comment_text", "") + h.get("title", "") + h.get("story_text", "")).lower()
+            and query in " ".join(h.get(k) or "" for k in ("comment_text", "title", "story_text")).lower()
         ]
         hits.sort(key=lambda h: h["created_at_i"], reverse=True)
         per_page = int(request.arg("hitsPerPage", "20"))
@@ -100,3 +119,8 @@ class FakeHackerNews(FakePlatform):
             "params": "",
             "processingTimeMS": 1,
         }
+
+
+def _hn_html(text: str) -> str:
+    """Text as HN stores it: HTML-escaped (quotes and slashes as entities), lines kept."""
+    return escape(text).replace("/", "&#x2F;")

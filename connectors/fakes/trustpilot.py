@@ -1,4 +1,8 @@
-"""A loopback Trustpilot API: business-unit reviews (API key) and the private reply endpoint (business user token)."""
+"""A loopback Trustpilot API: business-unit reviews (API key) and the private reply endpoint (business user token).
+
+Reviews have the fields of the reference answer (``tests/fixtures/trustpilot``): ``updatedAt``, ``status``,
+``verificationLevel``, a consumer and business unit by id. A company reply is shown on the single review.
+"""
 
 from __future__ import annotations
 
@@ -26,27 +30,37 @@ class FakeTrustpilot(FakePlatform):
     def __init__(self) -> None:
         super().__init__()
         self.reviews: dict[str, dict[str, Any]] = {}
+        self.replies: dict[str, dict[str, Any]] = {}
         self.log: list[dict[str, Any]] = []
-        self._ids = itertools.count(0x5E3DE1B45FB06F0001790B51)
+        self._ids = itertools.count(0x5E3DE1B45FB06F0001792000)
 
     def add_review(
-        self, *, name: str, stars: int, title: str, text: str, created: datetime | None = None
+        self,
+        *,
+        name: str,
+        stars: int,
+        title: str,
+        text: str,
+        created: datetime | None = None,
+        updated: datetime | None = None,
+        status: str = "active",
+        language: str = "en",
     ) -> str:
         """Add a review; return its id."""
         rid = format(next(self._ids), "x")
+        created = created or datetime.now(UTC)
         self.reviews[rid] = {
             "id": rid,
             "stars": stars,
             "title": title,
             "text": text,
-            "language": "en",
-            "createdAt": _stamp(created or datetime.now(UTC)),
-            "consumer": {"id": f"c{rid[-8:]}", "displayName": name, "numberOfReviews": 1},
-            "businessUnit": {"id": BUSINESS_UNIT, "identifyingName": "acme.example", "displayName": "Acme"},
-            "companyReply": None,
-            "links": [
-                {"href": f"https://api.trustpilot.com/v1/reviews/{rid}", "method": "GET", "rel": "reviews"}
-            ],
+            "language": language,
+            "createdAt": _stamp(created),
+            "updatedAt": _stamp(updated or created),
+            "consumer": {"id": f"c{rid[-8:]}", "displayName": name},
+            "businessUnit": {"id": BUSINESS_UNIT},
+            "status": status,
+            "verificationLevel": "not-verified",
         }
         return rid
 
@@ -98,21 +112,22 @@ class FakeTrustpilot(FakePlatform):
             return Response(404, {"message": "Business unit not found", "errorCode": 404})
         per_page = min(int(request.arg("perPage", "20")), 100)
         page = int(request.arg("page", "1"))
-        ordered = sorted(self.reviews.values(), key=lambda r: r["createdAt"], reverse=True)
+        ordered = sorted(self.reviews.values(), key=lambda r: r.get("createdAt") or "", reverse=True)
         chunk = ordered[(page - 1) * per_page : page * per_page]
         links = []
         if page * per_page < len(ordered):
             href = f"{self.base_url}/v1/business-units/{BUSINESS_UNIT}/reviews?page={page + 1}&perPage={per_page}"
             links.append({"href": href, "method": "GET", "rel": "next-page"})
-        return {"reviews": chunk, "links": links}
+        return {"reviews": chunk, "links": links, "totalNumberOfReviews": len(ordered)}
 
     @route("GET", r"/v1/reviews/(?P<rid>\w+)")
     def get_review(self, request: Request) -> Any:
         if denied := self._key(request):
             return denied
-        return self.reviews.get(request.params["rid"]) or Response(
-            404, {"message": "Not found", "errorCode": 404}
-        )
+        review = self.reviews.get(request.params["rid"])
+        if review is None:
+            return Response(404, {"message": "Not found", "errorCode": 404})
+        return {**review, "companyReply": self.replies.get(review["id"])}
 
     @route("POST", r"/v1/private/reviews/(?P<rid>\w+)/reply")
     def reply(self, request: Request) -> Any:
@@ -124,7 +139,7 @@ class FakeTrustpilot(FakePlatform):
         body = request.json or {}
         if body.get("authorBusinessUserId") != BUSINESS_USER or not body.get("message"):
             return Response(400, {"message": "Invalid request", "errorCode": 400})
-        review["companyReply"] = {"text": body["message"], "createdAt": _stamp(datetime.now(UTC))}
+        self.replies[review["id"]] = {"text": body["message"], "createdAt": _stamp(datetime.now(UTC))}
         self.log.append(
             {
                 "kind": "reply",
