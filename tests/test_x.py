@@ -387,7 +387,7 @@ def test_a_failing_source_does_not_starve_the_other(fake, x, clock):
     assert [m.id for m in x.fetch(cursor).mentions] == [later] and tid != later
 
 
-def test_a_malformed_post_is_skipped_not_the_page(fake, x, clock):
+def test_a_malformed_post_is_quarantined_not_the_page(fake, x, clock):
     good = {
         "id": "2122253086356406272",
         "text": "@Acme hi",
@@ -403,7 +403,9 @@ def test_a_malformed_post_is_skipped_not_the_page(fake, x, clock):
     fake.inject(Fault(200, body, path="/mentions"))
     result = x.fetch(None)
     assert [m.id for m in result.mentions] == [good["id"]]
-    assert bad["id"] in result.cursor
+    ((aside),) = result.quarantined
+    assert (aside.item_id, aside.platform) == (bad["id"], "x") and "author_id" in aside.reason
+    assert bad["id"] in result.cursor  # kept aside, so the cursor may move past it
 
 
 def test_refused_credential_pauses_x_and_is_reported_once(fake, pipeline, clock):
