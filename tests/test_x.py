@@ -403,7 +403,7 @@ def test_a_malformed_post_is_quarantined_not_the_page(fake, x, clock):
     fake.inject(Fault(200, body, path="/mentions"))
     result = x.fetch(None)
     assert [m.id for m in result.mentions] == [good["id"]]
-    ((aside),) = result.quarantined
+    (aside,) = result.quarantined
     assert (aside.item_id, aside.platform) == (bad["id"], "x") and "author_id" in aside.reason
     assert bad["id"] in result.cursor  # kept aside, so the cursor may move past it
 
