@@ -224,8 +224,18 @@ class XConnector(Connector):
         turn = max(int(state.get("turn", 0)), self._turn)
         self._turn = turn + 1
         source = self._source(turn)
-        tweets, includes, newest = self._read(source, since.get(source))
-        if newest:
+        # A turn that stops at max_pages leaves the older posts for the next turns of its source (``backlog``:
+        # read below ``until``; ``since`` moves to the newest only once the backlog is read): none is skipped.
+        backlog: dict[str, dict[str, str]] = dict(state.get("backlog", {}))
+        pending = backlog.pop(source, None)
+        tweets, includes, newest, until = self._read(
+            source, since.get(source), until=pending["until"] if pending else None
+        )
+        if pending:
+            newest = pending["newest"]
+        if until:
+            backlog[source] = {"until": until, "newest": newest or until}
+        elif newest:
             since[source] = newest
         users = {u["id"]: u for u in includes.get("users", []) if isinstance(u, dict) and "id" in u}
         related = {t["id"]: t for t in includes.get("tweets", []) if isinstance(t, dict) and "id" in t}
@@ -238,9 +248,8 @@ class XConnector(Connector):
                 item_id = tweet.get("id") if isinstance(tweet, dict) else None
                 quarantined.append(Quarantined.of(self.name, {"data": tweet}, exc, item_id=item_id))
         mentions.sort(key=lambda m: (m.created_at, int(m.id)))
-        return FetchResult(
-            mentions, json.dumps({"since": since, "turn": turn + 1}, sort_keys=True), quarantined=quarantined
-        )
+        cursor = {"since": since, "turn": turn + 1} | ({"backlog": backlog} if backlog else {})
+        return FetchResult(mentions, json.dumps(cursor, sort_keys=True), quarantined=quarantined)
 
     def _source(self, turn: int) -> str:
         """The source this turn asks: the rotation's, unless it cannot be asked (no keywords, limit spent)."""
@@ -257,8 +266,11 @@ class XConnector(Connector):
             waits[source] = reset - now
         raise TransientError(self.name, "rate limit spent on every source", retry_after=min(waits.values()))
 
-    def _read(self, source: str, since_id: str | None) -> tuple[list[dict], dict[str, list], str | None]:
-        """Every post of ``source`` newer than ``since_id`` (or in the backfill window), newest id."""
+    def _read(
+        self, source: str, since_id: str | None, *, until: str | None = None
+    ) -> tuple[list[dict], dict[str, list], str | None, str | None]:
+        """The posts of ``source`` newer than ``since_id`` (or in the backfill window) and older than ``until``,
+        up to ``max_pages`` pages; the newest id, and the oldest id read when older posts remain unread."""
         s = self.settings
         params: dict[str, Any] = {
             "max_results": s.page_size,
@@ -276,6 +288,8 @@ class XConnector(Connector):
             params["since_id"] = since_id
         else:
             params["start_time"] = start
+        if until:
+            params["until_id"] = until
         page_key = "next_token" if source == "search" else "pagination_token"
         tweets: list[dict] = []
         includes: dict[str, list] = {"users": [], "tweets": []}
@@ -305,10 +319,13 @@ class XConnector(Connector):
                 break
             params[page_key] = token
         else:
-            log.warning(
-                "x: %s had more than %d pages of new posts; the oldest were skipped", source, s.max_pages
-            )
-        return tweets, includes, newest
+            ids = [int(t["id"]) for t in tweets if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+            if ids:
+                log.info(
+                    "x: %s has more than %d pages of new posts; the older ones come next", source, s.max_pages
+                )
+                return tweets, includes, newest, str(min(ids))
+        return tweets, includes, newest, None
 
     def to_mention(self, tweet: dict[str, Any], users: dict[str, dict], related: dict[str, dict]) -> Mention:
         """One post as a ``Mention``; ``raw`` is X's single-post shape: ``{"data": …, "includes": …}``. A long
