@@ -266,3 +266,33 @@ def test_settings_problems_name_the_key():
     problems = bad.problems("connectors.reddit")
     for key in ("page_size", "max_pages", "rotation"):
         assert any(p.startswith(f"connectors.reddit.{key}:") for p in problems), key
+
+
+def test_locked_and_edited_items_are_stored_marked_and_a_locked_one_drafted_for_a_human(fake, pipeline):
+    locked = fake.add_submission(
+        author="ana", title="Acme refund refused, I want my money back", created_utc=ago(90)
+    )
+    # a keyword comment, read from the subreddit's comments (inbox items carry no ``edited``, as on Reddit)
+    edited = fake.add_comment(author="cy", body="Where is my Acme order", created_utc=ago(70))
+    fake.moderate(locked, "lock")
+    fake.edit(edited, "Where is my Acme order? It is two weeks late now")
+    pipeline.poll("reddit")
+    store = pipeline.store
+    assert store.mention("reddit", locked).unanswerable == "locked"
+    m = store.mention("reddit", edited)
+    assert (m.edited, m.unanswerable, m.text) == (
+        True,
+        None,
+        "Where is my Acme order? It is two weeks late now",
+    )
+    draft = store.draft_for("reddit", locked)
+    assert draft.route == "manual" and any("will not take a reply here: locked" in p for p in draft.problems)
+    assert store.draft_for("reddit", edited).route == "reply"
+
+
+def test_a_mention_in_a_removed_comment_is_unanswerable(fake, reddit):
+    comment = fake.add_comment(author="dee", body="u/acme_support my parcel is lost", created_utc=ago(30))
+    fake.moderate(comment, "remove")
+    (mention,) = [m for m in reddit.fetch(None).mentions if m.id == comment]
+    assert (mention.unanswerable, mention.text) == ("removed by the moderators", "[removed]")
+    assert not reddit.can_reply(mention)

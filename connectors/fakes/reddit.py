@@ -80,6 +80,7 @@ class FakeReddit(FakePlatform):
         self.subreddit = subreddit
         self.things: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, Any]] = []
+        self.mentioned: set[str] = set()  # comments that named the bot's account when they were posted
         self._ids = itertools.count(1000)
         # What the x-ratelimit-* headers announce (Reddit: remaining and used in this window, seconds to its reset).
         self.ratelimit_remaining = 996.0
@@ -178,6 +179,10 @@ class FakeReddit(FakePlatform):
             }
             self.things[data["name"]] = {"kind": "t1", "data": data}
             link["num_comments"] += 1
+            if (
+                f"u/{self.bot_username}".lower() in body.lower()
+            ):  # Reddit notifies the account as it is posted
+                self.mentioned.add(data["name"])
         return data["name"]
 
     def replies_to(self, fullname: str, *, author: str | None = None) -> list[dict[str, Any]]:
@@ -242,8 +247,7 @@ class FakeReddit(FakePlatform):
     def _mentions(self) -> list[dict[str, Any]]:
         """Comments that name the bot's account, as inbox items of type ``username_mention``, newest first: the
         inbox's own fields (no ``permalink``, no ``link_id``: the thread is in ``context``)."""
-        tag = f"u/{self.bot_username}".lower()
-        things = self._newest("t1", lambda d: tag in d["body"].lower())
+        things = self._newest("t1", lambda d: d["name"] in self.mentioned)
         inbox = []
         for t in things:
             data = {key: t["data"][key] for key in INBOX_FIELDS}
