@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from bot import decisions
-from bot.errors import FatalError, TransientError
+from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.hackernews import FakeHackerNews
 from connectors.fakes.reddit import FakeReddit
 from connectors.fakes.server import Fault
+from connectors.reddit import ERRORS
 from tests.review_helpers import config_for, connector_for
 
 
@@ -296,3 +298,23 @@ def test_a_mention_in_a_removed_comment_is_unanswerable(fake, reddit):
     (mention,) = [m for m in reddit.fetch(None).mentions if m.id == comment]
     assert (mention.unanswerable, mention.text) == ("removed by the moderators", "[removed]")
     assert not reddit.can_reply(mention)
+
+
+def test_a_refused_post_ends_that_post_only_and_a_refused_read_pauses(fake, reddit):
+    comment = fake.add_comment(author="ty", body="u/acme_support order missing", created_utc=ago(5))
+    (mention,) = [m for m in reddit.fetch(None).mentions if m.id == comment]
+    gone = replace(mention, id="t1_zzzzzz")  # Reddit answers INVALID_THING in json.errors
+    with pytest.raises(ReplyNotAllowed, match="INVALID_THING"):
+        reddit.reply(gone, "Thank you", idempotency_key="k1")
+    fake.inject(Fault(403, {"message": "Forbidden", "error": 403}, path="^/api/comment/$"))
+    with pytest.raises(
+        ReplyNotAllowed, match="403"
+    ):  # e.g. banned from the subreddit: not the whole connector
+        reddit.reply(mention, "Thank you", idempotency_key="k2")
+    fake.inject(Fault(403, {"message": "Forbidden", "error": 403}, path="^/message/"))
+    with pytest.raises(FatalError, match="403"):
+        reddit.fetch(None)
+    fake.inject(Fault(500, {"message": "Internal Server Error", "error": 500}, path="^/message/", times=2))
+    with pytest.raises(TransientError, match="ServerError"):
+        reddit.fetch(None)
+    assert {cls.__name__ for cls, _, _ in ERRORS.values()} == {"TransientError", "FatalError"}
