@@ -301,9 +301,9 @@ def test_a_mention_in_a_removed_comment_is_unanswerable(fake, reddit):
 
 
 def test_a_refused_post_ends_that_post_only_and_a_refused_read_pauses(fake, reddit):
-    comment = fake.add_comment(author="ty", body="u/acme_support order missing", created_utc=ago(5))
-    (mention,) = [m for m in reddit.fetch(None).mentions if m.id == comment]
-    gone = replace(mention, id="t1_zzzzzz")  # Reddit answers INVALID_THING in json.errors
+    post = fake.add_submission(author="ty", title="Acme order missing", created_utc=ago(5))
+    (mention,) = [m for m in reddit.fetch(None).mentions if m.id == post]
+    gone = replace(mention, id="t3_zzzzzz")  # Reddit answers INVALID_THING in json.errors
     with pytest.raises(ReplyNotAllowed, match="INVALID_THING"):
         reddit.reply(gone, "Thank you", idempotency_key="k1")
     fake.inject(Fault(403, {"message": "Forbidden", "error": 403}, path="^/api/comment/$"))
