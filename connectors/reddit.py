@@ -31,8 +31,8 @@ import praw
 import prawcore
 
 from bot.clock import Clock
-from bot.errors import FatalError, TransientError
-from bot.models import Author, FetchResult, Mention, ReplyRules
+from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
+from bot.models import Author, FetchResult, Mention, Quarantined, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import CountingSession, seconds_until_reset
 
@@ -162,6 +162,7 @@ class RedditConnector(Connector):
         self._reddit: praw.Reddit | None = None
         self.session = RedditSession(self.clock, timeout=settings.timeout_seconds)
         self._private: list[Mention] = []
+        self._quarantined: list[Quarantined] = []
         self._turn = 0  # a failed turn is not repeated: a failing source must not starve the others
         self._patterns = [re.compile(rf"(?<!\w){re.escape(k)}(?!\w)", re.I) for k in settings.keywords]
 
@@ -221,12 +222,15 @@ class RedditConnector(Connector):
             asked = [sources[turn % len(sources)]]
         mentions: list[Mention] = []
         self._private = []
+        self._quarantined = []
         for source in asked:
             found, state[source] = self._read(source, state.get(source))
             mentions += found
         unique = {m.id: m for m in mentions}  # a summoning comment may also be among the keyword comments
         return FetchResult(
-            sorted(unique.values(), key=lambda m: (m.created_at, m.id)), json.dumps(state, sort_keys=True)
+            sorted(unique.values(), key=lambda m: (m.created_at, m.id)),
+            json.dumps(state, sort_keys=True),
+            quarantined=self._quarantined,
         )
 
     def _listing(self, source: str, limit: int) -> Iterable[Any]:
@@ -259,6 +263,7 @@ class RedditConnector(Connector):
         seen: dict[str, float] = dict(mark.get("seen", {}))
         limit = self.settings.page_size if first else self.settings.page_size * self.settings.max_pages
         found: list[Mention] = []
+        quarantined = self._quarantined
         newest = float(mark["t"])
 
         def read() -> None:
@@ -273,8 +278,10 @@ class RedditConnector(Connector):
                     continue
                 try:
                     mention = self.to_message(item) if item.name.startswith("t4_") else self.to_mention(item)
-                except (AttributeError, TypeError, ValueError) as exc:
-                    log.warning("reddit: skipped a malformed %s item: %s", source, exc)
+                except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                    # Kept aside with its raw body (shown in ``status``) rather than dropped: the mark moves past it.
+                    quarantined.append(Quarantined.of(self.name, _data(item), exc, item_id=item.name))
+                    seen[item.name] = created
                     continue
                 seen[item.name] = created
                 if mention.kind != "dm":
@@ -289,23 +296,44 @@ class RedditConnector(Connector):
         return found, {"t": newest, "seen": {i: t for t, i in recent}}
 
     def to_mention(self, item: Any) -> Mention:
-        data = {k: v for k, v in vars(item).items() if not k.startswith("_")}
-        author = getattr(item, "author", None)
+        """A submission or comment as a ``Mention``. Inbox items (username mentions) carry no ``permalink`` and no
+        ``link_id``: their link and thread come from ``context``, ``/r/{sub}/comments/{post}/{slug}/{comment}/``."""
+        data = _data(item)
+        author = getattr(item, "author", None)  # praw makes "[deleted]" None
         handle = author.name if author is not None else "[deleted]"
         is_comment = item.name.startswith("t1_")
         text = item.body if is_comment else "\n\n".join(p for p in (item.title, item.selftext) if p)
+        thread, path = item.name, data.get("permalink")
+        if is_comment:
+            thread = data.get("link_id")
+            found = _CONTEXT.match(str(data.get("context") or ""))
+            if found is not None:  # an inbox item
+                thread, path = thread or f"t3_{found['post']}", path or found["path"]
+            elif not thread:
+                raise ValueError(
+                    f"comment {item.name} has neither a link_id nor a context link to its thread"
+                )
+            # Older answers have no permalink; Reddit's short form of a comment's link works as well.
+            path = path or f"/comments/{thread.removeprefix('t3_')}/_/{item.id}/"
+        if not path:
+            raise ValueError(f"{item.name} has no permalink")
         return Mention(
             platform=self.name,
             id=item.name,
-            url=WEB + item.permalink,
+            url=WEB + path,
             author=Author(handle=handle, display_name=handle, id=str(data.get("author_fullname") or "")),
             text=text,
             created_at=datetime.fromtimestamp(float(item.created_utc), tz=UTC),
             kind="comment" if is_comment else "post",
             parent_id=data.get("parent_id") if is_comment else None,
-            thread_id=data.get("link_id") if is_comment else item.name,
+            thread_id=thread,
             raw=json.loads(json.dumps(data, default=str)),
+            unanswerable=unanswerable(data, text=text if is_comment else data.get("selftext")),
+            edited=bool(data.get("edited")),
         )
+
+    def can_reply(self, mention: Mention) -> bool:
+        return self.rules.can_reply and mention.unanswerable is None and not self.is_own(mention.author)
 
     # -- posting ---------------------------------------------------------------------------------------------
 
@@ -316,7 +344,7 @@ class RedditConnector(Connector):
         return self.reddit.submission(id=short)
 
     def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
-        posted = self._call(lambda: self._once(lambda: self._thing(mention).reply(text)))
+        posted = self._call(lambda: self._once(lambda: self._thing(mention).reply(text)), posting=True)
         if posted is None:
             raise TransientError(self.name, f"reply to {mention.id} returned nothing")
         return posted.name
@@ -326,7 +354,8 @@ class RedditConnector(Connector):
         self._call(
             lambda: self._once(
                 lambda: self.reddit.redditor(mention.author.handle).message(subject=subject, message=text)
-            )
+            ),
+            posting=True,
         )
         return f"pm:{mention.author.handle}:{idempotency_key}"
 
@@ -400,8 +429,9 @@ class RedditConnector(Connector):
 
     # -- errors ----------------------------------------------------------------------------------------------
 
-    def _call(self, fn: Any) -> Any:
-        """Run a praw call within Reddit's rate budget, turning its failures into mentionbot's error branches."""
+    def _call(self, fn: Any, *, posting: bool = False) -> Any:
+        """Run a praw call within Reddit's rate budget, turning its failures into mentionbot's error branches
+        (``ERRORS``; ``posting`` picks the second column: a refusal of one post is not the connector's end)."""
         wait = self.session.wait_seconds()
         if wait is not None:
             raise TransientError(
@@ -411,27 +441,54 @@ class RedditConnector(Connector):
             )
         try:
             return fn()
-        except prawcore.exceptions.TooManyRequests as exc:
-            wait = seconds_until_reset(self.session.last_headers, self.clock.now())
-            raise TransientError(self.name, "rate limited (HTTP 429)", retry_after=wait) from exc
-        except prawcore.exceptions.BadJSON as exc:
-            raise TransientError(self.name, "malformed answer (not JSON)") from exc
-        except (prawcore.exceptions.OAuthException, prawcore.exceptions.InvalidToken) as exc:
-            raise FatalError(self.name, f"login refused: {exc}") from exc
-        except prawcore.exceptions.Forbidden as exc:
-            raise FatalError(self.name, "forbidden (HTTP 403): the account lacks access") from exc
-        except (prawcore.exceptions.ServerError, prawcore.exceptions.RequestException) as exc:
-            raise TransientError(self.name, f"{type(exc).__name__}: {exc}") from exc
-        except prawcore.exceptions.ResponseException as exc:
-            if exc.response.status_code == 401:  # the token endpoint refusing the app's id and secret
-                raise FatalError(
-                    self.name, "login refused (HTTP 401): check the app's id and secret"
-                ) from exc
-            raise TransientError(self.name, f"HTTP {exc.response.status_code}") from exc
-        except praw.exceptions.RedditAPIException as exc:
-            raise TransientError(self.name, f"Reddit refused: {exc}", retry_after=_posting_wait(exc)) from exc
-        except ValueError as exc:  # requests' JSONDecodeError on a garbled body
-            raise TransientError(self.name, f"malformed answer: {exc}") from exc
+        except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException, ValueError) as exc:
+            raise self._error(exc, posting=posting) from exc
+
+    def _error(self, exc: Exception, *, posting: bool) -> ConnectorError:
+        """mentionbot's error for a praw/prawcore failure, by the first class in ``ERRORS`` that it is."""
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        for kind, (reading, refusing, words) in ERRORS.items():
+            if isinstance(exc, kind):
+                cls = refusing if posting else reading
+                message = words.format(exc=exc, status=status, name=type(exc).__name__)
+                if kind is prawcore.exceptions.TooManyRequests:
+                    wait = seconds_until_reset(self.session.last_headers, self.clock.now())
+                    return TransientError(self.name, message, retry_after=wait)
+                if kind is praw.exceptions.RedditAPIException:
+                    wait = _posting_wait(exc)
+                    if wait is not None:
+                        return TransientError(self.name, message, retry_after=wait)
+                if kind is prawcore.exceptions.ResponseException and status == 401 and not posting:
+                    cls, message = FatalError, "login refused (HTTP 401): check the app's id and secret"
+                if cls is TransientError:
+                    return TransientError(self.name, message)
+                return cls(self.name, message)
+        return TransientError(self.name, f"{type(exc).__name__}: {exc}")
+
+
+# Each failure praw or prawcore raises → (mentionbot's error while reading, while posting, the words), the first
+# class that matches wins (subclasses before their bases), as prawcore's own ``STATUS_EXCEPTIONS``. Reading errors
+# that will not pass by themselves pause the connector (``FatalError``); a post Reddit refuses is that one post's
+# end (``ReplyNotAllowed``: the manager gets a "reply by hand" task), never the connector's.
+ERRORS: dict[type[Exception], tuple[type[ConnectorError], type[ConnectorError], str]] = {
+    prawcore.exceptions.TooManyRequests: (TransientError, TransientError, "rate limited (HTTP 429)"),
+    prawcore.exceptions.BadJSON: (TransientError, TransientError, "malformed answer (not JSON)"),
+    prawcore.exceptions.OAuthException: (FatalError, FatalError, "login refused: {exc}"),
+    prawcore.exceptions.InvalidToken: (FatalError, FatalError, "login refused: {exc}"),
+    prawcore.exceptions.Forbidden: (
+        FatalError,
+        ReplyNotAllowed,
+        "forbidden (HTTP 403): the account lacks access",
+    ),
+    prawcore.exceptions.NotFound: (TransientError, ReplyNotAllowed, "not found (HTTP 404)"),
+    prawcore.exceptions.ServerError: (TransientError, TransientError, "{name}: {exc}"),
+    prawcore.exceptions.RequestException: (TransientError, TransientError, "{name}: {exc}"),
+    prawcore.exceptions.ResponseException: (TransientError, ReplyNotAllowed, "HTTP {status}"),
+    praw.exceptions.RedditAPIException: (TransientError, ReplyNotAllowed, "Reddit refused: {exc}"),
+    praw.exceptions.ClientException: (TransientError, ReplyNotAllowed, "{name}: {exc}"),
+    ValueError: (TransientError, TransientError, "malformed answer: {exc}"),  # requests' JSONDecodeError
+}
 
 
 _WAIT = re.compile(r"(\d+) (millisecond|second|minute)", re.I)
@@ -444,4 +501,41 @@ def _posting_wait(exc: praw.exceptions.RedditAPIException) -> float | None:
         if found:
             unit = found.group(2).lower()
             return int(found.group(1)) * (60 if unit == "minute" else 0.001 if unit == "millisecond" else 1)
+    return None
+
+
+# ``context`` of an inbox item: the comment's path, then ``?context=3``.
+_CONTEXT = re.compile(r"(?P<path>/r/[^/]+/comments/(?P<post>[0-9a-z]+)/[^/]*/(?P<comment>[0-9a-z]+)/)")
+# Who removed a post (``removed_by_category``), as the manager reads it.
+_REMOVED_BY = {
+    "deleted": "deleted by the author",
+    "author": "deleted by the author",
+    "moderator": "removed by the moderators",
+    "automod_filtered": "removed by the moderators",
+    "reddit": "removed by Reddit",
+    "anti_evil_ops": "removed by Reddit",
+    "content_takedown": "removed by Reddit",
+    "copyright_takedown": "removed by Reddit",
+}
+
+
+def _data(item: Any) -> dict[str, Any]:
+    """The fields Reddit sent for a praw object (its own attributes, without praw's private ones)."""
+    return {k: v for k, v in vars(item).items() if not k.startswith("_")}
+
+
+def unanswerable(data: dict[str, Any], *, text: Any) -> str | None:
+    """Why Reddit would not take a reply to this item (removed, deleted, locked, archived), or ``None``."""
+    if data.get("removed_by_category"):
+        return _REMOVED_BY.get(str(data["removed_by_category"]), "removed")
+    if text == "[removed]" or data.get("banned_by") or data.get("removed"):
+        return "removed by the moderators"
+    if text == "[deleted]":
+        return "deleted by the author"
+    if data.get("locked"):
+        return "locked"
+    if data.get("archived"):
+        return "archived"
+    if data.get("unrepliable_reason"):
+        return f"Reddit does not take replies here ({data['unrepliable_reason']})"
     return None

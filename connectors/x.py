@@ -31,8 +31,8 @@ from typing import Any
 import requests
 import tweepy
 
-from bot.errors import FatalError, ReplyNotAllowed, TransientError
-from bot.models import Author, FetchResult, Mention, ReplyRules
+from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
+from bot.models import Author, FetchResult, Mention, Quarantined, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.http import CountingSession, seconds_until_reset
 
@@ -58,6 +58,7 @@ TWEET_FIELDS = [
     "in_reply_to_user_id",
     "lang",
     "entities",
+    "note_tweet",  # a long post's full text: ``text`` holds only its first 280 characters
 ]
 USER_FIELDS = ["name", "username", "verified"]
 UNKNOWN_LANGS = {"und", "qme", "qht", "qam", "qst", "zxx"}
@@ -223,19 +224,32 @@ class XConnector(Connector):
         turn = max(int(state.get("turn", 0)), self._turn)
         self._turn = turn + 1
         source = self._source(turn)
-        tweets, includes, newest = self._read(source, since.get(source))
-        if newest:
+        # A turn that stops at max_pages leaves the older posts for the next turns of its source (``backlog``:
+        # read below ``until``; ``since`` moves to the newest only once the backlog is read): none is skipped.
+        backlog: dict[str, dict[str, str]] = dict(state.get("backlog", {}))
+        pending = backlog.pop(source, None)
+        tweets, includes, newest, until = self._read(
+            source, since.get(source), until=pending["until"] if pending else None
+        )
+        if pending:
+            newest = pending["newest"]
+        if until:
+            backlog[source] = {"until": until, "newest": newest or until}
+        elif newest:
             since[source] = newest
         users = {u["id"]: u for u in includes.get("users", []) if isinstance(u, dict) and "id" in u}
         related = {t["id"]: t for t in includes.get("tweets", []) if isinstance(t, dict) and "id" in t}
-        mentions = []
+        mentions, quarantined = [], []
         for tweet in tweets:
             try:
                 mentions.append(self.to_mention(tweet, users, related))
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("x: skipped a malformed post from %s: %s", source, exc)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # since_id moves past it: kept aside with its raw body (``status`` shows it), never lost.
+                item_id = tweet.get("id") if isinstance(tweet, dict) else None
+                quarantined.append(Quarantined.of(self.name, {"data": tweet}, exc, item_id=item_id))
         mentions.sort(key=lambda m: (m.created_at, int(m.id)))
-        return FetchResult(mentions, json.dumps({"since": since, "turn": turn + 1}, sort_keys=True))
+        cursor = {"since": since, "turn": turn + 1} | ({"backlog": backlog} if backlog else {})
+        return FetchResult(mentions, json.dumps(cursor, sort_keys=True), quarantined=quarantined)
 
     def _source(self, turn: int) -> str:
         """The source this turn asks: the rotation's, unless it cannot be asked (no keywords, limit spent)."""
@@ -252,8 +266,11 @@ class XConnector(Connector):
             waits[source] = reset - now
         raise TransientError(self.name, "rate limit spent on every source", retry_after=min(waits.values()))
 
-    def _read(self, source: str, since_id: str | None) -> tuple[list[dict], dict[str, list], str | None]:
-        """Every post of ``source`` newer than ``since_id`` (or in the backfill window), newest id."""
+    def _read(
+        self, source: str, since_id: str | None, *, until: str | None = None
+    ) -> tuple[list[dict], dict[str, list], str | None, str | None]:
+        """The posts of ``source`` newer than ``since_id`` (or in the backfill window) and older than ``until``,
+        up to ``max_pages`` pages; the newest id, and the oldest id read when older posts remain unread."""
         s = self.settings
         params: dict[str, Any] = {
             "max_results": s.page_size,
@@ -271,6 +288,8 @@ class XConnector(Connector):
             params["since_id"] = since_id
         else:
             params["start_time"] = start
+        if until:
+            params["until_id"] = until
         page_key = "next_token" if source == "search" else "pagination_token"
         tweets: list[dict] = []
         includes: dict[str, list] = {"users": [], "tweets": []}
@@ -284,7 +303,11 @@ class XConnector(Connector):
                 raise TransientError(self.name, f"{source}: malformed answer")
             meta = body.get("meta") or {}
             data = body.get("data") or []
-            tweets += [t for t in data if isinstance(t, dict)]
+            tweets += data if isinstance(data, list) else [data]
+            for problem in body.get("errors") or []:
+                # A 200 with ``errors`` is a partial answer (a deleted quoted post, a suspended author): the
+                # posts of the page are still read; one that needs what is missing is quarantined.
+                log.info("x: %s answered with a partial error: %s", source, _problem(problem))
             for key in ("users", "tweets"):
                 includes[key] += (body.get("includes") or {}).get(key, [])
             if page == 0 and meta.get("newest_id"):
@@ -296,16 +319,30 @@ class XConnector(Connector):
                 break
             params[page_key] = token
         else:
-            log.warning(
-                "x: %s had more than %d pages of new posts; the oldest were skipped", source, s.max_pages
-            )
-        return tweets, includes, newest
+            ids = [int(t["id"]) for t in tweets if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
+            if ids:
+                log.info(
+                    "x: %s has more than %d pages of new posts; the older ones come next", source, s.max_pages
+                )
+                return tweets, includes, newest, str(min(ids))
+        return tweets, includes, newest, None
 
     def to_mention(self, tweet: dict[str, Any], users: dict[str, dict], related: dict[str, dict]) -> Mention:
-        """One post as a ``Mention``; ``raw`` is X's single-post shape: ``{"data": …, "includes": …}``."""
+        """One post as a ``Mention``; ``raw`` is X's single-post shape: ``{"data": …, "includes": …}``. A long
+        post is read from its ``note_tweet`` (``text`` is cut at 280 characters)."""
+        tweet_id = str(tweet["id"])
+        if not tweet_id.isdigit():
+            raise ValueError(f"post id {tweet_id!r} is not a number")
+        if "author_id" not in tweet:
+            raise KeyError("author_id: the post came without its author")
+        if tweet["author_id"] not in users:
+            raise KeyError(f"author {tweet['author_id']}: not among the answer's includes.users")
         user = users[tweet["author_id"]]
-        text = tweet["text"]
-        for link in (tweet.get("entities") or {}).get("urls", []):
+        note = tweet.get("note_tweet") if isinstance(tweet.get("note_tweet"), dict) else {}
+        text = note.get("text") or tweet["text"]
+        if not isinstance(text, str):
+            raise TypeError(f"text is {type(text).__name__}, not a string")
+        for link in entities(tweet).get("urls", []):
             expanded = link.get("unwound_url") or link.get("expanded_url")
             if link.get("url") and expanded:
                 text = text.replace(link["url"], expanded)
@@ -314,18 +351,23 @@ class XConnector(Connector):
         quoted = [related[r["id"]] for r in refs if r.get("id") in related]
         authors = [user] + [users[t["author_id"]] for t in quoted if t.get("author_id") in users]
         lang = tweet.get("lang")
+        created = tweet.get("created_at")
         return Mention(
             platform=self.name,
-            id=str(tweet["id"]),
-            url=f"{WEB}/{user['username']}/status/{tweet['id']}",
+            id=tweet_id,
+            url=f"{WEB}/{user['username']}/status/{tweet_id}",
             author=Author(handle=user["username"], display_name=user.get("name", ""), id=str(user["id"])),
             text=html.unescape(text),
-            created_at=datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")),
+            # The id is a snowflake: it says when the post was made to the millisecond, should the field be missing.
+            created_at=datetime.fromisoformat(created.replace("Z", "+00:00"))
+            if created
+            else snowflake_time(tweet_id),
             kind="reply" if parent else "post",
             parent_id=parent,
             thread_id=tweet.get("conversation_id"),
             lang=None if not lang or lang in UNKNOWN_LANGS else lang,
             raw={"data": tweet, "includes": {"users": authors, "tweets": quoted}},
+            edited=len(tweet.get("edit_history_tweet_ids") or [tweet_id]) > 1,
         )
 
     # -- the summoned rule ------------------------------------------------------------------------------------
@@ -334,7 +376,7 @@ class XConnector(Connector):
         """Whether the author @-mentioned the brand's account or quoted one of its posts."""
         tweet = mention.raw.get("data") or {}
         me, my_id = self.settings.username.lower(), self.settings.user_id
-        for tagged in (tweet.get("entities") or {}).get("mentions", []):
+        for tagged in entities(tweet).get("mentions", []):
             if str(tagged.get("id", "")) == my_id or str(tagged.get("username", "")).lower() == me:
                 return True
         quoted = {r.get("id") for r in tweet.get("referenced_tweets") or [] if r.get("type") == "quoted"}
@@ -475,32 +517,64 @@ class XConnector(Connector):
     # -- errors ----------------------------------------------------------------------------------------------
 
     def _call(self, fn: Callable[[], Any], *, posting: bool = False) -> Any:
-        """Run a tweepy call, turning its failures into mentionbot's error branches."""
+        """Run a tweepy call, turning its failures into mentionbot's error branches by ``ERRORS`` (``posting``
+        picks the second column)."""
         try:
             return fn()
-        except tweepy.TooManyRequests as exc:
-            wait = seconds_until_reset(
-                {"x-rate-limit-reset": exc.response.headers.get("x-rate-limit-reset")}, self.clock.now()
-            )
-            raise TransientError(
-                self.name, "rate limited (HTTP 429)", retry_after=900.0 if wait is None else wait
-            ) from exc
-        except tweepy.Unauthorized as exc:
-            raise FatalError(self.name, f"credential refused (HTTP 401): {_detail(exc)}") from exc
-        except tweepy.Forbidden as exc:
-            if posting:
-                raise ReplyNotAllowed(self.name, f"X refused the post: {_detail(exc)}") from exc
-            raise FatalError(self.name, f"access refused (HTTP 403): {_detail(exc)}") from exc
-        except (tweepy.BadRequest, tweepy.NotFound) as exc:
-            if posting:
-                raise ReplyNotAllowed(self.name, f"X refused the post: {_detail(exc)}") from exc
-            raise TransientError(self.name, f"HTTP {exc.response.status_code}: {_detail(exc)}") from exc
-        except tweepy.HTTPException as exc:
-            raise TransientError(self.name, f"HTTP {exc.response.status_code}: {_detail(exc)}") from exc
-        except requests.JSONDecodeError as exc:
-            raise TransientError(self.name, "malformed JSON answer") from exc
-        except requests.RequestException as exc:
-            raise TransientError(self.name, f"{type(exc).__name__}: {exc}") from exc
+        except (tweepy.HTTPException, requests.RequestException) as exc:
+            raise self._error(exc, posting=posting) from exc
+
+    def _error(self, exc: Exception, *, posting: bool) -> ConnectorError:
+        """mentionbot's error for a tweepy/requests failure, by the first class in ``ERRORS`` that it is."""
+        for kind, (reading, refusing, words) in ERRORS.items():
+            if isinstance(exc, kind):
+                cls = refusing if posting else reading
+                response = getattr(exc, "response", None)
+                status = getattr(response, "status_code", None)
+                detail = _detail(exc) if isinstance(exc, tweepy.HTTPException) else str(exc)
+                message = words.format(status=status, detail=detail, name=type(exc).__name__)
+                if cls is TransientError:
+                    wait = None
+                    if isinstance(exc, tweepy.TooManyRequests):
+                        reset = {"x-rate-limit-reset": response.headers.get("x-rate-limit-reset")}
+                        wait = seconds_until_reset(reset, self.clock.now())
+                        wait = 900.0 if wait is None else wait  # X's window is 15 minutes
+                    return TransientError(self.name, message, retry_after=wait)
+                return cls(self.name, message)
+        return TransientError(self.name, f"{type(exc).__name__}: {exc}")
+
+
+# Each failure tweepy or requests raises → (mentionbot's error while reading, while posting, the words); the first
+# class that matches wins (subclasses before their bases), as prawcore's ``STATUS_EXCEPTIONS``. A refused read
+# credential pauses the connector (``FatalError``); a post X refuses is that one post's end (``ReplyNotAllowed``:
+# the manager gets a "reply by hand" task), never the connector's.
+ERRORS: dict[type[Exception], tuple[type[ConnectorError], type[ConnectorError], str]] = {
+    tweepy.TooManyRequests: (TransientError, TransientError, "rate limited (HTTP 429)"),
+    tweepy.Unauthorized: (FatalError, FatalError, "credential refused (HTTP 401): {detail}"),
+    tweepy.Forbidden: (FatalError, ReplyNotAllowed, "access refused (HTTP 403): {detail}"),
+    tweepy.BadRequest: (TransientError, ReplyNotAllowed, "HTTP {status}: {detail}"),
+    tweepy.NotFound: (TransientError, ReplyNotAllowed, "HTTP {status}: {detail}"),
+    tweepy.HTTPException: (TransientError, TransientError, "HTTP {status}: {detail}"),  # 5xx and the rest
+    requests.JSONDecodeError: (TransientError, TransientError, "malformed JSON answer"),
+    requests.RequestException: (TransientError, TransientError, "{name}: {detail}"),
+}
+
+
+def entities(tweet: dict[str, Any]) -> dict[str, list]:
+    """The entities of a post's full text: a long post's are in its ``note_tweet`` (their offsets are into that
+    text; the top-level ones cover only the first 280 characters)."""
+    note = tweet.get("note_tweet")
+    if isinstance(note, dict) and isinstance(note.get("entities"), dict):
+        return note["entities"]
+    return tweet.get("entities") or {}
+
+
+def _problem(problem: Any) -> str:
+    """One entry of X's ``errors`` array, in its own words (a stranger may have written parts of it)."""
+    if not isinstance(problem, dict):
+        return repr(problem)[:200]
+    words = problem.get("detail") or problem.get("message") or problem.get("title") or ""
+    return f"{problem.get('title', 'error')}: {words}"[:300]
 
 
 def _detail(exc: tweepy.HTTPException) -> str:

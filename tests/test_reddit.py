@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from bot import decisions
-from bot.errors import FatalError, TransientError
+from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.hackernews import FakeHackerNews
 from connectors.fakes.reddit import FakeReddit
 from connectors.fakes.server import Fault
+from connectors.reddit import ERRORS
 from tests.review_helpers import config_for, connector_for
 
 
@@ -266,3 +268,53 @@ def test_settings_problems_name_the_key():
     problems = bad.problems("connectors.reddit")
     for key in ("page_size", "max_pages", "rotation"):
         assert any(p.startswith(f"connectors.reddit.{key}:") for p in problems), key
+
+
+def test_locked_and_edited_items_are_stored_marked_and_a_locked_one_drafted_for_a_human(fake, pipeline):
+    locked = fake.add_submission(
+        author="ana", title="Acme refund refused, I want my money back", created_utc=ago(90)
+    )
+    # a keyword comment, read from the subreddit's comments (inbox items carry no ``edited``, as on Reddit)
+    edited = fake.add_comment(author="cy", body="Where is my Acme order", created_utc=ago(70))
+    fake.moderate(locked, "lock")
+    fake.edit(edited, "Where is my Acme order? It is two weeks late now")
+    pipeline.poll("reddit")
+    store = pipeline.store
+    assert store.mention("reddit", locked).unanswerable == "locked"
+    m = store.mention("reddit", edited)
+    assert (m.edited, m.unanswerable, m.text) == (
+        True,
+        None,
+        "Where is my Acme order? It is two weeks late now",
+    )
+    draft = store.draft_for("reddit", locked)
+    assert draft.route == "manual" and any("will not take a reply here: locked" in p for p in draft.problems)
+    assert store.draft_for("reddit", edited).route == "reply"
+
+
+def test_a_mention_in_a_removed_comment_is_unanswerable(fake, reddit):
+    comment = fake.add_comment(author="dee", body="u/acme_support my parcel is lost", created_utc=ago(30))
+    fake.moderate(comment, "remove")
+    (mention,) = [m for m in reddit.fetch(None).mentions if m.id == comment]
+    assert (mention.unanswerable, mention.text) == ("removed by the moderators", "[removed]")
+    assert not reddit.can_reply(mention)
+
+
+def test_a_refused_post_ends_that_post_only_and_a_refused_read_pauses(fake, reddit):
+    post = fake.add_submission(author="ty", title="Acme order missing", created_utc=ago(5))
+    (mention,) = [m for m in reddit.fetch(None).mentions if m.id == post]
+    gone = replace(mention, id="t3_zzzzzz")  # Reddit answers INVALID_THING in json.errors
+    with pytest.raises(ReplyNotAllowed, match="INVALID_THING"):
+        reddit.reply(gone, "Thank you", idempotency_key="k1")
+    fake.inject(Fault(403, {"message": "Forbidden", "error": 403}, path="^/api/comment/$"))
+    with pytest.raises(
+        ReplyNotAllowed, match="403"
+    ):  # e.g. banned from the subreddit: not the whole connector
+        reddit.reply(mention, "Thank you", idempotency_key="k2")
+    fake.inject(Fault(403, {"message": "Forbidden", "error": 403}, path="^/message/"))
+    with pytest.raises(FatalError, match="403"):
+        reddit.fetch(None)
+    fake.inject(Fault(500, {"message": "Internal Server Error", "error": 500}, path="^/message/", times=2))
+    with pytest.raises(TransientError, match="ServerError"):
+        reddit.fetch(None)
+    assert {cls.__name__ for cls, _, _ in ERRORS.values()} == {"TransientError", "FatalError"}

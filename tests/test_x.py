@@ -108,6 +108,23 @@ def test_pagination_across_pages(fake, clock, monkeypatch):
     assert fake.calls("GET", "/mentions$")[-1].arg("since_id") == ids[-1]
 
 
+def test_a_backlog_beyond_max_pages_is_read_on_the_next_turns_not_skipped(fake, clock, monkeypatch):
+    x = connector_for(fake, clock, monkeypatch, page_size=10, max_pages=2, rotation=["mentions"])
+    first = post(fake, clock, "early", "@Acme before the rush", minutes_ago=60)
+    cursor = x.fetch(None).cursor
+    rush = [post(fake, clock, f"user{i}", f"@Acme question {i}", minutes_ago=30 - i) for i in range(25)]
+    newest = x.fetch(cursor)
+    assert [m.id for m in newest.mentions] == rush[5:]  # two pages of ten, newest first
+    later = post(fake, clock, "late", "@Acme one more", minutes_ago=0)
+    rest = x.fetch(newest.cursor)
+    assert [m.id for m in rest.mentions] == rush[:5]  # the five the rush pushed beyond max_pages
+    request = fake.calls("GET", "/mentions$")[-1]
+    assert (request.arg("since_id"), request.arg("until_id")) == (first, rush[5])
+    after = x.fetch(rest.cursor)
+    assert [m.id for m in after.mentions] == [later]
+    assert fake.calls("GET", "/mentions$")[-1].arg("since_id") == rush[-1]
+
+
 def test_stale_search_cursor_falls_back_to_the_seven_day_window(fake, x, clock):
     post(fake, clock, "erin", "acme is fine")
     cursor = x.fetch(x.fetch(None).cursor).cursor
@@ -387,7 +404,7 @@ def test_a_failing_source_does_not_starve_the_other(fake, x, clock):
     assert [m.id for m in x.fetch(cursor).mentions] == [later] and tid != later
 
 
-def test_a_malformed_post_is_skipped_not_the_page(fake, x, clock):
+def test_a_malformed_post_is_quarantined_not_the_page(fake, x, clock):
     good = {
         "id": "2122253086356406272",
         "text": "@Acme hi",
@@ -403,7 +420,9 @@ def test_a_malformed_post_is_skipped_not_the_page(fake, x, clock):
     fake.inject(Fault(200, body, path="/mentions"))
     result = x.fetch(None)
     assert [m.id for m in result.mentions] == [good["id"]]
-    assert bad["id"] in result.cursor
+    (aside,) = result.quarantined
+    assert (aside.item_id, aside.platform) == (bad["id"], "x") and "author_id" in aside.reason
+    assert bad["id"] in result.cursor  # kept aside, so the cursor may move past it
 
 
 def test_refused_credential_pauses_x_and_is_reported_once(fake, pipeline, clock):

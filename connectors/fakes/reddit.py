@@ -15,6 +15,38 @@ from typing import Any
 from connectors.fakes.server import FakePlatform, Request, Response, route
 
 BOT = "acme_support"
+# The fields of the new comment in the answer to a reply (``/api/comment``), as recorded.
+REPLY_FIELDS = (
+    "id",
+    "name",
+    "author",
+    "body",
+    "created_utc",
+    "link_id",
+    "parent_id",
+    "subreddit",
+    "score",
+    "edited",
+    "archived",
+    "distinguished",
+    "banned_by",
+    "removal_reason",
+)
+# The fields of a comment that an inbox item (a username mention) carries, as recorded from reddit.com.
+INBOX_FIELDS = (
+    "id",
+    "name",
+    "author",
+    "author_fullname",
+    "body",
+    "created_utc",
+    "parent_id",
+    "subreddit",
+    "subreddit_name_prefixed",
+    "link_title",
+    "score",
+    "distinguished",
+)
 
 
 def listing(things: list[dict[str, Any]], *, limit: int, after: str | None) -> dict[str, Any]:
@@ -48,6 +80,7 @@ class FakeReddit(FakePlatform):
         self.subreddit = subreddit
         self.things: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, Any]] = []
+        self.mentioned: set[str] = set()  # comments that named the bot's account when they were posted
         self._ids = itertools.count(1000)
         # What the x-ratelimit-* headers announce (Reddit: remaining and used in this window, seconds to its reset).
         self.ratelimit_remaining = 996.0
@@ -93,6 +126,13 @@ class FakeReddit(FakePlatform):
             "score": 1,
             "is_self": True,
             "over_18": False,
+            "edited": False,
+            "locked": False,
+            "archived": False,
+            "removed_by_category": None,
+            "distinguished": None,
+            "banned_by": None,
+            "removal_reason": None,
         }
         with self.lock:
             self.things[data["name"]] = {"kind": "t3", "data": data}
@@ -128,10 +168,21 @@ class FakeReddit(FakePlatform):
                 "subreddit": link["subreddit"],
                 "permalink": f"{link['permalink']}{cid}/",
                 "link_title": link["title"],
+                "subreddit_name_prefixed": f"r/{link['subreddit']}",
                 "score": 1,
+                "edited": False,
+                "locked": False,
+                "archived": False,
+                "distinguished": None,
+                "banned_by": None,
+                "removal_reason": None,
             }
             self.things[data["name"]] = {"kind": "t1", "data": data}
             link["num_comments"] += 1
+            if (
+                f"u/{self.bot_username}".lower() in body.lower()
+            ):  # Reddit notifies the account as it is posted
+                self.mentioned.add(data["name"])
         return data["name"]
 
     def replies_to(self, fullname: str, *, author: str | None = None) -> list[dict[str, Any]]:
@@ -161,6 +212,8 @@ class FakeReddit(FakePlatform):
     # -- the API ----------------------------------------------------------------------------------------------
 
     def rate_limit_headers(self, request: Request) -> dict[str, str]:
+        if request.path.startswith("/api/v1/access_token"):  # www.reddit.com's token endpoint sends none
+            return {}
         return {
             "x-ratelimit-remaining": f"{self.ratelimit_remaining:.1f}",
             "x-ratelimit-used": str(self.ratelimit_used),
@@ -192,23 +245,58 @@ class FakeReddit(FakePlatform):
         return listing(self._mentions(), limit=self._limit(request), after=request.arg("after"))
 
     def _mentions(self) -> list[dict[str, Any]]:
-        """Comments that name the bot's account, as inbox items of type ``username_mention``, newest first."""
-        tag = f"u/{self.bot_username}".lower()
-        things = self._newest("t1", lambda d: tag in d["body"].lower())
+        """Comments that name the bot's account, as inbox items of type ``username_mention``, newest first: the
+        inbox's own fields (no ``permalink``, no ``link_id``: the thread is in ``context``)."""
+        things = self._newest("t1", lambda d: d["name"] in self.mentioned)
         inbox = []
         for t in things:
-            data = dict(t["data"])
+            data = {key: t["data"][key] for key in INBOX_FIELDS}
+            link = self.things[t["data"]["link_id"]]["data"]
             data.update(
                 {
                     "type": "username_mention",
                     "was_comment": True,
                     "new": True,
                     "subject": "username mention",
-                    "context": f"{data['permalink']}?context=3",
+                    "dest": self.bot_username,
+                    "context": f"{t['data']['permalink']}?context=3",
+                    "num_comments": link["num_comments"],
+                    "likes": None,
+                    "replies": "",
+                    "first_message": None,
+                    "first_message_name": None,
                 }
             )
             inbox.append({"kind": "t1", "data": data})
         return inbox
+
+    def moderate(self, fullname: str, action: str) -> None:
+        """What happens to a post or comment after it is posted: ``lock``, ``archive`` (six months on), ``remove``
+        (by the moderators) or ``delete`` (by its author), shown as Reddit shows it to a user who is not a
+        moderator of the subreddit."""
+        with self.lock:
+            data = self.things[fullname]["data"]
+            text = "body" if fullname.startswith("t1_") else "selftext"
+            if action in ("lock", "archive"):
+                data["locked" if action == "lock" else "archived"] = True
+            elif action == "remove":
+                data[text] = "[removed]"
+                if text == "selftext":
+                    data["removed_by_category"] = "moderator"
+            elif action == "delete":
+                data[text], data["author"] = "[deleted]", "[deleted]"
+                data.pop("author_fullname", None)
+                if text == "selftext":
+                    data["removed_by_category"] = "deleted"
+            else:
+                raise ValueError(f"unknown action {action!r}")
+
+    def edit(self, fullname: str, text: str) -> None:
+        """The author edits a post's text or a comment: ``edited`` becomes the time of the edit."""
+        with self.lock:
+            data = self.things[fullname]["data"]
+            data["body" if fullname.startswith("t1_") else "selftext"] = text
+            data["edited"] = float(int(time.time()))
 
     @route("GET", r"/r/(?P<subs>[^/]+)/search/?")
     def search(self, request: Request) -> Any:
@@ -261,7 +349,8 @@ class FakeReddit(FakePlatform):
         if not form.get("text", "").strip():
             return {"json": {"errors": [["NO_TEXT", "we need something here", "text"]]}}
         name = self.add_comment(author=self.bot_username, body=form["text"], parent=parent)
-        return {"json": {"errors": [], "data": {"things": [self.things[name]]}}}
+        data = {k: v for k, v in self.things[name]["data"].items() if k in REPLY_FIELDS}
+        return {"json": {"errors": [], "data": {"things": [{"kind": "t1", "data": data}]}}}
 
     @route("POST", r"/api/compose/?")
     def compose(self, request: Request) -> Any:

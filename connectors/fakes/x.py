@@ -46,9 +46,11 @@ LIMITS = {
     "POST /2/tweets": 100,
     "POST /2/dm_conversations/with/:id/messages": 15,
     "GET /2/dm_conversations/with/:id/dm_events": 300,
+    "GET /2/dm_events": 300,
 }
 DEFAULT_TWEET = ("id", "text", "edit_history_tweet_ids")
 DEFAULT_USER = ("id", "name", "username")
+MAX_TEXT = 280  # longer posts (X Premium) keep their whole text in ``note_tweet``
 MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 LINK = re.compile(r"https?://\S+")
 HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
@@ -60,21 +62,42 @@ def problem(status: int, title: str, detail: str, kind: str = "about:blank") -> 
 
 
 def invalid(parameter: str, value: str, message: str) -> Response:
-    """A 400 for a bad query parameter, as X words it."""
+    """A 400 for a bad query parameter, in the shape of X's reference example of an invalid request."""
     return Response(
         400,
         {
-            "errors": [{"parameters": {parameter: [value]}, "message": message}],
             "title": "Invalid Request",
-            "detail": "One or more parameters to your request was invalid.",
-            "type": "https://api.twitter.com/2/problems/invalid-request",
+            "detail": message,
+            "type": "https://api.x.com/2/problems/invalid-request",
         },
     )
+
+
+def not_found(kind: str, resource_id: str, what: str = "id") -> dict[str, str]:
+    """An entry of ``errors`` for something asked for that is not there (a partial error in a 200)."""
+    return {
+        "resource_id": resource_id,
+        "resource_type": kind,
+        "title": "Not Found Error",
+        "detail": f"Could not find {kind} with {what}: [{resource_id}].",
+        "type": "https://api.x.com/2/problems/resource-not-found",
+    }
 
 
 def iso(dt: datetime) -> str:
     """X's timestamp format: ``2026-11-16T09:00:00.000Z``."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def full_text(tweet: dict[str, Any]) -> str:
+    """A post's whole text (a long post's is in its ``note_tweet``), still HTML-escaped as X sends it."""
+    return (tweet.get("note_tweet") or {}).get("text") or tweet["text"]
+
+
+def tagged(tweet: dict[str, Any]) -> list[str]:
+    """The usernames a post @-mentions, lower-cased (a long post's from its ``note_tweet``)."""
+    found = ((tweet.get("note_tweet") or {}).get("entities") or tweet["entities"]).get("mentions", [])
+    return [m["username"].lower() for m in found]
 
 
 def token_for(tweet_id: str) -> str:
@@ -173,12 +196,8 @@ class FakeX(FakePlatform):
                 }
             )
         for match in MENTION.finditer(text):
+            # X's examples name a mentioned account by username only (no id): so does the fake.
             tagged = {"start": match.start(), "end": match.end(), "username": match.group(1)}
-            known = next(
-                (u for u in self.users.values() if u["username"].lower() == match.group(1).lower()), None
-            )
-            if known:
-                tagged["id"] = known["id"]
             entities.setdefault("mentions", []).append(tagged)
         for match in HASHTAG.finditer(text):
             entities.setdefault("hashtags", []).append(
@@ -193,19 +212,28 @@ class FakeX(FakePlatform):
             parent_author = self.tweets[reply_to]["author_id"]
         if quote:
             refs.append({"type": "quoted", "id": quote})
+        shown, shown_entities = text, entities
+        if len(text) > MAX_TEXT:  # a long post: ``text`` is its start, the whole is in ``note_tweet``
+            shown = text[: MAX_TEXT - 1] + "…"
+            shown_entities = {
+                kind: [e for e in found if e["end"] < MAX_TEXT] for kind, found in entities.items()
+            }
+            shown_entities = {kind: found for kind, found in shown_entities.items() if found}
         tweet: dict[str, Any] = {
             "id": tid,
-            "text": html.escape(text, quote=False),
+            "text": html.escape(shown, quote=False),
             "edit_history_tweet_ids": [tid],
             "author_id": uid,
             "created_at": iso(when),
             "conversation_id": conversation,
             "lang": lang,
-            "entities": entities,
+            "entities": shown_entities,
             "public_metrics": {"retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0},
             "possibly_sensitive": False,
             "reply_settings": "everyone",
         }
+        if shown != text:
+            tweet["note_tweet"] = {"text": html.escape(text, quote=False), "entities": entities}
         if refs:
             tweet["referenced_tweets"] = refs
         if parent_author:
@@ -401,12 +429,15 @@ class FakeX(FakePlatform):
         expansions = set((request.arg("expansions") or "").split(","))
         users: dict[str, dict] = {}
         related: dict[str, dict] = {}
+        missing: dict[str, dict] = {}
         for tweet in page:
             if "author_id" in expansions:
                 users.setdefault(tweet["author_id"], self.users[tweet["author_id"]])
             for ref in tweet.get("referenced_tweets", []):
                 other = self.tweets.get(ref["id"])
-                if other is None:
+                if other is None:  # deleted: X leaves it out and says so in ``errors`` (a 200 all the same)
+                    if "referenced_tweets.id" in expansions:
+                        missing.setdefault(ref["id"], not_found("tweet", ref["id"]))
                     continue
                 if "referenced_tweets.id" in expansions:
                     related.setdefault(other["id"], other)
@@ -417,16 +448,20 @@ class FakeX(FakePlatform):
         if users:
             includes["users"] = [self._shape_user(u, user_fields) for u in users.values()]
         if related:
-            includes["tweets"] = [self._shape_tweet(t, tweet_fields) for t in related.values()]
+            # X's examples show expanded posts without edit_history_tweet_ids: so does the fake.
+            shown = tweet_fields - {"edit_history_tweet_ids"}
+            includes["tweets"] = [self._shape_tweet(t, shown) for t in related.values()]
         if includes:
             body["includes"] = includes
+        if missing:
+            body["errors"] = list(missing.values())
         body["meta"] = meta
         return body
 
     def matches(self, query: str, tweet: dict[str, Any]) -> bool:
         """Whether ``tweet`` matches a search query (terms, "phrases", OR groups, from:, conversation_id:,
         is:retweet, is:reply, lang:, @handle; a leading ``-`` negates)."""
-        text = html.unescape(tweet["text"]).lower()
+        text = html.unescape(full_text(tweet)).lower()
         author = self.users[tweet["author_id"]]["username"].lower()
         refs = {r["type"] for r in tweet.get("referenced_tweets", [])}
 
@@ -443,9 +478,7 @@ class FakeX(FakePlatform):
                     "lang": tweet.get("lang") == value,
                 }[key]
             elif token.startswith("@"):
-                result = any(
-                    m["username"].lower() == token[1:].lower() for m in tweet["entities"].get("mentions", [])
-                )
+                result = token[1:].lower() in tagged(tweet)
             else:
                 result = re.search(r"(?<!\w)" + re.escape(token.lower()) + r"(?!\w)", text) is not None
             return result != negate
@@ -481,18 +514,7 @@ class FakeX(FakePlatform):
         for user in self.users.values():
             if user["username"].lower() == request.params["username"].lower():
                 return {"data": self._shape_user(user, self._fields(request, "user.fields", DEFAULT_USER))}
-        return {
-            "errors": [
-                {
-                    "value": request.params["username"],
-                    "detail": f"Could not find user with username: [{request.params['username']}].",
-                    "title": "Not Found Error",
-                    "resource_type": "user",
-                    "parameter": "username",
-                    "type": "https://api.twitter.com/2/problems/resource-not-found",
-                }
-            ]
-        }
+        return {"errors": [not_found("user", request.params["username"], "username")]}
 
     @route("GET", "/2/users/(?P<uid>\\d+)/mentions")
     def mentions(self, request: Request) -> Any:
@@ -502,12 +524,8 @@ class FakeX(FakePlatform):
         if user is None:
             return problem(404, "Not Found Error", f"Could not find user with id: [{request.params['uid']}].")
         handle = user["username"].lower()
-        tagged = [
-            t
-            for t in self.tweets.values()
-            if any(m["username"].lower() == handle for m in t["entities"].get("mentions", []))
-        ]
-        return self._page(request, tagged, low=5, token_name="pagination_token")
+        naming = [t for t in self.tweets.values() if handle in tagged(t)]
+        return self._page(request, naming, low=5, token_name="pagination_token")
 
     @route("GET", "/2/users/(?P<uid>\\d+)/tweets")
     def timeline(self, request: Request) -> Any:
@@ -568,15 +586,13 @@ class FakeX(FakePlatform):
             return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
         tid = self.post(self.brand, text, reply_to=str(parent_id) if parent_id else None)
         self.log.append({"kind": "reply", "in_reply_to": parent_id, "text": text, "id": tid})
-        return Response(
-            201, {"data": {"id": tid, "text": self.tweets[tid]["text"], "edit_history_tweet_ids": [tid]}}
-        )
+        return Response(201, {"data": {"id": tid, "text": self.tweets[tid]["text"]}})
 
     def summoned(self, tweet: dict[str, Any]) -> bool:
         """Whether the brand may reply to ``tweet``: its author mentioned or quoted the brand (or it is ours)."""
         if tweet["author_id"] == self.brand_id:
             return True
-        if any(m.get("id") == self.brand_id for m in tweet["entities"].get("mentions", [])):
+        if self.users[self.brand_id]["username"].lower() in tagged(tweet):
             return True
         quoted = [r["id"] for r in tweet.get("referenced_tweets", []) if r["type"] == "quoted"]
         return any(self.tweets.get(q, {}).get("author_id") == self.brand_id for q in quoted)
