@@ -1,5 +1,16 @@
 """The two branches of failure: our own configuration, and the platforms we talk to."""
 
+# A platform error's words go into logs and the ``runs`` table: a short line, never a copied response body.
+EXCERPT_CHARS = 200
+MESSAGE_CHARS = 300
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` as one short line: control and format characters (newlines, ANSI escapes, bidi marks, lone
+    surrogates) become spaces, runs of spaces one, and beyond ``limit`` characters it ends in "…"."""
+    line = " ".join("".join(ch if ch.isprintable() else " " for ch in text[: limit * 4]).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
 
 class MentionbotError(Exception):
     """Base of every error mentionbot raises on purpose."""
@@ -14,11 +25,11 @@ class ConfigError(MentionbotError):
 
 
 class ConnectorError(MentionbotError):
-    """A platform call failed."""
+    """A platform call failed; its message is one bounded line (``excerpt``), whatever the platform sent."""
 
     def __init__(self, connector: str, message: str):
         self.connector = connector
-        super().__init__(f"{connector}: {message}")
+        super().__init__(f"{connector}: {excerpt(message, MESSAGE_CHARS)}")
 
 
 class TransientError(ConnectorError):
