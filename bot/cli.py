@@ -57,7 +57,7 @@ def setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("urllib3", "prawcore", "schedule", "discord", "asyncio", "httpx"):
+    for noisy in ("urllib3", "prawcore", "discord", "asyncio", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
