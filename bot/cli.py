@@ -124,6 +124,11 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     finally:
         if approval:
             approval.stop()
+    if daemon.left_behind:
+        # Python's exit would wait for the job left running (the report's or the retraining's child process is
+        # joined at exit); what it had not committed is rolled back all the same.
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @cli.command()

@@ -78,6 +78,7 @@ class Daemon:
         self.scheduler = Scheduler(pipeline.clock)
         self.stopping = threading.Event()
         self.current: str | None = None  # the job in progress, for the log when a stop cannot wait for it
+        self.left_behind = False  # whether ``run`` returned with a job still running
         for name, connector in pipeline.connectors.items():
             every = max(1, int(connector.settings.interval_seconds))
             self.scheduler.every(every, f"poll {name}", functools.partial(pipeline.poll, name))
@@ -158,7 +159,8 @@ class Daemon:
 
     def run(self, *, tick_seconds: float = 1.0, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         """Run the jobs (``work``) in a worker thread until ``stop()``; then wait ``grace_seconds`` at most for the
-        job in progress, and return without it if it still runs."""
+        job in progress, and return without it if it still runs (``left_behind``: the caller should then end the
+        process with ``os._exit``, as Python's own exit would wait for it)."""
         log.info("daemon: started with connectors %s", ", ".join(self.pipeline.connectors) or "(none)")
         worker = threading.Thread(
             target=self.work, kwargs={"tick_seconds": tick_seconds}, name="mentionbot-jobs", daemon=True
@@ -168,7 +170,8 @@ class Daemon:
         while worker.is_alive() and not self.stopping.wait(0.5):
             pass
         worker.join(grace_seconds)
-        if worker.is_alive():
+        self.left_behind = worker.is_alive()
+        if self.left_behind:
             log.warning(
                 "daemon: %s still running %g s after the stop; stopping without it (what it had not committed "
                 "is rolled back)",
