@@ -288,3 +288,13 @@ def test_the_outbox_leaves_a_rate_limited_reply_for_later_without_waiting(tmp_pa
     while pipeline.post():
         pass
     assert len(trustpilot.posted()) == 2
+
+
+@pytest.mark.parametrize("header", ["inf", "99999999999", "1e300"])
+def test_an_absurd_retry_after_reschedules_for_a_day_at_most(tmp_path, fakes, header):
+    reddit, trustpilot = fakes
+    clock = FakeClock(datetime.now(UTC))
+    pipeline = make_pipeline(tmp_path, clock, reddit=reddit, trustpilot=trustpilot)
+    trustpilot.inject(Fault(429, headers={"Retry-After": header}, path="/reviews"))
+    assert pipeline.poll("trustpilot").status == "error"
+    assert pipeline.not_before["trustpilot"] == clock.now() + timedelta(days=1)
