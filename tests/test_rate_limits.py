@@ -29,6 +29,7 @@ from bot.daemon import OUTBOX_EVERY_SECONDS, STOP_GRACE_SECONDS, SWEEP_EVERY_SEC
 from bot.errors import FatalError, TransientError
 from bot.pipeline import Pipeline
 from bot.store import Store
+from connectors.fakes.googleplay import FakeGooglePlay
 from connectors.fakes.reddit import FakeReddit
 from connectors.fakes.server import Fault
 from connectors.fakes.trustpilot import FakeTrustpilot
@@ -298,3 +299,17 @@ def test_an_absurd_retry_after_reschedules_for_a_day_at_most(tmp_path, fakes, he
     trustpilot.inject(Fault(429, headers={"Retry-After": header}, path="/reviews"))
     assert pipeline.poll("trustpilot").status == "error"
     assert pipeline.not_before["trustpilot"] == clock.now() + timedelta(days=1)
+
+
+def test_google_play_raises_at_once_when_its_token_exchange_is_refused(clock, monkeypatch):
+    with FakeGooglePlay() as fake:
+        bot = connector_for(fake, clock, monkeypatch)
+        fake.inject(Fault(503, {"error": "backendError"}, path="/token", times=3))
+        started = time.monotonic()
+        with pytest.raises(TransientError, match="token exchange: HTTP 503"):
+            bot.fetch(None)
+        # google-auth retries a refused exchange twice after real sleeps (about 1 s, then 2 s), inside the poll
+        assert len(fake.calls("POST", "/token")) == 1 and time.monotonic() - started < 1
+        fake.faults.clear()
+        fake.add_review(author="Jane", rating=1, text="Crashes", modified=clock.now())
+        assert len(bot.fetch(None).mentions) == 1  # the next poll trades the key again
