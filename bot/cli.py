@@ -61,7 +61,7 @@ def setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("urllib3", "prawcore", "schedule", "discord", "asyncio", "httpx"):
+    for noisy in ("urllib3", "prawcore", "discord", "asyncio", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -128,6 +128,11 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     finally:
         if approval:
             approval.stop()
+    if daemon.left_behind:
+        # Python's exit would wait for the job left running (the report's or the retraining's child process is
+        # joined at exit); what it had not committed is rolled back all the same.
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @cli.command()

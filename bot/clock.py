@@ -15,6 +15,10 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait up to ``seconds`` for ``event``; return whether it is set."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -25,6 +29,9 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(max(seconds, 0))
 
 
 class FakeClock:
@@ -42,6 +49,12 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.advance(seconds=max(seconds, 0))
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Move the clock on by ``seconds`` unless ``event`` is already set; never blocks."""
+        if not event.is_set():
+            self.advance(seconds=max(seconds, 0))
+        return event.is_set()
 
     def advance(self, **delta: float) -> datetime:
         with self._lock:

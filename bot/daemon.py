@@ -1,20 +1,27 @@
-"""The daemon: ``schedule`` runs each connector at its interval, the outbox, the SLA sweep, the weekly report and
-the model's retraining, until a signal.
+"""The daemon: each connector's poll at its interval, the outbox, the SLA sweep, the weekly report and the model's
+retraining, on the pipeline's clock, until a signal.
 
-SIGTERM and SIGINT let the job in progress finish (every write is a transaction, so nothing is half-written) and
-then stop. Every job is wrapped: one that fails is logged with its name and the daemon carries on.
+The jobs run one at a time in a worker thread, and none of them sleeps: a rate limit or a hung connection makes that
+connector's poll raise, and the pipeline skips its polls until its back-off has passed (``Pipeline._failed``), so the
+other connectors, the outbox and the sweep keep their pace. SIGTERM and SIGINT stop the worker after the job in
+progress; a job still running ``STOP_GRACE_SECONDS`` later (a poll waiting out its read timeout) is left behind, and
+the process ends without it: every write is a transaction, so what it had not committed is rolled back, and a post
+it was making is reconciled on the next start (the outbox writes ahead). Every job is wrapped: one that fails is
+logged with its name and the daemon carries on.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-import schedule
-
+from bot.clock import Clock
 from bot.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -23,31 +30,74 @@ OUTBOX_EVERY_SECONDS = 5
 SWEEP_EVERY_SECONDS = 60
 REPORT_CHECK_SECONDS = 60
 RETRAIN_CHECK_SECONDS = 600
+# How long a stop waits for the job in progress: a poll or a post takes well under a second unless it hangs.
+STOP_GRACE_SECONDS = 3.0
+
+
+@dataclass
+class Job:
+    """A recurring job: its name, its interval, and when it is due next on the scheduler's clock."""
+
+    name: str
+    every: float
+    fn: Callable[[], Any]
+    next_at: datetime
+
+    def __repr__(self) -> str:
+        return f"Job({self.name!r}, every {self.every:g} s, next at {self.next_at:%Y-%m-%d %H:%M:%S})"
+
+
+class Scheduler:
+    """Recurring jobs, as ``schedule`` has them, but on an injected clock (tests move time instead of waiting)."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.jobs: list[Job] = []
+
+    def every(self, seconds: float, name: str, fn: Callable[[], Any]) -> Job:
+        """Run ``fn`` every ``seconds``, the first time ``seconds`` from now."""
+        job = Job(name, seconds, fn, self.clock.now() + timedelta(seconds=seconds))
+        self.jobs.append(job)
+        return job
+
+    def run_pending(self, run: Callable[[Job], Any]) -> None:
+        """Hand each job that is due to ``run``, the longest due first."""
+        for job in sorted((j for j in self.jobs if j.next_at <= self.clock.now()), key=lambda j: j.next_at):
+            run(job)
+            # The next run is an interval after this one was due, not after it finished: a slow neighbour does not
+            # push every later run back. One that ran past its next turn runs at the next tick instead.
+            job.next_at = max(job.next_at + timedelta(seconds=job.every), self.clock.now())
 
 
 class Daemon:
     """Schedules the pipeline's jobs and runs them until stopped."""
 
-    def __init__(self, pipeline: Pipeline, *, scheduler: schedule.Scheduler | None = None):
+    def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
-        self.scheduler = scheduler or schedule.Scheduler()
+        self.clock = pipeline.clock
+        self.scheduler = Scheduler(pipeline.clock)
         self.stopping = threading.Event()
+        self.current: str | None = None  # the job in progress, for the log when a stop cannot wait for it
+        self.left_behind = False  # whether ``run`` returned with a job still running
         for name, connector in pipeline.connectors.items():
             every = max(1, int(connector.settings.interval_seconds))
-            self.scheduler.every(every).seconds.do(self._job, f"poll {name}", pipeline.poll, name).tag(name)
-        self.scheduler.every(OUTBOX_EVERY_SECONDS).seconds.do(self._job, "outbox", pipeline.post)
-        self.scheduler.every(SWEEP_EVERY_SECONDS).seconds.do(self._job, "sla sweep", pipeline.sweep)
+            self.scheduler.every(every, f"poll {name}", functools.partial(pipeline.poll, name))
+        self.scheduler.every(OUTBOX_EVERY_SECONDS, "outbox", pipeline.post)
+        self.scheduler.every(SWEEP_EVERY_SECONDS, "sla sweep", pipeline.sweep)
         # Checked every minute against the injected clock, so the report keeps its local time across DST.
-        self.scheduler.every(REPORT_CHECK_SECONDS).seconds.do(self._job, "weekly report", self.weekly_report)
-        self.scheduler.every(RETRAIN_CHECK_SECONDS).seconds.do(self._job, "model retrain", self.retrain)
+        self.scheduler.every(REPORT_CHECK_SECONDS, "weekly report", self.weekly_report)
+        self.scheduler.every(RETRAIN_CHECK_SECONDS, "model retrain", self.retrain)
 
-    def _job(self, what: str, fn: Callable[..., Any], *args: Any) -> None:
+    def _job(self, what: str, fn: Callable[[], Any]) -> None:
         if self.stopping.is_set():
             return
+        self.current = what
         try:
-            fn(*args)
+            fn()
         except Exception:
             log.exception("daemon: job %r failed; carrying on", what)
+        finally:
+            self.current = None
 
     def weekly_report(self) -> None:
         """Write last week's report when its configured day and time have come."""
@@ -85,18 +135,49 @@ class Daemon:
         """Stop cleanly on SIGTERM and SIGINT."""
 
         def stop(signum: int, frame: Any) -> None:
-            log.info("daemon: %s received; finishing the current job", signal.Signals(signum).name)
-            self.stopping.set()
+            log.info(
+                "daemon: %s received; stopping after the current job (waiting for it %g s at most)",
+                signal.Signals(signum).name,
+                STOP_GRACE_SECONDS,
+            )
+            self.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
 
-    def run(self, *, tick_seconds: float = 1.0) -> None:
-        """Run one full cycle at once, then the scheduled jobs, until ``stopping`` is set."""
-        log.info("daemon: started with connectors %s", ", ".join(self.pipeline.connectors) or "(none)")
+    def stop(self) -> None:
+        """Ask the jobs to stop: none starts after this, the one in progress finishes (see ``run``)."""
+        self.stopping.set()
+
+    def work(self, *, tick_seconds: float = 1.0, until: datetime | None = None) -> None:
+        """Run one full cycle at once, then each job as it falls due on the pipeline's clock, until ``stop()``
+        (or until the clock reads ``until``)."""
         self._job("first cycle", self.pipeline.run_cycle)
-        while not self.stopping.is_set():
-            self.scheduler.run_pending()
-            self.stopping.wait(tick_seconds)
-        self.pipeline.close()
+        while not self.stopping.is_set() and (until is None or self.clock.now() < until):
+            self.scheduler.run_pending(lambda job: self._job(job.name, job.fn))
+            self.clock.wait(self.stopping, tick_seconds)
+
+    def run(self, *, tick_seconds: float = 1.0, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Run the jobs (``work``) in a worker thread until ``stop()``; then wait ``grace_seconds`` at most for the
+        job in progress, and return without it if it still runs (``left_behind``: the caller should then end the
+        process with ``os._exit``, as Python's own exit would wait for it)."""
+        log.info("daemon: started with connectors %s", ", ".join(self.pipeline.connectors) or "(none)")
+        worker = threading.Thread(
+            target=self.work, kwargs={"tick_seconds": tick_seconds}, name="mentionbot-jobs", daemon=True
+        )
+        worker.start()
+        # This thread only waits for the signal (real time, whatever the pipeline's clock).
+        while worker.is_alive() and not self.stopping.wait(0.5):
+            pass
+        worker.join(grace_seconds)
+        self.left_behind = worker.is_alive()
+        if self.left_behind:
+            log.warning(
+                "daemon: %s still running %g s after the stop; stopping without it (what it had not committed "
+                "is rolled back)",
+                self.current or "a job",
+                grace_seconds,
+            )
+        else:
+            self.pipeline.close()
         log.info("daemon: stopped")

@@ -1,5 +1,10 @@
 """The two branches of failure: our own configuration, and the platforms we talk to."""
 
+from bot.models import excerpt
+
+# A platform error's words go into logs and the ``runs`` table: a short line, never a copied response body.
+EXCERPT_CHARS = 200
+
 
 class MentionbotError(Exception):
     """Base of every error mentionbot raises on purpose."""
@@ -14,11 +19,11 @@ class ConfigError(MentionbotError):
 
 
 class ConnectorError(MentionbotError):
-    """A platform call failed."""
+    """A platform call failed; its message is one bounded line (``excerpt``), whatever the platform sent."""
 
     def __init__(self, connector: str, message: str):
         self.connector = connector
-        super().__init__(f"{connector}: {message}")
+        super().__init__(f"{connector}: {excerpt(message)}")
 
 
 class TransientError(ConnectorError):

@@ -35,6 +35,11 @@ from responders.outbox import Outbox, Sent
 log = logging.getLogger(__name__)
 
 EventSink = Callable[..., Any]
+# A connector whose poll failed is skipped until its back-off has passed: the platform's own wait (a 429's reset),
+# else 30 s doubling to an hour. Nothing waits in the meantime: the other jobs run on.
+BACKOFF_SECONDS = 30
+MAX_BACKOFF_SECONDS = 3600
+MAX_RETRY_AFTER_SECONDS = 86_400
 
 
 def build_connectors(config: Config, *, clock: Clock) -> dict[str, Connector]:
@@ -207,7 +212,10 @@ class Pipeline:
             return
         result.status = "error"
         count = self.failures[name] = self.failures.get(name, 0) + 1
-        wait = retry_after if retry_after is not None else min(30 * 2 ** (count - 1), 3600)
+        wait = min(BACKOFF_SECONDS * 2 ** (count - 1), MAX_BACKOFF_SECONDS)
+        if retry_after is not None and retry_after >= 0:  # (NaN is not)
+            # What the platform asked for, however short; no more than a day, whatever a header said.
+            wait = min(retry_after, MAX_RETRY_AFTER_SECONDS)
         self.not_before[name] = self.clock.now() + timedelta(seconds=wait)
         log.warning("%s: poll failed (%s); next try in %ds", name, message, wait)
 

@@ -35,7 +35,7 @@ from atproto_core.exceptions import AtProtocolError
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, CredentialExpiry, FetchResult, Mention, Quarantined, ReplyRules, utc
 from connectors.base import Connector, ConnectorSettings, Secret
-from connectors.http import RateLimit, seconds_until_reset
+from connectors.http import RateLimit, seconds_until_reset, timeouts
 from connectors.reviews import Watermark
 
 log = logging.getLogger(__name__)
@@ -214,9 +214,10 @@ class BlueskyConnector(Connector):
     @property
     def client(self) -> _Client:
         if self._client is None:
+            connect, read = timeouts(self.settings.timeout_seconds)
             client = _Client(
                 self.settings.base_url or None,
-                request=_Request(on_headers=self._note_rate, timeout=self.settings.timeout_seconds),
+                request=_Request(on_headers=self._note_rate, timeout=httpx.Timeout(read, connect=connect)),
             )
             client.clock = self.clock
             client.on_session_change(self._session_changed)

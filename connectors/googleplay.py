@@ -20,22 +20,21 @@ import google_auth_httplib2
 import httplib2
 from cryptography import x509
 from google.auth import exceptions as auth_exceptions
+from google.auth.transport import DEFAULT_RETRYABLE_STATUS_CODES
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
+from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError, excerpt
 from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
-from connectors.http import seconds_until_reset
+from connectors.http import RATE_LIMIT_WAIT, seconds_until_reset
 from connectors.reviews import Watermark, read_newest_first
 
 log = logging.getLogger(__name__)
 
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 MAX_REPLY = 350
-RETRIES = 2
-MAX_WAIT = 120.0
 KEY_CHECK_EVERY = timedelta(hours=24)
 
 # What an HTTP status from the API means here (as prawcore's ``STATUS_EXCEPTIONS``); any other is transient. 429 and
@@ -74,13 +73,20 @@ class GooglePlaySettings(ConnectorSettings):
 
 
 class CountingHttp(httplib2.Http):
-    """httplib2's client, counting every request it sends (token exchanges included)."""
+    """httplib2's client, counting every request it sends (token exchanges included).
+
+    A token exchange answered with a status google-auth retries (429, 5xx) raises instead: google-auth would retry
+    it after real sleeps, inside the poll; the pipeline polls again later."""
 
     calls = 0
+    token_uri = ""
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:
+    def request(self, uri: str, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
-        return super().request(*args, **kwargs)
+        response, content = super().request(uri, *args, **kwargs)
+        if self.token_uri and uri == self.token_uri and response.status in DEFAULT_RETRYABLE_STATUS_CODES:
+            raise httplib2.HttpLib2Error(f"token exchange: HTTP {response.status}")
+        return response, content
 
 
 class GooglePlayConnector(Connector):
@@ -105,11 +111,12 @@ class GooglePlayConnector(Connector):
             if not s.service_account_file:
                 raise FatalError(self.name, "no service_account_file configured")
             try:
-                creds = service_account.Credentials.from_service_account_file(
-                    s.service_account_file.value(), scopes=[SCOPE]
-                )
-            except (OSError, ValueError) as exc:
+                with open(s.service_account_file.value()) as handle:
+                    info = json.load(handle)
+                creds = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+            except (OSError, ValueError, TypeError, AttributeError) as exc:
                 raise FatalError(self.name, f"cannot read the service account key file: {exc}") from exc
+            self.http.token_uri = info["token_uri"]
             http = google_auth_httplib2.AuthorizedHttp(creds, http=self.http)
             options = {"api_endpoint": s.base_url.rstrip("/") + "/"} if s.base_url else None
             self._service = build(
@@ -231,38 +238,32 @@ class GooglePlayConnector(Connector):
     # -- errors ----------------------------------------------------------------------------------------------
 
     def _call(self, build_request: Callable[[], Any], *, refusal: bool = False) -> Any:
-        """Execute a client request, retrying 5xx and short rate limits through the clock; every failure becomes the
-        error ``STATUS_ERRORS`` (``REPLY_ERRORS`` for a reply) or ``TRANSPORT_ERRORS`` names."""
+        """Execute a client request once; every failure becomes the error ``STATUS_ERRORS`` (``REPLY_ERRORS`` for a
+        reply) or ``TRANSPORT_ERRORS`` names. A 429 or 5xx raises at once with the announced wait, and the pipeline
+        polls again later: nothing sleeps here."""
         table = REPLY_ERRORS if refusal else STATUS_ERRORS
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result = build_request().execute(num_retries=0)
-                if result is None or isinstance(result, dict):
-                    return result
-                # the client hands back the body as text when it is not JSON
-                error: ConnectorError = TransientError(self.name, "malformed JSON answer")
-            except HttpError as exc:
-                status = exc.resp.status
-                if status == 429:
-                    wait = seconds_until_reset(exc.resp, self.clock.now())
-                    wait = 60.0 if wait is None else wait
-                    if wait <= MAX_WAIT and attempt <= RETRIES:
-                        log.warning("googleplay: rate limited; waiting %.0fs", wait)
-                        self.clock.sleep(wait)
-                        continue
-                    raise TransientError(self.name, "rate limited (HTTP 429)", retry_after=wait) from exc
-                error = table.get(status, TransientError)(self.name, f"HTTP {status}: {exc.reason}")
-                if status < 500:
-                    raise error from exc
-            except tuple(TRANSPORT_ERRORS) as exc:
-                kind = next(v for k, v in TRANSPORT_ERRORS.items() if isinstance(exc, k))
-                if kind is not TransientError:
-                    raise kind(self.name, f"credential refused and cannot be refreshed: {exc}") from exc
-                error = TransientError(self.name, f"{type(exc).__name__}: {exc}")
-            if attempt > RETRIES:
-                raise error
-            delay = 2.0 ** (attempt - 1)
-            log.warning("%s; retrying in %.0fs", error, delay)
-            self.clock.sleep(delay)
+        try:
+            result = build_request().execute(num_retries=0)
+        except HttpError as exc:
+            status = exc.resp.status
+            reason = excerpt(str(exc.reason or ""))
+            if status == 429:
+                wait = seconds_until_reset(exc.resp, self.clock.now())
+                raise TransientError(
+                    self.name,
+                    "rate limited (HTTP 429)",
+                    retry_after=RATE_LIMIT_WAIT if wait is None else wait,
+                ) from exc
+            if status in table:
+                raise table[status](self.name, f"HTTP {status}: {reason}") from exc
+            retry_after = seconds_until_reset({"retry-after": exc.resp.get("retry-after")}, self.clock.now())
+            raise TransientError(self.name, f"HTTP {status}: {reason}", retry_after=retry_after) from exc
+        except tuple(TRANSPORT_ERRORS) as exc:
+            kind = next(v for k, v in TRANSPORT_ERRORS.items() if isinstance(exc, k))
+            if kind is not TransientError:
+                raise kind(self.name, f"credential refused and cannot be refreshed: {exc}") from exc
+            raise TransientError(self.name, f"{type(exc).__name__}: {exc}") from exc
+        if result is None or isinstance(result, dict):
+            return result
+        # the client hands back the body as text when it is not JSON
+        raise TransientError(self.name, "malformed JSON answer")

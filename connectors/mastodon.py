@@ -126,8 +126,8 @@ class MastodonSettings(ConnectorSettings):
 class MastodonSession(CountingSession):
     """Mastodon.py's session: counts requests and remembers the last answer's rate-limit headers."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
         self.last_headers: dict[str, str] = {}
         self.last_error = ""
 
@@ -164,7 +164,7 @@ class MastodonConnector(Connector):
 
     def __init__(self, settings: MastodonSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
-        self.session = MastodonSession()
+        self.session = MastodonSession(timeout=settings.timeout_seconds)
         self._api: Mastodon | None = None
         self._private: list[Mention] = []
         self._search_refused = False

@@ -29,6 +29,7 @@ from typing import Any
 
 import praw
 import prawcore
+import requests
 
 from bot.clock import Clock
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
@@ -116,17 +117,20 @@ class RedditSession(CountingSession):
     prawcore's own limiter (which sleeps for real) never sees them."""
 
     def __init__(self, clock: Clock, *, timeout: float) -> None:
-        super().__init__()
+        # praw 8 never applies its ``timeout`` setting and prawcore passes its own 16 s: ours is set here.
+        super().__init__(timeout=timeout)
         self.clock = clock
-        self.timeout = timeout
         self.remaining: float | None = None
         self.reset_at: datetime | None = None
         self.last_headers: dict[str, str] = {}
 
     def request(self, *args: Any, **kwargs: Any):  # type: ignore[override]
-        # praw 8 never applies its ``timeout`` setting and prawcore passes its own 16 s: ours is set here.
-        kwargs["timeout"] = self.timeout
-        response = super().request(*args, **kwargs)
+        try:
+            response = super().request(*args, **kwargs)
+        except requests.Timeout as exc:
+            # prawcore retries a ReadTimeout (or ConnectTimeout) at once, which doubles the wait on a hung
+            # connection; as a plain Timeout it is raised, and the pipeline polls again later.
+            raise requests.Timeout(f"no answer within {self.timeout[1]:g} s ({type(exc).__name__})") from exc
         self.last_headers = {k.lower(): v for k, v in response.headers.items()}
         remaining = response.headers.pop("x-ratelimit-remaining", None)
         reset = seconds_until_reset(

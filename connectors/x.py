@@ -130,9 +130,8 @@ class XSession(CountingSession):
     """tweepy's session, pointed at ``base_url``, with a timeout, a request counter and the rate-limit headers."""
 
     def __init__(self, *, base_url: str, timeout: float):
-        super().__init__()
+        super().__init__(timeout=timeout)
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.limits: dict[str, tuple[int, float]] = {}  # endpoint → (remaining, reset epoch)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
@@ -140,7 +139,6 @@ class XSession(CountingSession):
             for host in HOSTS:
                 if url.startswith(host):
                     url = self.base_url + url[len(host) :]
-        kwargs.setdefault("timeout", self.timeout)
         response = super().request(method, url, *args, **kwargs)
         remaining, reset = (
             response.headers.get("x-rate-limit-remaining"),

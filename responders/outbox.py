@@ -21,7 +21,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import cases
@@ -36,6 +36,8 @@ MAX_ATTEMPTS = 5
 PAUSED = "posting_paused"
 # A claim older than this is taken over even if its worker looks alive (another machine, a hung process).
 LEASE = timedelta(minutes=10)
+# However long a platform's rate-limit header says to wait, an item is tried again within a day.
+MAX_WAIT = timedelta(days=1)
 HOST = socket.gethostname()
 
 
@@ -98,6 +100,7 @@ class Outbox:
         self.clock = clock
         self.dry_run = dry_run
         self.on_settled = on_settled or (lambda sent: None)
+        self.resting: dict[str, datetime] = {}  # platform → until when it asked us not to post (a 429)
 
     def run_once(self) -> list[Sent]:
         """Reconcile interrupted items, then post what is due. Returns what was settled."""
@@ -118,6 +121,8 @@ class Outbox:
                 settled.append(sent)
         for item in self.store.outbox("pending"):
             if item["next_attempt_at"] and item["next_attempt_at"] > now.isoformat(timespec="seconds"):
+                continue
+            if self.resting.get(item["platform"], now) > now:
                 continue
             if self.store.claim_outbox(item["id"], now=now, by=me):
                 sent = self._post(self.store.outbox_item(item["id"]))
@@ -153,6 +158,9 @@ class Outbox:
         except ReplyNotAllowed as exc:
             return self._settle(item, "manual", None, error=str(exc))
         except TransientError as exc:
+            if exc.retry_after is not None:
+                # The platform refused before doing anything (a 429, a spent budget) and said when to come back.
+                return self._retry(item, str(exc), wait=exc.retry_after)
             # A timeout may hide a post that went through: treat it as uncertain and reconcile before retrying.
             return self._retry(item, str(exc), uncertain=True)
         except FatalError as exc:
@@ -195,10 +203,19 @@ class Outbox:
             error="interrupted while posting; the platform cannot tell whether it went through: check by hand",
         )
 
-    def _retry(self, item: dict[str, Any], error: str, *, uncertain: bool = False) -> Sent | None:
+    def _retry(
+        self, item: dict[str, Any], error: str, *, uncertain: bool = False, wait: float | None = None
+    ) -> Sent | None:
+        """Leave ``item`` for a later run (``wait``: the seconds the platform asked for); nothing waits here."""
+        if wait is not None and wait >= 0:
+            # Its other items wait too, without a request each: the platform said it would refuse them.
+            until = self.clock.now() + timedelta(seconds=min(wait, MAX_WAIT.total_seconds()))
+            self.resting[item["platform"]] = until
         if item["attempts"] >= MAX_ATTEMPTS:
             return self._settle(item, "failed", None, error=error)
         delay = timedelta(minutes=2 ** item["attempts"])
+        if item["platform"] in self.resting:
+            delay = max(delay, self.resting[item["platform"]] - self.clock.now())
         # An uncertain item stays "sending" but unclaimed: the next run reconciles it before any new attempt.
         state = "sending" if uncertain else "pending"
         log.warning("outbox: %s item %s on %s: %s", item["kind"], item["id"], item["platform"], error)

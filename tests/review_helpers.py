@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.config import Config, parse_config
+from bot.errors import TransientError
 from connectors import load
 from connectors.base import Secret
 
@@ -31,3 +34,13 @@ def config_for(tmp_path: Any, *fakes: Any) -> Config:
             "connectors": {f.platform: f.connector_settings() for f in fakes},
         }
     )
+
+
+def fetch_refused(bot: Any, cursor: str | None = None) -> TransientError:
+    """The ``TransientError`` the next fetch raises at once: no retry and no wait inside the poll (the pipeline
+    polls the connector again after its back-off), so the injected clock has not moved."""
+    started = bot.clock.now()
+    with pytest.raises(TransientError) as caught:
+        bot.fetch(cursor)
+    assert bot.clock.now() == started
+    return caught.value

@@ -358,7 +358,7 @@ def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_m
         config, store, clock=clock, connectors={"file": FileConnector(FileSettings(paths=[str(export)]))}
     )
     daemon = Daemon(pipeline)
-    assert any("retrain" in repr(job.job_func) for job in daemon.scheduler.jobs)
+    assert any(job.name == "model retrain" for job in daemon.scheduler.jobs)
 
     daemon.retrain()
     (model,) = store.models()

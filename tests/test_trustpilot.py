@@ -9,7 +9,7 @@ import pytest
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from connectors.fakes.server import Fault
 from connectors.fakes.trustpilot import FakeTrustpilot
-from tests.review_helpers import connector_for
+from tests.review_helpers import connector_for, fetch_refused
 
 
 @pytest.fixture
@@ -68,10 +68,13 @@ def test_restart_and_faults(fake, clock, monkeypatch):
     seed(fake, clock, 2)
     bot = connector_for(fake, clock, monkeypatch)
     fake.inject(Fault(503, path="/reviews"))
+    assert fetch_refused(bot).retry_after is None
     fake.inject(Fault(200, raw=b"{", path="/reviews"))
+    fetch_refused(bot)
     first = bot.fetch(None)
     assert len(first.mentions) == 2
     fake.inject(Fault(429, headers={"Retry-After": "5"}, path="/reviews"))
+    assert fetch_refused(bot).retry_after == 5
     assert len(bot.fetch(None).mentions) == 2
     assert connector_for(fake, clock, monkeypatch).fetch(first.cursor).mentions == []
     fake.inject(Fault(500, path="/reviews", times=5))

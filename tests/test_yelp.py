@@ -9,7 +9,7 @@ import pytest
 from bot.errors import FatalError, TransientError
 from connectors.fakes.server import Fault
 from connectors.fakes.yelp import FakeYelp
-from tests.review_helpers import connector_for
+from tests.review_helpers import connector_for, fetch_refused
 
 
 @pytest.fixture
@@ -55,7 +55,9 @@ def test_faults(fake, clock, monkeypatch):
     fake.add_review(name="A", rating=4, text="Good", created=datetime.now(UTC))
     bot = connector_for(fake, clock, monkeypatch)
     fake.inject(Fault(500, path="/reviews"))
+    assert fetch_refused(bot).retry_after is None
     fake.inject(Fault(429, {"error": {"code": "TOO_MANY_REQUESTS_PER_SECOND"}}, path="/reviews"))
+    assert fetch_refused(bot).retry_after == 60  # a 429 that does not say how long: a minute
     assert bot.fetch(None).cursor
     fake.inject(Fault(200, raw=b"not json", path="/reviews"))
     with pytest.raises(TransientError):

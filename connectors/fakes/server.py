@@ -1,8 +1,8 @@
 """A small threaded HTTP server on 127.0.0.1 that platform fakes build on.
 
 A fake declares its endpoints with ``@route(METHOD, regex)``; the base parses the request, records it, applies
-injected faults (status codes, garbage bodies, dropped connections, 429 with reset headers) and writes the answer
-with ``Content-Type: application/json`` exactly, as the real APIs do.
+injected faults (status codes, garbage bodies, dropped or hung connections, 429 with reset headers) and writes the
+answer with ``Content-Type: application/json`` exactly, as the real APIs do.
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ class Fault:
     # With ``disconnect``: handle the request first, then drop the connection (the platform did it; the answer
     # never arrived), as when a client times out on a post that went through.
     after: bool = False
+    # Read the request and never answer (until the fake stops): a hung connection, for the client's read timeout.
+    hang: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -110,6 +112,7 @@ class FakePlatform:
         ]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -128,6 +131,7 @@ class FakePlatform:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
+        self._stopped.clear()
         self._server = _Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -140,6 +144,7 @@ class FakePlatform:
         return self.base_url
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -209,6 +214,10 @@ class FakePlatform:
         with self.lock:
             self.requests.append(request)
             fault = self._take_fault(request)
+        if fault and fault.hang:
+            self._stopped.wait()
+            handler.close_connection = True
+            return
         if fault and fault.disconnect:
             if fault.after:
                 self._answer(request)
