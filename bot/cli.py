@@ -10,17 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, ConnectorError, StoreError
-
-# Piped output (scripts, tests, logs) gets wide lines instead of tables squeezed to 80 columns.
-_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200))
-console = Console(highlight=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False, width=_WIDTH)
+from bot.terminal import console, err
 
 
 class Context:
@@ -36,11 +31,25 @@ class Context:
             try:
                 self._config = load_config(self.config_path, check_env=check_env)
             except ConfigError as exc:
-                err.print(f"[red]{self.config_path}: {len(exc.problems)} problem(s):[/red]")
-                for problem in exc.problems:
-                    err.print(f"  - {problem}", markup=False)
-                sys.exit(2)
+                self.refuse(exc)
         return self._config
+
+    def refuse(self, exc: ConfigError) -> None:
+        """Print every problem of the configuration and exit 2 (nothing starts)."""
+        err.print(f"[red]{self.config_path}: {len(exc.problems)} problem(s):[/red]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        sys.exit(2)
+
+    def templates(self):
+        """The configured reply templates; a problem in their file is a config problem naming ``templates.path``."""
+        from responders.compose import load_templates
+
+        config = self.config()
+        try:
+            return load_templates(config.resolve(config.templates.path) if config.templates.path else None)
+        except ConfigError as exc:
+            self.refuse(ConfigError([f"templates.path: {p}" for p in exc.problems]))
 
     def store(self):
         from bot.store import Store
@@ -98,6 +107,7 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
 
     setup_logging(verbose)
     config = ctx.config(check_env=True)
+    ctx.templates()
     store = ctx.store()
     pipeline = Pipeline(config, store, clock=ctx.clock)
     if config.dry_run:
@@ -132,6 +142,7 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
 def check(ctx: Context, offline: bool) -> None:
     """Validate the configuration (all problems at once) and log in to each enabled platform."""
     config = ctx.config(check_env=True)
+    ctx.templates()
     enabled = config.enabled_connectors()
     console.print(
         f"{ctx.config_path}: valid; connectors enabled: {', '.join(enabled) or 'none'}; "
@@ -571,14 +582,7 @@ def lint_templates(ctx: Context) -> None:
     from responders import compose
 
     config = ctx.config()
-    try:
-        templates = compose.load_templates(
-            config.resolve(config.templates.path) if config.templates.path else None
-        )
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"  - {problem}", markup=False)
-        sys.exit(2)
+    templates = ctx.templates()
     problems = compose.lint(templates, config.brand, {name: load(name).rules for name in REGISTRY})
     for problem in problems:
         console.print(f"  - {problem}", markup=False)

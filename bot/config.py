@@ -317,13 +317,6 @@ def load_config(path: str | Path, *, check_env: bool = True) -> Config:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     config = parse_config(data, check_env=check_env)
     config.path = path.resolve()
-    if config.templates.path:
-        from responders.compose import load_templates
-
-        try:
-            load_templates(config.resolve(config.templates.path))
-        except ConfigError as exc:
-            raise ConfigError([f"templates.path: {p}" for p in exc.problems]) from None
     return config
 
 

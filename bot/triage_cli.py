@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from bot.terminal import console
+
 
 def _current_triager(obj: Any, *, need_store: bool = False):
     """The live triager: the configured store's active model, or the cold-start rules without a config file."""
@@ -46,8 +48,6 @@ def _load(path: str):
 @click.pass_obj
 def triage_command(obj: Any, text: str, rating: int | None, as_json: bool) -> None:
     """The intent, urgency, scores and reasons for one TEXT."""
-    from bot.cli import console
-
     triager, _ = _current_triager(obj)
     t = triager.triage_text(text, rating=rating)
     if as_json:
@@ -86,8 +86,6 @@ def model() -> None:
 
 
 def _print_scores(title: str, s: dict[str, Any]) -> None:
-    from bot.cli import console
-
     console.print(
         f"{title}: macro-F1 {s['macro_f1']:.3f}  accuracy {s['accuracy']:.3f}  n {s['n']}", markup=False
     )
@@ -140,7 +138,6 @@ def eval_command(obj: Any, labels_path: str, train_path: str | None, as_json: bo
 @click.pass_obj
 def train_command(obj: Any, labels_path: str | None) -> None:
     """Train from the database's labels (plus --labels), report held-back scores, activate only if better."""
-    from bot.cli import console
     from bot.encoder import EncoderError
     from bot.triage import retrain
 
@@ -171,8 +168,6 @@ def train_command(obj: Any, labels_path: str | None) -> None:
 @click.pass_obj
 def list_command(obj: Any) -> None:
     """The stored models, their scores and which one is active."""
-    from bot.cli import console
-
     _, store = _current_triager(obj, need_store=True)
     rows = store.models()
     if not rows:
@@ -196,7 +191,6 @@ def list_command(obj: Any) -> None:
 @click.pass_obj
 def backtest_command(obj: Any, candidate: str, limit: int | None) -> None:
     """Re-run triage over stored mentions with a candidate and show what would change."""
-    from bot.cli import console
     from bot.complaints import ComplaintModel
     from bot.triage import Triager, backtest
 
