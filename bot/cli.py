@@ -15,7 +15,7 @@ from rich.table import Table
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, ConnectorError, StoreError
-from bot.terminal import console, err
+from bot.terminal import command_name, console, err
 
 
 class Context:
@@ -134,6 +134,51 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     finally:
         if approval:
             approval.stop()
+
+
+@cli.command()
+@click.argument("connectors", nargs=-1)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the secrets' template. Default: mentionbot.env beside the config.",
+)
+@pass_ctx
+def init(ctx: Context, connectors: tuple[str, ...], env_file: Path | None) -> None:
+    """Write a commented config.toml with CONNECTORS enabled, and a template of the secrets' env variables."""
+    from bot.config import SHIPPED, starter_config
+
+    config = Path(ctx.config_path)
+    env_file = env_file or config.parent / "mentionbot.env"
+    if not SHIPPED.exists():
+        err.print(
+            f"[red]the shipped config is not at {SHIPPED}: run init from a git checkout's install[/red]"
+        )
+        sys.exit(1)
+    try:
+        starter = starter_config(SHIPPED.read_text(), list(dict.fromkeys(connectors)))
+    except ConfigError as exc:
+        ctx.refuse(exc)
+    existing = [p for p in (config, env_file) if p.exists()]
+    if existing:
+        err.print(
+            f"[red]refused:[/red] {', '.join(map(str, existing))} already exist(s); nothing was written"
+        )
+        sys.exit(1)
+    lines = [
+        "# The secrets mentionbot reads (NAME=value lines). Keep this file private (mode 600): systemd's",
+        "# EnvironmentFile=, docker run --env-file, or `set -a; . ./mentionbot.env; set +a` in a shell.",
+        *(f"# {where}\n{name}=" for name, where in starter.secrets),
+        *(f"# {where}\n# {name}=" for name, where in starter.optional),
+    ]
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(starter.text)
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.touch(mode=0o600)
+    env_file.write_text("\n".join(lines) + "\n")
+    console.print(f"wrote {config} (connectors enabled: {', '.join(connectors) or 'none'}; dry_run = true)")
+    console.print(f"wrote {env_file}: fill in {len(starter.secrets)} secret(s), then", markup=False)
+    console.print(f"  {command_name()} -c {config} check --offline", markup=False)
 
 
 @cli.command()

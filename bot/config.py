@@ -306,6 +306,58 @@ class Config:
         return self.path.parent / p
 
 
+SHIPPED = Path(__file__).resolve().parent.parent / "config.toml"
+_TABLE = re.compile(r"^\[([^\]]+)\]\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Starter:
+    """A first configuration: the shipped file's text with only the named connectors, enabled."""
+
+    text: str
+    # The environment variables its enabled parts read their secrets from: (variable, where it is used).
+    secrets: list[tuple[str, str]]
+    optional: list[tuple[str, str]]
+
+
+def starter_config(shipped: str, connectors: list[str]) -> Starter:
+    """The shipped config's text (every comment kept) with the ``connectors`` enabled and the other connectors left
+    out; raise ``ConfigError`` for a name that is not a connector."""
+    unknown = [n for n in connectors if n not in REGISTRY]
+    if unknown:
+        raise ConfigError(
+            [
+                f"{n}: unknown connector{_did_you_mean(n, REGISTRY)}; expected some of {', '.join(sorted(REGISTRY))}"
+                for n in unknown
+            ]
+        )
+    out: list[str] = []
+    table = ""
+    for line in shipped.splitlines(keepends=True):
+        if m := _TABLE.match(line):
+            table = m.group(1).strip()
+        name = table.removeprefix("connectors.") if table.startswith("connectors.") else None
+        if name is not None and name not in connectors:
+            continue
+        if name is not None and re.match(r"enabled\s*=", line):
+            line = "enabled = true\n"
+        out.append(line)
+    text = "".join(out).rstrip() + "\n"
+    data = tomllib.loads(text)
+    secrets = [
+        (value["env"], f"connectors.{name}.{key}")
+        for name in connectors
+        for key, value in data["connectors"][name].items()
+        if isinstance(value, dict) and set(value) == {"env"}
+    ]
+    optional = [
+        (value["env"], f"discord.{key} (when discord is enabled)")
+        for key, value in data.get("discord", {}).items()
+        if isinstance(value, dict) and set(value) == {"env"}
+    ]
+    return Starter(text=text, secrets=secrets, optional=optional)
+
+
 def load_config(path: str | Path, *, check_env: bool = True) -> Config:
     """Read and validate ``path``; raise ``ConfigError`` listing every problem."""
     path = Path(path)
