@@ -51,10 +51,23 @@ class Context:
         except ConfigError as exc:
             self.refuse(ConfigError([f"templates.path: {p}" for p in exc.problems]))
 
-    def store(self):
+    def db_path(self) -> Path:
+        """The database file the configuration names."""
+        return self.config().resolve(self.config().store.path)
+
+    def store(self, *, create: bool = False):
+        """The store; only commands that run the bot (``create``) make the database, the others refuse."""
         from bot.store import Store
 
-        return Store.open(self.config().resolve(self.config().store.path))
+        path = self.db_path()
+        if not create and not path.exists():
+            err.print(
+                f"[red]no database at {path}[/red]: nothing has run with this configuration yet "
+                f"(`{command_name()} -c {self.config_path} run --once` creates it)",
+                markup=True,
+            )
+            sys.exit(1)
+        return Store.open(path)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -108,7 +121,7 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     setup_logging(verbose)
     config = ctx.config(check_env=True)
     ctx.templates()
-    store = ctx.store()
+    store = ctx.store(create=True)
     pipeline = Pipeline(config, store, clock=ctx.clock)
     if config.dry_run:
         logging.getLogger("mentionbot").warning("dry_run is on: nothing will be posted (set dry_run = false)")
@@ -503,7 +516,7 @@ def pause(ctx: Context, actor: str) -> None:
     """Pause all posting at once (the outbox keeps what is approved until `mentionbot resume`)."""
     from responders.outbox import PAUSED
 
-    ctx.store().set_setting(PAUSED, f"by {actor} at {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
+    ctx.store(create=True).set_setting(PAUSED, f"by {actor} at {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
     console.print("posting paused; approved replies wait in the outbox")
 
 
@@ -514,7 +527,7 @@ def resume(ctx: Context, actor: str) -> None:
     """Resume posting after `mentionbot pause` (or /pause in Discord)."""
     from responders.outbox import PAUSED
 
-    ctx.store().set_setting(PAUSED, None)
+    ctx.store(create=True).set_setting(PAUSED, None)
     console.print(f"posting resumed by {actor}")
 
 
@@ -589,7 +602,7 @@ def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
     from bot.pipeline import Pipeline
     from connectors.file import FileConnector, FileSettings, read_rows
 
-    config, store = ctx.config(), ctx.store()
+    config, store = ctx.config(), ctx.store(create=True)
     pipeline = Pipeline(config, store, clock=ctx.clock, connectors={})
     parser = FileConnector(FileSettings(platform=platform))
     rows, new, skipped = 0, 0, 0

@@ -12,7 +12,7 @@ import click
 from bot.terminal import console
 
 
-def _current_triager(obj: Any, *, need_store: bool = False):
+def _current_triager(obj: Any, *, need_store: bool = False, create: bool = False):
     """The live triager: the configured store's active model, or the cold-start rules without a config file."""
     from bot.triage import Triager
 
@@ -21,7 +21,9 @@ def _current_triager(obj: Any, *, need_store: bool = False):
             raise click.ClickException(f"no configuration at {obj.config_path if obj else 'config.toml'}")
         return Triager(), None
     config = obj.config()
-    store = obj.store()
+    if not need_store and not obj.db_path().exists():
+        return Triager(languages=tuple(config.brand.languages)), None
+    store = obj.store(create=create)
     return Triager.from_store(store, languages=tuple(config.brand.languages)), store
 
 
@@ -142,7 +144,7 @@ def train_command(obj: Any, labels_path: str | None) -> None:
     from bot.triage import retrain
 
     extra = _load(labels_path) if labels_path else []
-    _, store = _current_triager(obj, need_store=True)
+    _, store = _current_triager(obj, need_store=True, create=True)
     try:
         settings = obj.config().triage
         result = retrain(
