@@ -28,6 +28,20 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 STAGES = ("contact", "thank_you", "what_happened", "find_solution", "resolved")
+# The moves as the doctrine names them, for people; the stored names stay identifiers.
+STAGE_NAMES = {
+    "contact": "contact",
+    "thank_you": "thank you",
+    "what_happened": "what happened?",
+    "find_solution": "find solution",
+    "resolved": "resolved",
+    "closed": "closed",
+}
+
+
+def stage_name(stage: str) -> str:
+    """The stage as a person reads it: "what happened?", not ``what_happened``."""
+    return STAGE_NAMES.get(stage, stage.replace("_", " "))
 
 
 class CaseError(MentionbotError):
@@ -136,7 +150,7 @@ def advance(store: Store, case: Case, *, actor: str, now: datetime, note: str = 
     # Moving past "contact" by hand (a reply-by-hand platform, a phone call) is the acknowledgement and the contact.
     made = {k: now for k in ("acknowledged_at", "contacted_at") if getattr(case, k) is None}
     store.update_case(
-        case.id, now=now, actor=actor, event="stage", note=note or f"now: {stage}", stage=stage, **made
+        case.id, now=now, actor=actor, event="stage", note=note or f"now: {stage_name(stage)}", stage=stage, **made
     )
     return store.case(case.id)
 

@@ -8,14 +8,17 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
+from bot.cases import stage_name
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, ConnectorError, StoreError
-from bot.terminal import command_name, console, err
+from bot.terminal import command_name, console, due, err, local, span, zone
 
 
 class Context:
@@ -50,6 +53,10 @@ class Context:
             return load_templates(config.resolve(config.templates.path) if config.templates.path else None)
         except ConfigError as exc:
             self.refuse(ConfigError([f"templates.path: {p}" for p in exc.problems]))
+
+    def tz(self) -> ZoneInfo:
+        """The brand's time zone: every time a person reads is in it."""
+        return ZoneInfo(self.config().brand.timezone)
 
     def db_path(self) -> Path:
         """The database file the configuration names."""
@@ -248,9 +255,9 @@ def status(ctx: Context) -> None:
     now, tz = ctx.clock.now(), ZoneInfo(config.brand.timezone)
 
     def when(text: str | None) -> str:
-        return weekly.local(text, tz) if text else "never"
+        return local(text, tz) if text else "never"
 
-    console.print(f"dry_run = {str(config.dry_run).lower()} · times in {tz.key}")
+    console.print(f"dry_run = {str(config.dry_run).lower()} · {zone(tz, now)}")
     runs = {r["connector"]: r for r in store.last_runs()}
     paused = store.paused_connectors()
     calls = store.calls_since(now - timedelta(days=7))
@@ -341,14 +348,26 @@ def queue(ctx: Context, show_all: bool) -> None:
     if not drafts:
         console.print("Nothing awaits approval.")
         return
-    table = Table("id", "state", "platform", "intent", "author", "post", "draft", "notes", show_lines=True)
+    now, tz = ctx.clock.now(), ctx.tz()
+    console.print(zone(tz, now))
+    table = Table(
+        "id", "state", "platform", "intent", "author", "posted", "post", "draft", "notes", show_lines=True
+    )
     for d in drafts:
         m = store.mention(d.platform, d.mention_id)
         notes = [*d.problems, *(f"tone: {f}" for f in d.findings)]
         if d.route == "manual":
             notes.insert(0, "reply by hand")
         table.add_row(
-            str(d.id), d.state, d.platform, d.intent, m.author.handle, m.text[:140], d.text, "\n".join(notes)
+            str(d.id),
+            d.state,
+            d.platform,
+            d.intent,
+            m.author.handle,
+            f"{local(m.created_at, tz)}\n{span((now - m.created_at).total_seconds())} ago",
+            m.text[:140],
+            d.text,
+            "\n".join(notes),
         )
     console.print(table)
 
@@ -438,28 +457,41 @@ def cases(ctx: Context, due: bool, closed: bool) -> None:
     if not rows:
         console.print("No cases." if not due else "No case is due.")
         return
+    now, tz = ctx.clock.now(), ctx.tz()
+    console.print(zone(tz, now))
     table = Table(
         "case", "platform", "customer", "intent", "stage", "owner", "due", "acknowledged", "contacted", "next"
     )
     for c in rows:
-        overdue = c.acknowledged_at is None and c.due_at <= ctx.clock.now()
         table.add_row(
             c.ref,
             c.platform,
-            c.author_handle,
+            escape(c.author_handle),
             c.intent,
-            c.stage,
+            stage_name(c.stage),
             c.owner or "unassigned",
-            f"{'[red]' if overdue else ''}{c.due_at:%Y-%m-%d %H:%M}Z",
-            _t(c.acknowledged_at),
-            _t(c.contacted_at),
-            f"{c.action} by {_t(c.action_due)}" if c.action else "-",
+            _due(c, now, tz),
+            local(c.acknowledged_at, tz),
+            local(c.contacted_at, tz),
+            _next(c, now) or "-",
         )
     console.print(table)
 
 
-def _t(value) -> str:
-    return f"{value:%m-%d %H:%M}Z" if value else "-"
+def _due(c, now, tz) -> str:
+    """The first answer's clock: relative while it runs (red once overdue), else when it was due."""
+    if c.status != "open" or c.acknowledged_at is not None:
+        return local(c.due_at, tz)
+    text = due(c.due_at, now)
+    return f"[red]{text}[/red]" if c.due_at <= now else text
+
+
+def _next(c, now) -> str:
+    if not c.action:
+        return ""
+    return (
+        f"{c.action_owner or c.owner} will {c.action}, {due(c.action_due, now)}" if c.action_due else c.action
+    )
 
 
 @cli.command()
@@ -474,21 +506,25 @@ def case(ctx: Context, ref: str) -> None:
         err.print(f"[red]{exc}[/red]")
         sys.exit(1)
     m = store.mention(c.platform, c.mention_id)
+    now, tz = ctx.clock.now(), ctx.tz()
     console.print(
-        f"[bold]{c.ref}[/bold] {c.intent} · {c.status} · stage {c.stage} · owner {c.owner or 'unassigned'}"
+        f"[bold]{c.ref}[/bold] {c.intent} · {c.status} · stage {stage_name(c.stage)} · "
+        f"owner {escape(c.owner or 'unassigned')}"
     )
-    console.print(f"customer: {c.author_name} ({c.platform}:{c.author_handle})  post: {m.url}")
+    console.print(f"customer: {c.author_name} ({c.platform}:{c.author_handle})  post: {m.url}", markup=False)
     console.print(
-        f"opened {c.opened_at:%Y-%m-%d %H:%M}Z · due {c.due_at:%Y-%m-%d %H:%M}Z · "
-        f"acknowledged {_t(c.acknowledged_at)} · contacted {_t(c.contacted_at)} · "
-        f"customer replied {_t(c.customer_replied_at)} · follow-ups {c.follow_ups}"
+        f"opened {local(c.opened_at, tz)} · due {local(c.due_at, tz)}"
+        f"{f' ({due(c.due_at, now)})' if c.status == 'open' and c.acknowledged_at is None else ''} · "
+        f"acknowledged {local(c.acknowledged_at, tz)} · contacted {local(c.contacted_at, tz)} · "
+        f"customer replied {local(c.customer_replied_at, tz)} · follow-ups {c.follow_ups}"
     )
     if c.action:
-        console.print(f"next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}")
+        console.print(f"next: {_next(c, now)} ({local(c.action_due, tz)})", markup=False)
     console.print(f"post: {m.text}", markup=False)
+    console.print(zone(tz, now))
     table = Table("when", "who", "what", "note")
     for e in store.case_events(c.id):
-        table.add_row(e["at"], e["actor"], e["kind"], e["note"] or "")
+        table.add_row(local(e["at"], tz), escape(e["actor"]), e["kind"], escape(e["note"] or ""))
     console.print(table)
 
 
@@ -681,10 +717,10 @@ def _case_change(ctx: Context, ref: str, change) -> None:
     except (case_moves.CaseError, StoreError) as exc:
         err.print(f"[red]refused:[/red] {exc}")
         sys.exit(1)
-    line = f"{c.ref}: {c.status} · stage {c.stage} · owner {c.owner or 'unassigned'}"
+    line = f"{c.ref}: {c.status} · stage {stage_name(c.stage)} · owner {c.owner or 'unassigned'}"
     if c.action and c.status == "open":
-        line += f" · next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}"
-    console.print(line)
+        line += f" · next: {_next(c, ctx.clock.now())}"
+    console.print(line, markup=False)
 
 
 @cli.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -37,3 +39,33 @@ def _relative(path) -> str:
     if rel.startswith(".."):
         return str(path.absolute())
     return rel if "/" in rel else f"./{rel}"
+
+
+def local(value: datetime | str | None, tz: ZoneInfo) -> str:
+    """A stored UTC time (a datetime or ISO text) as the brand's wall-clock time with its zone: '2026-12-02 06:41 CET'."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def span(seconds: float) -> str:
+    """A duration as a person says it: '40 min', '17 h', '3 d'."""
+    seconds = abs(seconds)
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    if seconds < 48 * 3600:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} d"
+
+
+def due(value: datetime, now: datetime) -> str:
+    """'due in 17 h' or 'overdue by 2 h'."""
+    seconds = (value - now).total_seconds()
+    return f"due in {span(seconds)}" if seconds >= 0 else f"overdue by {span(seconds)}"
+
+
+def zone(tz: ZoneInfo, now: datetime) -> str:
+    """The zone's name as the header of a table of times: 'times in Europe/Amsterdam (CET)'."""
+    return f"times in {tz.key} ({now.astimezone(tz):%Z})"
