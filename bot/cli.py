@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import getpass
+import json
 import logging
 import os
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -18,6 +23,7 @@ from bot.cases import stage_name
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, ConnectorError, StoreError
+from bot.models import Case
 from bot.terminal import command_name, console, due, err, local, span, zone
 
 
@@ -27,6 +33,7 @@ class Context:
     def __init__(self, config_path: str, *, clock: Clock | None = None):
         self.config_path = config_path
         self._config: Config | None = None
+        self._store = None
         self.clock = clock or SystemClock()
 
     def config(self, *, check_env: bool = False) -> Config:
@@ -66,6 +73,8 @@ class Context:
         """The store; only commands that run the bot (``create``) make the database, the others refuse."""
         from bot.store import Store
 
+        if self._store is not None:
+            return self._store
         path = self.db_path()
         if not create and not path.exists():
             err.print(
@@ -74,7 +83,8 @@ class Context:
                 markup=True,
             )
             sys.exit(1)
-        return Store.open(path)
+        self._store = Store.open(path)
+        return self._store
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -111,6 +121,49 @@ def cli(ctx: click.Context, config_path: str) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli()
+
+
+# -- output for scripts: JSON and CSV, times in ISO 8601 UTC ----------------------------------------------------
+
+
+def json_option(fn):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (times in ISO 8601 UTC).")(fn)
+
+
+def csv_option(fn):
+    return click.option("--csv", "as_csv", is_flag=True, help="Print CSV (times in ISO 8601 UTC).")(fn)
+
+
+def _plain(value: Any) -> Any:
+    from bot.store import iso
+
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as JSON: the times as ISO 8601 UTC text."""
+    click.echo(json.dumps(_plain(value), ensure_ascii=False, indent=2))
+
+
+def emit_csv(rows: list[dict[str, Any]], fields: list[str]) -> None:
+    """Print ``rows`` as CSV with a header; a list in a cell is joined by "; "."""
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: "; ".join(map(str, v)) if isinstance(v, list) else v for k, v in _plain(row).items()}
+        )
+
+
+def case_record(c) -> dict[str, Any]:
+    """A case as plain data (the stored stage, and its name for people)."""
+    return {**dataclasses.asdict(c), "stage_name": stage_name(c.stage)}
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -242,28 +295,71 @@ def check(ctx: Context, offline: bool) -> None:
 
 
 @cli.command()
+@json_option
 @pass_ctx
-def status(ctx: Context) -> None:
+def status(ctx: Context, as_json: bool) -> None:
     """Show the connectors and their last poll, the approval queue, open cases and SLA clocks due."""
     from datetime import timedelta
-    from zoneinfo import ZoneInfo
 
     from bot import report as weekly
-    from bot.store import iso
 
     config, store = ctx.config(), ctx.store()
-    now, tz = ctx.clock.now(), ZoneInfo(config.brand.timezone)
+    now, tz = ctx.clock.now(), ctx.tz()
 
     def when(text: str | None) -> str:
         return local(text, tz) if text else "never"
 
-    console.print(f"dry_run = {str(config.dry_run).lower()} · {zone(tz, now)}")
     runs = {r["connector"]: r for r in store.last_runs()}
     paused = store.paused_connectors()
     calls = store.calls_since(now - timedelta(days=7))
     expiries = store.credential_expiries()
     quarantined = store.quarantine_counts()
-    warnings = []
+    connectors = []
+    for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries) | set(quarantined)):
+        settings, run = config.connectors.get(name), runs.get(name, {})
+        cred = weekly.credentials(
+            expiries.get(name), now=now, tz=tz, warn_days=config.report.credentials_warn_days
+        )
+        connectors.append(
+            {
+                "connector": name,
+                "enabled": bool(settings and settings.enabled),
+                "interval_seconds": settings.interval_seconds if settings else None,
+                "last_poll": run.get("started_at"),
+                "status": run.get("status"),
+                "error": run.get("error"),
+                "paused": paused.get(name),
+                "last_ok": run.get("last_ok"),
+                "credentials": cred.text,
+                "credentials_warn": cred.warn,
+                "calls_7_days": calls.get(name),
+                "set_aside": quarantined.get(name, 0),
+            }
+        )
+    counts = store.counts()
+    due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
+    _, week = weekly.scheduled_week(now, config.report, tz)
+    last = store.get_setting(weekly.LAST_WRITTEN)
+    summary = {
+        "dry_run": config.dry_run,
+        "timezone": tz.key,
+        "connectors": connectors,
+        "queue": {"awaiting": counts.get("awaiting", 0), "outbox": counts.get("outbox", 0)},
+        "cases": {
+            "open": counts.get("open_cases", 0),
+            "overdue": due["overdue"],
+            "due_soon": due["due_soon"],
+        },
+        "report": {"last_written": last, "week": week.label, "written": last == week.label},
+    }
+    if as_json:
+        summary["set_aside"] = [
+            {"at": q.at, "connector": q.connector, "item_id": q.item.item_id, "reason": q.item.reason}
+            for q in store.quarantined(limit=5)
+        ]
+        emit_json(summary)
+        return
+    console.print(f"dry_run = {str(config.dry_run).lower()} · {zone(tz, now)}")
     table = Table(
         "connector",
         "enabled",
@@ -274,51 +370,47 @@ def status(ctx: Context) -> None:
         "credentials",
         "API calls (7 days)",
     )
-    for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries) | set(quarantined)):
-        settings, run = config.connectors.get(name), runs.get(name, {})
-        cred = weekly.credentials(
-            expiries.get(name), now=now, tz=tz, warn_days=config.report.credentials_warn_days
-        )
-        if cred.warn:
-            warnings.append(f"warning: renew the credentials of {name} before they stop working: {cred.text}")
-        result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
-        if run.get("error") and name not in paused:
-            result += f" ({run['error'][:60]})"
-        if quarantined.get(name):
-            result += f"; {quarantined[name]} set aside"
+    for c in connectors:
+        name = c["connector"]
+        result = f"paused: {c['paused']}" if c["paused"] else (c["status"] or "-")
+        if c["error"] and not c["paused"]:
+            result += f" ({c['error'][:60]})"
+        if c["set_aside"]:
+            result += f"; {c['set_aside']} set aside"
         table.add_row(
             name,
-            "yes" if settings and settings.enabled else "no",
-            f"{settings.interval_seconds}s" if settings else "-",
-            when(run.get("started_at")),
-            result,
-            when(run.get("last_ok")),
-            f"[red]{cred.text}[/red]" if cred.warn else cred.text,
-            str(calls[name]) if name in calls else "-",
+            "yes" if c["enabled"] else "no",
+            f"{c['interval_seconds']}s" if c["interval_seconds"] else "-",
+            when(c["last_poll"]),
+            escape(result),
+            when(c["last_ok"]),
+            f"[red]{c['credentials']}[/red]" if c["credentials_warn"] else c["credentials"],
+            str(c["calls_7_days"]) if c["calls_7_days"] is not None else "-",
         )
     console.print(table)
-    for warning in warnings:
-        console.print(f"[red]{warning}[/red]")
+    for c in connectors:
+        if c["credentials_warn"]:
+            console.print(
+                f"warning: renew the credentials of {c['connector']} before they stop working: {c['credentials']}",
+                style="red",
+                markup=False,
+            )
     if quarantined:
         console.print("items set aside because they could not be read (newest first):", markup=False)
         for q in store.quarantined(limit=5):
             console.print(
-                f"  {when(iso(q.at))} {q.connector} {q.item.item_id or '(no id)'}: {q.item.reason}",
+                f"  {local(q.at, tz)} {q.connector} {q.item.item_id or '(no id)'}: {q.item.reason}",
                 markup=False,
                 highlight=False,
             )
-    counts = store.counts()
-    due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
     console.print(
-        f"queue: {counts.get('awaiting', 0)} drafts awaiting approval, {counts.get('outbox', 0)} posts waiting "
-        f"in the outbox"
+        f"queue: {summary['queue']['awaiting']} drafts awaiting approval, {summary['queue']['outbox']} posts "
+        f"waiting in the outbox"
     )
     console.print(
-        f"cases: {counts.get('open_cases', 0)} open, {due['overdue']} overdue, {due['due_soon']} due within "
+        f"cases: {summary['cases']['open']} open, {due['overdue']} overdue, {due['due_soon']} due within "
         f"{config.sla.remind_before_hours:g} h"
     )
-    _, week = weekly.scheduled_week(now, config.report, tz)
-    last = store.get_setting(weekly.LAST_WRITTEN)
     console.print(
         f"weekly report: last written {last or 'never'}; scheduled {config.report.day} {config.report.time} "
         f"({week.label} {'written' if last == week.label else 'due'})"
@@ -338,26 +430,76 @@ def actor_option(fn):
     )(fn)
 
 
+QUEUE_FIELDS = ["id", "state", "platform", "intent", "author", "posted_at", "url", "post", "draft", "notes"]
+
+
 @cli.command()
 @click.option("--all", "show_all", is_flag=True, help="Show decided drafts too.")
+@click.option("--platform", help="Only drafts for this platform (e.g. reddit).")
+@click.option(
+    "--intent", type=click.Choice(["complaint", "inquiry", "praise", "other"]), help="Only this intent."
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (the oldest first).")
+@json_option
+@csv_option
 @pass_ctx
-def queue(ctx: Context, show_all: bool) -> None:
+def queue(
+    ctx: Context,
+    show_all: bool,
+    platform: str | None,
+    intent: str | None,
+    limit: int | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
     """List the drafted replies awaiting approval."""
     store = ctx.store()
     drafts = store.drafts() if show_all else store.drafts("awaiting")
+    drafts = [
+        d for d in drafts if (not platform or d.platform == platform) and (not intent or d.intent == intent)
+    ]
+    total = len(drafts)
+    drafts = drafts[:limit] if limit else drafts
+    rows = []
+    for d in drafts:
+        m = store.mention(d.platform, d.mention_id)
+        notes = [*d.problems, *(f"tone: {f}" for f in d.findings)]
+        if d.route == "manual":
+            notes.insert(0, "reply by hand")
+        rows.append((d, m, notes))
+    if as_json or as_csv:
+        records = [
+            dict(
+                zip(
+                    QUEUE_FIELDS,
+                    (
+                        d.id,
+                        d.state,
+                        d.platform,
+                        d.intent,
+                        m.author.handle,
+                        m.created_at,
+                        m.url,
+                        m.text,
+                        d.text,
+                        notes,
+                    ),
+                    strict=True,
+                )
+            )
+            for d, m, notes in rows
+        ]
+        emit_json(records) if as_json else emit_csv(records, QUEUE_FIELDS)
+        return
     if not drafts:
-        console.print("Nothing awaits approval.")
+        console.print("Nothing awaits approval." if not (platform or intent) else "No draft matches.")
         return
     now, tz = ctx.clock.now(), ctx.tz()
     console.print(zone(tz, now))
     table = Table(
         "id", "state", "platform", "intent", "author", "posted", "post", "draft", "notes", show_lines=True
     )
-    for d in drafts:
-        m = store.mention(d.platform, d.mention_id)
-        notes = [*d.problems, *(f"tone: {f}" for f in d.findings)]
-        if d.route == "manual":
-            notes.insert(0, "reply by hand")
+    for d, m, notes in rows:
         table.add_row(
             str(d.id),
             d.state,
@@ -370,6 +512,8 @@ def queue(ctx: Context, show_all: bool) -> None:
             "\n".join(notes),
         )
     console.print(table)
+    if total > len(drafts):
+        console.print(f"showing {len(drafts)} of {total} (--limit)")
 
 
 def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:
@@ -381,8 +525,28 @@ def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:
     except (DecisionError, StoreError) as exc:
         err.print(f"[red]refused:[/red] {exc}", markup=True)
         sys.exit(1)
-    where = "queued for posting" if draft.state == "approved" else draft.state
-    console.print(f"draft {draft.id}: {where}")
+    console.print(f"draft {draft.id}: {stored(fn.__name__, draft, kwargs)}", markup=False)
+
+
+def stored(decision: str, draft, kwargs: dict) -> str:
+    """What a decision stored, in words."""
+    who = kwargs.get("actor")
+    if decision == "relabel":
+        said = f"label {kwargs['intent']!r} stored for the complaint model (by {who})"
+        if draft.state == "rejected":
+            return f"{said}; the draft is withdrawn, nothing will be posted"
+        return f"{said}; the draft stays {draft.state} as a {draft.intent}"
+    if draft.state == "approved":
+        what = "text replaced and approved" if decision == "edit" else "approved"
+        override = (
+            f", overriding the tone guard ({kwargs['override_reason']})"
+            if kwargs.get("override_reason")
+            else ""
+        )
+        return f"{what} by {who}{override}; queued for posting (the daemon posts it once)"
+    if draft.state == "rejected":
+        return f"rejected by {who}, reason stored: {kwargs.get('reason')}; nothing will be posted"
+    return f"{draft.state} (by {who})"
 
 
 @cli.command()
@@ -440,8 +604,10 @@ def relabel(ctx: Context, draft_id: int, intent: str, actor: str) -> None:
 @cli.command()
 @click.option("--due", is_flag=True, help="Only cases due within the reminder window or overdue.")
 @click.option("--closed", is_flag=True, help="Show closed cases instead of open ones.")
+@json_option
+@csv_option
 @pass_ctx
-def cases(ctx: Context, due: bool, closed: bool) -> None:
+def cases(ctx: Context, due: bool, closed: bool, as_json: bool, as_csv: bool) -> None:
     """List the open cases, soonest due first."""
     from datetime import timedelta
 
@@ -454,6 +620,12 @@ def cases(ctx: Context, due: bool, closed: bool) -> None:
         or (c.acknowledged_at is None and c.due_at <= before)
         or (c.action_due is not None and c.action_due <= before)
     ]
+    if as_json:
+        emit_json([case_record(c) for c in rows])
+        return
+    if as_csv:
+        emit_csv([case_record(c) for c in rows], [f.name for f in dataclasses.fields(Case)] + ["stage_name"])
+        return
     if not rows:
         console.print("No cases." if not due else "No case is due.")
         return
@@ -496,8 +668,9 @@ def _next(c, now) -> str:
 
 @cli.command()
 @click.argument("ref")
+@json_option
 @pass_ctx
-def case(ctx: Context, ref: str) -> None:
+def case(ctx: Context, ref: str, as_json: bool) -> None:
     """Show one case (by reference like C-00012 or number) and its whole history."""
     store = ctx.store()
     try:
@@ -506,6 +679,10 @@ def case(ctx: Context, ref: str) -> None:
         err.print(f"[red]{exc}[/red]")
         sys.exit(1)
     m = store.mention(c.platform, c.mention_id)
+    if as_json:
+        post = {"url": m.url, "text": m.text, "created_at": m.created_at, "author": m.author.handle}
+        emit_json(case_record(c) | {"post": post, "history": store.case_events(c.id)})
+        return
     now, tz = ctx.clock.now(), ctx.tz()
     console.print(
         f"[bold]{c.ref}[/bold] {c.intent} · {c.status} · stage {stage_name(c.stage)} · "
@@ -720,7 +897,8 @@ def _case_change(ctx: Context, ref: str, change) -> None:
     line = f"{c.ref}: {c.status} · stage {stage_name(c.stage)} · owner {c.owner or 'unassigned'}"
     if c.action and c.status == "open":
         line += f" · next: {_next(c, ctx.clock.now())}"
-    console.print(line, markup=False)
+    last = store.case_events(c.id)[-1]
+    console.print(f"{line}\n  stored in its history: {last['kind']}: {last['note']}", markup=False)
 
 
 @cli.command()
@@ -750,12 +928,25 @@ def plan(ctx: Context, ref: str, action: str, by: str | None, kind: str | None, 
 @cli.command()
 @click.argument("ref")
 @click.option("--note", default="", help="What was done.")
+@click.option("--yes", "-y", is_flag=True, help="Close without asking when the next move is 'resolved'.")
 @actor_option
 @pass_ctx
-def advance(ctx: Context, ref: str, note: str, actor: str) -> None:
+def advance(ctx: Context, ref: str, note: str, yes: bool, actor: str) -> None:
     """Move case REF to its next move: contact → thank you → what happened? → find solution → resolved."""
     from bot import cases as case_moves
 
+    store = ctx.store()
+    try:
+        current = store.case_by_ref(ref)
+    except StoreError as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        sys.exit(1)
+    if current.status == "open" and current.stage == "find_solution" and not yes:
+        click.confirm(
+            f"{current.ref} is at its last move: advancing closes it as resolved. Close it?",
+            abort=True,
+            err=True,
+        )
     _case_change(
         ctx, ref, lambda store, c: case_moves.advance(store, c, actor=actor, now=ctx.clock.now(), note=note)
     )
@@ -763,7 +954,24 @@ def advance(ctx: Context, ref: str, note: str, actor: str) -> None:
 
 @cli.command()
 @click.argument("ref")
-@click.option("--note", default="", help="How it was solved.")
+@click.option("--to", "to", required=True, help="Who takes the case over (their name, as in --as).")
+@click.option("--note", default="", help="Why, or what they need to know.")
+@actor_option
+@pass_ctx
+def handover(ctx: Context, ref: str, to: str, note: str, actor: str) -> None:
+    """Hand case REF over to a colleague (--to NAME), who becomes its one owner; recorded in its history."""
+    from bot import cases as case_moves
+
+    _case_change(
+        ctx,
+        ref,
+        lambda store, c: case_moves.handover(store, c, actor=actor, to=to, now=ctx.clock.now(), note=note),
+    )
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--note", default="", help="How it was solved (also after the last `advance` closed it).")
 @actor_option
 @pass_ctx
 def resolve(ctx: Context, ref: str, note: str, actor: str) -> None:

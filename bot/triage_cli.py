@@ -50,6 +50,8 @@ def _load(path: str):
 @click.pass_obj
 def triage_command(obj: Any, text: str, rating: int | None, as_json: bool) -> None:
     """The intent, urgency, scores and reasons for one TEXT."""
+    if not text.strip():
+        raise click.UsageError("TEXT is empty: give the text of a post to triage")
     triager, _ = _current_triager(obj)
     t = triager.triage_text(text, rating=rating)
     if as_json:

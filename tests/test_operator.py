@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,7 +64,7 @@ def cli(week, *args: str, input: str | None = None):
 
 
 def test_cases_and_case_show_local_times_relative_due_and_human_stages(week):
-    config_path, clock = week
+    _, clock = week
     clock.set(T + timedelta(hours=12))  # 22:00 in Amsterdam: the complaint is due at local midnight
     out = cli(week, "cases").output
     assert "times in Europe/Amsterdam (CET)" in out
@@ -76,3 +79,80 @@ def test_cases_and_case_show_local_times_relative_due_and_human_stages(week):
     assert "opened 2026-11-16 10:00 CET" in shown
     assert "now: thank you" in shown
     assert "thank_you" not in shown and "+00:00" not in shown
+
+
+def test_queue_cases_case_and_status_print_json_and_csv_that_parse(week):
+    drafts = json.loads(cli(week, "queue", "--json").output)
+    assert [(d["id"], d["intent"], d["author"]) for d in drafts] == [
+        (1, "complaint", "marta"),
+        (2, "inquiry", "nina"),
+    ]
+    assert drafts[0]["posted_at"] == "2026-11-16T09:00:00+00:00"  # ISO UTC for scripts
+    rows = list(csv.DictReader(io.StringIO(cli(week, "queue", "--csv").output)))
+    assert [r["id"] for r in rows] == ["1", "2"] and rows[0]["platform"] == "reddit"
+    listed = json.loads(cli(week, "cases", "--json").output)
+    assert [c["ref"] for c in listed] == ["C-00001", "C-00002"]
+    assert listed[0]["stage"] == "contact" and listed[0]["due_at"].endswith("+00:00")
+    assert [r["ref"] for r in csv.DictReader(io.StringIO(cli(week, "cases", "--csv").output))] == [
+        "C-00001",
+        "C-00002",
+    ]
+    one = json.loads(cli(week, "case", "C-00001", "--json").output)
+    assert one["post"]["text"] == "u/acme_support my parcel arrived broken"
+    assert [e["kind"] for e in one["history"]] == ["opened"]
+    status = json.loads(cli(week, "status", "--json").output)
+    assert status["timezone"] == "Europe/Amsterdam"
+    assert status["queue"]["awaiting"] == 2 and status["cases"]["open"] == 2
+    assert status["connectors"][0]["connector"] == "reddit" and status["connectors"][0]["status"] == "ok"
+
+
+def test_queue_filters_by_platform_and_intent_and_limits(week):
+    assert [d["id"] for d in json.loads(cli(week, "queue", "--json", "--intent", "inquiry").output)] == [2]
+    assert json.loads(cli(week, "queue", "--json", "--platform", "x").output) == []
+    assert "No draft matches." in cli(week, "queue", "--platform", "x").output
+    limited = cli(week, "queue", "--limit", "1").output
+    assert "showing 1 of 2 (--limit)" in limited and "marta" in limited and "nina" not in limited
+
+
+def test_handover_gives_the_case_one_new_owner_and_records_it(week):
+    cli(week, "take", "C-00001", "--as", "alice")
+    refused = cli(week, "handover", "C-00001", "--to", "carol", "--as", "bob")
+    assert refused.exit_code == 1 and "owned by alice" in refused.output
+    out = cli(
+        week, "handover", "C-00001", "--to", "bob", "--note", "she is off tomorrow", "--as", "alice"
+    ).output
+    assert "owner bob" in out and "stored in its history: handover: handed over by alice to bob" in out
+    one = json.loads(cli(week, "case", "C-00001", "--json").output)
+    assert one["owner"] == "bob"
+    assert one["history"][-1]["note"] == "handed over by alice to bob: she is off tomorrow"
+    assert cli(week, "advance", "C-00001", "--as", "alice").exit_code == 1  # bob's case now
+
+
+def test_advance_asks_before_closing_and_resolve_notes_the_last_move(week):
+    for _ in range(3):  # contact → thank you → what happened? → find solution
+        cli(week, "advance", "C-00001", "--as", "alice")
+    declined = cli(week, "advance", "C-00001", "--as", "alice", input="n\n")
+    assert declined.exit_code == 1 and "closes it as resolved" in declined.output
+    assert json.loads(cli(week, "case", "C-00001", "--json").output)["status"] == "open"
+    closed = cli(week, "advance", "C-00001", "--as", "alice", input="y\n")
+    assert closed.exit_code == 0 and "C-00001: closed · stage resolved" in closed.output
+    noted = cli(week, "resolve", "C-00001", "--note", "sent a new parcel", "--as", "alice")
+    assert noted.exit_code == 0 and "stored in its history: resolved: sent a new parcel" in noted.output
+    assert cli(week, "resolve", "C-00001", "--note", "mine", "--as", "bob").exit_code == 1
+    for _ in range(3):
+        cli(week, "advance", "C-00002", "--as", "alice")
+    assert cli(week, "advance", "C-00002", "--yes", "--as", "alice").exit_code == 0
+
+
+def test_every_decision_says_what_it_stored(week):
+    assert "draft 2: label 'other' stored for the complaint model (by alice); the draft is withdrawn" in (
+        cli(week, "relabel", "2", "other", "--as", "alice").output
+    )
+    assert (
+        "draft 1: approved by alice; queued for posting" in cli(week, "approve", "1", "--as", "alice").output
+    )
+
+
+def test_triage_of_an_empty_text_is_refused(week):
+    result = cli(week, "triage", "  ")
+    assert result.exit_code == 2 and "TEXT is empty" in result.output
