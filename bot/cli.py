@@ -90,14 +90,10 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("urllib3", "prawcore", "schedule", "discord", "asyncio", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def setup_logging(verbose: bool, fmt: str = "text") -> None:
+    from bot import logs
+
+    logs.setup(verbose=verbose, fmt=fmt)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -172,13 +168,21 @@ def case_record(c) -> dict[str, Any]:
 @cli.command()
 @click.option("--once", is_flag=True, help="Run one cycle (poll, post, sweep) and exit.")
 @click.option("--verbose", "-v", is_flag=True, help="Log debug detail.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="MENTIONBOT_LOG_FORMAT",
+    help="Log lines as text or one JSON object each (also $MENTIONBOT_LOG_FORMAT).",
+)
 @pass_ctx
-def run(ctx: Context, once: bool, verbose: bool) -> None:
+def run(ctx: Context, once: bool, verbose: bool, log_format: str) -> None:
     """Run the daemon on the configuration until SIGINT/SIGTERM (or one cycle with --once)."""
     from bot.daemon import Daemon
     from bot.pipeline import Pipeline
 
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
     config = ctx.config(check_env=True)
     ctx.templates()
     store = ctx.store(create=True)
