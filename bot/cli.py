@@ -22,7 +22,7 @@ from rich.table import Table
 from bot.cases import stage_name
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
-from bot.errors import ConfigError, ConnectorError, StoreError
+from bot.errors import ConfigError, StoreError
 from bot.models import Case
 from bot.terminal import command_name, console, due, err, local, span, zone
 
@@ -272,30 +272,58 @@ def check(ctx: Context, offline: bool) -> None:
     )
     if offline:
         return
-    from zoneinfo import ZoneInfo
-
     from bot import report as weekly
+    from bot.failures import cause
     from bot.pipeline import build_connectors
 
-    failed = False
-    for name, connector in build_connectors(config, clock=ctx.clock).items():
+    logins: list[tuple[str, Any, Any]] = [
+        (name, connector.check, connector)
+        for name, connector in build_connectors(config, clock=ctx.clock).items()
+    ]
+    if config.discord.enabled:
+        logins.append(("discord", lambda: _discord_login(config), None))
+    ok = 0
+    for name, login, connector in logins:
         try:
-            console.print(f"  {name}: {connector.check()}", markup=False)
-        except (ConnectorError, Exception) as exc:  # report every platform, whatever went wrong
-            failed = True
-            console.print(f"  [red]{name}: {exc}[/red]")
+            said = login()
+        except Exception as exc:  # report every platform, whatever went wrong, in plain words
+            console.print(
+                f"  {name}: not logged in: {cause(exc).text}", style="red", markup=False, soft_wrap=True
+            )
             continue
-        expiry = connector.credential_expiry()
+        ok += 1
+        console.print(f"  {name}: {said}", markup=False, soft_wrap=True)
+        expiry = connector.credential_expiry() if connector is not None else None
         if expiry:
             note = weekly.credentials(
-                expiry,
-                now=ctx.clock.now(),
-                tz=ZoneInfo(config.brand.timezone),
-                warn_days=config.report.credentials_warn_days,
+                expiry, now=ctx.clock.now(), tz=ctx.tz(), warn_days=config.report.credentials_warn_days
             )
             console.print(f"  {name}: {note.text}", style="red" if note.warn else None, markup=False)
-    if failed:
+    console.print(f"{ok} of {len(logins)} logged in", style=None if ok == len(logins) else "red")
+    if ok < len(logins):
         sys.exit(1)
+
+
+def _discord_login(config: Config) -> str:
+    """Log the approval bot in to Discord (the REST login only, no gateway) and say as whom."""
+    import asyncio
+
+    import discord
+
+    from responders.discord import point_at
+
+    d = config.discord
+    point_at(api_base=d.api_base or None, gateway_url=d.gateway_url or None)
+
+    async def login() -> str:
+        client = discord.Client(intents=discord.Intents.default())
+        try:
+            await asyncio.wait_for(client.login(d.token.value() if d.token else ""), timeout=20)
+            return f"logged in as {client.user} (id {client.user.id})"
+        finally:
+            await client.close()
+
+    return asyncio.run(login())
 
 
 @cli.command()
