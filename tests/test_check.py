@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import socket
 
-from tests.conftest import mentionbot
+import pytest
+import requests
+
+from bot.errors import FatalError, TransientError
+from bot.failures import cause
+from connectors.fakes.discord import FakeDiscord
+from tests.conftest import mentionbot, write_config
 
 BRAND = '[brand]\ncontact_email = "care@acme.example"\n'
 
@@ -139,3 +145,106 @@ def test_a_missing_templates_file_names_its_key(tmp_path):
     result = check_offline(tmp_path, '[templates]\npath = "my-templates.toml"\n')
     assert result.returncode == 2
     assert f"  - templates.path: {tmp_path / 'my-templates.toml'}: templates file not found" in result.stderr
+
+
+# -- online: one line per platform and for Discord, then "N of M logged in" -------------------------------------
+
+
+def discord_table(api_base: str, gateway_url: str) -> str:
+    return (
+        f'\n[discord]\nenabled = true\ntoken = {{ env = "MB_TEST_DISCORD_TOKEN" }}\nguild_id = 100000000000000001\n'
+        f'channel_id = 200000000000000001\nmanager_roles = ["Community Manager"]\napi_base = "{api_base}"\n'
+        f'gateway_url = "{gateway_url}"\n'
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+@pytest.fixture
+def discord_fake():
+    fake = FakeDiscord().start()
+    yield fake
+    fake.stop()
+
+
+def test_check_logs_in_to_each_platform_and_discord_and_counts(
+    tmp_path, fake_reddit, reddit_env, discord_fake
+):
+    config = write_config(
+        tmp_path, fake_reddit, extra=discord_table(discord_fake.api_base, discord_fake.gateway_url)
+    )
+    result = mentionbot(config, "check", env={"MB_TEST_DISCORD_TOKEN": "demo-token"})
+    lines = result.stdout.splitlines()
+    assert "  reddit: logged in as u/acme_support" in lines
+    assert "  discord: logged in as mentionbot (id 900000000000000001)" in lines
+    assert lines[-1] == "2 of 2 logged in"
+
+
+def test_check_says_in_plain_words_that_nothing_listens(tmp_path, fake_reddit, reddit_env):
+    port = closed_port()
+    config = write_config(
+        tmp_path,
+        fake_reddit,
+        extra=discord_table(f"http://127.0.0.1:{port}/api/v10", f"ws://127.0.0.1:{port}/gw"),
+    )
+    config.write_text(config.read_text().replace(fake_reddit.base_url, f"http://127.0.0.1:{port}"))
+    result = mentionbot(config, "check", env={"MB_TEST_DISCORD_TOKEN": "demo-token"}, check=False)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert f"  reddit: not logged in: cannot connect to 127.0.0.1:{port}" in lines
+    assert f"  discord: not logged in: cannot connect to 127.0.0.1:{port}" in lines
+    assert lines[-1] == "0 of 2 logged in"
+    assert "Traceback" not in result.stderr and "HTTPConnectionPool" not in result.stdout
+
+
+def test_check_says_when_the_credentials_are_refused(config_path, fake_reddit):
+    fake_reddit.revoked = True
+    result = mentionbot(config_path, "check", check=False)
+    assert result.returncode == 1
+    assert "  reddit: not logged in: credentials refused (" in result.stdout
+    assert result.stdout.splitlines()[-1] == "0 of 1 logged in"
+
+
+def chained(outer: Exception, inner: BaseException) -> Exception:
+    """``outer`` raised from ``inner``, as a connector raises our error from the client library's."""
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise outer from exc
+    except Exception as final:
+        return final
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            chained(TransientError("x", "ConnectionError"), socket.gaierror(-2, "Name or service not known")),
+            "cannot resolve host",
+        ),
+        (
+            chained(
+                TransientError("reddit", "RequestException"),
+                requests.exceptions.ConnectionError(
+                    "HTTPSConnectionPool(host='www.reddit.com', port=443): Max retries exceeded (Caused by "
+                    "NameResolutionError(\"Failed to resolve 'www.reddit.com'\"))"
+                ),
+            ),
+            "cannot resolve host www.reddit.com",
+        ),
+        (
+            chained(TransientError("x", "GET /2/users"), requests.exceptions.ReadTimeout("read timed out")),
+            "timed out",
+        ),
+        (TransientError("reddit", "rate limited (HTTP 429)", retry_after=30), "rate limited"),
+        (FatalError("x", "login refused (HTTP 401)"), "credentials refused (login refused (HTTP 401))"),
+    ],
+    ids=["gaierror", "reddit-dns-text", "timeout", "rate", "refused"],
+)
+def test_the_cause_of_a_failure_in_plain_words(error, said):
+    assert cause(error).text == said
