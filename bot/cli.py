@@ -339,7 +339,7 @@ def status(ctx: Context, as_json: bool) -> None:
     now, tz = ctx.clock.now(), ctx.tz()
 
     def when(text: str | None) -> str:
-        return local(text, tz) if text else "never"
+        return local(text, tz, named=False) if text else "never"
 
     runs = {r["connector"]: r for r in store.last_runs()}
     paused = store.paused_connectors()
@@ -538,7 +538,7 @@ def queue(
             d.platform,
             d.intent,
             m.author.handle,
-            f"{local(m.created_at, tz)}\n{span((now - m.created_at).total_seconds())} ago",
+            f"{local(m.created_at, tz, named=False)}\n{span((now - m.created_at).total_seconds())} ago",
             m.text[:140],
             d.text,
             "\n".join(notes),
@@ -675,8 +675,8 @@ def cases(ctx: Context, due: bool, closed: bool, as_json: bool, as_csv: bool) ->
             stage_name(c.stage),
             c.owner or "unassigned",
             _due(c, now, tz),
-            local(c.acknowledged_at, tz),
-            local(c.contacted_at, tz),
+            local(c.acknowledged_at, tz, named=False),
+            local(c.contacted_at, tz, named=False),
             _next(c, now) or "-",
         )
     console.print(table)
@@ -685,7 +685,7 @@ def cases(ctx: Context, due: bool, closed: bool, as_json: bool, as_csv: bool) ->
 def _due(c, now, tz) -> str:
     """The first answer's clock: relative while it runs (red once overdue), else when it was due."""
     if c.status != "open" or c.acknowledged_at is not None:
-        return local(c.due_at, tz)
+        return local(c.due_at, tz, named=False)
     text = due(c.due_at, now)
     return f"[red]{text}[/red]" if c.due_at <= now else text
 
@@ -733,7 +733,7 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
     console.print(zone(tz, now))
     table = Table("when", "who", "what", "note")
     for e in store.case_events(c.id):
-        table.add_row(local(e["at"], tz), escape(e["actor"]), e["kind"], escape(e["note"] or ""))
+        table.add_row(local(e["at"], tz, named=False), escape(e["actor"]), e["kind"], escape(e["note"] or ""))
     console.print(table)
 
 

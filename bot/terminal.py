@@ -41,13 +41,14 @@ def _relative(path) -> str:
     return rel if "/" in rel else f"./{rel}"
 
 
-def local(value: datetime | str | None, tz: ZoneInfo) -> str:
-    """A stored UTC time (a datetime or ISO text) as the brand's wall-clock time with its zone: '2026-12-02 06:41 CET'."""
+def local(value: datetime | str | None, tz: ZoneInfo, *, named: bool = True) -> str:
+    """A stored UTC time (a datetime or ISO text) as the brand's wall-clock time with its zone: '2026-12-02 06:41
+    CET' (``named=False`` in a table whose heading names the zone, see ``zone``)."""
     if value is None or value == "":
         return "-"
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z" if named else "%Y-%m-%d %H:%M")
 
 
 def span(seconds: float) -> str:
