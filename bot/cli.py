@@ -328,8 +328,11 @@ def _discord_login(config: Config) -> str:
 
 @cli.command()
 @json_option
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Print the connectors' table as CSV (times in ISO 8601 UTC)."
+)
 @pass_ctx
-def status(ctx: Context, as_json: bool) -> None:
+def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
     """Show the connectors and their last poll, the approval queue, open cases and SLA clocks due."""
     from datetime import timedelta
 
@@ -384,6 +387,10 @@ def status(ctx: Context, as_json: bool) -> None:
         },
         "report": {"last_written": last, "week": week.label, "written": last == week.label},
     }
+    if as_csv:
+        fields = list(connectors[0]) if connectors else ["connector"]
+        emit_csv(connectors, fields)
+        return
     if as_json:
         summary["set_aside"] = [
             {"at": q.at, "connector": q.connector, "item_id": q.item.item_id, "reason": q.item.reason}

@@ -104,6 +104,8 @@ def test_queue_cases_case_and_status_print_json_and_csv_that_parse(week):
     assert status["timezone"] == "Europe/Amsterdam"
     assert status["queue"]["awaiting"] == 2 and status["cases"]["open"] == 2
     assert status["connectors"][0]["connector"] == "reddit" and status["connectors"][0]["status"] == "ok"
+    (row,) = csv.DictReader(io.StringIO(cli(week, "status", "--csv").output))
+    assert row["connector"] == "reddit" and row["status"] == "ok" and row["last_poll"].endswith("+00:00")
 
 
 def test_queue_filters_by_platform_and_intent_and_limits(week):
