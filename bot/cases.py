@@ -28,6 +28,20 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 STAGES = ("contact", "thank_you", "what_happened", "find_solution", "resolved")
+# The moves as the doctrine names them, for people; the stored names stay identifiers.
+STAGE_NAMES = {
+    "contact": "contact",
+    "thank_you": "thank you",
+    "what_happened": "what happened?",
+    "find_solution": "find solution",
+    "resolved": "resolved",
+    "closed": "closed",
+}
+
+
+def stage_name(stage: str) -> str:
+    """The stage as a person reads it: "what happened?", not ``what_happened``."""
+    return STAGE_NAMES.get(stage, stage.replace("_", " "))
 
 
 class CaseError(MentionbotError):
@@ -136,13 +150,24 @@ def advance(store: Store, case: Case, *, actor: str, now: datetime, note: str = 
     # Moving past "contact" by hand (a reply-by-hand platform, a phone call) is the acknowledgement and the contact.
     made = {k: now for k in ("acknowledged_at", "contacted_at") if getattr(case, k) is None}
     store.update_case(
-        case.id, now=now, actor=actor, event="stage", note=note or f"now: {stage}", stage=stage, **made
+        case.id,
+        now=now,
+        actor=actor,
+        event="stage",
+        note=note or f"now: {stage_name(stage)}",
+        stage=stage,
+        **made,
     )
     return store.case(case.id)
 
 
 def resolve(store: Store, case: Case, *, actor: str, now: datetime, note: str = "") -> Case:
-    """Close the case as resolved."""
+    """Close the case as resolved; on a case already resolved (by its last ``advance``), record how (``note``)."""
+    if case.status == "closed" and case.stage == "resolved" and note.strip():
+        if case.owner and case.owner != actor:
+            raise CaseError(f"case {case.ref} is owned by {case.owner}; they record how it was solved")
+        store.update_case(case.id, now=now, actor=actor, event="resolved", note=note)
+        return store.case(case.id)
     case = _owned(store, case, actor, now)
     store.update_case(
         case.id,
@@ -153,6 +178,28 @@ def resolve(store: Store, case: Case, *, actor: str, now: datetime, note: str = 
         status="closed",
         stage="resolved",
         resolved_at=now,
+    )
+    return store.case(case.id)
+
+
+def handover(store: Store, case: Case, *, actor: str, to: str, now: datetime, note: str = "") -> Case:
+    """Hand the case to ``to``, who becomes its one owner (doctrine §4: the customer is never bounced, the
+    colleague takes the whole case); only its owner hands it over (an unowned case is simply given)."""
+    to = to.strip()
+    if not to:
+        raise CaseError("say to whom (--to NAME)")
+    if case.status != "open":
+        raise CaseError(f"case {case.ref} is {case.status}")
+    if case.owner and case.owner != actor:
+        raise CaseError(f"case {case.ref} is owned by {case.owner}; they hand it over")
+    if case.owner == to:
+        raise CaseError(f"case {case.ref} is already owned by {to}")
+    said = f"handed over by {actor} to {to}" if case.owner else f"given to {to} by {actor}"
+    changes: dict = {"owner": to}
+    if case.action and (case.action_owner or case.owner) == case.owner:
+        changes["action_owner"] = to  # the plan goes with the case
+    store.update_case(
+        case.id, now=now, actor=actor, event="handover", note=f"{said}: {note}" if note else said, **changes
     )
     return store.case(case.id)
 

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import getpass
+import json
 import logging
 import os
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from bot.cases import stage_name
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
-from bot.errors import ConfigError, ConnectorError, StoreError
-
-# Piped output (scripts, tests, logs) gets wide lines instead of tables squeezed to 80 columns.
-_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200))
-console = Console(highlight=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False, width=_WIDTH)
+from bot.errors import ConfigError, StoreError
+from bot.models import Case
+from bot.terminal import command_name, console, due, err, local, span, zone
 
 
 class Context:
@@ -29,6 +33,7 @@ class Context:
     def __init__(self, config_path: str, *, clock: Clock | None = None):
         self.config_path = config_path
         self._config: Config | None = None
+        self._store = None
         self.clock = clock or SystemClock()
 
     def config(self, *, check_env: bool = False) -> Config:
@@ -40,29 +45,59 @@ class Context:
                     self._config = None
                     raise ConfigError(missing)
             except ConfigError as exc:
-                err.print(f"[red]{self.config_path}: {len(exc.problems)} problem(s):[/red]")
-                for problem in exc.problems:
-                    err.print(f"  - {problem}", markup=False)
-                sys.exit(2)
+                self.refuse(exc)
         return self._config
 
-    def store(self):
+    def refuse(self, exc: ConfigError) -> None:
+        """Print every problem of the configuration and exit 2 (nothing starts)."""
+        err.print(f"[red]{self.config_path}: {len(exc.problems)} problem(s):[/red]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        sys.exit(2)
+
+    def templates(self):
+        """The configured reply templates; a problem in their file is a config problem naming ``templates.path``."""
+        from responders.compose import load_templates
+
+        config = self.config()
+        try:
+            return load_templates(config.resolve(config.templates.path) if config.templates.path else None)
+        except ConfigError as exc:
+            self.refuse(ConfigError([f"templates.path: {p}" for p in exc.problems]))
+
+    def tz(self) -> ZoneInfo:
+        """The brand's time zone: every time a person reads is in it."""
+        return ZoneInfo(self.config().brand.timezone)
+
+    def db_path(self) -> Path:
+        """The database file the configuration names."""
+        return self.config().resolve(self.config().store.path)
+
+    def store(self, *, create: bool = False):
+        """The store; only commands that run the bot (``create``) make the database, the others refuse."""
         from bot.store import Store
 
-        return Store.open(self.config().resolve(self.config().store.path))
+        if self._store is not None:
+            return self._store
+        path = self.db_path()
+        if not create and not path.exists():
+            err.print(
+                f"[red]no database at {path}[/red]: nothing has run with this configuration yet "
+                f"(`{command_name()} -c {self.config_path} run --once` creates it)",
+                markup=True,
+            )
+            sys.exit(1)
+        self._store = Store.open(path)
+        return self._store
 
 
 pass_ctx = click.make_pass_decorator(Context)
 
 
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("urllib3", "prawcore", "discord", "asyncio", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def setup_logging(verbose: bool, fmt: str = "text") -> None:
+    from bot import logs
+
+    logs.setup(verbose=verbose, fmt=fmt)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,21 +123,73 @@ def main() -> None:
     cli()
 
 
+# -- output for scripts: JSON and CSV, times in ISO 8601 UTC ----------------------------------------------------
+
+
+def json_option(fn):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (times in ISO 8601 UTC).")(fn)
+
+
+def csv_option(fn):
+    return click.option("--csv", "as_csv", is_flag=True, help="Print CSV (times in ISO 8601 UTC).")(fn)
+
+
+def _plain(value: Any) -> Any:
+    from bot.store import iso
+
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as JSON: the times as ISO 8601 UTC text."""
+    click.echo(json.dumps(_plain(value), ensure_ascii=False, indent=2))
+
+
+def emit_csv(rows: list[dict[str, Any]], fields: list[str]) -> None:
+    """Print ``rows`` as CSV with a header; a list in a cell is joined by "; "."""
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: "; ".join(map(str, v)) if isinstance(v, list) else v for k, v in _plain(row).items()}
+        )
+
+
+def case_record(c) -> dict[str, Any]:
+    """A case as plain data (the stored stage, and its name for people)."""
+    return {**dataclasses.asdict(c), "stage_name": stage_name(c.stage)}
+
+
 # -- running ------------------------------------------------------------------------------------------------
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run one cycle (poll, post, sweep) and exit.")
 @click.option("--verbose", "-v", is_flag=True, help="Log debug detail.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="MENTIONBOT_LOG_FORMAT",
+    help="Log lines as text or one JSON object each (also $MENTIONBOT_LOG_FORMAT).",
+)
 @pass_ctx
-def run(ctx: Context, once: bool, verbose: bool) -> None:
+def run(ctx: Context, once: bool, verbose: bool, log_format: str) -> None:
     """Run the daemon on the configuration until SIGINT/SIGTERM (or one cycle with --once)."""
     from bot.daemon import Daemon
     from bot.pipeline import Pipeline
 
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
     config = ctx.config(check_env=True)
-    store = ctx.store()
+    ctx.templates()
+    store = ctx.store(create=True)
     pipeline = Pipeline(config, store, clock=ctx.clock)
     if config.dry_run:
         logging.getLogger("mentionbot").warning("dry_run is on: nothing will be posted (set dry_run = false)")
@@ -136,11 +223,57 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
 
 
 @cli.command()
+@click.argument("connectors", nargs=-1)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the secrets' template. Default: mentionbot.env beside the config.",
+)
+@pass_ctx
+def init(ctx: Context, connectors: tuple[str, ...], env_file: Path | None) -> None:
+    """Write a commented config.toml with CONNECTORS enabled, and a template of the secrets' env variables."""
+    from bot.config import SHIPPED, starter_config
+
+    config = Path(ctx.config_path)
+    env_file = env_file or config.parent / "mentionbot.env"
+    if not SHIPPED.exists():
+        err.print(
+            f"[red]the shipped config is not at {SHIPPED}: run init from a git checkout's install[/red]"
+        )
+        sys.exit(1)
+    try:
+        starter = starter_config(SHIPPED.read_text(), list(dict.fromkeys(connectors)))
+    except ConfigError as exc:
+        ctx.refuse(exc)
+    existing = [p for p in (config, env_file) if p.exists()]
+    if existing:
+        err.print(
+            f"[red]refused:[/red] {', '.join(map(str, existing))} already exist(s); nothing was written"
+        )
+        sys.exit(1)
+    lines = [
+        "# The secrets mentionbot reads (NAME=value lines). Keep this file private (mode 600): systemd's",
+        "# EnvironmentFile=, docker run --env-file, or `set -a; . ./mentionbot.env; set +a` in a shell.",
+        *(f"# {where}\n{name}=" for name, where in starter.secrets),
+        *(f"# {where}\n# {name}=" for name, where in starter.optional),
+    ]
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(starter.text)
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.touch(mode=0o600)
+    env_file.write_text("\n".join(lines) + "\n")
+    console.print(f"wrote {config} (connectors enabled: {', '.join(connectors) or 'none'}; dry_run = true)")
+    console.print(f"wrote {env_file}: fill in {len(starter.secrets)} secret(s), then", markup=False)
+    console.print(f"  {command_name()} -c {config} check --offline", markup=False)
+
+
+@cli.command()
 @click.option("--offline", is_flag=True, help="Only validate the file; do not log in to the platforms.")
 @pass_ctx
 def check(ctx: Context, offline: bool) -> None:
     """Validate the configuration (all problems at once) and log in to each enabled platform."""
     config = ctx.config(check_env=True)
+    ctx.templates()
     enabled = config.enabled_connectors()
     console.print(
         f"{ctx.config_path}: valid; connectors enabled: {', '.join(enabled) or 'none'}; "
@@ -148,55 +281,133 @@ def check(ctx: Context, offline: bool) -> None:
     )
     if offline:
         return
-    from zoneinfo import ZoneInfo
-
     from bot import report as weekly
+    from bot.failures import cause
     from bot.pipeline import build_connectors
 
-    failed = False
-    for name, connector in build_connectors(config, clock=ctx.clock).items():
+    logins: list[tuple[str, Any, Any]] = [
+        (name, connector.check, connector)
+        for name, connector in build_connectors(config, clock=ctx.clock).items()
+    ]
+    if config.discord.enabled:
+        logins.append(("discord", lambda: _discord_login(config), None))
+    ok = 0
+    for name, login, connector in logins:
         try:
-            console.print(f"  {name}: {connector.check()}", markup=False)
-        except (ConnectorError, Exception) as exc:  # report every platform, whatever went wrong
-            failed = True
-            console.print(f"  [red]{name}: {exc}[/red]")
+            said = login()
+        except Exception as exc:  # report every platform, whatever went wrong, in plain words
+            console.print(
+                f"  {name}: not logged in: {cause(exc).text}", style="red", markup=False, soft_wrap=True
+            )
             continue
-        expiry = connector.credential_expiry()
+        ok += 1
+        console.print(f"  {name}: {said}", markup=False, soft_wrap=True)
+        expiry = connector.credential_expiry() if connector is not None else None
         if expiry:
             note = weekly.credentials(
-                expiry,
-                now=ctx.clock.now(),
-                tz=ZoneInfo(config.brand.timezone),
-                warn_days=config.report.credentials_warn_days,
+                expiry, now=ctx.clock.now(), tz=ctx.tz(), warn_days=config.report.credentials_warn_days
             )
             console.print(f"  {name}: {note.text}", style="red" if note.warn else None, markup=False)
-    if failed:
+    console.print(f"{ok} of {len(logins)} logged in", style=None if ok == len(logins) else "red")
+    if ok < len(logins):
         sys.exit(1)
 
 
+def _discord_login(config: Config) -> str:
+    """Log the approval bot in to Discord (the REST login only, no gateway) and say as whom."""
+    import asyncio
+
+    import discord
+
+    from responders.discord import point_at
+
+    d = config.discord
+    point_at(api_base=d.api_base or None, gateway_url=d.gateway_url or None)
+
+    async def login() -> str:
+        client = discord.Client(intents=discord.Intents.default())
+        try:
+            await asyncio.wait_for(client.login(d.token.value() if d.token else ""), timeout=20)
+            return f"logged in as {client.user} (id {client.user.id})"
+        finally:
+            await client.close()
+
+    return asyncio.run(login())
+
+
 @cli.command()
+@json_option
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Print the connectors' table as CSV (times in ISO 8601 UTC)."
+)
 @pass_ctx
-def status(ctx: Context) -> None:
+def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
     """Show the connectors and their last poll, the approval queue, open cases and SLA clocks due."""
     from datetime import timedelta
-    from zoneinfo import ZoneInfo
 
     from bot import report as weekly
-    from bot.store import iso
 
     config, store = ctx.config(), ctx.store()
-    now, tz = ctx.clock.now(), ZoneInfo(config.brand.timezone)
+    now, tz = ctx.clock.now(), ctx.tz()
 
     def when(text: str | None) -> str:
-        return weekly.local(text, tz) if text else "never"
+        return local(text, tz, named=False) if text else "never"
 
-    console.print(f"dry_run = {str(config.dry_run).lower()} · times in {tz.key}")
     runs = {r["connector"]: r for r in store.last_runs()}
     paused = store.paused_connectors()
     calls = store.calls_since(now - timedelta(days=7))
     expiries = store.credential_expiries()
     quarantined = store.quarantine_counts()
-    warnings = []
+    connectors = []
+    for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries) | set(quarantined)):
+        settings, run = config.connectors.get(name), runs.get(name, {})
+        cred = weekly.credentials(
+            expiries.get(name), now=now, tz=tz, warn_days=config.report.credentials_warn_days
+        )
+        connectors.append(
+            {
+                "connector": name,
+                "enabled": bool(settings and settings.enabled),
+                "interval_seconds": settings.interval_seconds if settings else None,
+                "last_poll": run.get("started_at"),
+                "status": run.get("status"),
+                "error": run.get("error"),
+                "paused": paused.get(name),
+                "last_ok": run.get("last_ok"),
+                "credentials": cred.text,
+                "credentials_warn": cred.warn,
+                "calls_7_days": calls.get(name),
+                "set_aside": quarantined.get(name, 0),
+            }
+        )
+    counts = store.counts()
+    due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
+    _, week = weekly.scheduled_week(now, config.report, tz)
+    last = store.get_setting(weekly.LAST_WRITTEN)
+    summary = {
+        "dry_run": config.dry_run,
+        "timezone": tz.key,
+        "connectors": connectors,
+        "queue": {"awaiting": counts.get("awaiting", 0), "outbox": counts.get("outbox", 0)},
+        "cases": {
+            "open": counts.get("open_cases", 0),
+            "overdue": due["overdue"],
+            "due_soon": due["due_soon"],
+        },
+        "report": {"last_written": last, "week": week.label, "written": last == week.label},
+    }
+    if as_csv:
+        fields = list(connectors[0]) if connectors else ["connector"]
+        emit_csv(connectors, fields)
+        return
+    if as_json:
+        summary["set_aside"] = [
+            {"at": q.at, "connector": q.connector, "item_id": q.item.item_id, "reason": q.item.reason}
+            for q in store.quarantined(limit=5)
+        ]
+        emit_json(summary)
+        return
+    console.print(f"dry_run = {str(config.dry_run).lower()} · {zone(tz, now)}")
     table = Table(
         "connector",
         "enabled",
@@ -207,51 +418,47 @@ def status(ctx: Context) -> None:
         "credentials",
         "API calls (7 days)",
     )
-    for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries) | set(quarantined)):
-        settings, run = config.connectors.get(name), runs.get(name, {})
-        cred = weekly.credentials(
-            expiries.get(name), now=now, tz=tz, warn_days=config.report.credentials_warn_days
-        )
-        if cred.warn:
-            warnings.append(f"warning: renew the credentials of {name} before they stop working: {cred.text}")
-        result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
-        if run.get("error") and name not in paused:
-            result += f" ({run['error'][:60]})"
-        if quarantined.get(name):
-            result += f"; {quarantined[name]} set aside"
+    for c in connectors:
+        name = c["connector"]
+        result = f"paused: {c['paused']}" if c["paused"] else (c["status"] or "-")
+        if c["error"] and not c["paused"]:
+            result += f" ({c['error'][:60]})"
+        if c["set_aside"]:
+            result += f"; {c['set_aside']} set aside"
         table.add_row(
             name,
-            "yes" if settings and settings.enabled else "no",
-            f"{settings.interval_seconds}s" if settings else "-",
-            when(run.get("started_at")),
-            result,
-            when(run.get("last_ok")),
-            f"[red]{cred.text}[/red]" if cred.warn else cred.text,
-            str(calls[name]) if name in calls else "-",
+            "yes" if c["enabled"] else "no",
+            f"{c['interval_seconds']}s" if c["interval_seconds"] else "-",
+            when(c["last_poll"]),
+            escape(result),
+            when(c["last_ok"]),
+            f"[red]{c['credentials']}[/red]" if c["credentials_warn"] else c["credentials"],
+            str(c["calls_7_days"]) if c["calls_7_days"] is not None else "-",
         )
     console.print(table)
-    for warning in warnings:
-        console.print(f"[red]{warning}[/red]")
+    for c in connectors:
+        if c["credentials_warn"]:
+            console.print(
+                f"warning: renew the credentials of {c['connector']} before they stop working: {c['credentials']}",
+                style="red",
+                markup=False,
+            )
     if quarantined:
         console.print("items set aside because they could not be read (newest first):", markup=False)
         for q in store.quarantined(limit=5):
             console.print(
-                f"  {when(iso(q.at))} {q.connector} {q.item.item_id or '(no id)'}: {q.item.reason}",
+                f"  {local(q.at, tz)} {q.connector} {q.item.item_id or '(no id)'}: {q.item.reason}",
                 markup=False,
                 highlight=False,
             )
-    counts = store.counts()
-    due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
     console.print(
-        f"queue: {counts.get('awaiting', 0)} drafts awaiting approval, {counts.get('outbox', 0)} posts waiting "
-        f"in the outbox"
+        f"queue: {summary['queue']['awaiting']} drafts awaiting approval, {summary['queue']['outbox']} posts "
+        f"waiting in the outbox"
     )
     console.print(
-        f"cases: {counts.get('open_cases', 0)} open, {due['overdue']} overdue, {due['due_soon']} due within "
+        f"cases: {summary['cases']['open']} open, {due['overdue']} overdue, {due['due_soon']} due within "
         f"{config.sla.remind_before_hours:g} h"
     )
-    _, week = weekly.scheduled_week(now, config.report, tz)
-    last = store.get_setting(weekly.LAST_WRITTEN)
     console.print(
         f"weekly report: last written {last or 'never'}; scheduled {config.report.day} {config.report.time} "
         f"({week.label} {'written' if last == week.label else 'due'})"
@@ -271,26 +478,90 @@ def actor_option(fn):
     )(fn)
 
 
+QUEUE_FIELDS = ["id", "state", "platform", "intent", "author", "posted_at", "url", "post", "draft", "notes"]
+
+
 @cli.command()
 @click.option("--all", "show_all", is_flag=True, help="Show decided drafts too.")
+@click.option("--platform", help="Only drafts for this platform (e.g. reddit).")
+@click.option(
+    "--intent", type=click.Choice(["complaint", "inquiry", "praise", "other"]), help="Only this intent."
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (the oldest first).")
+@json_option
+@csv_option
 @pass_ctx
-def queue(ctx: Context, show_all: bool) -> None:
+def queue(
+    ctx: Context,
+    show_all: bool,
+    platform: str | None,
+    intent: str | None,
+    limit: int | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
     """List the drafted replies awaiting approval."""
     store = ctx.store()
     drafts = store.drafts() if show_all else store.drafts("awaiting")
-    if not drafts:
-        console.print("Nothing awaits approval.")
-        return
-    table = Table("id", "state", "platform", "intent", "author", "post", "draft", "notes", show_lines=True)
+    drafts = [
+        d for d in drafts if (not platform or d.platform == platform) and (not intent or d.intent == intent)
+    ]
+    total = len(drafts)
+    drafts = drafts[:limit] if limit else drafts
+    rows = []
     for d in drafts:
         m = store.mention(d.platform, d.mention_id)
         notes = [*d.problems, *(f"tone: {f}" for f in d.findings)]
         if d.route == "manual":
             notes.insert(0, "reply by hand")
+        rows.append((d, m, notes))
+    if as_json or as_csv:
+        records = [
+            dict(
+                zip(
+                    QUEUE_FIELDS,
+                    (
+                        d.id,
+                        d.state,
+                        d.platform,
+                        d.intent,
+                        m.author.handle,
+                        m.created_at,
+                        m.url,
+                        m.text,
+                        d.text,
+                        notes,
+                    ),
+                    strict=True,
+                )
+            )
+            for d, m, notes in rows
+        ]
+        emit_json(records) if as_json else emit_csv(records, QUEUE_FIELDS)
+        return
+    if not drafts:
+        console.print("Nothing awaits approval." if not (platform or intent) else "No draft matches.")
+        return
+    now, tz = ctx.clock.now(), ctx.tz()
+    console.print(zone(tz, now))
+    table = Table(
+        "id", "state", "platform", "intent", "author", "posted", "post", "draft", "notes", show_lines=True
+    )
+    for d, m, notes in rows:
         table.add_row(
-            str(d.id), d.state, d.platform, d.intent, m.author.handle, m.text[:140], d.text, "\n".join(notes)
+            str(d.id),
+            d.state,
+            d.platform,
+            d.intent,
+            m.author.handle,
+            f"{local(m.created_at, tz, named=False)}\n{span((now - m.created_at).total_seconds())} ago",
+            m.text[:140],
+            d.text,
+            "\n".join(notes),
         )
     console.print(table)
+    if total > len(drafts):
+        console.print(f"showing {len(drafts)} of {total} (--limit)")
 
 
 def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:
@@ -302,8 +573,28 @@ def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:
     except (DecisionError, StoreError) as exc:
         err.print(f"[red]refused:[/red] {exc}", markup=True)
         sys.exit(1)
-    where = "queued for posting" if draft.state == "approved" else draft.state
-    console.print(f"draft {draft.id}: {where}")
+    console.print(f"draft {draft.id}: {stored(fn.__name__, draft, kwargs)}", markup=False)
+
+
+def stored(decision: str, draft, kwargs: dict) -> str:
+    """What a decision stored, in words."""
+    who = kwargs.get("actor")
+    if decision == "relabel":
+        said = f"label {kwargs['intent']!r} stored for the complaint model (by {who})"
+        if draft.state == "rejected":
+            return f"{said}; the draft is withdrawn, nothing will be posted"
+        return f"{said}; the draft stays {draft.state} as a {draft.intent}"
+    if draft.state == "approved":
+        what = "text replaced and approved" if decision == "edit" else "approved"
+        override = (
+            f", overriding the tone guard ({kwargs['override_reason']})"
+            if kwargs.get("override_reason")
+            else ""
+        )
+        return f"{what} by {who}{override}; queued for posting (the daemon posts it once)"
+    if draft.state == "rejected":
+        return f"rejected by {who}, reason stored: {kwargs.get('reason')}; nothing will be posted"
+    return f"{draft.state} (by {who})"
 
 
 @cli.command()
@@ -361,8 +652,10 @@ def relabel(ctx: Context, draft_id: int, intent: str, actor: str) -> None:
 @cli.command()
 @click.option("--due", is_flag=True, help="Only cases due within the reminder window or overdue.")
 @click.option("--closed", is_flag=True, help="Show closed cases instead of open ones.")
+@json_option
+@csv_option
 @pass_ctx
-def cases(ctx: Context, due: bool, closed: bool) -> None:
+def cases(ctx: Context, due: bool, closed: bool, as_json: bool, as_csv: bool) -> None:
     """List the open cases, soonest due first."""
     from datetime import timedelta
 
@@ -375,37 +668,57 @@ def cases(ctx: Context, due: bool, closed: bool) -> None:
         or (c.acknowledged_at is None and c.due_at <= before)
         or (c.action_due is not None and c.action_due <= before)
     ]
+    if as_json:
+        emit_json([case_record(c) for c in rows])
+        return
+    if as_csv:
+        emit_csv([case_record(c) for c in rows], [f.name for f in dataclasses.fields(Case)] + ["stage_name"])
+        return
     if not rows:
         console.print("No cases." if not due else "No case is due.")
         return
+    now, tz = ctx.clock.now(), ctx.tz()
+    console.print(zone(tz, now))
     table = Table(
         "case", "platform", "customer", "intent", "stage", "owner", "due", "acknowledged", "contacted", "next"
     )
     for c in rows:
-        overdue = c.acknowledged_at is None and c.due_at <= ctx.clock.now()
         table.add_row(
             c.ref,
             c.platform,
-            c.author_handle,
+            escape(c.author_handle),
             c.intent,
-            c.stage,
+            stage_name(c.stage),
             c.owner or "unassigned",
-            f"{'[red]' if overdue else ''}{c.due_at:%Y-%m-%d %H:%M}Z",
-            _t(c.acknowledged_at),
-            _t(c.contacted_at),
-            f"{c.action} by {_t(c.action_due)}" if c.action else "-",
+            _due(c, now, tz),
+            local(c.acknowledged_at, tz, named=False),
+            local(c.contacted_at, tz, named=False),
+            _next(c, now) or "-",
         )
     console.print(table)
 
 
-def _t(value) -> str:
-    return f"{value:%m-%d %H:%M}Z" if value else "-"
+def _due(c, now, tz) -> str:
+    """The first answer's clock: relative while it runs (red once overdue), else when it was due."""
+    if c.status != "open" or c.acknowledged_at is not None:
+        return local(c.due_at, tz, named=False)
+    text = due(c.due_at, now)
+    return f"[red]{text}[/red]" if c.due_at <= now else text
+
+
+def _next(c, now) -> str:
+    if not c.action:
+        return ""
+    return (
+        f"{c.action_owner or c.owner} will {c.action}, {due(c.action_due, now)}" if c.action_due else c.action
+    )
 
 
 @cli.command()
 @click.argument("ref")
+@json_option
 @pass_ctx
-def case(ctx: Context, ref: str) -> None:
+def case(ctx: Context, ref: str, as_json: bool) -> None:
     """Show one case (by reference like C-00012 or number) and its whole history."""
     store = ctx.store()
     try:
@@ -414,21 +727,29 @@ def case(ctx: Context, ref: str) -> None:
         err.print(f"[red]{exc}[/red]")
         sys.exit(1)
     m = store.mention(c.platform, c.mention_id)
+    if as_json:
+        post = {"url": m.url, "text": m.text, "created_at": m.created_at, "author": m.author.handle}
+        emit_json(case_record(c) | {"post": post, "history": store.case_events(c.id)})
+        return
+    now, tz = ctx.clock.now(), ctx.tz()
     console.print(
-        f"[bold]{c.ref}[/bold] {c.intent} · {c.status} · stage {c.stage} · owner {c.owner or 'unassigned'}"
+        f"[bold]{c.ref}[/bold] {c.intent} · {c.status} · stage {stage_name(c.stage)} · "
+        f"owner {escape(c.owner or 'unassigned')}"
     )
-    console.print(f"customer: {c.author_name} ({c.platform}:{c.author_handle})  post: {m.url}")
+    console.print(f"customer: {c.author_name} ({c.platform}:{c.author_handle})  post: {m.url}", markup=False)
     console.print(
-        f"opened {c.opened_at:%Y-%m-%d %H:%M}Z · due {c.due_at:%Y-%m-%d %H:%M}Z · "
-        f"acknowledged {_t(c.acknowledged_at)} · contacted {_t(c.contacted_at)} · "
-        f"customer replied {_t(c.customer_replied_at)} · follow-ups {c.follow_ups}"
+        f"opened {local(c.opened_at, tz)} · due {local(c.due_at, tz)}"
+        f"{f' ({due(c.due_at, now)})' if c.status == 'open' and c.acknowledged_at is None else ''} · "
+        f"acknowledged {local(c.acknowledged_at, tz)} · contacted {local(c.contacted_at, tz)} · "
+        f"customer replied {local(c.customer_replied_at, tz)} · follow-ups {c.follow_ups}"
     )
     if c.action:
-        console.print(f"next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}")
+        console.print(f"next: {_next(c, now)} ({local(c.action_due, tz)})", markup=False)
     console.print(f"post: {m.text}", markup=False)
+    console.print(zone(tz, now))
     table = Table("when", "who", "what", "note")
     for e in store.case_events(c.id):
-        table.add_row(e["at"], e["actor"], e["kind"], e["note"] or "")
+        table.add_row(local(e["at"], tz, named=False), escape(e["actor"]), e["kind"], escape(e["note"] or ""))
     console.print(table)
 
 
@@ -456,7 +777,7 @@ def pause(ctx: Context, actor: str) -> None:
     """Pause all posting at once (the outbox keeps what is approved until `mentionbot resume`)."""
     from responders.outbox import PAUSED
 
-    ctx.store().set_setting(PAUSED, f"by {actor} at {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
+    ctx.store(create=True).set_setting(PAUSED, f"by {actor} at {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
     console.print("posting paused; approved replies wait in the outbox")
 
 
@@ -467,7 +788,7 @@ def resume(ctx: Context, actor: str) -> None:
     """Resume posting after `mentionbot pause` (or /pause in Discord)."""
     from responders.outbox import PAUSED
 
-    ctx.store().set_setting(PAUSED, None)
+    ctx.store(create=True).set_setting(PAUSED, None)
     console.print(f"posting resumed by {actor}")
 
 
@@ -547,7 +868,7 @@ def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
     from bot.pipeline import Pipeline
     from connectors.file import FileConnector, FileSettings
 
-    config, store = ctx.config(), ctx.store()
+    config, store = ctx.config(), ctx.store(create=True)
     pipeline = Pipeline(config, store, clock=ctx.clock, connectors={})
     parser = FileConnector(FileSettings(platform=platform))
     read = good = new = skipped = unreadable = 0
@@ -599,14 +920,7 @@ def lint_templates(ctx: Context) -> None:
     from responders import compose
 
     config = ctx.config()
-    try:
-        templates = compose.load_templates(
-            config.resolve(config.templates.path) if config.templates.path else None
-        )
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"  - {problem}", markup=False)
-        sys.exit(2)
+    templates = ctx.templates()
     problems = compose.lint(templates, config.brand, {name: rules_for(name) for name in REGISTRY})
     for problem in problems:
         console.print(f"  - {problem}", markup=False)
@@ -647,10 +961,11 @@ def _case_change(ctx: Context, ref: str, change) -> None:
     except (case_moves.CaseError, StoreError) as exc:
         err.print(f"[red]refused:[/red] {exc}")
         sys.exit(1)
-    line = f"{c.ref}: {c.status} · stage {c.stage} · owner {c.owner or 'unassigned'}"
+    line = f"{c.ref}: {c.status} · stage {stage_name(c.stage)} · owner {c.owner or 'unassigned'}"
     if c.action and c.status == "open":
-        line += f" · next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}"
-    console.print(line)
+        line += f" · next: {_next(c, ctx.clock.now())}"
+    last = store.case_events(c.id)[-1]
+    console.print(f"{line}\n  stored in its history: {last['kind']}: {last['note']}", markup=False)
 
 
 @cli.command()
@@ -680,12 +995,25 @@ def plan(ctx: Context, ref: str, action: str, by: str | None, kind: str | None, 
 @cli.command()
 @click.argument("ref")
 @click.option("--note", default="", help="What was done.")
+@click.option("--yes", "-y", is_flag=True, help="Close without asking when the next move is 'resolved'.")
 @actor_option
 @pass_ctx
-def advance(ctx: Context, ref: str, note: str, actor: str) -> None:
+def advance(ctx: Context, ref: str, note: str, yes: bool, actor: str) -> None:
     """Move case REF to its next move: contact → thank you → what happened? → find solution → resolved."""
     from bot import cases as case_moves
 
+    store = ctx.store()
+    try:
+        current = store.case_by_ref(ref)
+    except StoreError as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        sys.exit(1)
+    if current.status == "open" and current.stage == "find_solution" and not yes:
+        click.confirm(
+            f"{current.ref} is at its last move: advancing closes it as resolved. Close it?",
+            abort=True,
+            err=True,
+        )
     _case_change(
         ctx, ref, lambda store, c: case_moves.advance(store, c, actor=actor, now=ctx.clock.now(), note=note)
     )
@@ -693,7 +1021,24 @@ def advance(ctx: Context, ref: str, note: str, actor: str) -> None:
 
 @cli.command()
 @click.argument("ref")
-@click.option("--note", default="", help="How it was solved.")
+@click.option("--to", "to", required=True, help="Who takes the case over (their name, as in --as).")
+@click.option("--note", default="", help="Why, or what they need to know.")
+@actor_option
+@pass_ctx
+def handover(ctx: Context, ref: str, to: str, note: str, actor: str) -> None:
+    """Hand case REF over to a colleague (--to NAME), who becomes its one owner; recorded in its history."""
+    from bot import cases as case_moves
+
+    _case_change(
+        ctx,
+        ref,
+        lambda store, c: case_moves.handover(store, c, actor=actor, to=to, now=ctx.clock.now(), note=note),
+    )
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--note", default="", help="How it was solved (also after the last `advance` closed it).")
 @actor_option
 @pass_ctx
 def resolve(ctx: Context, ref: str, note: str, actor: str) -> None:

@@ -6,6 +6,7 @@ Secrets are written as ``{ env = "NAME" }`` and read from the environment when u
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import tomllib
 import types
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
@@ -28,6 +30,91 @@ _NOT_ALNUM = re.compile(r"[\W_]+")
 
 def _squeeze(text: str) -> str:
     return _NOT_ALNUM.sub("", text.casefold())
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The range a number must be in: above (or at least) ``low``, at most ``high``."""
+
+    low: float
+    high: float | None = None
+    above: bool = False  # True: ``low`` itself is refused
+    unit: str = ""
+
+    def problem(self, where: str, value: float) -> str | None:
+        """A message naming the key and the range when ``value`` is outside it, else ``None``."""
+        if (value > self.low if self.above else value >= self.low) and (
+            self.high is None or value <= self.high
+        ):
+            return None
+        low = f"more than {self.low:g}" if self.above else f"at least {self.low:g}"
+        high = f" and at most {self.high:,g}" if self.high is not None else ""
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{where}: expected {low}{high}{unit}, got {value:g}"
+
+
+HOURS = Bound(0, 24 * 365, above=True, unit="hours")
+# Every number a config may hold, by key (in every section, the connectors' tables too): a negative or zero
+# clock silently breaks the SLA or polls without pause, and X charges per call.
+BOUNDS: dict[str, Bound] = {
+    "max_age_hours": HOURS,
+    "acknowledge_hours": HOURS,
+    "inquiry_hours": HOURS,
+    "follow_up_every_hours": HOURS,
+    "targets": HOURS,
+    "remind_before_hours": Bound(0, 24 * 7, unit="hours"),
+    "retrain_every_hours": Bound(0, 24 * 365, unit="hours (0 = never)"),
+    "backfill_hours": Bound(0, 24 * 365, unit="hours"),
+    "follow_ups": Bound(0, 10),
+    "credentials_warn_days": Bound(0, 365, unit="days"),
+    "min_labels": Bound(10),
+    "holdout": Bound(0.05, 0.5),
+    "interval_seconds": Bound(1, 86_400, unit="seconds"),
+    "timeout_seconds": Bound(0, 600, above=True, unit="seconds"),
+    "page_size": Bound(1, 1000),
+    "max_pages": Bound(1, 1000),
+    "hits_per_page": Bound(1, 1000),
+    "guild_id": Bound(0),
+    "channel_id": Bound(0),
+}
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_PHONE = re.compile(r"\+?[\d\s().\-/]+")
+
+
+def _url_problem(where: str, value: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme in schemes and parts.netloc and " " not in value:
+        return None
+    return f"{where}: expected an address like {schemes[-1]}://example.com, got {value!r}"
+
+
+def _address_problem(key: str, where: str, value: str) -> str | None:
+    """A message when ``value`` of an address key (email, phone, URL) is not one; empty means unset."""
+    if not value:
+        return None
+    if key == "contact_email" and not _EMAIL.fullmatch(value):
+        return f"{where}: expected an email address like care@example.com, got {value!r}"
+    if key == "contact_phone" and not (_PHONE.fullmatch(value) and sum(c.isdigit() for c in value) >= 5):
+        return f"{where}: expected a phone number like +31 20 123 4567, got {value!r}"
+    if key in ("contact_url", "base_url", "rss_base_url", "api_base"):
+        return _url_problem(where, value)
+    if key == "gateway_url":
+        return _url_problem(where, value, ("ws", "wss"))
+    return None
+
+
+def range_problems(key: str, where: str, value: Any) -> list[str]:
+    """The range and format problems of one converted value (numbers by ``BOUNDS``, addresses by their key)."""
+    bound = BOUNDS.get(key)
+    if bound is not None:
+        if isinstance(value, dict):
+            return [p for k, v in value.items() if (p := bound.problem(f"{where}.{k}", v))]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return [p] if (p := bound.problem(where, value)) else []
+    if isinstance(value, str):
+        return [p] if (p := _address_problem(key, where, value)) else []
+    return []
 
 
 @dataclass(kw_only=True)
@@ -143,14 +230,6 @@ class TriageSettings:
                     f"{path}.encoder: expected a sentence-transformers model folder with {', '.join(NEEDED)}"
                     f" (`make encoder` unpacks one into models/), got {self.encoder!r}: missing {', '.join(missing)}"
                 )
-        if self.retrain_every_hours < 0:
-            out.append(
-                f"{path}.retrain_every_hours: expected 0 (never) or more, got {self.retrain_every_hours}"
-            )
-        if self.min_labels < 10:
-            out.append(f"{path}.min_labels: expected at least 10, got {self.min_labels}")
-        if not 0.05 <= self.holdout <= 0.5:
-            out.append(f"{path}.holdout: expected a share between 0.05 and 0.5, got {self.holdout}")
         return out
 
 
@@ -166,10 +245,6 @@ class ReportSettings:
 
     def problems(self, path: str) -> list[str]:
         out = []
-        if self.credentials_warn_days < 0:
-            out.append(
-                f"{path}.credentials_warn_days: expected 0 or more days, got {self.credentials_warn_days}"
-            )
         if self.day.lower() not in WEEKDAYS:
             out.append(f"{path}.day: expected a weekday name like 'monday', got {self.day!r}")
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.time):
@@ -232,6 +307,58 @@ class Config:
         return self.path.parent / p
 
 
+SHIPPED = Path(__file__).resolve().parent.parent / "config.toml"
+_TABLE = re.compile(r"^\[([^\]]+)\]\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Starter:
+    """A first configuration: the shipped file's text with only the named connectors, enabled."""
+
+    text: str
+    # The environment variables its enabled parts read their secrets from: (variable, where it is used).
+    secrets: list[tuple[str, str]]
+    optional: list[tuple[str, str]]
+
+
+def starter_config(shipped: str, connectors: list[str]) -> Starter:
+    """The shipped config's text (every comment kept) with the ``connectors`` enabled and the other connectors left
+    out; raise ``ConfigError`` for a name that is not a connector."""
+    unknown = [n for n in connectors if n not in REGISTRY]
+    if unknown:
+        raise ConfigError(
+            [
+                f"{n}: unknown connector{_did_you_mean(n, REGISTRY)}; expected some of {', '.join(sorted(REGISTRY))}"
+                for n in unknown
+            ]
+        )
+    out: list[str] = []
+    table = ""
+    for line in shipped.splitlines(keepends=True):
+        if m := _TABLE.match(line):
+            table = m.group(1).strip()
+        name = table.removeprefix("connectors.") if table.startswith("connectors.") else None
+        if name is not None and name not in connectors:
+            continue
+        if name is not None and re.match(r"enabled\s*=", line):
+            line = "enabled = true\n"
+        out.append(line)
+    text = "".join(out).rstrip() + "\n"
+    data = tomllib.loads(text)
+    secrets = [
+        (value["env"], f"connectors.{name}.{key}")
+        for name in connectors
+        for key, value in data["connectors"][name].items()
+        if isinstance(value, dict) and set(value) == {"env"}
+    ]
+    optional = [
+        (value["env"], f"discord.{key} (when discord is enabled)")
+        for key, value in data.get("discord", {}).items()
+        if isinstance(value, dict) and set(value) == {"env"}
+    ]
+    return Starter(text=text, secrets=secrets, optional=optional)
+
+
 def load_config(path: str | Path, *, check_env: bool = True) -> Config:
     """Read and validate ``path``; raise ``ConfigError`` listing every problem."""
     path = Path(path)
@@ -260,10 +387,6 @@ def load_config(path: str | Path, *, check_env: bool = True) -> Config:
         )
     config = parse_config(data, check_env=check_env)
     config.path = path.resolve()
-    if config.templates.path:
-        from responders.compose import load_templates
-
-        load_templates(config.resolve(config.templates.path))  # raises ConfigError naming every problem
     return config
 
 
@@ -272,14 +395,17 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
     problems: list[str] = []
     connectors_data = data.get("connectors", {})
     rest = {k: v for k, v in data.items() if k != "connectors"}
-    config = bind(Config, rest, "", problems, skip={"connectors", "path"})
+    config = bind(Config, rest, "", problems, skip={"connectors", "path"}, also={"connectors"})
     if not isinstance(connectors_data, dict):
         problems.append("connectors: expected a table of [connectors.<name>] tables")
         connectors_data = {}
     for name, section in connectors_data.items():
         where = f"connectors.{name}"
         if name not in REGISTRY:
-            problems.append(f"{where}: unknown connector; expected one of {', '.join(sorted(REGISTRY))}")
+            problems.append(
+                f"{where}: unknown connector{_did_you_mean(name, REGISTRY)}; expected one of "
+                f"{', '.join(sorted(REGISTRY))}"
+            )
             continue
         if not isinstance(section, dict):
             problems.append(f"{where}: expected a table")
@@ -308,8 +434,24 @@ def missing_secrets(settings: Any, where: str) -> list[str]:
     return out
 
 
-def bind(cls: type, data: Any, path: str, problems: list[str], *, skip: set[str] = frozenset()) -> Any:
-    """Build dataclass ``cls`` from ``data``, appending a message to ``problems`` for each bad key."""
+def _did_you_mean(key: str, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def bind(
+    cls: type,
+    data: Any,
+    path: str,
+    problems: list[str],
+    *,
+    skip: set[str] = frozenset(),
+    also: set[str] = frozenset(),
+) -> Any:
+    """Build dataclass ``cls`` from ``data``, appending a message to ``problems`` for each bad key.
+
+    ``skip`` names fields not read from ``data``; ``also`` names keys handled by the caller (valid, not bound).
+    """
     if not isinstance(data, dict):
         problems.append(f"{path or 'top level'}: expected a table, got {type_name(data)}")
         return cls()
@@ -319,12 +461,17 @@ def bind(cls: type, data: Any, path: str, problems: list[str], *, skip: set[str]
     for key, value in data.items():
         where = f"{path}.{key}" if path else key
         if key not in fields:
-            known = ", ".join(sorted(fields))
-            problems.append(f"{where}: unknown key; expected one of {known}")
+            known = sorted(set(fields) | also)
+            problems.append(
+                f"{where}: unknown key{_did_you_mean(key, known)}; expected one of {', '.join(known)}"
+            )
             continue
         ok, converted = convert(hints[key], value, where, problems)
         if ok:
-            values[key] = converted
+            found = range_problems(key, where, converted)
+            problems.extend(found)
+            if not found:
+                values[key] = converted
     obj = cls(**values)
     check = getattr(obj, "problems", None)
     if callable(check) and not problems_for(path, problems):

@@ -249,6 +249,22 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
             pipeline.sweep()
         summarise(store, fakes, console, db_path, out)
         console.print(f"discord: {len(discord.messages())} message(s), {len(discord.edits())} card update(s)")
+        from zoneinfo import ZoneInfo
+
+        from bot import report
+        from bot.terminal import command_name
+
+        tz = ZoneInfo(config.brand.timezone)
+        week = report.week_of(clock.now().astimezone(tz).date(), tz).label
+        _, paths = report.make_report(store, config, now=clock.now(), week=week, folder=out / "reports")
+        console.print(
+            f"the demo week's report ({week}): " + ", ".join(map(str, paths)), markup=False, soft_wrap=True
+        )
+        console.print(
+            f"look around: {command_name()} -c {out / 'config.toml'} cases   (or: queue --all, case C-00001)",
+            markup=False,
+            soft_wrap=True,
+        )
     finally:
         pipeline.close()
         approval.stop()
@@ -278,4 +294,3 @@ def summarise(
     console.print(f"on the simulated platforms: {replies} public replies, {messages} private messages")
     console.print(f"cases open: {counts['open_cases']}")
     console.print(f"database: {db_path}")
-    console.print(f"look around: mentionbot -c {out / 'config.toml'} cases   (or: queue --all, case C-00001)")

@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
+from bot.terminal import console
 
-def _current_triager(obj: Any, *, need_store: bool = False):
+
+def _current_triager(obj: Any, *, need_store: bool = False, create: bool = False):
     """The live triager: the configured store's active model, or the cold-start rules without a config file."""
     from bot.triage import Triager
 
@@ -19,7 +21,9 @@ def _current_triager(obj: Any, *, need_store: bool = False):
             raise click.ClickException(f"no configuration at {obj.config_path if obj else 'config.toml'}")
         return Triager(), None
     config = obj.config()
-    store = obj.store()
+    if not need_store and not obj.db_path().exists():
+        return Triager(languages=tuple(config.brand.languages)), None
+    store = obj.store(create=create)
     return Triager.from_store(store, languages=tuple(config.brand.languages)), store
 
 
@@ -46,8 +50,8 @@ def _load(path: str):
 @click.pass_obj
 def triage_command(obj: Any, text: str, rating: int | None, as_json: bool) -> None:
     """The intent, urgency, scores and reasons for one TEXT."""
-    from bot.cli import console
-
+    if not text.strip():
+        raise click.UsageError("TEXT is empty: give the text of a post to triage")
     triager, _ = _current_triager(obj)
     t = triager.triage_text(text, rating=rating)
     if as_json:
@@ -86,8 +90,6 @@ def model() -> None:
 
 
 def _print_scores(title: str, s: dict[str, Any]) -> None:
-    from bot.cli import console
-
     console.print(
         f"{title}: macro-F1 {s['macro_f1']:.3f}  accuracy {s['accuracy']:.3f}  n {s['n']}", markup=False
     )
@@ -140,12 +142,11 @@ def eval_command(obj: Any, labels_path: str, train_path: str | None, as_json: bo
 @click.pass_obj
 def train_command(obj: Any, labels_path: str | None) -> None:
     """Train from the database's labels (plus --labels), report held-back scores, activate only if better."""
-    from bot.cli import console
     from bot.encoder import EncoderError
     from bot.triage import retrain
 
     extra = _load(labels_path) if labels_path else []
-    _, store = _current_triager(obj, need_store=True)
+    _, store = _current_triager(obj, need_store=True, create=True)
     try:
         settings = obj.config().triage
         result = retrain(
@@ -171,8 +172,6 @@ def train_command(obj: Any, labels_path: str | None) -> None:
 @click.pass_obj
 def list_command(obj: Any) -> None:
     """The stored models, their scores and which one is active."""
-    from bot.cli import console
-
     _, store = _current_triager(obj, need_store=True)
     rows = store.models()
     if not rows:
@@ -196,7 +195,6 @@ def list_command(obj: Any) -> None:
 @click.pass_obj
 def backtest_command(obj: Any, candidate: str, limit: int | None) -> None:
     """Re-run triage over stored mentions with a candidate and show what would change."""
-    from bot.cli import console
     from bot.complaints import ComplaintModel
     from bot.triage import Triager, backtest
 

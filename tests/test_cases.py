@@ -234,7 +234,7 @@ def test_plan_advance_resolve_and_cases_due_from_the_command_line(tmp_path, fake
         config, "plan", fresh.ref, "--do", "send a replacement", "--by", "+2h", "--as", "alice"
     )
     assert (
-        f"{fresh.ref}: open · stage find_solution · owner alice · next: alice will send a replacement"
+        f"{fresh.ref}: open · stage find solution · owner alice · next: alice will send a replacement, due in 2 h"
         in planned.stdout
     )
     assert fresh.ref in cli(config, "cases", "--due").stdout  # its action is due within the window
@@ -257,7 +257,7 @@ def test_plan_advance_resolve_and_cases_due_from_the_command_line(tmp_path, fake
     assert "closed" in history
 
     advanced = cli(config, "advance", late.ref, "--as", "carol")
-    assert "stage thank_you · owner carol" in advanced.stdout
+    assert "stage thank you · owner carol" in advanced.stdout
 
 
 def cli(config, *args, check=True):
