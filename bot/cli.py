@@ -16,6 +16,7 @@ from rich.table import Table
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, ConnectorError, StoreError
+from bot.escape import terminal as shown
 
 # Piped output (scripts, tests, logs) gets wide lines instead of tables squeezed to 80 columns.
 _WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200))
@@ -150,7 +151,7 @@ def check(ctx: Context, offline: bool) -> None:
             console.print(f"  {name}: {connector.check()}", markup=False)
         except (ConnectorError, Exception) as exc:  # report every platform, whatever went wrong
             failed = True
-            console.print(f"  [red]{name}: {exc}[/red]")
+            console.print(f"  [red]{name}: {shown(str(exc))}[/red]")
             continue
         expiry = connector.credential_expiry()
         if expiry:
@@ -207,23 +208,23 @@ def status(ctx: Context) -> None:
         if run.get("error") and name not in paused:
             result += f" ({run['error'][:60]})"
         table.add_row(
-            name,
+            shown(name),
             "yes" if settings and settings.enabled else "no",
             f"{settings.interval_seconds}s" if settings else "-",
             when(run.get("started_at")),
-            result,
+            shown(result),
             when(run.get("last_ok")),
-            f"[red]{cred.text}[/red]" if cred.warn else cred.text,
+            f"[red]{shown(cred.text)}[/red]" if cred.warn else shown(cred.text),
             str(calls[name]) if name in calls else "-",
         )
     console.print(table)
     for warning in warnings:
-        console.print(f"[red]{warning}[/red]")
+        console.print(f"[red]{shown(warning)}[/red]")
     counts = store.counts()
     due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
     console.print(
         f"queue: {counts.get('awaiting', 0)} drafts awaiting approval, {counts.get('outbox', 0)} posts waiting "
-        f"in the outbox"
+        f"in the outbox" + _dry_run_note(counts)
     )
     console.print(
         f"cases: {counts.get('open_cases', 0)} open, {due['overdue']} overdue, {due['due_soon']} due within "
@@ -258,18 +259,34 @@ def queue(ctx: Context, show_all: bool) -> None:
     store = ctx.store()
     drafts = store.drafts() if show_all else store.drafts("awaiting")
     if not drafts:
-        console.print("Nothing awaits approval.")
+        console.print("Nothing awaits approval." + _dry_run_note(store.counts()))
         return
     table = Table("id", "state", "platform", "intent", "author", "post", "draft", "notes", show_lines=True)
     for d in drafts:
         m = store.mention(d.platform, d.mention_id)
-        notes = [*d.problems, *(f"tone: {f}" for f in d.findings)]
+        notes = [*d.problems, *(f"tone: {f}" for f in d.findings), *d.notes]
         if d.route == "manual":
             notes.insert(0, "reply by hand")
+        state = "dry run: not posted" if d.state == "dry_run" else d.state
         table.add_row(
-            str(d.id), d.state, d.platform, d.intent, m.author.handle, m.text[:140], d.text, "\n".join(notes)
+            str(d.id),
+            state,
+            shown(d.platform),
+            d.intent,
+            shown(m.author.handle),
+            shown(m.text[:140]),
+            shown(d.text),
+            shown("\n".join(notes)),
         )
     console.print(table)
+    if not show_all and (note := _dry_run_note(store.counts())):
+        console.print(note.removeprefix("; ").capitalize())
+
+
+def _dry_run_note(counts: dict[str, int]) -> str:
+    """What a dry run left behind: replies recorded but never posted (their cases still wait for an answer)."""
+    n = counts.get("dry_run", 0)
+    return f"; {n} repl{'y' if n == 1 else 'ies'} only recorded in a dry run, not posted" if n else ""
 
 
 def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:
@@ -279,7 +296,7 @@ def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:
     try:
         draft = fn(store, draft_id, now=ctx.clock.now(), **kwargs)
     except (DecisionError, StoreError) as exc:
-        err.print(f"[red]refused:[/red] {exc}", markup=True)
+        err.print(f"[red]refused:[/red] {shown(str(exc))}", markup=True)
         sys.exit(1)
     where = "queued for posting" if draft.state == "approved" else draft.state
     console.print(f"draft {draft.id}: {where}")
@@ -294,7 +311,8 @@ def approve(ctx: Context, draft_id: int, actor: str, override_reason: str | None
     """Approve draft DRAFT_ID as it is; the daemon posts it exactly once."""
     from bot import decisions
 
-    decide(decisions.approve, ctx, draft_id, actor=actor, override_reason=override_reason)
+    brand = ctx.config().brand
+    decide(decisions.approve, ctx, draft_id, actor=actor, override_reason=override_reason, brand=brand)
 
 
 @cli.command()
@@ -307,7 +325,10 @@ def edit(ctx: Context, draft_id: int, text: str, actor: str, override_reason: st
     """Replace draft DRAFT_ID's text (checked by the tone guard) and approve it."""
     from bot import decisions
 
-    decide(decisions.edit, ctx, draft_id, actor=actor, text=text, override_reason=override_reason)
+    brand = ctx.config().brand
+    decide(
+        decisions.edit, ctx, draft_id, actor=actor, text=text, override_reason=override_reason, brand=brand
+    )
 
 
 @cli.command()
@@ -364,15 +385,15 @@ def cases(ctx: Context, due: bool, closed: bool) -> None:
         overdue = c.acknowledged_at is None and c.due_at <= ctx.clock.now()
         table.add_row(
             c.ref,
-            c.platform,
-            c.author_handle,
+            shown(c.platform),
+            shown(c.author_handle),
             c.intent,
             c.stage,
-            c.owner or "unassigned",
+            shown(c.owner or "unassigned"),
             f"{'[red]' if overdue else ''}{c.due_at:%Y-%m-%d %H:%M}Z",
             _t(c.acknowledged_at),
             _t(c.contacted_at),
-            f"{c.action} by {_t(c.action_due)}" if c.action else "-",
+            f"{shown(c.action)} by {_t(c.action_due)}" if c.action else "-",
         )
     console.print(table)
 
@@ -390,24 +411,28 @@ def case(ctx: Context, ref: str) -> None:
     try:
         c = store.case_by_ref(ref)
     except StoreError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{shown(str(exc))}[/red]")
         sys.exit(1)
     m = store.mention(c.platform, c.mention_id)
     console.print(
-        f"[bold]{c.ref}[/bold] {c.intent} · {c.status} · stage {c.stage} · owner {c.owner or 'unassigned'}"
+        f"[bold]{c.ref}[/bold] {c.intent} · {c.status} · stage {c.stage} · owner {shown(c.owner or 'unassigned')}"
     )
-    console.print(f"customer: {c.author_name} ({c.platform}:{c.author_handle})  post: {m.url}")
+    console.print(
+        f"customer: {shown(c.author_name)} ({shown(c.platform)}:{shown(c.author_handle)})  post: {shown(m.url)}"
+    )
     console.print(
         f"opened {c.opened_at:%Y-%m-%d %H:%M}Z · due {c.due_at:%Y-%m-%d %H:%M}Z · "
         f"acknowledged {_t(c.acknowledged_at)} · contacted {_t(c.contacted_at)} · "
         f"customer replied {_t(c.customer_replied_at)} · follow-ups {c.follow_ups}"
     )
     if c.action:
-        console.print(f"next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}")
-    console.print(f"post: {m.text}", markup=False)
+        console.print(
+            f"next: {shown(c.action_owner or c.owner)} will {shown(c.action)} by {_t(c.action_due)}"
+        )
+    console.print(f"post: {shown(m.text)}")
     table = Table("when", "who", "what", "note")
     for e in store.case_events(c.id):
-        table.add_row(e["at"], e["actor"], e["kind"], e["note"] or "")
+        table.add_row(e["at"], shown(e["actor"]), e["kind"], shown(e["note"] or ""))
     console.print(table)
 
 
@@ -607,9 +632,9 @@ def _case_change(ctx: Context, ref: str, change) -> None:
     except (case_moves.CaseError, StoreError) as exc:
         err.print(f"[red]refused:[/red] {exc}")
         sys.exit(1)
-    line = f"{c.ref}: {c.status} · stage {c.stage} · owner {c.owner or 'unassigned'}"
+    line = f"{c.ref}: {c.status} · stage {c.stage} · owner {shown(c.owner or 'unassigned')}"
     if c.action and c.status == "open":
-        line += f" · next: {c.action_owner or c.owner} will {c.action} by {_t(c.action_due)}"
+        line += f" · next: {shown(c.action_owner or c.owner)} will {shown(c.action)} by {_t(c.action_due)}"
     console.print(line)
 
 
