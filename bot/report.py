@@ -633,8 +633,9 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
         notes.append(f"{waiting} drafted replies to this week's posts are not posted yet.")
     if dry := report.drafts.get("dry_run", 0):
         notes.append(
-            f"{dry} approved replies to this week's posts were only recorded in a dry run (dry_run = true): "
-            "they were not posted, and their cases count as unanswered."
+            f"{dry} approved {'reply' if dry == 1 else 'replies'} to this week's posts "
+            f"{'was' if dry == 1 else 'were'} only recorded in a dry run (dry_run = true): nothing was posted, "
+            "and the cases count as unanswered."
         )
     out.append(("Response times", notes, timing_rows, ""))
 

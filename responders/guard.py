@@ -55,7 +55,7 @@ def _not_a_name(word: str) -> str | None:
         return "it is a link"
     if "@" in word:
         return "it has an @-handle or an address"
-    if regex.search(r"[<>\[\]{}`*_|]", word):
+    if regex.search(r"[<>\[\]{}`]", word):
         return "it has markup"
     if regex.search(r"\d", word):
         return "it has digits"

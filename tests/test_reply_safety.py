@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import decisions
+from bot import report as weekly
 from bot.config import BrandSettings, parse_config
 from bot.models import Author
 from bot.pipeline import Pipeline
@@ -248,6 +250,12 @@ def test_a_dry_run_is_recorded_as_one_and_advances_no_case(tmp_path, fake, clock
     assert [e["kind"] for e in store.case_events(case.id)].count("dry_run") == 2
     assert store.counts()["dry_run"] == 1 and store.counts()["posted"] == 0
     assert store.due_counts(now=case.due_at, soon=case.due_at)["overdue"] == 1  # still waits for an answer
+    tz = ZoneInfo(pipeline.config.brand.timezone)
+    report = weekly.build(
+        store, pipeline.config, week=weekly.week_of(clock.now().date(), tz), now=clock.now()
+    )
+    assert report.reply.answered == 0 and report.contact.answered == 0
+    assert "1 approved reply to this week's posts was only recorded in a dry run" in weekly.markdown(report)
     pipeline.close()
 
 
