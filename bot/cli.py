@@ -23,6 +23,7 @@ from bot.cases import stage_name
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
+from bot.escape import terminal as shown
 from bot.models import Case
 from bot.terminal import command_name, console, due, err, local, span, zone
 
@@ -511,7 +512,7 @@ def queue(
     rows = []
     for d in drafts:
         m = store.mention(d.platform, d.mention_id)
-        notes = [*d.problems, *(f"tone: {f}" for f in d.findings)]
+        notes = [*d.problems, *(f"tone: {f}" for f in d.findings), *d.notes]
         if d.route == "manual":
             notes.insert(0, "reply by hand")
         rows.append((d, m, notes))
@@ -571,7 +572,7 @@ def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:
     try:
         draft = fn(store, draft_id, now=ctx.clock.now(), **kwargs)
     except (DecisionError, StoreError) as exc:
-        err.print(f"[red]refused:[/red] {exc}", markup=True)
+        err.print(f"[red]refused:[/red] {shown(str(exc))}", markup=True)
         sys.exit(1)
     console.print(f"draft {draft.id}: {stored(fn.__name__, draft, kwargs)}", markup=False)
 
@@ -606,7 +607,8 @@ def approve(ctx: Context, draft_id: int, actor: str, override_reason: str | None
     """Approve draft DRAFT_ID as it is; the daemon posts it exactly once."""
     from bot import decisions
 
-    decide(decisions.approve, ctx, draft_id, actor=actor, override_reason=override_reason)
+    brand = ctx.config().brand
+    decide(decisions.approve, ctx, draft_id, actor=actor, override_reason=override_reason, brand=brand)
 
 
 @cli.command()
@@ -619,7 +621,10 @@ def edit(ctx: Context, draft_id: int, text: str, actor: str, override_reason: st
     """Replace draft DRAFT_ID's text (checked by the tone guard) and approve it."""
     from bot import decisions
 
-    decide(decisions.edit, ctx, draft_id, actor=actor, text=text, override_reason=override_reason)
+    brand = ctx.config().brand
+    decide(
+        decisions.edit, ctx, draft_id, actor=actor, text=text, override_reason=override_reason, brand=brand
+    )
 
 
 @cli.command()
@@ -724,7 +729,7 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
     try:
         c = store.case_by_ref(ref)
     except StoreError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{shown(str(exc))}[/red]")
         sys.exit(1)
     m = store.mention(c.platform, c.mention_id)
     if as_json:

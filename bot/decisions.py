@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from bot.config import BrandSettings
 from bot.errors import MentionbotError
 from bot.models import Case, Draft
 from bot.store import Store
-from responders import tone
+from responders import guard, tone
 from responders.compose import rule_problems
 
 PENDING = ("awaiting",)
@@ -42,12 +43,21 @@ def approve(
     now: datetime,
     text: str | None = None,
     override_reason: str | None = None,
+    brand: BrandSettings | None = None,
 ) -> Draft:
-    """Approve a draft (optionally with new text) and queue it for posting exactly once."""
+    """Approve a draft (optionally with new text) and queue it for posting exactly once.
+
+    ``brand`` gives the contact routes a reply may link to; without it the final check lets no link or address
+    through.
+    """
     draft = _pending(store, draft_id)
     final = draft.text if text is None else text
     mention = store.mention(draft.platform, draft.mention_id)
-    findings = [str(f) for f in tone.check(final, ignore=(mention.author.name,))]
+    # No reason overrides the final check: what it refuses would put a stranger's words in the brand's mouth.
+    refused = guard.check(final, brand=brand or BrandSettings(), handles=(mention.author.handle,))
+    if refused:
+        raise DecisionError("the final check refused this reply: " + "; ".join(refused))
+    findings = [str(f) for f in tone.check(final, ignore=(guard.greeting(mention.author).name,))]
     if findings and not override_reason:
         raise DecisionError(
             "the tone guard found: "
@@ -101,10 +111,19 @@ def approve(
 
 
 def edit(
-    store: Store, draft_id: int, *, actor: str, now: datetime, text: str, override_reason: str | None = None
+    store: Store,
+    draft_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    text: str,
+    override_reason: str | None = None,
+    brand: BrandSettings | None = None,
 ) -> Draft:
     """Replace a draft's text and approve it (an edit is an approval of the new words)."""
-    return approve(store, draft_id, actor=actor, now=now, text=text, override_reason=override_reason)
+    return approve(
+        store, draft_id, actor=actor, now=now, text=text, override_reason=override_reason, brand=brand
+    )
 
 
 def reject(store: Store, draft_id: int, *, actor: str, now: datetime, reason: str) -> Draft:

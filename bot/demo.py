@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from bot import decisions
 from bot.clock import SystemClock
-from bot.config import parse_config
+from bot.config import BrandSettings, parse_config
 from bot.pipeline import Pipeline, PollResult
 from bot.private import private_folder
 from bot.store import Store
@@ -126,7 +126,9 @@ class Narrator:
         self.console.print(f"[red]{connector} paused: {escape(error)}[/red]")
 
 
-def simulated_manager(store: Store, console: Console, *, now, discord: Any = None) -> None:
+def simulated_manager(
+    store: Store, console: Console, *, now, discord: Any = None, brand: BrandSettings | None = None
+) -> None:
     """Decide on every draft awaiting approval, as a careful manager would: by clicking the card's buttons in the
     fake Discord when ``discord`` (a ``FakeDiscord``) is given, else with the decision functions directly."""
     for draft in store.drafts("awaiting"):
@@ -143,7 +145,7 @@ def simulated_manager(store: Store, console: Console, *, now, discord: Any = Non
         elif reason:
             decisions.reject(store, draft.id, actor=MANAGER, now=now, reason=reason)
         else:
-            decisions.approve(store, draft.id, actor=MANAGER, now=now)
+            decisions.approve(store, draft.id, actor=MANAGER, now=now, brand=brand)
         decided = store.draft(draft.id)
         if decided.state == "rejected":
             console.print(f"  manager rejects #{draft.id}: {said}")
@@ -243,7 +245,7 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
             for name in pipeline.connectors:
                 pipeline.poll(name)
             console.rule(f"cycle {cycle + 1}: the manager decides, the outbox posts")
-            simulated_manager(store, console, now=clock.now(), discord=discord)
+            simulated_manager(store, console, now=clock.now(), discord=discord, brand=config.brand)
             while pipeline.post():
                 pass
             pipeline.sweep()

@@ -200,7 +200,7 @@ class Triage:
 
 
 DraftState = Literal[
-    "awaiting", "approved", "posting", "posted", "manual", "failed", "rejected", "team_replied"
+    "awaiting", "approved", "posting", "posted", "manual", "failed", "rejected", "team_replied", "dry_run"
 ]
 
 
@@ -225,6 +225,7 @@ class Draft:
     posted_id: str | None = None
     error: str | None = None
     case_id: int | None = None
+    notes: tuple[str, ...] = ()  # for the manager, not blocking (why the person's name was left out)
 
 
 @dataclass(frozen=True, slots=True)

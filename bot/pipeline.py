@@ -87,7 +87,12 @@ class Pipeline:
         self.triager = triager or Triager.from_store(store, languages=tuple(config.brand.languages))
         self.on_event = on_event or (lambda kind, **data: None)
         self.outbox = Outbox(
-            store, self.connectors, clock=self.clock, dry_run=config.dry_run, on_settled=self._settled
+            store,
+            self.connectors,
+            clock=self.clock,
+            dry_run=config.dry_run,
+            on_settled=self._settled,
+            brand=config.brand,
         )
         self.templates = compose.load_templates(
             config.resolve(config.templates.path) if config.templates.path else None
@@ -409,6 +414,7 @@ class Pipeline:
             findings=draft_text.findings,
             problems=problems,
             case_id=case.id if case else None,
+            notes=draft_text.notes,
         )
         if draft is None:
             return
@@ -419,7 +425,10 @@ class Pipeline:
             and draft.route == "reply"
         ):
             self.on_event(
-                "approved", draft=decisions.approve(self.store, draft.id, actor="auto-policy", now=now)
+                "approved",
+                draft=decisions.approve(
+                    self.store, draft.id, actor="auto-policy", now=now, brand=self.config.brand
+                ),
             )
 
     def private_replies(self, name: str) -> int:

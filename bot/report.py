@@ -8,7 +8,6 @@ result renders as Markdown and as one self-contained HTML page with its charts e
 from __future__ import annotations
 
 import base64
-import html
 import io
 import itertools
 import logging
@@ -21,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot import escape
 from bot.child import in_child_process
 from bot.config import WEEKDAYS, Config, ReportSettings
 from bot.models import CredentialExpiry
@@ -632,6 +632,12 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
     ]
     if waiting:
         notes.append(f"{waiting} drafted replies to this week's posts are not posted yet.")
+    if dry := report.drafts.get("dry_run", 0):
+        notes.append(
+            f"{dry} approved {'reply' if dry == 1 else 'replies'} to this week's posts "
+            f"{'was' if dry == 1 else 'were'} only recorded in a dry run (dry_run = true): nothing was posted, "
+            "and the cases count as unanswered."
+        )
     out.append(("Response times", notes, timing_rows, ""))
 
     c = report.cases
@@ -793,7 +799,8 @@ def markdown(report: Report, *, images: dict[str, str] | None = None) -> str:
 
 
 def md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """One table cell: outside text (names, posts, platforms, errors) is literal Markdown, one line."""
+    return escape.markdown(text)
 
 
 STYLE = """
@@ -807,7 +814,7 @@ footer{color:#777;font-size:.85em;margin-top:2em}
 
 def to_html(report: Report, pngs: dict[str, bytes]) -> str:
     """The report as one self-contained HTML page, its charts embedded as PNG data."""
-    e = html.escape
+    e = escape.html
     title = f"{report.brand} — weekly mentions report, {report.week.title()}"
     parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{e(title)}</title>"]
     parts.append(f"<style>{STYLE}</style><body><h1>{e(title)}</h1>")

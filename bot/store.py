@@ -306,6 +306,39 @@ def m009_untrusted(db: Database) -> None:
     db["mentions"].add_column("edited", int)
 
 
+@migrations()
+def m010_dry_run(db: Database) -> None:
+    # A dry run used to settle its drafts as "posted" and stamp their cases acknowledged and contacted although
+    # nothing was sent: after a trial run, real complaints looked handled. Such records say "dry run" now, and the
+    # open cases they touched are back to unanswered (their history keeps the dry run as its own event).
+    db.execute(
+        "update drafts set state = 'dry_run' where state = 'posted' and posted_id is null and id in "
+        "(select draft_id from outbox where kind = 'reply' and state = 'dry_run' and draft_id is not null)"
+    )
+    db.execute("update outbox set sent_at = null where state = 'dry_run'")
+    for field, kind, note in (
+        ("acknowledged_at", "acknowledged", "reply recorded (dry run)"),
+        ("contacted_at", "contacted", "message recorded (dry run)"),
+    ):
+        db.execute(
+            f"update cases set {field} = null where status = 'open' and id in "
+            "(select case_id from case_events where kind = ? and note = ?)",
+            [kind, note],
+        )
+        db.execute("update case_events set kind = 'dry_run' where kind = ? and note = ?", [kind, note])
+    db.execute(
+        "update cases set stage = 'contact' where status = 'open' and stage = 'what_happened' "
+        "and contacted_at is null and customer_replied_at is null "
+        "and id in (select case_id from case_events where kind = 'dry_run')"
+    )
+
+
+@migrations()
+def m011_draft_notes(db: Database) -> None:
+    # What the manager should know about a draft without it blocking approval: why the name was left out.
+    db["drafts"].add_column("notes", str)
+
+
 _INSERT_CHUNK = 500  # rows per INSERT: 19 columns each stays far below SQLite's 32,766 parameters
 
 
@@ -646,12 +679,14 @@ class Store:
         problems: Iterable[str] = (),
         actor: str = "mentionbot",
         case_id: int | None = None,
+        notes: Iterable[str] = (),
     ) -> Draft | None:
         """Create the draft awaiting approval; ``None`` when this mention already has one."""
         with self.write_transaction():
             cur = self.db.execute(
                 "insert into drafts (platform, mention_id, intent, text, state, template, route, "
-                "findings, problems, case_id, created_at, updated_at) values (?, ?, ?, ?, 'awaiting', ?, ?, ?, ?, ?, ?, ?) "
+                "findings, problems, notes, case_id, created_at, updated_at) "
+                "values (?, ?, ?, ?, 'awaiting', ?, ?, ?, ?, ?, ?, ?, ?) "
                 "on conflict (platform, mention_id) do nothing",
                 [
                     mention.platform,
@@ -662,6 +697,7 @@ class Store:
                     route,
                     json.dumps(list(findings)),
                     json.dumps(list(problems)),
+                    json.dumps(list(notes)),
                     case_id,
                     iso(now),
                     iso(now),
@@ -1228,6 +1264,7 @@ class Store:
             "(select count(*) from drafts where state = 'posted') as posted, "
             "(select count(*) from drafts where state = 'manual') as manual, "
             "(select count(*) from drafts where state = 'rejected') as rejected, "
+            "(select count(*) from drafts where state = 'dry_run') as dry_run, "
             "(select count(*) from outbox where state in ('pending', 'sending')) as outbox, "
             "(select count(*) from cases where status = 'open') as open_cases"
         )
@@ -1380,6 +1417,7 @@ def draft_from_row(row: dict[str, Any]) -> Draft:
         posted_id=row["posted_id"],
         error=row["error"],
         case_id=row["case_id"],
+        notes=tuple(json.loads(row.get("notes") or "[]")),
     )
 
 

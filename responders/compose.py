@@ -21,7 +21,7 @@ import regex
 from bot.config import BrandSettings
 from bot.errors import ConfigError
 from bot.models import Case, Mention, ReplyRules, Triage
-from responders import tone
+from responders import guard, tone
 
 SHIPPED = Path(__file__).with_name("templates.toml")
 TEMPLATE_NAMES = ("complaint", "inquiry", "praise", "advocate", "review_low", "review_high")
@@ -159,6 +159,7 @@ class Composed:
     findings: tuple[str, ...]
     problems: tuple[str, ...]
     advocate: bool = False
+    notes: tuple[str, ...] = ()  # for the manager, not blocking: e.g. why the person's name was left out
 
 
 def contact_route(brand: BrandSettings, rules: ReplyRules, *, private_message: bool = True) -> str:
@@ -214,8 +215,9 @@ def compose(
         return None
     key, template = (templates or shipped_templates()).get(name, mention.platform)
     contact = contact_route(brand, rules, private_message=case is not None)
+    greeting = guard.greeting(mention.author)
     values = {
-        "name": mention.author.name,
+        "name": greeting.name,
         "brand": brand.name,
         "contact": contact,
         "Contact": contact[:1].upper() + contact[1:],
@@ -225,15 +227,21 @@ def compose(
     last = [(used(f"{key}#{i}") if used else None) for i in range(len(template.variants))]
     order = sorted(range(len(template.variants)), key=lambda i: (-1 if last[i] is None else last[i], i))
     candidates = [(f"{key}#{i}", template.variants[i]) for i in order] + [(f"{key}#short", template.short)]
+    if not greeting.name:
+        candidates = [(label, guard.without_name(raw)) for label, raw in candidates]
     rendered = [(label, raw.format(**values)) for label, raw in candidates]
     label, text = next(((lb, t) for lb, t in rendered if not rule_problems(t, rules)), rendered[-1])
     return Composed(
         text=text,
         template=label,
         route="reply" if can_reply else "manual",
-        findings=tuple(str(f) for f in tone.check(text, ignore=(values["name"],))),
-        problems=tuple(rule_problems(text, rules)),
+        findings=tuple(str(f) for f in tone.check(text, ignore=(greeting.name,))),
+        problems=(
+            *rule_problems(text, rules),
+            *guard.check(text, brand=brand, handles=(mention.author.handle,)),
+        ),
         advocate=name == "advocate",
+        notes=(greeting.dropped,) if greeting.dropped else (),
     )
 
 
@@ -256,7 +264,7 @@ def grapheme_count(text: str) -> int:
 def private_opening(case: Case, mention: Mention, brand: BrandSettings) -> str:
     """The case's first private message: contact → thank you → what happened?"""
     return (
-        f"Hi {mention.author.name}, this is the {brand.name} care team about your post (case {case.ref}). "
+        f"{_hi(mention)}this is the {brand.name} care team about your post (case {case.ref}). "
         "Thank you for letting us know. Could you tell us what happened, and your order or account details, "
         "so we can find the right solution with you?"
     )
@@ -265,10 +273,19 @@ def private_opening(case: Case, mention: Mention, brand: BrandSettings) -> str:
 def private_follow_up(case: Case, mention: Mention, brand: BrandSettings, *, last: bool) -> str:
     """A private follow-up on an inquiry the customer has not answered yet (doctrine §3: up to three)."""
     return (
-        f"Hi {mention.author.name}, the {brand.name} care team again about your question (case {case.ref}). "
+        f"{_hi(mention)}the {brand.name} care team again about your question (case {case.ref}). "
         "We'd like to make sure you have everything you need: reply here whenever suits you and we'll pick it up."
         + (" This is our last check-in: whenever you need us, message us here." if last else "")
     )
+
+
+# What is left of a sentence when the name went out clumsily: "us, .", "Hi ,", a sentence begun in lower case.
+_NAMELESS_SLIPS = re.compile(r"\s[,.!?;:]|,\s*[,.!?;:]|^\W|^[a-z]")
+
+
+def _hi(mention: Mention) -> str:
+    name = guard.greeting(mention.author).name
+    return f"Hi {name}, " if name else "Hi, "
 
 
 def lint(templates: Templates, brand: BrandSettings, platforms: Mapping[str, ReplyRules]) -> list[str]:
@@ -282,6 +299,13 @@ def lint(templates: Templates, brand: BrandSettings, platforms: Mapping[str, Rep
             filled = text.format(**sample, contact=route, Contact=route[:1].upper() + route[1:])
             for finding in tone.check(filled):
                 out.append(f"{label}: {finding}")
+        # A reply to someone whose display name is not plainly a name greets without it.
+        route = min(routes)
+        nameless = guard.without_name(text).format(
+            **{**sample, "name": ""}, contact=route, Contact=route[:1].upper() + route[1:]
+        )
+        if "{name}" in text and (bad := _NAMELESS_SLIPS.search(nameless)):
+            out.append(f"{label}: reads badly without a name near {bad.group(0)!r}: {nameless!r}")
     for platform, rules in sorted(platforms.items()):
         private = contact_route(brand, rules)
         for name in TEMPLATE_NAMES:

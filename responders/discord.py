@@ -25,10 +25,11 @@ from discord import app_commands
 from bot import decisions
 from bot.child import in_child_process
 from bot.clock import Clock, SystemClock
+from bot.escape import visible
 from bot.models import Draft
 from bot.store import Store
 from connectors import rules_for
-from responders import tone
+from responders import guard, tone
 from responders.outbox import PAUSED
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,24 @@ def point_at(*, api_base: str | None, gateway_url: str | None) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-def quote(text: str) -> str:
-    """Customer text made inert: no markdown, no mentions."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+# Every character Discord's Markdown acts on: emphasis, code, spoilers, quotes, headings and subtext, lists,
+# masked links ("[" and "]"), and "<" which opens user, role, channel, emoji, timestamp and command mentions.
+_MARKDOWN = re.compile(r"[\\*_~|`>#\-\[\]<]")
+_PINGS = re.compile(r"@(?=everyone|here|[!&]?\d)", re.I)
+# A link Discord shows as what it is, inside "<…>" (which also keeps it from unfurling): http(s), no markup.
+_PLAIN_LINK = re.compile(r"https?://[^\s<>()\[\]`|\\\"']+")
+
+
+def quote(text: str, *, lines: bool = False) -> str:
+    """Outside text made inert for Discord: no Markdown, no mention or ping, no link in disguise, nothing invisible;
+    one line unless ``lines`` (a post's text)."""
+    text = _MARKDOWN.sub(lambda m: "\\" + m.group(0), visible(str(text), lines=lines))
+    return _PINGS.sub("@\u200b", text)
+
+
+def link(url: str) -> str:
+    """A URL from outside as a card shows it: a plain web link in ``<…>``, anything else as inert text."""
+    return f"<{url}>" if _PLAIN_LINK.fullmatch(url) else quote(url)
 
 
 def card_text(store: Store, draft: Draft, *, now: datetime, decision: str = "") -> str:
@@ -66,9 +82,9 @@ def card_text(store: Store, draft: Draft, *, now: datetime, decision: str = "") 
     mention = store.mention(draft.platform, draft.mention_id)
     triage = store.triage_for(draft.platform, draft.mention_id)
     lines = [
-        f"**{draft.platform}** · draft #{draft.id} · <{mention.url}>",
+        f"**{quote(draft.platform)}** · draft #{draft.id} · {link(mention.url)}",
         f"From: {quote(mention.author.display_name or mention.author.handle)} (@{quote(mention.author.handle)})",
-        "> " + quote(mention.text[:600]).replace("\n", "\n> "),
+        "> " + quote(mention.text[:600], lines=True).replace("\n", "\n> "),
     ]
     if triage:
         scores = ", ".join(f"{k} {v:.2f}" for k, v in sorted(triage.scores.items()))
@@ -78,9 +94,11 @@ def card_text(store: Store, draft: Draft, *, now: datetime, decision: str = "") 
         )
         if triage.reasons:
             lines.append("Why: " + quote("; ".join(triage.reasons)))
-    lines.append("Reply:\n```\n" + draft.text.replace("```", "'''") + "\n```")
-    findings = tone.check(draft.text, ignore=(mention.author.name,))
+    lines.append("Reply:\n```\n" + visible(draft.text).replace("```", "'''") + "\n```")
+    findings = tone.check(draft.text, ignore=(guard.greeting(mention.author).name,))
     lines.append("Tone guard: " + ("; ".join(quote(str(f)) for f in findings) if findings else "clean"))
+    lines += [f"Note: {quote(note)}" for note in draft.notes]
+    lines += [f"Problem: {quote(problem)}" for problem in draft.problems]
     rules = rules_for(draft.platform)
     if draft.route == "manual" or not rules.can_reply:
         lines.append("Platform: reply by hand (the bot cannot post here)")
@@ -408,8 +426,8 @@ class ApprovalBot:
 
         mention = self.store.mention(platform, mention_id) if self.store else None
         if mention is None or platform not in REGISTRY:
-            return posted_id
-        return f"<{load(platform).reply_url(mention, posted_id)}>"
+            return quote(posted_id)
+        return link(load(platform).reply_url(mention, posted_id))
 
     async def sync_cards(self) -> int:
         """Update the cards of drafts decided elsewhere (``mentionbot approve`` in a terminal); returns how many."""
@@ -443,11 +461,12 @@ class ApprovalBot:
         draft = self.store.draft_for(sent.platform, sent.mention_id)
         if not draft or sent.kind != "reply":
             return
-        outcome = (
-            f"posted: {self._reply_link(sent.platform, sent.mention_id, sent.posted_id)}"
-            if sent.posted_id
-            else f"not posted: {sent.error or sent.state}"
-        )
+        if sent.state == "dry_run":
+            outcome = "dry run: not posted (dry_run is on)"
+        elif sent.posted_id:
+            outcome = f"posted: {self._reply_link(sent.platform, sent.mention_id, sent.posted_id)}"
+        else:
+            outcome = f"not posted: {quote(sent.error or sent.state)}"
         await self.update_card(draft.id, f"{_decided(draft)}; {outcome}")
 
     async def _nudge(self, nudge: Any, **_: Any) -> None:
@@ -568,10 +587,11 @@ class ApprovalBot:
         now = self.clock.now()
         try:
             async with self._lock:  # one decision at a time: two clicks on Approve make one post
+                brand = self.config.brand if self.config else None
                 if action == "approve":
-                    decisions.approve(self.store, draft_id, actor=actor, now=now)
+                    decisions.approve(self.store, draft_id, actor=actor, now=now, brand=brand)
                 elif action == "edit":
-                    decisions.edit(self.store, draft_id, actor=actor, now=now, text=text)
+                    decisions.edit(self.store, draft_id, actor=actor, now=now, text=text, brand=brand)
                 elif action == "reject":
                     decisions.reject(self.store, draft_id, actor=actor, now=now, reason=text)
                 elif action == "relabel":
@@ -579,7 +599,11 @@ class ApprovalBot:
                 elif action == "take":
                     decisions.take_draft_case(self.store, draft_id, actor=actor, now=now)
         except decisions.DecisionError as exc:
-            await interaction.response.send_message(f"Not done: {exc}", ephemeral=True)
+            await interaction.response.send_message(
+                f"Not done: {quote(str(exc))}",
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
             return
         draft = self.store.draft(draft_id)
         line = (
@@ -617,7 +641,9 @@ class ApprovalBot:
             if not await self._may_read(interaction):
                 return
             drafts = self.store.drafts("awaiting")
-            text = "\n".join(f"#{d.id} {d.platform} {d.intent}: {quote(d.text[:80])}" for d in drafts[:20])
+            text = "\n".join(
+                f"#{d.id} {quote(d.platform)} {d.intent}: {quote(d.text[:80])}" for d in drafts[:20]
+            )
             await interaction.response.send_message(
                 text or "Nothing awaits a decision.",
                 ephemeral=True,
@@ -636,8 +662,8 @@ class ApprovalBot:
                 return
             due = f"due {c.due_at:%Y-%m-%d %H:%M} UTC" if c.due_at else "no due time"
             text = (
-                f"Case {c.ref} ({c.intent}) on {c.platform}: {quote(c.author_name or c.author_handle)}, "
-                f"owner {c.owner or 'nobody yet'}, {c.status}, {c.stage}, {due}"
+                f"Case {c.ref} ({c.intent}) on {quote(c.platform)}: {quote(c.author_name or c.author_handle)}, "
+                f"owner {quote(c.owner or 'nobody yet')}, {c.status}, {c.stage}, {due}"
             )
             await interaction.response.send_message(
                 text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
@@ -712,6 +738,9 @@ class ApprovalBot:
 
 def _decided(draft: Draft) -> str:
     when = f"{draft.updated_at:%Y-%m-%d %H:%M} UTC"
+    who = quote(draft.decided_by or "")
     if draft.state == "rejected":
-        return f"{draft.state.capitalize()} by {draft.decided_by} at {when}: {quote(draft.reason or '')}"
-    return f"{draft.state.capitalize()} by {draft.decided_by} at {when}"
+        return f"{draft.state.capitalize()} by {who} at {when}: {quote(draft.reason or '')}"
+    if draft.state == "dry_run":
+        return f"Approved by {who}; dry run: not posted (recorded at {when})"
+    return f"{draft.state.capitalize()} by {who} at {when}"

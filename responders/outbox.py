@@ -10,6 +10,10 @@ instead of risking a second post. A claim held by a live worker is left alone un
 
 Before a public reply is posted, the connector is asked whether a teammate already answered in the thread from one
 of the brand's accounts (``team_replied``); if so the draft is settled as answered by the team and nothing is posted.
+
+Right before posting, every text passes the final check (``responders.guard.check``) once more, whoever wrote or
+edited it: an item it refuses is settled as failed with the reason, never posted. With ``dry_run`` an item is settled
+as a dry run: its draft says so, and its case is not acknowledged or contacted, since nothing was sent.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from typing import Any
 
 from bot import cases
 from bot.clock import Clock
+from bot.config import BrandSettings
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
 from bot.store import Store, parse_time
 from connectors.base import Connector
+from responders import guard
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +100,14 @@ class Outbox:
         clock: Clock,
         dry_run: bool,
         on_settled: Callable[[Sent], Any] | None = None,
+        brand: BrandSettings | None = None,
     ):
         self.store = store
         self.connectors = connectors
         self.clock = clock
         self.dry_run = dry_run
+        # Without the brand's settings no contact route is known, so the final check lets no link or address out.
+        self.brand = brand or BrandSettings()
         self.on_settled = on_settled or (lambda sent: None)
         self.resting: dict[str, datetime] = {}  # platform → until when it asked us not to post (a 429)
 
@@ -137,6 +146,14 @@ class Outbox:
         if connector is None:
             return self._retry(item, f"connector {item['platform']} is not enabled")
         mention = self.store.mention(item["platform"], item["mention_id"])
+        # A direct status reaches everyone it @-mentions: a private text may name its recipient alone.
+        handles = [mention.author.handle]
+        if item["kind"] == "reply":
+            handles += connector.own_accounts()
+        if problems := guard.check(item["text"], brand=self.brand, handles=handles):
+            log.warning("outbox: item %s refused by the final check: %s", item["id"], "; ".join(problems))
+            error = "refused by the final check, not posted: " + "; ".join(problems)
+            return self._settle(item, "failed", None, error=error)
         if self.dry_run:
             return self._settle(item, "dry_run", None)
         if item["kind"] == "reply":
@@ -237,7 +254,7 @@ class Outbox:
         now = self.clock.now()
         draft_state = {
             "sent": "posted",
-            "dry_run": "posted",
+            "dry_run": "dry_run",
             "manual": "manual",
             "team_replied": "team_replied",
         }.get(state, "failed")
@@ -248,7 +265,7 @@ class Outbox:
                 now=now,
                 posted_id=posted_id,
                 error=error,
-                sent_at=now if state in ("sent", "dry_run") else None,
+                sent_at=now if state == "sent" else None,
             )
             if item["draft_id"] and item["kind"] == "reply":
                 action = {"dry_run": "dry run: not posted", "team_replied": "answered by a teammate"}.get(
@@ -265,13 +282,20 @@ class Outbox:
                     posted_id=posted_id,
                     error=error,
                 )
-            if item["case_id"] and state in ("sent", "dry_run", "team_replied"):
+            if item["case_id"] and state == "dry_run":
+                # Nothing reached the customer: the case's clocks keep running, its history says what was not sent.
+                self.store.update_case(
+                    item["case_id"],
+                    now=now,
+                    actor="outbox",
+                    event="dry_run",
+                    note=f"{item['kind']} not sent (dry run)",
+                )
+            elif item["case_id"] and state in ("sent", "team_replied"):
                 field = "acknowledged_at" if item["kind"] == "reply" else "contacted_at"
                 case = self.store.case(item["case_id"])
                 if getattr(case, field) is None:
-                    note = {"dry_run": "recorded (dry run)", "team_replied": f"answered by {posted_id}"}.get(
-                        state, "posted"
-                    )
+                    note = f"answered by {posted_id}" if state == "team_replied" else "posted"
                     self.store.update_case(
                         item["case_id"],
                         now=now,

@@ -242,7 +242,9 @@ def test_an_imported_review_from_a_platform_we_cannot_post_to_is_a_reply_by_hand
     (draft,) = pipeline.store.drafts()
     assert draft.route == "manual" and draft.template.startswith("review_low#")
     assert "care@acme.example" in draft.text and not draft.findings
-    approved = decisions.approve(pipeline.store, draft.id, actor="alice", now=NOW)
+    approved = decisions.approve(
+        pipeline.store, draft.id, actor="alice", now=NOW, brand=pipeline.config.brand
+    )
     assert approved.state == "manual" and pipeline.store.outbox() == []  # a "reply by hand" task
 
 

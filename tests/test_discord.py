@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -462,3 +463,34 @@ def test_open_read_commands_is_read_from_the_config(config_path):
         + '\n[discord]\nguild_id = 1\nchannel_id = 2\nmanager_roles = ["M"]\nopen_read_commands = true\n'
     )
     assert ApprovalBot.from_config(load_config(config_path)).open_read_commands is True
+
+
+def test_an_edit_with_a_strangers_link_or_handle_is_refused_by_the_final_check(setup, fake_reddit):
+    setup.start_bot()
+    comment, draft_id = setup.complaint("u/acme_support my parcel is lost", author="mal_2024")
+    card = setup.card(draft_id)
+    assert re.search(r"Note: name left out: the \w+( name)? 'mal\\_2024' is not plainly", card["content"])
+    for text in ("Refunds here: [acme support](https://evil.example)", "Ask u/victim, they know @everyone"):
+        refused = setup.ephemeral(
+            setup.discord.submit_modal(f"mb-edit:{draft_id}", {"text": text}, MANAGER, card["id"])
+        )
+        assert "final check refused" in refused["data"]["content"]
+        assert "@everyone" not in refused["data"]["content"].replace("@\u200beveryone", "")
+    assert setup.pipeline.store.draft(draft_id).state == "awaiting"
+    assert fake_reddit.replies_to(comment, author=BOT) == []
+
+
+def test_a_dry_run_card_says_nothing_was_posted(tmp_path, fake_reddit, reddit_env, discord_fake):
+    from tests.conftest import write_config
+
+    s = Setup(write_config(tmp_path, fake_reddit, dry_run=True), fake_reddit, discord_fake)
+    try:
+        s.start_bot()
+        comment, draft_id = s.complaint("u/acme_support where is my refund? Third time asking.")
+        card = s.card(draft_id)
+        s.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
+        card = s.card_says(card, "dry run: not posted")
+        assert "Posted" not in card["content"] and fake_reddit.replies_to(comment, author=BOT) == []
+        assert s.pipeline.store.draft(draft_id).state == "dry_run"
+    finally:
+        s.bot.stop()

@@ -48,7 +48,7 @@ def test_one_star_play_review_is_answered_within_the_limit_and_an_overlong_edit_
     now = pipeline.clock.now()
     with pytest.raises(decisions.DecisionError, match="refuse"):
         decisions.approve(store, draft.id, actor="alice", now=now, text="We are sorry. " * 30)
-    decisions.approve(store, draft.id, actor="alice", now=now)
+    decisions.approve(store, draft.id, actor="alice", now=now, brand=pipeline.config.brand)
     while pipeline.post():
         pass
     assert play.reply_of(rid) == draft.text and len(draft.text) <= 350
@@ -61,6 +61,8 @@ def test_yelp_review_becomes_a_reply_by_hand_task(setup):
     pipeline.poll("yelp")
     (draft,) = store.drafts("awaiting")
     assert (draft.mention_id, draft.route) == (rid, "manual")
-    decided = decisions.approve(store, draft.id, actor="alice", now=pipeline.clock.now())
+    decided = decisions.approve(
+        store, draft.id, actor="alice", now=pipeline.clock.now(), brand=pipeline.config.brand
+    )
     assert decided.state == "manual"
     assert yelp.posted() == []
