@@ -454,7 +454,7 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
             )
     console.print(
         f"queue: {summary['queue']['awaiting']} drafts awaiting approval, {summary['queue']['outbox']} posts "
-        f"waiting in the outbox"
+        f"waiting in the outbox" + _dry_run_note(store.counts())
     )
     console.print(
         f"cases: {summary['cases']['open']} open, {due['overdue']} overdue, {due['due_soon']} due within "
@@ -541,7 +541,8 @@ def queue(
         emit_json(records) if as_json else emit_csv(records, QUEUE_FIELDS)
         return
     if not drafts:
-        console.print("Nothing awaits approval." if not (platform or intent) else "No draft matches.")
+        nothing = "Nothing awaits approval." if not (platform or intent) else "No draft matches."
+        console.print(nothing + _dry_run_note(store.counts()), markup=False)
         return
     now, tz = ctx.clock.now(), ctx.tz()
     console.print(zone(tz, now))
@@ -551,18 +552,26 @@ def queue(
     for d, m, notes in rows:
         table.add_row(
             str(d.id),
-            d.state,
-            d.platform,
+            "dry run: not posted" if d.state == "dry_run" else d.state,
+            shown(d.platform),
             d.intent,
-            m.author.handle,
+            shown(m.author.handle),
             f"{local(m.created_at, tz, named=False)}\n{span((now - m.created_at).total_seconds())} ago",
-            m.text[:140],
-            d.text,
-            "\n".join(notes),
+            shown(m.text[:140]),
+            shown(d.text),
+            shown("\n".join(notes)),
         )
     console.print(table)
     if total > len(drafts):
         console.print(f"showing {len(drafts)} of {total} (--limit)")
+    if note := _dry_run_note(store.counts()):
+        console.print(note.removeprefix("; ").capitalize(), markup=False)
+
+
+def _dry_run_note(counts: dict[str, int]) -> str:
+    """What a dry run left behind: replies recorded but never posted (their cases still wait for an answer)."""
+    n = counts.get("dry_run", 0)
+    return f"; {n} repl{'y' if n == 1 else 'ies'} only recorded in a dry run, not posted" if n else ""
 
 
 def decide(fn, ctx: Context, draft_id: int, **kwargs) -> None:

@@ -26,7 +26,7 @@ HOSTILE_NAMES = [
     "<a href='https://evil.example'>Acme</a>",
     "Ana\u202etxt.exe",
     "\u2066Ana\u2069",
-    "Mal\x00lory",
+    "Mal\u200blory",  # (a NUL is already taken out where the name comes in)
     "Zero\u200bWidth",
     "evil.example/refund",
     "[acme support](https://evil.example)",
