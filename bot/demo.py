@@ -218,6 +218,7 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
         clock=clock,
         api_base=discord.api_base,
         gateway_url=discord.gateway_url,
+        config=config,  # the final check needs the brand's contact routes
     ).start()
     if not approval.ready.wait(20):
         raise RuntimeError("demo: the Discord bot did not connect to the fake Discord")
