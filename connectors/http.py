@@ -14,7 +14,6 @@ never the body. Every call is counted.
 from __future__ import annotations
 
 import contextlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -24,8 +23,6 @@ import requests
 
 from bot.clock import Clock, SystemClock
 from bot.errors import EXCERPT_CHARS, ConnectorError, FatalError, TransientError, excerpt
-
-log = logging.getLogger(__name__)
 
 RESET_HEADERS = ("retry-after", "x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset")
 REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
@@ -83,7 +80,8 @@ def status_error(
         TransientError,
         "server error" if status >= 500 else "refused",
     )
-    detail = excerpt(response.text[:2000], limit=EXCERPT_CHARS)
+    # The start of the body only: an error page can be megabytes, and only a line of it is kept.
+    detail = excerpt(response.content[:2000].decode("utf-8", errors="replace"), limit=EXCERPT_CHARS)
     message = f"{what}: HTTP {status} ({meaning})" + (f": {detail}" if detail else "")
     if cls is not TransientError:
         return cls(connector, message)

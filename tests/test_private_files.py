@@ -55,7 +55,9 @@ def test_a_world_readable_database_is_tightened_and_a_group_shared_one_left_alon
 def test_reports_are_0600_in_a_0700_folder(config_path, tmp_path):
     out = tmp_path / "reports" / "weekly"
     with umask(0):
-        mentionbot(config_path, "run", "--once")  # a report is of a database that exists (report never makes one)
+        mentionbot(
+            config_path, "run", "--once"
+        )  # a report is of a database that exists (report never makes one)
         mentionbot(config_path, "report", "--out", str(out))
     files = list(out.iterdir())
     assert files and {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}

@@ -270,7 +270,9 @@ def test_the_outbox_leaves_a_rate_limited_reply_for_later_without_waiting(tmp_pa
     drafts = pipeline.store.drafts("awaiting")
     assert len(drafts) == 2
     for draft in drafts:
-        decisions.approve(pipeline.store, draft.id, actor="alice", now=clock.now())
+        decisions.approve(
+            pipeline.store, draft.id, actor="alice", now=clock.now(), brand=pipeline.config.brand
+        )
     trustpilot.inject(Fault(429, headers={"Retry-After": "600"}, path="/reply", times=10))
     started = clock.now()
 
