@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.models import MAX_TEXT, Author, FetchResult, Mention, Quarantined
@@ -11,17 +9,7 @@ from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.base import Connector
 from tests.conftest import mentionbot
-
-
-def post(n: int, clock: FakeClock, text: str = "my order is late") -> Mention:
-    return Mention(
-        platform="reddit",
-        id=f"t1_{n}",
-        url=f"https://reddit.example/{n}",
-        author=Author(f"user{n}"),
-        text=text,
-        created_at=clock.now() - timedelta(minutes=n),
-    )
+from tests.test_store import mention as post
 
 
 def test_lone_surrogates_and_nul_are_replaced_and_a_huge_post_is_cut_visibly():
