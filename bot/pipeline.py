@@ -28,7 +28,7 @@ from bot.models import CredentialExpiry, FetchResult, Mention, Quarantined, Tria
 from bot.store import Store, iso
 from bot.triage import Triager
 from connectors import load, rules_for
-from connectors.base import Connector
+from connectors.base import Capability, Connector
 from responders import compose
 from responders.outbox import Outbox, Sent
 
@@ -152,7 +152,7 @@ class Pipeline:
         # Private channels are read only while someone may answer there: a quiet install costs no extra request.
         if (
             result.status == "ok"
-            and "private" in connector.capabilities
+            and Capability.PRIVATE in connector.capabilities
             and self.store.awaiting_private_answers(name)
         ):
             self.private_replies(name)

@@ -18,7 +18,7 @@ import jwt
 
 from bot.errors import FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, FetchResult, Mention, ReplyRules
-from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import HttpClient
 from connectors.reviews import Batch, Watermark, read_newest_first
 
@@ -69,6 +69,7 @@ class AppStoreConnector(Connector):
     Settings = AppStoreSettings
     # 5,970 characters is the limit App Store Connect shows for a response.
     rules = ReplyRules(max_length=5970, one_reply_per_item=True, can_reply=True)
+    capabilities = frozenset({Capability.REPLY, Capability.RECONCILE})
     settings: AppStoreSettings
 
     def __init__(self, settings: AppStoreSettings, **kwargs: Any):
@@ -76,6 +77,10 @@ class AppStoreConnector(Connector):
         s = settings
         self.rss = HttpClient(self.name, s.rss_base_url or RSS, clock=self.clock, timeout=s.timeout_seconds)
         self.api = HttpClient(self.name, s.base_url or API, clock=self.clock, timeout=s.timeout_seconds)
+        if (
+            not self.connected
+        ):  # the public RSS feed only: reviews are read, every answer is a task for a human
+            self.capabilities = frozenset()
 
     @property
     def calls(self) -> int:
@@ -88,10 +93,6 @@ class AppStoreConnector(Connector):
 
     def can_reply(self, mention: Mention) -> bool:
         return self.connected
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return super().capabilities if self.connected else frozenset()
 
     def _authorize(self) -> None:
         s = self.settings

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
 
@@ -44,12 +45,39 @@ class ConnectorSettings:
     credentials_expire: date | None = None
 
 
+class Capability(StrEnum):
+    """What a connector can do beyond fetching, each one a method it implements."""
+
+    REPLY = "reply"  # post a public reply: ``reply``
+    MESSAGE = "message"  # send a private message: ``message``
+    RECONCILE = "reconcile"  # find our reply after an interrupted post: ``find_reply``
+    RECONCILE_MESSAGE = "reconcile_message"  # find our private message likewise: ``find_message``
+    PRIVATE = (
+        "private"  # read private messages to us, to attach a customer's answer to the case: ``fetch_private``
+    )
+
+
+IMPLEMENTED_BY: dict[Capability, str] = {
+    Capability.REPLY: "reply",
+    Capability.MESSAGE: "message",
+    Capability.RECONCILE: "find_reply",
+    Capability.RECONCILE_MESSAGE: "find_message",
+    Capability.PRIVATE: "fetch_private",
+}
+
+
 class Connector:
-    """Base class of every platform connector."""
+    """Base class of every platform connector.
+
+    A subclass declares its ``capabilities``; declaring one without implementing its method, implementing one
+    without declaring it, or reply rules that disagree with them, fails when the class is defined. An instance may
+    narrow them to what its configuration allows (read-only credentials).
+    """
 
     name: ClassVar[str] = ""
     Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     rules: ClassVar[ReplyRules] = ReplyRules(can_reply=False)
+    capabilities: frozenset[Capability] = frozenset()
     # True where the platform itself drops a repeated post with the same idempotency key (Mastodon).
     idempotent_posts: ClassVar[bool] = False
 
@@ -68,22 +96,10 @@ class Connector:
         """Build the connector from its validated settings."""
         return cls(settings, clock=clock, state_dir=state_dir)
 
-    @property
-    def capabilities(self) -> frozenset[str]:
-        """What this connector can do beyond fetching: ``reply``, ``message``, ``reconcile``,
-        ``reconcile_message``, ``private``."""
-        caps = set()
-        if self.rules.can_reply:
-            caps.add("reply")
-        if self.rules.can_message:
-            caps.add("message")
-        if type(self).find_reply is not Connector.find_reply:
-            caps.add("reconcile")
-        if type(self).find_message is not Connector.find_message:
-            caps.add("reconcile_message")
-        if type(self).fetch_private is not Connector.fetch_private:
-            caps.add("private")
-        return frozenset(caps)
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if problems := capability_problems(cls):
+            raise TypeError(f"{cls.__name__}: " + "; ".join(problems))
 
     @property
     def calls(self) -> int | None:
@@ -154,6 +170,25 @@ class Connector:
         """A reply to ``mention`` already there by one of the brand's accounts (a teammate answered on the
         platform directly), as ``handle:id``; ``None`` when there is none or the platform cannot tell."""
         return None
+
+
+def capability_problems(cls: type[Connector]) -> list[str]:
+    """Where a connector class's declared capabilities disagree with its methods or its reply rules."""
+    problems = []
+    for capability, method in IMPLEMENTED_BY.items():
+        implemented = getattr(cls, method) is not getattr(Connector, method)
+        declared = capability in cls.capabilities
+        if declared and not implemented:
+            problems.append(f"declares '{capability}' but does not implement {method}()")
+        elif implemented and not declared:
+            problems.append(f"implements {method}() but does not declare '{capability}'")
+    for capability, allowed in (
+        (Capability.REPLY, cls.rules.can_reply),
+        (Capability.MESSAGE, cls.rules.can_message),
+    ):
+        if allowed != (capability in cls.capabilities):
+            problems.append(f"rules say can_{capability}={allowed} but capabilities say otherwise")
+    return problems
 
 
 def configured_expiry(settings: ConnectorSettings) -> CredentialExpiry | None:

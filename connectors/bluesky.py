@@ -34,7 +34,7 @@ from atproto_core.exceptions import AtProtocolError
 
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, CredentialExpiry, FetchResult, Mention, Quarantined, ReplyRules, utc
-from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import RateLimit, seconds_until_reset, timeouts
 from connectors.reviews import Watermark
 
@@ -186,6 +186,15 @@ class BlueskyConnector(Connector):
     name = "bluesky"
     Settings = BlueskySettings
     rules = ReplyRules(max_length=MAX_POST, length_unit="graphemes", can_reply=True, can_message=True)
+    capabilities = frozenset(
+        {
+            Capability.REPLY,
+            Capability.MESSAGE,
+            Capability.RECONCILE,
+            Capability.RECONCILE_MESSAGE,
+            Capability.PRIVATE,
+        }
+    )
     settings: BlueskySettings
 
     def __init__(self, settings: BlueskySettings, **kwargs: Any):

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.models import Author, FetchResult, Mention, ReplyRules
-from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import HttpClient
 from connectors.reviews import Watermark, read_newest_first
 
@@ -53,6 +53,7 @@ class GoogleBusinessConnector(Connector):
     name = "google_business"
     Settings = GoogleBusinessSettings
     rules = ReplyRules(max_length=4096, one_reply_per_item=True, can_reply=True)
+    capabilities = frozenset({Capability.REPLY, Capability.RECONCILE})
     settings: GoogleBusinessSettings
 
     def __init__(self, settings: GoogleBusinessSettings, **kwargs: Any):

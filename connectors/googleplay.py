@@ -27,7 +27,7 @@ from googleapiclient.errors import HttpError
 
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError, excerpt
 from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
-from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import RATE_LIMIT_WAIT, seconds_until_reset
 from connectors.reviews import Watermark, read_newest_first
 
@@ -95,6 +95,7 @@ class GooglePlayConnector(Connector):
     name = "googleplay"
     Settings = GooglePlaySettings
     rules = ReplyRules(max_length=MAX_REPLY, one_reply_per_item=True, can_reply=True)
+    capabilities = frozenset({Capability.REPLY, Capability.RECONCILE})
     settings: GooglePlaySettings
 
     def __init__(self, settings: GooglePlaySettings, **kwargs: Any):

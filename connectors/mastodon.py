@@ -32,7 +32,7 @@ from mastodon.errors import MastodonAPIError, MastodonRatelimitError
 
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, FetchResult, Mention, Quarantined, ReplyRules
-from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import CountingSession, seconds_until_reset
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,15 @@ class MastodonConnector(Connector):
     name = "mastodon"
     Settings = MastodonSettings
     rules = ReplyRules(max_length=MAX_REPLY, can_reply=True, can_message=True)
+    capabilities = frozenset(
+        {
+            Capability.REPLY,
+            Capability.MESSAGE,
+            Capability.RECONCILE,
+            Capability.RECONCILE_MESSAGE,
+            Capability.PRIVATE,
+        }
+    )
     idempotent_posts = True
     settings: MastodonSettings
 

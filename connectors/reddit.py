@@ -34,7 +34,7 @@ import requests
 from bot.clock import Clock
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, FetchResult, Mention, Quarantined, ReplyRules
-from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import CountingSession, seconds_until_reset
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,15 @@ class RedditConnector(Connector):
     name = "reddit"
     Settings = RedditSettings
     rules = ReplyRules(max_length=10_000, can_reply=True, can_message=True)
+    capabilities = frozenset(
+        {
+            Capability.REPLY,
+            Capability.MESSAGE,
+            Capability.RECONCILE,
+            Capability.RECONCILE_MESSAGE,
+            Capability.PRIVATE,
+        }
+    )
     settings: RedditSettings
 
     def __init__(self, settings: RedditSettings, **kwargs: Any):

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.errors import ReplyNotAllowed
 from bot.models import Author, FetchResult, Mention, ReplyRules
-from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import HttpClient
 from connectors.reviews import Watermark, read_newest_first
 
@@ -54,6 +54,7 @@ class TrustpilotConnector(Connector):
     name = "trustpilot"
     Settings = TrustpilotSettings
     rules = ReplyRules(one_reply_per_item=True, can_reply=True)
+    capabilities = frozenset({Capability.REPLY, Capability.RECONCILE})
     settings: TrustpilotSettings
 
     def __init__(self, settings: TrustpilotSettings, **kwargs: Any):

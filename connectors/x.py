@@ -33,7 +33,7 @@ import tweepy
 
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
 from bot.models import Author, FetchResult, Mention, Quarantined, ReplyRules
-from connectors.base import Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import CountingSession, seconds_until_reset
 
 log = logging.getLogger(__name__)
@@ -168,12 +168,22 @@ class XConnector(Connector):
     name = "x"
     Settings = XSettings
     rules = ReplyRules(max_length=MAX_REPLY, can_reply=True, can_message=True)
+    capabilities = frozenset(
+        {
+            Capability.REPLY,
+            Capability.MESSAGE,
+            Capability.RECONCILE,
+            Capability.RECONCILE_MESSAGE,
+            Capability.PRIVATE,
+        }
+    )
     settings: XSettings
 
     def __init__(self, settings: XSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
         if not settings.user_context:  # read-only: every answer is a task for a human
             self.rules = ReplyRules(max_length=MAX_REPLY, can_reply=False, can_message=False)
+            self.capabilities = frozenset()
         self.session = XSession(base_url=settings.base_url, timeout=settings.timeout_seconds)
         self._client: tweepy.Client | None = None
         self._turn = 0  # a failed turn is not repeated: a failing source must not starve the other
