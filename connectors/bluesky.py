@@ -186,15 +186,7 @@ class BlueskyConnector(Connector):
     name = "bluesky"
     Settings = BlueskySettings
     rules = ReplyRules(max_length=MAX_POST, length_unit="graphemes", can_reply=True, can_message=True)
-    capabilities = frozenset(
-        {
-            Capability.REPLY,
-            Capability.MESSAGE,
-            Capability.RECONCILE,
-            Capability.RECONCILE_MESSAGE,
-            Capability.PRIVATE,
-        }
-    )
+    capabilities = frozenset(Capability)  # all of them: replies, DMs, and both read back
     settings: BlueskySettings
 
     def __init__(self, settings: BlueskySettings, **kwargs: Any):

@@ -159,15 +159,7 @@ class MastodonConnector(Connector):
     name = "mastodon"
     Settings = MastodonSettings
     rules = ReplyRules(max_length=MAX_REPLY, can_reply=True, can_message=True)
-    capabilities = frozenset(
-        {
-            Capability.REPLY,
-            Capability.MESSAGE,
-            Capability.RECONCILE,
-            Capability.RECONCILE_MESSAGE,
-            Capability.PRIVATE,
-        }
-    )
+    capabilities = frozenset(Capability)  # all of them: replies, DMs, and both read back
     idempotent_posts = True
     settings: MastodonSettings
 

@@ -159,15 +159,7 @@ class RedditConnector(Connector):
     name = "reddit"
     Settings = RedditSettings
     rules = ReplyRules(max_length=10_000, can_reply=True, can_message=True)
-    capabilities = frozenset(
-        {
-            Capability.REPLY,
-            Capability.MESSAGE,
-            Capability.RECONCILE,
-            Capability.RECONCILE_MESSAGE,
-            Capability.PRIVATE,
-        }
-    )
+    capabilities = frozenset(Capability)  # all of them: replies, DMs, and both read back
     settings: RedditSettings
 
     def __init__(self, settings: RedditSettings, **kwargs: Any):

@@ -168,15 +168,7 @@ class XConnector(Connector):
     name = "x"
     Settings = XSettings
     rules = ReplyRules(max_length=MAX_REPLY, can_reply=True, can_message=True)
-    capabilities = frozenset(
-        {
-            Capability.REPLY,
-            Capability.MESSAGE,
-            Capability.RECONCILE,
-            Capability.RECONCILE_MESSAGE,
-            Capability.PRIVATE,
-        }
-    )
+    capabilities = frozenset(Capability)  # all of them: replies, DMs, and both read back
     settings: XSettings
 
     def __init__(self, settings: XSettings, **kwargs: Any):
