@@ -108,12 +108,12 @@ def main() -> None:
                 raise SystemExit(f"bench_daemon: the daemon exited early:\n{daemon.stderr.read()}")
             if (work / "bench.db").exists():
                 store = Store.open(work / "bench.db")
-                polled = {r["connector"] for r in store.last_runs()} - {"seed"}
+                polled = {r.connector for r in store.last_runs()} - {"seed"}
                 store.close()
         time.sleep(IDLE_SECONDS)
         mem = memory_mb(daemon.pid)
         store = Store.open(work / "bench.db")
-        reported = store.get_setting("report:last_week")  # the daemon's weekly report ran, and finished
+        reported = store.report_last_week()  # the daemon's weekly report ran, and finished
         store.close()
         charts = sorted(p.name for p in (work / "reports").glob("*.png"))
     finally:

@@ -236,7 +236,7 @@ def sweep(store: Store, sla: SlaSettings, *, now: datetime, notify: Callable[[Nu
     remind = timedelta(hours=sla.remind_before_hours)
     for case in store.cases(status="open"):
         events = store.case_events(case.id)
-        done = {e["kind"] for e in events}
+        done = {e.kind for e in events}
         if case.acknowledged_at is None:
             if now >= case.due_at and "overdue" not in done:
                 nudges.append(
@@ -264,8 +264,8 @@ def sweep(store: Store, sla: SlaSettings, *, now: datetime, notify: Callable[[Nu
                     )
         if case.action_due:
             # Reminders about the current plan only: a new plan starts its own reminders.
-            since = max((i for i, e in enumerate(events) if e["kind"] == "plan"), default=-1)
-            said = {e["kind"] for e in events[since + 1 :]}
+            since = max((i for i, e in enumerate(events) if e.kind == "plan"), default=-1)
+            said = {e.kind for e in events[since + 1 :]}
             who = case.action_owner or case.owner
             if now >= case.action_due and "action_overdue" not in said:
                 nudges.append(Nudge(case, "action_overdue", f"{case.ref}: {who} was to {case.action} by now"))

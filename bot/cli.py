@@ -351,17 +351,17 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
     config, store = ctx.config(), ctx.store()
     now, tz = ctx.clock.now(), ctx.tz()
 
-    def when(text: str | None) -> str:
-        return local(text, tz, named=False) if text else "never"
+    def when(at: datetime | None) -> str:
+        return local(at, tz, named=False) if at else "never"
 
-    runs = {r["connector"]: r for r in store.last_runs()}
+    runs = {r.connector: r for r in store.last_runs()}
     paused = store.paused_connectors()
     calls = store.calls_since(now - timedelta(days=7))
     expiries = store.credential_expiries()
     quarantined = store.quarantine_counts()
     connectors = []
     for name in sorted(set(config.connectors) | set(runs) | set(paused) | set(expiries) | set(quarantined)):
-        settings, run = config.connectors.get(name), runs.get(name, {})
+        settings, run = config.connectors.get(name), runs.get(name)
         cred = weekly.credentials(
             expiries.get(name), now=now, tz=tz, warn_days=config.report.credentials_warn_days
         )
@@ -370,11 +370,11 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
                 "connector": name,
                 "enabled": bool(settings and settings.enabled),
                 "interval_seconds": settings.interval_seconds if settings else None,
-                "last_poll": run.get("started_at"),
-                "status": run.get("status"),
-                "error": run.get("error"),
+                "last_poll": run and run.started_at,
+                "status": run and run.status,
+                "error": run and run.error,
                 "paused": paused.get(name),
-                "last_ok": run.get("last_ok"),
+                "last_ok": run and run.last_ok,
                 "credentials": cred.text,
                 "credentials_warn": cred.warn,
                 "calls_7_days": calls.get(name),
@@ -384,7 +384,7 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
     counts = store.counts()
     due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
     _, week = weekly.scheduled_week(now, config.report, tz)
-    last = store.get_setting(weekly.LAST_WRITTEN)
+    last = store.report_last_week()
     summary = {
         "dry_run": config.dry_run,
         "timezone": tz.key,
@@ -743,7 +743,10 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
     m = store.mention(c.platform, c.mention_id)
     if as_json:
         post = {"url": m.url, "text": m.text, "created_at": m.created_at, "author": m.author.handle}
-        emit_json(case_record(c) | {"post": post, "history": store.case_events(c.id)})
+        emit_json(
+            case_record(c)
+            | {"post": post, "history": [dataclasses.asdict(e) for e in store.case_events(c.id)]}
+        )
         return
     now, tz = ctx.clock.now(), ctx.tz()
     console.print(
@@ -763,7 +766,7 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
     console.print(zone(tz, now))
     table = Table("when", "who", "what", "note")
     for e in store.case_events(c.id):
-        table.add_row(local(e["at"], tz, named=False), escape(e["actor"]), e["kind"], escape(e["note"] or ""))
+        table.add_row(local(e.at, tz, named=False), escape(e.actor), e.kind, escape(e.note or ""))
     console.print(table)
 
 
@@ -789,9 +792,7 @@ def take(ctx: Context, ref: str, actor: str) -> None:
 @pass_ctx
 def pause(ctx: Context, actor: str) -> None:
     """Pause all posting at once (the outbox keeps what is approved until `mentionbot resume`)."""
-    from responders.outbox import PAUSED
-
-    ctx.store(create=True).set_setting(PAUSED, f"by {actor} at {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
+    ctx.store(create=True).set_posting_paused(f"by {actor} at {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
     console.print("posting paused; approved replies wait in the outbox")
 
 
@@ -800,9 +801,7 @@ def pause(ctx: Context, actor: str) -> None:
 @pass_ctx
 def resume(ctx: Context, actor: str) -> None:
     """Resume posting after `mentionbot pause` (or /pause in Discord)."""
-    from responders.outbox import PAUSED
-
-    ctx.store(create=True).set_setting(PAUSED, None)
+    ctx.store(create=True).set_posting_paused(None)
     console.print(f"posting resumed by {actor}")
 
 
@@ -979,7 +978,7 @@ def _case_change(ctx: Context, ref: str, change) -> None:
     if c.action and c.status == "open":
         line += f" · next: {_next(c, ctx.clock.now())}"
     last = store.case_events(c.id)[-1]
-    console.print(f"{line}\n  stored in its history: {last['kind']}: {last['note']}", markup=False)
+    console.print(f"{line}\n  stored in its history: {last.kind}: {last.note}", markup=False)
 
 
 @cli.command()

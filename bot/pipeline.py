@@ -116,7 +116,7 @@ class Pipeline:
     def _poll(self, name: str) -> PollResult:
         result = PollResult(name)
         now = self.clock.now()
-        paused = self.store.get_setting(f"connector:{name}:paused")
+        paused = self.store.connector_paused(name)
         if paused:
             result.status, result.error = "paused", paused
             return result
@@ -211,7 +211,7 @@ class Pipeline:
         result.errors, result.error = 1, message
         if fatal:
             result.status = "fatal"
-            self.store.set_setting(f"connector:{name}:paused", message)
+            self.store.set_connector_paused(name, message, now=self.clock.now())
             log.error("%s: paused until its credentials are fixed: %s", name, message)
             self.on_event("connector_paused", connector=name, error=message)
             return
@@ -433,9 +433,8 @@ class Pipeline:
 
     def private_replies(self, name: str) -> int:
         """Attach customers' private answers to their open cases (where the platform lets us read them)."""
-        key = f"private-cursor:{name}"
         try:
-            fetched = self.connectors[name].fetch_private(self.store.get_setting(key))
+            fetched = self.connectors[name].fetch_private(self.store.private_cursor(name))
         except ConnectorError as exc:
             log.warning("%s: could not read private messages: %s", name, excerpt(exc))
             return 0
@@ -444,7 +443,7 @@ class Pipeline:
         found = [(m, case) for m, case in found if case is not None]
         with self.store.write_transaction():
             if fetched.cursor is not None:
-                self.store.set_setting(key, fetched.cursor)
+                self.store.set_private_cursor(name, fetched.cursor, now=now)
             for message, case in found:
                 cases.customer_replied(self.store, case, at=message.created_at, now=now, text=message.text)
         for message, case in found:
@@ -464,16 +463,16 @@ class Pipeline:
         take our reply, e.g. an X post that did not summon us) where the platform lets us send a private message."""
         queued = 0
         for row in self.store.manual_cases_to_contact():
-            connector = self.connectors.get(row["platform"])
+            connector = self.connectors.get(row.platform)
             if not (connector and connector.rules.can_message):
                 continue
-            case = self.store.case(row["case_id"])
-            mention = self.store.mention(row["platform"], row["mention_id"])
+            case = self.store.case(row.case_id)
+            mention = self.store.mention(row.platform, row.mention_id)
             queued += bool(
                 self.store.enqueue(
                     kind="message",
-                    platform=row["platform"],
-                    mention_id=row["mention_id"],
+                    platform=row.platform,
+                    mention_id=row.mention_id,
                     case_id=case.id,
                     text=compose.private_opening(case, mention, self.config.brand),
                     idempotency_key=f"case-{case.id}-opening",

@@ -886,9 +886,6 @@ def make_report(
     return report, write(report, folder or config.resolve(config.report.folder), formats=formats)
 
 
-LAST_WRITTEN = "report:last_week"
-
-
 def scheduled_week(now: datetime, settings: ReportSettings, tz: ZoneInfo) -> tuple[datetime, Week]:
     """The latest scheduled report time at or before ``now`` (UTC) and the week that report covers.
 
@@ -914,14 +911,14 @@ def run_due(
     when the child exits. A store without a file (tests) is reported in this process."""
     tz = ZoneInfo(config.brand.timezone)
     _, week = scheduled_week(now, config.report, tz)
-    if store.get_setting(LAST_WRITTEN) == week.label:
+    if store.report_last_week() == week.label:
         return None
     folder = config.resolve(config.report.folder)
     if in_child and store.path is not None:
         report, paths, pngs = in_child_process(_write_from_file, store.path, config, week, now, folder)
     else:
         report, paths, pngs = _write_week(store, config, week, now, folder)
-    store.set_setting(LAST_WRITTEN, week.label)
+    store.set_report_last_week(week.label)
     return report, paths, pngs
 
 

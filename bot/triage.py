@@ -342,15 +342,13 @@ class Triager:
     @classmethod
     def from_store(cls, store: Store, *, languages: tuple[str, ...] = ("en",)) -> Triager:
         """A triager using the store's active complaint model, or the cold-start rules when there is none."""
-        row = store.active_model()
+        version = store.active_model_version()
         model = None
-        if row:
+        if version:
             try:
-                model = ComplaintModel.from_bytes(row["blob"])
+                model = ComplaintModel.from_bytes(store.model_blob(version))
             except (ValueError, KeyError) as exc:
-                log.warning(
-                    "active model %s cannot be loaded (%s): using the cold-start rules", row["version"], exc
-                )
+                log.warning("active model %s cannot be loaded (%s): using the cold-start rules", version, exc)
         return cls(languages=languages, model=model)
 
     def refreshed(self, store: Store) -> Triager:
@@ -615,7 +613,7 @@ def retrain(
     """
     from bot.encoder import load_encoder
 
-    examples = [(row["text"] or "", int(row["complaint"])) for row in store.labels()] + list(extra)
+    examples = [(label.text or "", int(label.complaint)) for label in store.labels()] + list(extra)
     counts = [sum(1 for _, y in examples if y == c) for c in (0, 1)]
     if len(examples) < min_labels or min(counts) < 3:
         return {
@@ -697,11 +695,11 @@ def retrain_if_due(
     loaded into the long-running process; a store without a file (tests) trains here."""
     if settings.retrain_every_hours <= 0:
         return None
-    last = store.get_setting("triage.last_retrain")
-    if last and now - datetime.fromisoformat(last) < timedelta(hours=settings.retrain_every_hours):
+    last, trained_on = store.retrained()
+    if last and now - last < timedelta(hours=settings.retrain_every_hours):
         return None
     labels = len(store.labels())
-    if labels == int(store.get_setting("triage.labels_at_retrain", "0") or 0):
+    if labels == trained_on:
         return None
     if in_child and store.path is not None:
         from bot.child import in_child_process
@@ -713,9 +711,7 @@ def retrain_if_due(
         result = retrain(
             store, now=now, holdout=settings.holdout, min_labels=settings.min_labels, encoder=settings.encoder
         )
-    store.set_setting("triage.last_retrain", now.isoformat())
-    if "skipped" not in result:
-        store.set_setting("triage.labels_at_retrain", str(labels))
+    store.set_retrained(now, labels=None if "skipped" in result else labels)
     return result
 
 

@@ -172,15 +172,15 @@ def train_command(obj: Any, labels_path: str | None) -> None:
 @click.pass_obj
 def list_command(obj: Any) -> None:
     """The stored models, their scores and which one is active."""
+    from bot.store import iso
+
     _, store = _current_triager(obj, need_store=True)
     rows = store.models()
     if not rows:
         console.print("no learned models: triage uses the cold-start rules", markup=False)
     for row in rows:
-        mark = "*" if row["active"] else " "
-        console.print(
-            f"{mark} {row['version']}  {row['kind']}  {row['created_at']}  {row['scores']}", markup=False
-        )
+        mark = "*" if row.active else " "
+        console.print(f"{mark} {row.version}  {row.kind}  {iso(row.created_at)}  {row.scores}", markup=False)
 
 
 @model.command("backtest")
@@ -206,7 +206,7 @@ def backtest_command(obj: Any, candidate: str, limit: int | None) -> None:
         rows = store.models()
         if not rows:
             raise click.ClickException("no trained model yet: run `mentionbot model train` first")
-        blob = store.model_blob(rows[-1]["version"])
+        blob = store.model_blob(rows[-1].version)
         triager = Triager(languages=languages, model=ComplaintModel.from_bytes(blob))
     result = backtest(store, triager, limit=limit)
     console.print(

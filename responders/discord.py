@@ -27,10 +27,9 @@ from bot.child import in_child_process
 from bot.clock import Clock, SystemClock
 from bot.escape import visible
 from bot.models import Draft
-from bot.store import Store
+from bot.store import Store, iso
 from connectors import rules_for
 from responders import guard, tone
-from responders.outbox import PAUSED
 
 log = logging.getLogger(__name__)
 
@@ -626,7 +625,7 @@ class ApprovalBot:
     def paused(self) -> bool:
         """Whether all posting is paused (``/pause``)."""
         assert self.store
-        return bool(self.store.get_setting(PAUSED))
+        return bool(self.store.posting_paused())
 
     # -- slash commands ---------------------------------------------------------------------------------------
 
@@ -677,9 +676,9 @@ class ApprovalBot:
             paused = self.store.paused_connectors()
             lines = []
             for run in self.store.last_runs():
-                name = run["connector"]
-                result = f"paused: {paused[name]}" if name in paused else (run.get("status") or "-")
-                lines.append(f"{name}: last poll {run.get('started_at') or 'never'}, {result}")
+                name = run.connector
+                result = f"paused: {paused[name]}" if name in paused else run.status
+                lines.append(f"{name}: last poll {iso(run.started_at)}, {result}")
             lines += self.credential_warnings()
             counts = self.store.counts()
             lines.append(
@@ -728,7 +727,7 @@ class ApprovalBot:
         if not self.may_act(interaction.user):
             await interaction.response.send_message("Only community managers can do that.", ephemeral=True)
             return
-        self.store.set_setting(PAUSED, f"by {interaction.user.name} in Discord" if paused else None)
+        self.store.set_posting_paused(f"by {interaction.user.name} in Discord" if paused else None)
         word = "paused" if paused else "resumed"
         log.info("discord: posting %s by %s", word, interaction.user.name)
         await interaction.response.send_message(f"Posting {word} by {interaction.user.name}.")

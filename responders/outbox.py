@@ -32,14 +32,13 @@ from bot import cases
 from bot.clock import Clock
 from bot.config import BrandSettings
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError
-from bot.store import Store, parse_time
+from bot.store import OutboxItem, Store
 from connectors.base import Connector
 from responders import guard
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-PAUSED = "posting_paused"
 # A claim older than this is taken over even if its worker looks alive (another machine, a hung process).
 LEASE = timedelta(minutes=10)
 # However long a platform's rate-limit header says to wait, an item is tried again within a day.
@@ -113,65 +112,60 @@ class Outbox:
 
     def run_once(self) -> list[Sent]:
         """Reconcile interrupted items, then post what is due. Returns what was settled."""
-        if self.store.get_setting(PAUSED):
-            log.info("outbox: posting is paused (%s)", self.store.get_setting(PAUSED))
+        if paused := self.store.posting_paused():
+            log.info("outbox: posting is paused (%s)", paused)
             return []
         me = worker_id()
         now = self.clock.now()
         settled = []
         for item in self.store.outbox("sending"):
-            claimed_at = parse_time(item["claimed_at"])
-            expired = claimed_at is None or now - claimed_at > LEASE
-            if not (expired or claim_is_dead(item["claimed_by"])):
+            expired = item.claimed_at is None or now - item.claimed_at > LEASE
+            if not (expired or claim_is_dead(item.claimed_by)):
                 continue  # another worker is posting it right now
-            if self.store.take_over_outbox(item["id"], claimed_by=item["claimed_by"], by=me, now=now) and (
-                sent := self._reconcile(self.store.outbox_item(item["id"]))
+            if self.store.take_over_outbox(item.id, claimed_by=item.claimed_by, by=me, now=now) and (
+                sent := self._reconcile(self.store.outbox_item(item.id))
             ):
                 settled.append(sent)
-        for item in self.store.outbox("pending"):
-            if item["next_attempt_at"] and item["next_attempt_at"] > now.isoformat(timespec="seconds"):
+        for item in self.store.due_outbox(now=now):
+            if self.resting.get(item.platform, now) > now:
                 continue
-            if self.resting.get(item["platform"], now) > now:
-                continue
-            if self.store.claim_outbox(item["id"], now=now, by=me):
-                sent = self._post(self.store.outbox_item(item["id"]))
+            if self.store.claim_outbox(item.id, now=now, by=me):
+                sent = self._post(self.store.outbox_item(item.id))
                 if sent:
                     settled.append(sent)
         return settled
 
     # -- one item ---------------------------------------------------------------------------------------------
 
-    def _post(self, item: dict[str, Any]) -> Sent | None:
-        connector = self.connectors.get(item["platform"])
+    def _post(self, item: OutboxItem) -> Sent | None:
+        connector = self.connectors.get(item.platform)
         if connector is None:
-            return self._retry(item, f"connector {item['platform']} is not enabled")
-        mention = self.store.mention(item["platform"], item["mention_id"])
+            return self._retry(item, f"connector {item.platform} is not enabled")
+        mention = self.store.mention(item.platform, item.mention_id)
         # A direct status reaches everyone it @-mentions: a private text may name its recipient alone.
         handles = [mention.author.handle]
-        if item["kind"] == "reply":
+        if item.kind == "reply":
             handles += connector.own_accounts()
-        if problems := guard.check(item["text"], brand=self.brand, handles=handles):
-            log.warning("outbox: item %s refused by the final check: %s", item["id"], "; ".join(problems))
+        if problems := guard.check(item.text, brand=self.brand, handles=handles):
+            log.warning("outbox: item %s refused by the final check: %s", item.id, "; ".join(problems))
             error = "refused by the final check, not posted: " + "; ".join(problems)
             return self._settle(item, "failed", None, error=error)
         if self.dry_run:
             return self._settle(item, "dry_run", None)
-        if item["kind"] == "reply":
+        if item.kind == "reply":
             try:
                 teammate = connector.team_replied(mention)
             except ConnectorError as exc:
                 return self._retry(item, f"cannot see the thread yet: {exc}")
             if teammate:
-                log.info(
-                    "outbox: item %s: %s already answered in the thread; not posting", item["id"], teammate
-                )
+                log.info("outbox: item %s: %s already answered in the thread; not posting", item.id, teammate)
                 return self._settle(item, "team_replied", teammate)
         crash_point("outbox.before_post")
         try:
-            if item["kind"] == "reply":
-                posted_id = connector.reply(mention, item["text"], idempotency_key=item["idempotency_key"])
+            if item.kind == "reply":
+                posted_id = connector.reply(mention, item.text, idempotency_key=item.idempotency_key)
             else:
-                posted_id = connector.message(mention, item["text"], idempotency_key=item["idempotency_key"])
+                posted_id = connector.message(mention, item.text, idempotency_key=item.idempotency_key)
         except ReplyNotAllowed as exc:
             return self._settle(item, "manual", None, error=str(exc))
         except TransientError as exc:
@@ -185,33 +179,33 @@ class Outbox:
         except (ConnectorError, NotImplementedError) as exc:
             return self._settle(item, "failed", None, error=str(exc))
         crash_point("outbox.after_post")
-        crash_point(f"outbox.after_{item['kind']}")
+        crash_point(f"outbox.after_{item.kind}")
         return self._settle(item, "sent", posted_id)
 
-    def _reconcile(self, item: dict[str, Any]) -> Sent | None:
+    def _reconcile(self, item: OutboxItem) -> Sent | None:
         """Settle an item interrupted mid-post without posting it twice."""
-        connector = self.connectors.get(item["platform"])
+        connector = self.connectors.get(item.platform)
         if connector is None:
             return None
-        mention = self.store.mention(item["platform"], item["mention_id"])
-        capability = "reconcile" if item["kind"] == "reply" else "reconcile_message"
+        mention = self.store.mention(item.platform, item.mention_id)
+        capability = "reconcile" if item.kind == "reply" else "reconcile_message"
         if capability in connector.capabilities:
             try:
-                if item["kind"] == "reply":
+                if item.kind == "reply":
                     found = connector.find_reply(mention)
                 else:
-                    found = connector.find_message(mention, item["text"])
+                    found = connector.find_message(mention, item.text)
             except ConnectorError as exc:
-                log.warning("outbox: cannot reconcile item %s yet: %s", item["id"], exc)
-                self.store.settle_outbox(item["id"], state="sending", now=self.clock.now(), claimed_by=None)
+                log.warning("outbox: cannot reconcile item %s yet: %s", item.id, exc)
+                self.store.settle_outbox(item.id, state="sending", now=self.clock.now(), claimed_by=None)
                 return None
             if found:
-                log.info("outbox: item %s was already posted as %s; not posting again", item["id"], found)
+                log.info("outbox: item %s was already posted as %s; not posting again", item.id, found)
                 return self._settle(item, "sent", found)
-            self.store.settle_outbox(item["id"], state="pending", now=self.clock.now())
+            self.store.settle_outbox(item.id, state="pending", now=self.clock.now())
             return None
         if getattr(connector, "idempotent_posts", False):
-            self.store.settle_outbox(item["id"], state="pending", now=self.clock.now())
+            self.store.settle_outbox(item.id, state="pending", now=self.clock.now())
             return None
         return self._settle(
             item,
@@ -221,23 +215,23 @@ class Outbox:
         )
 
     def _retry(
-        self, item: dict[str, Any], error: str, *, uncertain: bool = False, wait: float | None = None
+        self, item: OutboxItem, error: str, *, uncertain: bool = False, wait: float | None = None
     ) -> Sent | None:
         """Leave ``item`` for a later run (``wait``: the seconds the platform asked for); nothing waits here."""
         if wait is not None and wait >= 0:
             # Its other items wait too, without a request each: the platform said it would refuse them.
             until = self.clock.now() + timedelta(seconds=min(wait, MAX_WAIT.total_seconds()))
-            self.resting[item["platform"]] = until
-        if item["attempts"] >= MAX_ATTEMPTS:
+            self.resting[item.platform] = until
+        if item.attempts >= MAX_ATTEMPTS:
             return self._settle(item, "failed", None, error=error)
-        delay = timedelta(minutes=2 ** item["attempts"])
-        if item["platform"] in self.resting:
-            delay = max(delay, self.resting[item["platform"]] - self.clock.now())
+        delay = timedelta(minutes=2**item.attempts)
+        if item.platform in self.resting:
+            delay = max(delay, self.resting[item.platform] - self.clock.now())
         # An uncertain item stays "sending" but unclaimed: the next run reconciles it before any new attempt.
         state = "sending" if uncertain else "pending"
-        log.warning("outbox: %s item %s on %s: %s", item["kind"], item["id"], item["platform"], error)
+        log.warning("outbox: %s item %s on %s: %s", item.kind, item.id, item.platform, error)
         self.store.settle_outbox(
-            item["id"],
+            item.id,
             state=state,
             now=self.clock.now(),
             error=error,
@@ -248,7 +242,7 @@ class Outbox:
         return None
 
     def _settle(
-        self, item: dict[str, Any], state: str, posted_id: str | None, *, error: str | None = None
+        self, item: OutboxItem, state: str, posted_id: str | None, *, error: str | None = None
     ) -> Sent:
         """Record the outcome of an item, its draft and its case in one transaction."""
         now = self.clock.now()
@@ -260,19 +254,19 @@ class Outbox:
         }.get(state, "failed")
         with self.store.transaction():
             self.store.settle_outbox(
-                item["id"],
+                item.id,
                 state=state,
                 now=now,
                 posted_id=posted_id,
                 error=error,
                 sent_at=now if state == "sent" else None,
             )
-            if item["draft_id"] and item["kind"] == "reply":
+            if item.draft_id and item.kind == "reply":
                 action = {"dry_run": "dry run: not posted", "team_replied": "answered by a teammate"}.get(
                     state, draft_state
                 )
                 self.store.transition(
-                    item["draft_id"],
+                    item.draft_id,
                     from_states=("approved", "posting", "failed"),
                     to_state=draft_state,
                     actor="outbox",
@@ -282,38 +276,38 @@ class Outbox:
                     posted_id=posted_id,
                     error=error,
                 )
-            if item["case_id"] and state == "dry_run":
+            if item.case_id and state == "dry_run":
                 # Nothing reached the customer: the case's clocks keep running, its history says what was not sent.
                 self.store.update_case(
-                    item["case_id"],
+                    item.case_id,
                     now=now,
                     actor="outbox",
                     event="dry_run",
-                    note=f"{item['kind']} not sent (dry run)",
+                    note=f"{item.kind} not sent (dry run)",
                 )
-            elif item["case_id"] and state in ("sent", "team_replied"):
-                field = "acknowledged_at" if item["kind"] == "reply" else "contacted_at"
-                case = self.store.case(item["case_id"])
+            elif item.case_id and state in ("sent", "team_replied"):
+                field = "acknowledged_at" if item.kind == "reply" else "contacted_at"
+                case = self.store.case(item.case_id)
                 if getattr(case, field) is None:
                     note = f"answered by {posted_id}" if state == "team_replied" else "posted"
                     self.store.update_case(
-                        item["case_id"],
+                        item.case_id,
                         now=now,
                         actor="outbox",
                         event=field.split("_")[0],
-                        note=f"{item['kind']} {note}",
+                        note=f"{item.kind} {note}",
                         **{field: now},
                     )
                     if field == "contacted_at":
                         cases.contacted(self.store, case, now=now)
         sent = Sent(
-            item["id"],
-            item["kind"],
-            item["platform"],
-            item["mention_id"],
+            item.id,
+            item.kind,
+            item.platform,
+            item.mention_id,
             state,
             posted_id,
-            item["text"],
+            item.text,
             error,
         )
         self.on_settled(sent)

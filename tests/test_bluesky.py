@@ -314,7 +314,7 @@ def test_fetch_triage_reply_and_dm_round_trip(pipeline, fake, clock):
     pipe.poll("bluesky")
     case = store.case_for("bluesky", complaint)
     assert case.customer_replied_at is not None
-    assert any("4821" in (e.get("note") or "") for e in store.case_events(case.id))
+    assert any("4821" in (e.note or "") for e in store.case_events(case.id))
     # nothing new: each poll is one notifications request and one chat-log request, and nothing is stored
     before, mentions = len(fake.requests), store.counts()["mentions"]
     for _ in range(3):
@@ -331,7 +331,7 @@ def test_faults_are_survived_while_other_connectors_keep_running(pipeline, fake,
     results = pipe.run_cycle()
     assert {r.connector: r.status for r in results} == {"bluesky": "error", "googleplay": "ok"}
     assert "bluesky" in results[0].error
-    assert store.runs("bluesky")[0]["status"] == "error"
+    assert store.runs("bluesky")[0].status == "error"
     clock.advance(minutes=31)  # past the back-off
     reset = int(clock.now().timestamp()) + 600
     fake.inject(Fault(429, {"error": "RateLimitExceeded"}, headers={"ratelimit-reset": str(reset)}))

@@ -53,8 +53,8 @@ def test_a_huge_multi_line_error_is_kept_as_one_bounded_line(config_path, caplog
     assert result.status in ("error", "fatal")
     one_line_and_bounded(result.error)
     (run,) = store.runs("reddit")
-    one_line_and_bounded(run["error"])
-    assert run["error"].endswith("characters in all]")  # cut visibly
+    one_line_and_bounded(run.error)
+    assert run.error.endswith("characters in all]")  # cut visibly
     if isinstance(error, FatalError):
         one_line_and_bounded(store.paused_connectors()["reddit"])
     for record in caplog.records:
@@ -71,4 +71,4 @@ def test_the_store_bounds_an_error_whoever_records_it():
     store.record_run(
         "x", started_at=now, duration_ms=1, fetched=0, new=0, errors=1, status="error", error=BODY * 10
     )
-    one_line_and_bounded(store.runs("x")[0]["error"])
+    one_line_and_bounded(store.runs("x")[0].error)

@@ -86,7 +86,7 @@ def test_a_case_due_a_reminder_then_overdue_each_once(world):
         clock.set(when)
         pipeline.sweep()
     assert nudges(events, case) == ["reminder", "overdue"]
-    history = [e["kind"] for e in pipeline.store.case_events(case.id)]
+    history = [e.kind for e in pipeline.store.case_events(case.id)]
     assert history == ["opened", "reminder", "overdue"]
 
 
@@ -139,8 +139,8 @@ def test_the_customers_private_answer_is_attached_and_stops_the_follow_ups(world
     assert case.customer_replied_at == T + timedelta(minutes=10)
     assert case.stage == "find_solution"
     assert [d["mention"].author.handle for k, d in events if k == "customer_replied"] == ["nina"]
-    replies = [e for e in pipeline.store.case_events(case.id) if e["kind"] == "customer_reply"]
-    assert [(e["actor"], e["note"]) for e in replies] == [("nina", "Order 1234, shipping to Bergen")]
+    replies = [e for e in pipeline.store.case_events(case.id) if e.kind == "customer_reply"]
+    assert [(e.actor, e.note) for e in replies] == [("nina", "Order 1234, shipping to Bergen")]
     for _ in range(4):
         clock.advance(hours=24)
         pipeline.run_cycle()
@@ -207,7 +207,7 @@ def test_the_personal_moves_in_order_and_one_owner(world):
     assert stages == list(cases.STAGES)
     history = pipeline.store.case_events(case.id)
     assert case.acknowledged_at == case.contacted_at == clock.now()  # contact made by hand counts
-    assert [e["kind"] for e in history][-1] == "resolved" and {e["actor"] for e in history[1:]} == {"alice"}
+    assert [e.kind for e in history][-1] == "resolved" and {e.actor for e in history[1:]} == {"alice"}
     assert case.status == "closed" and case.resolved_at == clock.now()
     with pytest.raises(cases.CaseError, match="closed"):
         cases.advance(pipeline.store, case, actor="alice", now=clock.now())

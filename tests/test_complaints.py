@@ -150,13 +150,13 @@ def test_train_save_load_and_every_triage_records_the_version():
     result = retrain(store, now=NOW, min_labels=10)
     version = result["version"]
     assert version == "lr-20261123-010000"
-    stored = {m["version"]: m for m in store.models()}[version]
-    assert '"heldback_macro_f1"' in stored["scores"]
+    stored = {m.version: m for m in store.models()}[version]
+    assert "heldback_macro_f1" in stored.scores
     if not result["activated"]:
         # The rules were as good on the held-back labels: the model is kept but not used.
         assert result["candidate"]["macro_f1"] <= result["rules"]["macro_f1"]
         store.save_model(
-            version, kind=stored["kind"], blob=store.model_blob(version), scores={}, now=NOW, active=True
+            version, kind=stored.kind, blob=store.model_blob(version), scores={}, now=NOW, active=True
         )
     triager = Triager.from_store(store)
     assert triager.version == version
@@ -239,7 +239,7 @@ def test_mentions_saved_with_their_triage_match_save_triage():
     for store in (together, apart):
         assert store.triage_for("x", "0") == triager.triage(mentions[0])
         person = store.person("x", "sam")
-        assert (person["mentions"], person["complaints"], person["praise"]) == (2, 1, 1)
+        assert (person.mentions, person.complaints, person.praise) == (2, 1, 1)
     assert together.mention("x", "0") == apart.mention("x", "0")
     assert together.intent_counts() == apart.intent_counts() == {"complaint": 1, "praise": 1}
 
@@ -362,7 +362,7 @@ def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_m
 
     daemon.retrain()
     (model,) = store.models()
-    assert model["active"] == 1 and model["version"] == "lr-20261123-020000"
+    assert model.active == 1 and model.version == "lr-20261123-020000"
     daemon.retrain()  # nothing new to learn from: no second model
     assert len(store.models()) == 1
 
@@ -373,7 +373,7 @@ def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_m
     code = (
         "import sys; from bot.triage import retrain_if_due; from bot.store import Store; "
         "from bot.config import TriageSettings; from datetime import datetime, UTC; "
-        f"s = Store.open({str(tmp_path / 'bot.db')!r}); s.set_setting('triage.labels_at_retrain', '0'); "
+        f"s = Store.open({str(tmp_path / 'bot.db')!r}); s.set_retrained(s.retrained()[0], labels=0); "
         "retrain_if_due(s, now=datetime(2026, 11, 30, tzinfo=UTC), settings=TriageSettings(min_labels=20), "
         "in_child=True); print('sklearn' in sys.modules)"
     )

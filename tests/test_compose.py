@@ -208,7 +208,7 @@ def test_drafts_rotate_through_the_variants_and_advocates_are_noted(config_path,
     assert len({d.template for d in complaints}) == 3 and len({d.text.split(".")[0] for d in complaints}) >= 2
     assert all(d.template.startswith("complaint#") and not d.findings for d in complaints)
     assert drafts["dee"].template.startswith("advocate#")
-    assert store.person("reddit", "dee")["stage"] == "advocacy"
+    assert store.person("reddit", "dee").stage == "advocacy"
 
 
 def test_a_broken_templates_file_is_reported_before_anything_runs(config_path):

@@ -228,8 +228,8 @@ def test_a_rejection_asks_for_a_reason_and_is_in_the_audit_trail(setup, fake_red
     assert done["data"]["content"] == f"Done: reject draft #{draft_id}."
     draft = setup.pipeline.store.draft(draft_id)
     assert (draft.state, draft.reason, draft.decided_by) == ("rejected", reason, "discord:user01")
-    (entry,) = [a for a in setup.pipeline.store.audit(draft_id=draft_id) if a["action"] == "rejected"]
-    assert (entry["actor"], entry["detail"]) == ("discord:user01", reason)
+    (entry,) = [a for a in setup.pipeline.store.audit(draft_id=draft_id) if a.action == "rejected"]
+    assert (entry.actor, entry.detail) == ("discord:user01", reason)
     card = setup.card_says(
         card, f"Rejected by discord:user01 at {draft.updated_at:%Y-%m-%d %H:%M} UTC: {reason}"
     )
@@ -243,8 +243,8 @@ def test_not_a_complaint_is_a_label_for_the_model(setup, fake_reddit):
     card = setup.card(draft_id)
     done = setup.ephemeral(setup.discord.click(card["id"], f"mb:relabel:{draft_id}", MANAGER))
     assert done["data"]["content"] == f"Done: relabel draft #{draft_id}."
-    (label,) = [row for row in setup.pipeline.store.labels() if row["mention_id"] == comment]
-    assert (label["complaint"], label["intent"], label["source"], label["actor"]) == (
+    (label,) = [row for row in setup.pipeline.store.labels() if row.mention_id == comment]
+    assert (label.complaint, label.intent, label.source, label.actor) == (
         0,
         "other",
         "relabelled",
@@ -265,7 +265,7 @@ def test_take_case_makes_the_manager_its_owner(setup):
     store = setup.pipeline.store
     case = store.case(store.draft(draft_id).case_id)
     assert case.owner == "discord:user01"
-    assert [e["actor"] for e in store.case_events(case.id) if e["kind"] == "owner"] == ["discord:user01"]
+    assert [e.actor for e in store.case_events(case.id) if e.kind == "owner"] == ["discord:user01"]
     card = setup.card_says(card, "Case taken by discord:user01")
     assert "owner discord:user01" in card["content"]
     ids = [c["custom_id"] for row in card["components"] for c in row["components"]]
@@ -346,9 +346,9 @@ def test_a_paused_connector_is_said_once_in_the_channel(setup):
 def test_the_command_line_pause_is_the_same_pause(config_path, fake_reddit):
     mentionbot(config_path, "pause", "--as", "alice")
     store = Store.open(config_path.parent / "bot.db")
-    assert store.get_setting("posting_paused").startswith("by alice")
+    assert store.posting_paused().startswith("by alice")
     mentionbot(config_path, "resume")
-    assert store.get_setting("posting_paused") is None
+    assert store.posting_paused() is None
 
 
 def test_an_approval_on_the_command_line_updates_the_card(setup):

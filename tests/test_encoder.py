@@ -179,10 +179,10 @@ def test_cli_trains_with_the_configured_encoder_and_triage_uses_it(tmp_path, tin
     assert out.exit_code == 0, out.output
     store = Store.open(tmp_path / "bot.db")
     (stored,) = store.models()
-    assert stored["kind"] == "linear-ngrams-v1+encoder"
-    if not stored["active"]:  # the rules were as good on these easy held-back labels: switch it on by hand
-        blob = store.model_blob(stored["version"])
-        store.save_model(stored["version"], kind=stored["kind"], blob=blob, scores={}, now=NOW, active=True)
+    assert stored.kind == "linear-ngrams-v1+encoder"
+    if not stored.active:  # the rules were as good on these easy held-back labels: switch it on by hand
+        blob = store.model_blob(stored.version)
+        store.save_model(stored.version, kind=stored.kind, blob=blob, scores={}, now=NOW, active=True)
     store.close()
     out = runner.invoke(
         cli, ["-c", str(config), "triage", "my parcel never arrived and nobody replies", "--json"]

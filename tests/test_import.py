@@ -100,7 +100,7 @@ def test_a_large_import_is_triaged_in_batches_without_losing_order_or_repeats(tm
     first, second = store.triage_for("import", "c1"), store.triage_for("import", "c2")
     assert not any(r.startswith("repeat contact") for r in first.reasons)
     assert "repeat contact: complaint #2 from this person" in second.reasons
-    assert store.person("import", "dee")["complaints"] == 2
+    assert store.person("import", "dee").complaints == 2
 
 
 def _die(items):

@@ -80,7 +80,7 @@ def test_two_managers_approving_at_once_queue_one_post(config_path, fake_reddit)
     for t in threads:
         t.join()
     assert sorted(results) == ["approved", "refused", "refused", "refused"]
-    assert len([i for i in p.store.outbox() if i["draft_id"] == draft.id]) == 1
+    assert len([i for i in p.store.outbox() if i.draft_id == draft.id]) == 1
     mentionbot(config_path, "run", "--once")
     assert len(bot_replies(fake_reddit, second)) == 1 and len(bot_replies(fake_reddit, comment)) == 1
 
@@ -130,7 +130,7 @@ def test_a_claim_from_a_worker_that_vanished_is_taken_over_after_its_lease(confi
     comment, _ = approved_complaint(config_path, fake_reddit, clock=clock)
     p = pipeline(config_path, clock)
     (item,) = p.store.outbox("pending")
-    assert p.store.claim_outbox(item["id"], now=clock.now(), by="other-host:1:1")
+    assert p.store.claim_outbox(item.id, now=clock.now(), by="other-host:1:1")
     assert p.post() == [] and bot_replies(fake_reddit, comment) == []
     clock.advance(seconds=LEASE.total_seconds() + 1)
     p.post()  # reconcile: not on the platform, so back to pending ...
@@ -145,7 +145,7 @@ def test_a_timeout_after_the_platform_took_the_post_is_reconciled_not_repeated(c
     mentionbot(config_path, "run", "--once")
     assert len(bot_replies(fake_reddit, comment)) == 1  # praw did not retry the POST on its own
     store = open_store(config_path)
-    assert [i["state"] for i in store.outbox()] == ["sending"]  # uncertain: to be reconciled
+    assert [i.state for i in store.outbox()] == ["sending"]  # uncertain: to be reconciled
     mentionbot(config_path, "run", "--once")
     assert len(bot_replies(fake_reddit, comment)) == 1
     store = open_store(config_path)
@@ -180,11 +180,11 @@ def test_no_post_where_a_teammate_already_replied_on_the_platform(config_path, f
     settled = store.draft(draft.id)
     assert settled.state == "team_replied" and settled.posted_id == f"acme:{teammate}"
     assert ("outbox", "answered by a teammate") in [
-        (a["actor"], a["action"]) for a in store.audit(draft_id=draft.id)
+        (a.actor, a.action) for a in store.audit(draft_id=draft.id)
     ]
     case = store.case(draft.case_id)
     assert case.acknowledged_at is not None  # the teammate's reply acknowledged the customer
-    assert [i["state"] for i in store.outbox()] == ["team_replied"]
+    assert [i.state for i in store.outbox()] == ["team_replied"]
     mentionbot(config_path, "run", "--once")
     assert bot_replies(fake_reddit, comment) == []
 
@@ -216,11 +216,9 @@ def test_tone_override_is_recorded_in_the_audit_trail(config_path, fake_reddit):
         "eve",
     )
     store = open_store(config_path)
-    (approval,) = [a for a in store.audit(draft_id=draft.id) if a["action"] == "approved"]
+    (approval,) = [a for a in store.audit(draft_id=draft.id) if a.action == "approved"]
     assert (
-        approval["actor"] == "eve"
-        and "customer asked bluntly" in approval["detail"]
-        and "but" in approval["detail"]
+        approval.actor == "eve" and "customer asked bluntly" in approval.detail and "but" in approval.detail
     )
     assert store.draft(draft.id).reason == "customer asked bluntly"
 
@@ -235,8 +233,8 @@ def test_killed_after_the_private_message_went_out_sends_it_once(config_path, fa
     mentionbot(config_path, "run", "--once")
     assert len(fake_reddit.messages) == 1
     store = open_store(config_path)
-    (message,) = [i for i in store.outbox() if i["kind"] == "message"]
-    assert message["state"] == "sent" and message["posted_id"].startswith("t4_")
+    (message,) = [i for i in store.outbox() if i.kind == "message"]
+    assert message.state == "sent" and message.posted_id.startswith("t4_")
     assert store.case(draft.case_id).contacted_at is not None
 
 

@@ -52,7 +52,7 @@ def test_a_poisoned_reddit_post_between_two_normal_ones_through_the_daemon(confi
     assert {m.id for m in store.mentions()} == {first, bad, last}
     assert_stored_safely(store, "reddit", bad)
     assert store.get_cursor("reddit") is not None
-    assert [r["status"] for r in store.runs("reddit")] == ["ok", "ok", "ok"]
+    assert [r.status for r in store.runs("reddit")] == ["ok", "ok", "ok"]
     assert store.draft_for("reddit", last) is not None and store.draft_for("reddit", bad) is not None
     case = store.case_for("reddit", bad)
     store.close()

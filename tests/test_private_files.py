@@ -32,7 +32,7 @@ def test_the_database_wal_and_shm_are_0600_and_its_new_folder_0700(tmp_path):
     path = existing / "state" / "deep" / "bot.db"
     with umask(0):
         store = Store.open(path)
-        store.set_setting("k", "v")  # a write: the WAL and the shared memory exist now
+        store.set_posting_paused("a write")  # a write: the WAL and the shared memory exist now
         assert {p.name: mode(p) for p in path.parent.iterdir()} == {
             "bot.db": 0o600,
             "bot.db-wal": 0o600,

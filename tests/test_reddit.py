@@ -84,7 +84,7 @@ def test_sources_take_turns_and_three_quiet_polls_make_one_request_each(fake, pi
         "/r/acme/search/",
         "/r/acme/comments/",
     ]
-    assert pipeline.store.drafts() == [] and pipeline.store.runs("reddit", limit=1)[0]["calls"] == 1
+    assert pipeline.store.drafts() == [] and pipeline.store.runs("reddit", limit=1)[0].calls == 1
 
 
 def test_a_busy_backlog_is_paged_by_after_until_what_was_seen(fake, reddit):
@@ -142,7 +142,7 @@ def test_a_post_found_by_search_is_answered_and_the_private_answer_joins_the_cas
     for _ in pipeline.connectors["reddit"].sources():
         clock.advance(minutes=2)
         pipeline.poll("reddit")
-    notes = [e["note"] for e in pipeline.store.case_events(draft.case_id) if e["kind"] == "customer_reply"]
+    notes = [e.note for e in pipeline.store.case_events(draft.case_id) if e.kind == "customer_reply"]
     assert notes == ["Order 7781, charged on the 3rd"]
 
 
@@ -197,7 +197,7 @@ def test_faults_are_survived_and_other_connectors_keep_running(tmp_path, fake, c
         for _ in range(3):
             pipe.run_cycle()
         assert [m.author.handle for m in pipe.store.mentions() if m.platform == "reddit"] == ["sol"]
-        errors = [r["error"] for r in pipe.store.runs("reddit") if r["status"] == "error"]
+        errors = [r.error for r in pipe.store.runs("reddit") if r.status == "error"]
         assert len(errors) == 3 and all(e.startswith("reddit: ") for e in errors)
         assert "malformed" in errors[0]
         pipe.close()

@@ -225,8 +225,8 @@ def test_the_outbox_refuses_an_unchecked_text_instead_of_posting_it(tmp_path, fa
     )
     drain(pipeline)
     assert len(fake.posted()) == before
-    (item,) = [i for i in pipeline.store.outbox() if i["idempotency_key"] == "sneaky"]
-    assert item["state"] == "failed" and "final check" in item["error"] and "@-handle" in item["error"]
+    (item,) = [i for i in pipeline.store.outbox() if i.idempotency_key == "sneaky"]
+    assert item.state == "failed" and "final check" in item.error and "@-handle" in item.error
     pipeline.close()
 
 
@@ -242,12 +242,10 @@ def test_a_dry_run_is_recorded_as_one_and_advances_no_case(tmp_path, fake, clock
     store = pipeline.store
     (draft,) = store.drafts()
     assert draft.state == "dry_run" and draft.posted_id is None
-    assert {i["state"] for i in store.outbox()} == {"dry_run"} and all(
-        not i["sent_at"] for i in store.outbox()
-    )
+    assert {i.state for i in store.outbox()} == {"dry_run"} and all(not i.sent_at for i in store.outbox())
     case = store.case(draft.case_id)
     assert case.acknowledged_at is None and case.contacted_at is None and case.stage == "contact"
-    assert [e["kind"] for e in store.case_events(case.id)].count("dry_run") == 2
+    assert [e.kind for e in store.case_events(case.id)].count("dry_run") == 2
     assert store.counts()["dry_run"] == 1 and store.counts()["posted"] == 0
     assert store.due_counts(now=case.due_at, soon=case.due_at)["overdue"] == 1  # still waits for an answer
     tz = ZoneInfo(pipeline.config.brand.timezone)
@@ -281,6 +279,6 @@ def test_the_migration_turns_old_dry_run_records_back_into_dry_runs(tmp_path, fa
     pipeline.close()
     store = Store.open(tmp_path / "bot.db")
     assert store.draft(draft.id).state == "dry_run"
-    assert all(not i["sent_at"] for i in store.outbox())
+    assert all(not i.sent_at for i in store.outbox())
     case = store.case(draft.case_id)
     assert (case.acknowledged_at, case.contacted_at, case.stage) == (None, None, "contact")

@@ -145,7 +145,7 @@ def seeded():
     store.record_run(
         "mastodon", started_at=local(22, 9), duration_ms=40, fetched=0, new=0, errors=0, status="ok"
     )
-    store.set_setting("connector:x:paused", "401 Unauthorized: token revoked")
+    store.set_connector_paused("x", "401 Unauthorized: token revoked")
     yield store
     store.close()
 

@@ -45,9 +45,9 @@ def run_minutely(daemon, clock, until: datetime) -> list[tuple[datetime, str]]:
     written = []
     while clock.now() < until:
         clock.advance(minutes=1)
-        before = daemon.pipeline.store.get_setting(weekly.LAST_WRITTEN)
+        before = daemon.pipeline.store.report_last_week()
         daemon.weekly_report()
-        after = daemon.pipeline.store.get_setting(weekly.LAST_WRITTEN)
+        after = daemon.pipeline.store.report_last_week()
         if after != before:
             written.append((clock.now(), after))
     return written
@@ -56,7 +56,7 @@ def run_minutely(daemon, clock, until: datetime) -> list[tuple[datetime, str]]:
 def test_the_weekly_report_keeps_local_time_when_summer_time_ends(tmp_path):
     # Summer time ends on Sunday 25 October 2026: Monday 09:00 is 07:00 UTC before and 08:00 UTC after.
     daemon, clock, events = make_daemon(tmp_path, datetime(2026, 10, 19, 6, 0, tzinfo=UTC))
-    daemon.pipeline.store.set_setting(weekly.LAST_WRITTEN, "2026-W41")
+    daemon.pipeline.store.set_report_last_week("2026-W41")
     written = run_minutely(daemon, clock, datetime(2026, 10, 27, 0, 0, tzinfo=UTC))
     assert written == [
         (datetime(2026, 10, 19, 7, 0, tzinfo=UTC), "2026-W42"),
@@ -71,7 +71,7 @@ def test_the_weekly_report_keeps_local_time_when_summer_time_begins(tmp_path):
     daemon, clock, _ = make_daemon(
         tmp_path, datetime(2026, 3, 22, 17, 0, tzinfo=UTC), day="sunday", time="18:30"
     )
-    daemon.pipeline.store.set_setting(weekly.LAST_WRITTEN, "2026-W10")
+    daemon.pipeline.store.set_report_last_week("2026-W10")
     written = run_minutely(daemon, clock, datetime(2026, 3, 30, 0, 0, tzinfo=UTC))
     # On a Sunday the week in progress is not complete: the report covers the week before.
     assert written == [
@@ -84,7 +84,7 @@ def test_a_restart_catches_up_once_and_never_repeats(tmp_path):
     start = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday: Monday's report was missed while down
     daemon, _, _ = make_daemon(tmp_path, start)
     daemon.weekly_report()
-    assert daemon.pipeline.store.get_setting(weekly.LAST_WRITTEN) == "2026-W47"
+    assert daemon.pipeline.store.report_last_week() == "2026-W47"
     assert (
         weekly.run_due(daemon.pipeline.store, daemon.pipeline.config, now=start + timedelta(hours=1)) is None
     )
@@ -162,4 +162,4 @@ def test_the_daemon_draws_the_report_in_a_child_process_and_keeps_no_chart_stack
         "matplotlib loaded: False",
     ]
     assert (tmp_path / "reports" / "report-2026-W47-trend.png").stat().st_size > 1000
-    assert Store.open(tmp_path / "bot.db").get_setting(weekly.LAST_WRITTEN) == "2026-W47"
+    assert Store.open(tmp_path / "bot.db").report_last_week() == "2026-W47"

@@ -30,7 +30,7 @@ def test_a_mention_is_stored_once_and_the_cursor_moves_with_it():
     again = store.save_fetch("reddit", [mention(1, clock), mention(2, clock)], "c2", now=clock.now())
     assert [m.id for m in again] == ["t1_2"]
     assert store.get_cursor("reddit") == "c2"
-    assert store.person("reddit", "user1")["mentions"] == 1
+    assert store.person("reddit", "user1").mentions == 1
 
 
 def test_a_failed_write_keeps_neither_the_mentions_nor_the_cursor():
@@ -85,7 +85,7 @@ def test_two_managers_approving_at_once_queue_one_post(tmp_path):
         t.join()
     assert results.count("approved") == 1, results
     assert len(store.outbox()) == 1
-    assert len([a for a in store.audit(draft_id=draft.id) if a["action"] == "approved"]) == 1
+    assert len([a for a in store.audit(draft_id=draft.id) if a.action == "approved"]) == 1
 
 
 def test_a_bulk_load_puts_the_connection_settings_back(tmp_path):
@@ -98,3 +98,34 @@ def test_a_bulk_load_puts_the_connection_settings_back(tmp_path):
         raise RuntimeError("an import that fails half way")
     assert (pragma("wal_autocheckpoint"), pragma("cache_size"), pragma("synchronous")) == before
     store.close()
+
+
+def test_an_older_database_keeps_its_connector_state_in_typed_columns(tmp_path):
+    # A database from before m012 kept this state as strings under made-up keys in ``settings``.
+    from sqlite_utils import Database
+
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m012_connector_state")
+    db["settings"].insert_all(
+        [
+            {"key": "connector:x:paused", "value": "401 Unauthorized"},
+            {"key": "private-cursor:x", "value": "dm-42"},
+            {"key": "private-cursor:reddit", "value": "t4_9"},
+            {"key": "posting_paused", "value": "by alice"},
+            {"key": "report:last_week", "value": "2026-W47"},
+            {"key": "triage.last_retrain", "value": "2026-11-30T02:00:00.123456+00:00"},
+            {"key": "triage.labels_at_retrain", "value": "41"},
+        ]
+    )
+    db.close()
+    store = Store.open(path)
+    assert store.paused_connectors() == {"x": "401 Unauthorized"} and store.connector_paused("reddit") is None
+    assert (store.private_cursor("x"), store.private_cursor("reddit")) == ("dm-42", "t4_9")
+    assert (store.posting_paused(), store.report_last_week()) == ("by alice", "2026-W47")
+    at, labels = store.retrained()
+    assert (at.isoformat(timespec="seconds"), labels) == ("2026-11-30T02:00:00+00:00", 41)
+    assert "settings" not in store.db.table_names()
+    store.set_connector_paused("x", None)
+    store.set_posting_paused(None)
+    assert store.paused_connectors() == {} and store.posting_paused() is None

@@ -234,7 +234,7 @@ def seeded_report(platform: str, handle: str, text: str, error: str) -> weekly.R
     store.record_run(
         platform, started_at=at, duration_ms=1, fetched=1, new=1, errors=1, status="error", error=error
     )
-    store.set_setting(f"connector:{platform}:paused", error)
+    store.set_connector_paused(platform, error)
     return weekly.build(store, config, week=week, now=NOW)
 
 

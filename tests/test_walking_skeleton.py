@@ -43,12 +43,12 @@ def test_mention_to_posted_reply_and_open_case(config_path, fake_reddit):
     assert case.ref in cases.stdout and "marta" in cases.stdout
     history = mentionbot(config_path, "case", case.ref)
     assert "opened" in history.stdout and "acknowledged" in history.stdout
-    audit = [(a["actor"], a["action"]) for a in store.audit(draft_id=draft.id)]
+    audit = [(a.actor, a.action) for a in store.audit(draft_id=draft.id)]
     assert ("alice", "approved") in audit and ("outbox", "posted") in audit
 
     # A second cycle fetches nothing new and posts nothing again.
     mentionbot(config_path, "run", "--once")
-    assert open_store(config_path).runs("reddit", limit=1)[0]["new"] == 0
+    assert open_store(config_path).runs("reddit", limit=1)[0].new == 0
     assert len(fake_reddit.replies_to(comment, author="acme_support")) == 1
     assert len(fake_reddit.messages) == 1
 
@@ -64,8 +64,8 @@ def test_dry_run_records_the_would_be_post_and_posts_nothing(tmp_path, fake_redd
     mentionbot(config, "run", "--once")
     assert fake_reddit.replies_to(comment) == [] and fake_reddit.messages == []
     store = open_store(config)
-    assert [i["state"] for i in store.outbox()] == ["dry_run", "dry_run"]
-    assert any(a["action"] == "dry run: not posted" for a in store.audit(draft_id=draft.id))
+    assert [i.state for i in store.outbox()] == ["dry_run", "dry_run"]
+    assert any(a.action == "dry run: not posted" for a in store.audit(draft_id=draft.id))
     # Nothing was sent, so nothing looks handled: the draft says dry run, the case still waits for its answer.
     assert store.draft(draft.id).state == "dry_run" and store.counts()["posted"] == 0
     case = store.case(draft.case_id)
@@ -157,7 +157,7 @@ def test_a_repeat_complainer_is_more_urgent(config_path, fake_reddit):
     before, after = store.triage_for("reddit", first), store.triage_for("reddit", second)
     assert after.reasons[0] == "repeat contact: complaint #2 from this person"
     assert after.urgency == min(3, before.urgency + 1) or after.urgency > before.urgency
-    assert store.person("reddit", "marta")["complaints"] == 2
+    assert store.person("reddit", "marta").complaints == 2
 
 
 def test_an_excluded_phrase_marks_a_post_off_topic(config_path, fake_reddit):

@@ -151,7 +151,7 @@ def test_cursor_survives_a_restart(tmp_path, fake, clock, monkeypatch):
     again.poll("x")  # mentions turn: since_id from before the restart
     assert fake.calls("GET", "/mentions$")[-1].arg("since_id") == old
     assert {m.id for m in store.mentions()} == {old, new}
-    assert sum(r["new"] for r in store.runs("x")) == 2
+    assert sum(r.new for r in store.runs("x")) == 2
 
 
 def test_three_quiet_polls_make_one_request_each_and_store_nothing(fake, pipeline, clock):
@@ -166,7 +166,7 @@ def test_three_quiet_polls_make_one_request_each_and_store_nothing(fake, pipelin
         assert (result.status, result.new, result.calls) == ("ok", 0, 1)
     assert len(fake.requests) - before == 3
     assert len(list(pipeline.store.mentions())) == stored
-    assert [r["calls"] for r in pipeline.store.runs("x")] == [1, 1, 1, 1, 1]
+    assert [r.calls for r in pipeline.store.runs("x")] == [1, 1, 1, 1, 1]
 
 
 # -- the summoned rule, replies and DMs ---------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_summoned_complaint_round_trip_reply_then_dm(fake, pipeline, clock):
     clock.advance(minutes=5)
     fake.customer_dm("jane", "It was order 5521, charged on the 3rd and the 4th")
     pipeline.poll("x")
-    assert any("order 5521" in (e.get("note") or "") for e in pipeline.store.case_events(case.id))
+    assert any("order 5521" in (e.note or "") for e in pipeline.store.case_events(case.id))
     assert pipeline.store.case(case.id).customer_replied_at is not None
 
 
@@ -256,7 +256,7 @@ def test_closed_dms_settle_as_a_task_for_a_human(fake, pipeline, clock):
     (draft,) = pipeline.store.drafts("awaiting")
     decisions.approve(pipeline.store, draft.id, actor="alice", now=clock.now())
     drain(pipeline)
-    states = {item["kind"]: item["state"] for item in pipeline.store.outbox()}
+    states = {item.kind: item.state for item in pipeline.store.outbox()}
     assert states == {"reply": "sent", "message": "manual"}
 
 
@@ -273,7 +273,7 @@ def test_a_teammates_reply_by_hand_is_not_answered_again(fake, pipeline, clock):
     assert fake.calls("POST", "^/2/tweets$") == []
     query = fake.calls("GET", "/search/recent$")[-1].arg("query")
     assert query == f"conversation_id:{tid} (from:acme OR from:acmehelp)"
-    assert pipeline.store.outbox()[0]["posted_id"] == f"AcmeHelp:{theirs}"
+    assert pipeline.store.outbox()[0].posted_id == f"AcmeHelp:{theirs}"
 
 
 def test_reconcile_finds_our_reply_and_dm(fake, x, clock):
@@ -376,7 +376,7 @@ def test_faults_are_survived_and_other_connectors_keep_running(tmp_path, fake, c
             assert [(r.connector, r.status) for r in results] == [("x", "error"), ("hackernews", "ok")]
             clock.advance(hours=2)
         assert pipe.poll("x").new == 1
-        errors = [r["error"] for r in pipe.store.runs("x") if r["status"] == "error"]
+        errors = [r.error for r in pipe.store.runs("x") if r.status == "error"]
         assert len(errors) == 3 and all(e.startswith("x: ") for e in errors)
         assert "malformed JSON" in errors[0] and "HTTP 503" in errors[2]
         pipe.close()
@@ -435,7 +435,7 @@ def test_refused_credential_pauses_x_and_is_reported_once(fake, pipeline, clock)
         assert pipeline.poll("x").status == "paused"
     assert events.count("connector_paused") == 1
     assert len(fake.requests) == 1
-    assert [r["status"] for r in pipeline.store.runs("x")] == ["fatal"]
+    assert [r.status for r in pipeline.store.runs("x")] == ["fatal"]
     with pytest.raises(FatalError):
         pipeline.connectors["x"].fetch(None)
 
@@ -450,7 +450,7 @@ def test_calls_are_recorded_per_poll_and_summed_for_status_and_report(fake, pipe
     pipeline.poll("x")  # two pages
     pipeline.poll("x")  # search: two pages
     pipeline.poll("x")  # quiet
-    assert [r["calls"] for r in reversed(pipeline.store.runs("x"))] == [2, 2, 1]
+    assert [r.calls for r in reversed(pipeline.store.runs("x"))] == [2, 2, 1]
     assert pipeline.store.calls_since(clock.now() - timedelta(days=7)) == {"x": 5}
     week_start = (clock.now() - timedelta(days=1)).isoformat()
     (row,) = pipeline.store.report_runs(week_start, (clock.now() + timedelta(days=1)).isoformat())

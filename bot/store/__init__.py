@@ -1,0 +1,50 @@
+"""The store: the single source of truth. All SQL lives in this package.
+
+One SQLite file in WAL mode, schema through versioned migrations applied at open. Every state change of a draft
+is one transaction that also writes the audit trail; a poll's mentions and its cursor commit together. Each
+module holds the methods of one group of tables; ``Store`` is all of them on one connection.
+"""
+
+from __future__ import annotations
+
+from bot.store.cases import Cases
+from bot.store.discord import DiscordBookkeeping
+from bot.store.drafts import Drafts
+from bot.store.learning import Learning
+from bot.store.mentions import Mentions
+from bot.store.outbox import Outbox
+from bot.store.records import (
+    AuditEntry,
+    CaseEvent,
+    Label,
+    ManualContact,
+    OutboxItem,
+    Person,
+    Run,
+    StoredModel,
+    iso,
+    parse_time,
+)
+from bot.store.reports import Reports
+from bot.store.runs import Runs
+from bot.store.schema import migrations
+
+
+class Store(Mentions, Drafts, Outbox, Cases, Learning, Runs, Reports, DiscordBookkeeping):
+    """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
+
+
+__all__ = [
+    "AuditEntry",
+    "CaseEvent",
+    "Label",
+    "ManualContact",
+    "OutboxItem",
+    "Person",
+    "Run",
+    "Store",
+    "StoredModel",
+    "iso",
+    "migrations",
+    "parse_time",
+]

@@ -1,0 +1,264 @@
+"""Row ↔ record conversion: what the store's tables hold, as the frozen dataclasses its methods return.
+
+Times are stored as sortable UTC ISO text (the same on both engines) and come back as aware datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from bot.models import Author, Case, Draft, Mention, Triage, bounded_json, utc
+
+
+def iso(dt: datetime | None) -> str | None:
+    """A UTC timestamp as sortable ISO text."""
+    return utc(dt).isoformat(timespec="seconds") if dt else None
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return utc(datetime.fromisoformat(text)) if text else None
+
+
+@dataclass(frozen=True)
+class Person:
+    platform: str
+    handle: str
+    display_name: str | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+    mentions: int
+    complaints: int
+    praise: int
+    stage: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    draft_id: int | None
+    case_id: int | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    draft_id: int | None
+    case_id: int | None
+    kind: str
+    platform: str
+    mention_id: str
+    text: str
+    idempotency_key: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    posted_id: str | None
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    id: int
+    case_id: int
+    at: datetime
+    actor: str
+    kind: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Label:
+    id: int
+    platform: str | None
+    mention_id: str | None
+    text: str
+    complaint: bool
+    intent: str | None
+    source: str
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A trained model's version and scores (its serialised bytes come from ``Store.model_blob``)."""
+
+    version: str
+    kind: str
+    created_at: datetime
+    active: bool
+    scores: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One poll of a connector; ``last_ok`` (from ``last_runs``) is its connector's latest successful poll."""
+
+    id: int
+    connector: str
+    started_at: datetime
+    duration_ms: int
+    fetched: int
+    new: int
+    errors: int
+    status: str
+    error: str | None
+    calls: int | None
+    last_ok: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ManualContact:
+    """A draft answered by hand whose open case still needs its private opening."""
+
+    draft_id: int
+    platform: str
+    mention_id: str
+    case_id: int
+
+
+_TIME_SUFFIXES = ("_at", "_seen", "_ok", "_due", "_until")
+
+
+def record(cls: type, row: dict[str, Any]) -> Any:
+    """A record of ``cls`` from a row: its times parsed, its flags as booleans, JSON columns decoded."""
+    values = {}
+    for f in fields(cls):
+        if f.name not in row:
+            continue
+        value = row[f.name]
+        if f.type in ("bool", "bool | None") and value is not None:
+            value = bool(value)
+        elif f.name.endswith(_TIME_SUFFIXES) or f.name == "at":
+            value = parse_time(value)
+        elif f.name == "scores":
+            value = json.loads(value or "{}")
+        values[f.name] = value
+    return cls(**values)
+
+
+def mention_row(
+    mention: Mention, fetched_at: str | None, *, own: bool = False, triage: Triage | None = None
+) -> dict[str, Any]:
+    return {
+        "platform": mention.platform,
+        "id": mention.id,
+        "url": mention.url,
+        "author_handle": mention.author.handle,
+        "author_name": mention.author.display_name,
+        "author_id": mention.author.id,
+        "text": mention.text,
+        "created_at": iso(mention.created_at),
+        "fetched_at": fetched_at,
+        "kind": mention.kind,
+        "rating": mention.rating,
+        "parent_id": mention.parent_id,
+        "thread_id": mention.thread_id,
+        "lang": (triage.lang or mention.lang) if triage else mention.lang,
+        "own": int(own),
+        "intent": triage.intent if triage else None,
+        "urgency": triage.urgency if triage else None,
+        "sentiment": triage.sentiment if triage else None,
+        "raw": bounded_json(mention.raw),
+        "unanswerable": mention.unanswerable,
+        "edited": int(mention.edited),
+    }
+
+
+def triage_row(mention: Mention, triage: Triage, decided_at: str | None) -> tuple[Any, ...]:
+    return (
+        mention.platform,
+        mention.id,
+        triage.intent,
+        triage.urgency,
+        triage.sentiment,
+        triage.complaint_score,
+        json.dumps(triage.scores),
+        json.dumps(list(triage.reasons)),
+        triage.lang,
+        int(triage.needs_human),
+        triage.model_version,
+        decided_at,
+    )
+
+
+def triage_from_row(row: dict[str, Any]) -> Triage:
+    return Triage(
+        intent=row["intent"],
+        urgency=row["urgency"] or 0,
+        sentiment=row["sentiment"] or 0.0,
+        complaint_score=row["complaint_score"] or 0.0,
+        scores=json.loads(row["scores"] or "{}"),
+        reasons=tuple(json.loads(row["reasons"] or "[]")),
+        lang=row["lang"],
+        needs_human=bool(row["needs_human"]),
+        model_version=row["model_version"] or "",
+    )
+
+
+def mention_from_row(row: dict[str, Any]) -> Mention:
+    return Mention(
+        platform=row["platform"],
+        id=row["id"],
+        url=row["url"] or "",
+        author=Author(row["author_handle"] or "", row["author_name"] or "", row["author_id"] or ""),
+        text=row["text"],
+        created_at=parse_time(row["created_at"]),
+        kind=row["kind"] or "post",
+        rating=row["rating"],
+        parent_id=row["parent_id"],
+        thread_id=row["thread_id"],
+        lang=row["lang"],
+        raw=json.loads(row["raw"] or "{}"),
+        unanswerable=row.get("unanswerable"),
+        edited=bool(row.get("edited")),
+    )
+
+
+def draft_from_row(row: dict[str, Any]) -> Draft:
+    return Draft(
+        id=row["id"],
+        platform=row["platform"],
+        mention_id=row["mention_id"],
+        intent=row["intent"],
+        text=row["text"],
+        state=row["state"],
+        created_at=parse_time(row["created_at"]),
+        updated_at=parse_time(row["updated_at"]),
+        template=row["template"] or "",
+        route=row["route"] or "reply",
+        findings=tuple(json.loads(row["findings"] or "[]")),
+        problems=tuple(json.loads(row["problems"] or "[]")),
+        decided_by=row["decided_by"],
+        reason=row["reason"],
+        posted_id=row["posted_id"],
+        error=row["error"],
+        case_id=row["case_id"],
+        notes=tuple(json.loads(row.get("notes") or "[]")),
+    )
+
+
+def case_from_row(row: dict[str, Any]) -> Case:
+    times = {
+        "opened_at",
+        "due_at",
+        "acknowledged_at",
+        "contacted_at",
+        "customer_replied_at",
+        "resolved_at",
+        "next_follow_up_at",
+        "action_due",
+    }
+    names = Case.__dataclass_fields__
+    return Case(**{k: parse_time(v) if k in times else v for k, v in row.items() if k in names})

@@ -1,0 +1,171 @@
+"""Read-only queries for the weekly report, the status line and the demo summary.
+
+Times are UTC ISO text; ``start``/``end`` bound a half-open range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.store.base import Base
+from bot.store.records import iso
+
+
+class Reports(Base):
+    def report_buckets(self, bounds: list[str]) -> list[dict[str, Any]]:
+        """Mentions (not our own) per time bucket, platform and intent, with their sentiment sum and count.
+
+        ``bounds`` are the n+1 edges of n consecutive buckets; a row's ``bucket`` is its index.
+        """
+        cases = " ".join(f"when created_at < ? then {i}" for i in range(len(bounds) - 2))
+        bucket = f"case {cases} else {len(bounds) - 2} end" if cases else "0"
+        return self._rows(
+            f"select {bucket} as bucket, platform, coalesce(intent, 'untriaged') as intent, count(*) as n, "
+            "coalesce(sum(sentiment), 0.0) as sentiment_sum, count(sentiment) as sentiment_n from mentions "
+            "where created_at >= ? and created_at < ? and own = 0 group by 1, 2, 3",
+            [*bounds[1:-1], bounds[0], bounds[-1]],
+        )
+
+    # The week's few thousand mentions must drive the report's lookups, not a scan of the whole outbox, drafts or
+    # cases table: hence ``pinned_join`` (SQLite keeps a CROSS JOIN's order) and correlated subqueries.
+
+    def report_first_replies(self, start: str, end: str) -> list[dict[str, Any]]:
+        """For each mention posted in the range that got a public reply: when it was posted and first answered."""
+        return self._rows(
+            "select * from (select m.platform, m.intent, m.created_at, (select min(o.sent_at) from outbox o "
+            "where o.platform = m.platform and o.mention_id = m.id and o.kind = 'reply') as sent_at "
+            "from mentions m where m.created_at >= ? and m.created_at < ?) as firsts where sent_at is not null",
+            [start, end],
+        )
+
+    def report_drafts(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Drafted replies to mentions posted in the range, counted by state."""
+        return self._rows(
+            f"select d.state, count(*) as n from mentions m {self.pinned_join} drafts d on d.platform = m.platform "
+            "and d.mention_id = m.id where m.created_at >= ? and m.created_at < ? group by d.state",
+            [start, end],
+        )
+
+    def report_cases_for(self, start: str, end: str) -> list[dict[str, Any]]:
+        """The cases opened for mentions posted in the range, with the mention's time."""
+        return self._rows(
+            "select c.platform, c.intent, c.status, m.created_at, c.contacted_at, c.customer_replied_at "
+            f"from mentions m {self.pinned_join} cases c on c.platform = m.platform and c.mention_id = m.id "
+            "where m.created_at >= ? and m.created_at < ?",
+            [start, end],
+        )
+
+    def report_case_activity(self, start: str, end: str) -> dict[str, int]:
+        """Cases opened, resolved and overdue in the range, follow-ups sent, and how many of those opened in it
+        were still open at its end."""
+        row = self._one(
+            "select (select count(*) from cases where opened_at >= ? and opened_at < ?) as opened, "
+            "(select count(*) from cases where resolved_at >= ? and resolved_at < ?) as resolved, "
+            "(select count(*) from cases where due_at >= ? and due_at < ? "
+            " and (acknowledged_at is null or acknowledged_at > due_at)) as overdue, "
+            "(select count(*) from case_events where kind = 'follow_up' and at >= ? and at < ?) as follow_ups, "
+            "(select count(*) from cases where opened_at >= ? and opened_at < ? "
+            " and (resolved_at is null or resolved_at >= ?)) as still_open",
+            [start, end] * 5 + [end],
+        )
+        return dict(row or {})
+
+    def report_texts(self, start: str, end: str, *, intent: str | None = None) -> Iterator[dict[str, Any]]:
+        """The texts of mentions posted in the range (of ``intent``, or all), streamed, not loaded at once."""
+        sql = (
+            "select platform, id, url, author_handle, intent, text from mentions "
+            "where created_at >= ? and created_at < ? and own = 0"
+        )
+        params: list[Any] = [start, end]
+        if intent:
+            sql += " and intent = ?"
+            params.append(intent)
+        return self._stream(sql + " order by created_at", params)
+
+    def report_people(self, start: str, end: str, *, intent: str, limit: int = 10) -> list[dict[str, Any]]:
+        """People who posted ``intent`` in the range, most such posts first, with their all-time counts."""
+        return self._rows(
+            "select m.platform, m.author_handle as handle, max(m.author_name) as name, count(*) as n, "
+            "max(m.url) as url, max(m.text) as example, coalesce(max(p.complaints), 0) as complaints, "
+            "coalesce(max(p.praise), 0) as praise, coalesce(max(p.mentions), 0) as mentions, max(p.stage) as stage "
+            "from mentions m left join people p on p.platform = m.platform and p.handle = m.author_handle "
+            "where m.created_at >= ? and m.created_at < ? and m.intent = ? and m.own = 0 "
+            "group by m.platform, m.author_handle order by n desc, complaints desc, praise desc, handle limit ?",
+            [start, end, intent, limit],
+        )
+
+    def report_labels(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Managers' latest decision on each mention decided in the range, against what the filter said."""
+        return self._rows(
+            "select coalesce(m.intent, l.intent) as predicted, l.complaint, l.source, count(*) as n "
+            "from labels l join mentions m on m.platform = l.platform and m.id = l.mention_id "
+            "where l.at >= ? and l.at < ? and not exists (select 1 from labels later where "
+            "later.platform = l.platform and later.mention_id = l.mention_id and later.id > l.id) "
+            "group by 1, 2, 3",
+            [start, end],
+        )
+
+    def report_runs(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Per connector: polls and errors in the range, and its last successful poll and last new mention."""
+        names = [r["connector"] for r in self._rows("select distinct connector from runs order by connector")]
+        out = []
+        for name in names:
+            row = self._one(
+                "select count(*) as polls, coalesce(sum(case when status <> 'ok' then 1 else 0 end), 0) as failed, "
+                "coalesce(sum(errors), 0) as errors, coalesce(sum(fetched), 0) as fetched, "
+                "coalesce(sum(new), 0) as new, sum(calls) as calls, "
+                "(select max(started_at) from runs where connector = ? and status = 'ok' and started_at < ?) "
+                "as last_ok, "
+                "(select max(started_at) from runs where connector = ? and new > 0 and started_at < ?) "
+                "as last_new, "
+                "(select error from runs where connector = ? and status <> 'ok' and started_at < ? "
+                " order by started_at desc limit 1) as last_error "
+                "from runs where connector = ? and started_at >= ? and started_at < ?",
+                [name, end, name, end, name, end, name, start, end],
+            )
+            out.append({"connector": name, **_plain_numbers(row or {})})
+        return out
+
+    def due_counts(self, *, now: datetime, soon: datetime) -> dict[str, int]:
+        """Open, unacknowledged cases already overdue at ``now``, and those due by ``soon``."""
+        row = self._one(
+            "select coalesce(sum(case when due_at <= ? then 1 else 0 end), 0) as overdue, "
+            "coalesce(sum(case when due_at > ? and due_at <= ? then 1 else 0 end), 0) as due_soon "
+            "from cases where status = 'open' and acknowledged_at is null",
+            [iso(now), iso(now), iso(soon)],
+        )
+        return _plain_numbers(row or {})
+
+    def counts(self) -> dict[str, int]:
+        """Headline numbers for the status line and the demo summary."""
+        one = self._one(
+            "select (select count(*) from mentions) as mentions, "
+            "(select count(*) from drafts where state = 'awaiting') as awaiting, "
+            "(select count(*) from drafts where state = 'posted') as posted, "
+            "(select count(*) from drafts where state = 'manual') as manual, "
+            "(select count(*) from drafts where state = 'rejected') as rejected, "
+            "(select count(*) from drafts where state = 'dry_run') as dry_run, "
+            "(select count(*) from outbox where state in ('pending', 'sending')) as outbox, "
+            "(select count(*) from cases where status = 'open') as open_cases"
+        )
+        return dict(one or {})
+
+    def handoff_conversion(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Per platform: cases opened, contacted in private, and those where the customer replied in private."""
+        rows = self._rows(
+            "select platform, count(*) as cases, count(contacted_at) as contacted, "
+            "sum(case when contacted_at is not null and customer_replied_at is not null then 1 else 0 end) "
+            "as replied from cases where opened_at >= ? and opened_at < ? group by platform order by platform",
+            [iso(since) or "", iso(until) or "9999"],
+        )
+        return {r.pop("platform"): _plain_numbers(r) for r in rows}
+
+
+def _plain_numbers(row: dict[str, Any]) -> dict[str, Any]:
+    """A row whose sums are ints (PostgreSQL sums integers as numeric)."""
+    return {k: int(v) if isinstance(v, Decimal) else v for k, v in row.items()}

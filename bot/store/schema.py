@@ -1,0 +1,340 @@
+"""The schema: versioned migrations, applied in order when a store opens."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("mentionbot")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["mentions"].create(
+        {
+            "platform": str,
+            "id": str,
+            "url": str,
+            "author_handle": str,
+            "author_name": str,
+            "author_id": str,
+            "text": str,
+            "created_at": str,
+            "fetched_at": str,
+            "kind": str,
+            "rating": int,
+            "parent_id": str,
+            "thread_id": str,
+            "lang": str,
+            "own": int,
+            "intent": str,
+            "urgency": int,
+            "sentiment": float,
+            "raw": str,
+        },
+        pk=("platform", "id"),
+        not_null={"platform", "id", "text", "created_at"},
+        defaults={"own": 0},
+    )
+    db["mentions"].create_index(["created_at"])
+    db["mentions"].create_index(["platform", "author_handle"])
+    db["cursors"].create({"connector": str, "cursor": str, "updated_at": str}, pk="connector")
+    db["triage"].create(
+        {
+            "id": int,
+            "platform": str,
+            "mention_id": str,
+            "intent": str,
+            "urgency": int,
+            "sentiment": float,
+            "complaint_score": float,
+            "scores": str,
+            "reasons": str,
+            "lang": str,
+            "needs_human": int,
+            "model_version": str,
+            "decided_at": str,
+        },
+        pk="id",
+    )
+    db["triage"].create_index(["platform", "mention_id"])
+    db["drafts"].create(
+        {
+            "id": int,
+            "platform": str,
+            "mention_id": str,
+            "intent": str,
+            "text": str,
+            "state": str,
+            "template": str,
+            "route": str,
+            "findings": str,
+            "problems": str,
+            "decided_by": str,
+            "reason": str,
+            "posted_id": str,
+            "error": str,
+            "case_id": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+    )
+    # One public reply per mention, ever: the database refuses a second draft for the same mention.
+    db["drafts"].create_index(["platform", "mention_id"], unique=True)
+    db["drafts"].create_index(["state"])
+    db["audit"].create(
+        {"id": int, "at": str, "actor": str, "action": str, "draft_id": int, "case_id": int, "detail": str},
+        pk="id",
+    )
+    db["outbox"].create(
+        {
+            "id": int,
+            "draft_id": int,
+            "case_id": int,
+            "kind": str,
+            "platform": str,
+            "mention_id": str,
+            "text": str,
+            "idempotency_key": str,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "posted_id": str,
+            "error": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        defaults={"attempts": 0},
+    )
+    db["outbox"].create_index(["idempotency_key"], unique=True)
+    db["outbox"].create_index(["state"])
+    db["cases"].create(
+        {
+            "id": int,
+            "ref": str,
+            "platform": str,
+            "mention_id": str,
+            "author_handle": str,
+            "author_name": str,
+            "intent": str,
+            "status": str,
+            "stage": str,
+            "owner": str,
+            "opened_at": str,
+            "due_at": str,
+            "acknowledged_at": str,
+            "contacted_at": str,
+            "customer_replied_at": str,
+            "resolved_at": str,
+            "follow_ups": int,
+            "next_follow_up_at": str,
+            "action": str,
+            "action_owner": str,
+            "action_due": str,
+        },
+        pk="id",
+        defaults={"follow_ups": 0},
+    )
+    db["cases"].create_index(["platform", "mention_id"], unique=True)
+    db["cases"].create_index(["status", "due_at"])
+    db["case_events"].create(
+        {"id": int, "case_id": int, "at": str, "actor": str, "kind": str, "note": str}, pk="id"
+    )
+    db["case_events"].create_index(["case_id"])
+    db["people"].create(
+        {
+            "platform": str,
+            "handle": str,
+            "display_name": str,
+            "first_seen": str,
+            "last_seen": str,
+            "mentions": int,
+            "complaints": int,
+            "praise": int,
+            "stage": str,
+        },
+        pk=("platform", "handle"),
+        defaults={"mentions": 0, "complaints": 0, "praise": 0},
+    )
+    db["labels"].create(
+        {
+            "id": int,
+            "platform": str,
+            "mention_id": str,
+            "text": str,
+            "complaint": int,
+            "intent": str,
+            "source": str,
+            "actor": str,
+            "at": str,
+        },
+        pk="id",
+    )
+    db["runs"].create(
+        {
+            "id": int,
+            "connector": str,
+            "started_at": str,
+            "duration_ms": int,
+            "fetched": int,
+            "new": int,
+            "errors": int,
+            "status": str,
+            "error": str,
+        },
+        pk="id",
+    )
+    db["runs"].create_index(["connector", "started_at"])
+    db["models"].create(
+        {"version": str, "kind": str, "created_at": str, "active": int, "scores": str, "blob": bytes},
+        pk="version",
+        defaults={"active": 0},
+    )
+    db["settings"].create({"key": str, "value": str}, pk="key")
+
+
+@migrations()
+def m002_report_indexes(db: Database) -> None:
+    # The weekly report reads week-sized ranges of a large history; these keep every query an index range.
+    db["mentions"].create_index(
+        ["created_at", "own", "platform", "intent", "sentiment", "id"], index_name="mentions_week"
+    )
+    db["mentions"].create_index(["platform", "created_at"])
+    db["outbox"].create_index(["platform", "mention_id"])
+    db["cases"].create_index(["opened_at"])
+    db["cases"].create_index(["resolved_at"])
+    db["cases"].create_index(["due_at"])
+    db["case_events"].create_index(["kind", "at"])
+    db["labels"].create_index(["at"])
+    db["labels"].create_index(["platform", "mention_id"])
+    db["runs"].create_index(["started_at"])
+
+
+@migrations()
+def m003_outbox_claims(db: Database) -> None:
+    # Who is posting an item right now, and since when: another worker leaves a live claim alone.
+    db["outbox"].add_column("claimed_by", str)
+    db["outbox"].add_column("claimed_at", str)
+
+
+@migrations()
+def m004_drafts_template_index(db: Database) -> None:
+    # Template rotation asks when each variant was last used: one index lookup per variant.
+    db["drafts"].create_index(["template", "id"])
+
+
+@migrations()
+def m005_run_calls(db: Database) -> None:
+    # API requests each poll made: X charges per call, and every platform's quota is counted in calls.
+    db["runs"].add_column("calls", int)
+
+
+@migrations()
+def m006_discord(db: Database) -> None:
+    # The Discord card of each draft and the thread of each case, so a restarted bot edits rather than reposts.
+    db["discord_cards"].create({"draft_id": int, "message_id": str, "state": str}, pk="draft_id")
+    db["discord_threads"].create({"case_id": int, "thread_id": str}, pk="case_id")
+
+
+@migrations()
+def m007_credentials(db: Database) -> None:
+    # When each connector's credential expires, as its platform (or its config) said; recorded when it changes.
+    db["credentials"].create(
+        {"connector": str, "expires_at": str, "what": str, "renews": int, "recorded_at": str}, pk="connector"
+    )
+
+
+@migrations()
+def m008_fewer_mention_indexes(db: Database) -> None:
+    # Every index is paid on each stored mention. No query looks mentions up by author (people has its own
+    # table), and ``mentions_week`` begins with created_at: these two only slowed bulk imports down.
+    db.execute("drop index if exists idx_mentions_platform_author_handle")
+    db.execute("drop index if exists idx_mentions_created_at")
+
+
+@migrations()
+def m009_untrusted(db: Database) -> None:
+    # Items a connector could not read, kept aside with their raw body so its cursor can move past them; and the
+    # mentions the platform would not take a reply to (removed, locked, archived), or that their author edited.
+    db["quarantine"].create(
+        {"id": int, "connector": str, "platform": str, "item_id": str, "reason": str, "raw": str, "at": str},
+        pk="id",
+    )
+    db["quarantine"].create_index(["connector", "at"])
+    db["mentions"].add_column("unanswerable", str)
+    db["mentions"].add_column("edited", int)
+
+
+@migrations()
+def m010_dry_run(db: Database) -> None:
+    # A dry run used to settle its drafts as "posted" and stamp their cases acknowledged and contacted although
+    # nothing was sent: after a trial run, real complaints looked handled. Such records say "dry run" now, and the
+    # open cases they touched are back to unanswered (their history keeps the dry run as its own event).
+    db.execute(
+        "update drafts set state = 'dry_run' where state = 'posted' and posted_id is null and id in "
+        "(select draft_id from outbox where kind = 'reply' and state = 'dry_run' and draft_id is not null)"
+    )
+    db.execute("update outbox set sent_at = null where state = 'dry_run'")
+    for field, kind, note in (
+        ("acknowledged_at", "acknowledged", "reply recorded (dry run)"),
+        ("contacted_at", "contacted", "message recorded (dry run)"),
+    ):
+        db.execute(
+            f"update cases set {field} = null where status = 'open' and id in "
+            "(select case_id from case_events where kind = ? and note = ?)",
+            [kind, note],
+        )
+        db.execute("update case_events set kind = 'dry_run' where kind = ? and note = ?", [kind, note])
+    db.execute(
+        "update cases set stage = 'contact' where status = 'open' and stage = 'what_happened' "
+        "and contacted_at is null and customer_replied_at is null "
+        "and id in (select case_id from case_events where kind = 'dry_run')"
+    )
+
+
+@migrations()
+def m011_draft_notes(db: Database) -> None:
+    # What the manager should know about a draft without it blocking approval: why the name was left out.
+    db["drafts"].add_column("notes", str)
+
+
+@migrations()
+def m012_connector_state(db: Database) -> None:
+    # State that lived as strings in ``settings`` under made-up keys ("connector:x:paused", "private-cursor:x",
+    # "posting_paused", "report:last_week", "triage.*") gets columns of its own: per connector, and one row for
+    # the installation. The values are carried over; the key/value table goes.
+    db["connector_state"].create(
+        {"connector": str, "paused": str, "private_cursor": str, "updated_at": str}, pk="connector"
+    )
+    db["bot_state"].create(
+        {
+            "id": int,
+            "posting_paused": str,
+            "report_last_week": str,
+            "retrained_at": str,
+            "retrain_labels": int,
+        },
+        pk="id",
+    )
+    db.execute("insert into bot_state (id) values (1)")
+    if "settings" not in db.table_names():
+        return
+    db.execute(
+        "insert into connector_state (connector, paused) select substr(key, 11, length(key) - 17), value "
+        "from settings where key like 'connector:%:paused'"
+    )
+    db.execute(
+        "insert into connector_state (connector, private_cursor) select substr(key, 16), value from settings "
+        "where key like 'private-cursor:%' on conflict (connector) do update set private_cursor = "
+        "excluded.private_cursor"
+    )
+    for column, key in (
+        ("posting_paused", "posting_paused"),
+        ("report_last_week", "report:last_week"),
+        ("retrained_at", "triage.last_retrain"),
+        ("retrain_labels", "triage.labels_at_retrain"),
+    ):
+        db.execute(f"update bot_state set {column} = (select value from settings where key = ?)", [key])
+    db["settings"].drop()
