@@ -17,6 +17,22 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+POSITIVE_FRAME = (
+    r"\b(?:no |not (?:a |an |any |one )|without (?:any |a )?|(?:never|haven'?t|hasn'?t|have not|has not|didn'?t|did not|"
+    r"don'?t|do not) (?:(?:had|have|seen|see|noticed|experienced|encountered|run into|ran into) )?(?:any |a single |a )?)"
+    r"(?:real |major |big |serious |significant |more |further |other |such )?"
+    r"(?:problems?|issues?|complaints?|errors?|glitch(?:es)?|troubles?|hiccups?|worries|hassle|fuss)\b|"
+    r"\bnon-?issue\b|\bnot bad\b|"
+    r"\b(?:not|never|doesn'?t|does not|didn'?t|did not|won'?t|will not|wasn'?t|was not|haven'?t been|have not been|"
+    r"never been|not been) (?:\w+ )?(?:disappoint\w*|let (?:you|me|us) down)|"
+    r"\b(?:never|not|doesn'?t|does not) fails? to (?:amaze|impress|deliver|delight|please)|"
+    r"\b(?:can'?t|cannot|can not|won'?t|will not|couldn'?t|could not) (?:go wrong|beat (?:it|this|that|the)|complain)\b|"
+    r"\bno one can beat\b|\bnothing (?:to complain about|wrong with)\b|"
+    r"\b(?:doesn'?t|does not|don'?t|do not|can'?t|couldn'?t) get (?:any |much )?better\b|"
+    r"\b(?:still )?works? (?:fine|great|perfectly|flawlessly|like a charm)\b|\b(?:in )?(?:perfect|complete) working order\b|"
+    r"\bno questions asked\b"
+)
+
 # Each signal: (name, weight in the cold-start rules, trigger substrings, pattern on the lower-cased text).
 # Positive weights point to a complaint. The pattern only runs when one of its triggers occurs (``find_cues``
 # finds them all in one scan): it keeps triage fast.
@@ -37,8 +53,23 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     (
         "missing",
         1.4,
-        ("miss", "lost", "never", "n't", "not", "where"),
-        r"\b(?:missing|lost my|never (?:arrived|came|showed|received|got|delivered)|"
+        (
+            "miss",
+            "lost",
+            "never",
+            "n't",
+            "not",
+            "where",
+            "gone",
+            "delet",
+            "wipe",
+            "disappear",
+            "vanish",
+            "logged",
+        ),
+        r"\b(?:missing|lost (?:my|all|our)|never (?:arrived|came|showed|received|got|delivered)|"
+        r"(?:is|are|was|were|all|now) gone|gone (?:after|since|from)|deleted (?:my|all|our|every)|wiped|"
+        r"disappeared|vanished|logged (?:me|us) out|"
         r"(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|not) (?:yet )?(?:arrived?|received?|come|delivered|shipped)|"
         r"where(?:'s| is) my)\b",
     ),
@@ -175,11 +206,13 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "should have",
             "promised",
             "nothappy",
+            "slow",
         ),
         r"\b(?:worst|terrible|awful|horrible|horrendous|appalling|disgusting|disgusted|ridiculous|unacceptable|"
         r"shocking|pathetic|useless|rubbish|joke|disappoint\w*|fed up|sick of|tired of|frustrat\w*|annoy\w*|"
         r"poor|rude|incompetent|scam|ripped off|rip off|fail|failed|fails|sucks?|wtf|smh|ugh|not happy|unhappy|"
-        r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised)\b",
+        r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised|"
+        r"(?:so|too|really|very|is|painfully|super) slow)\b",
     ),
     (
         "why",
@@ -214,27 +247,54 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"^(?:@\w+ )*@\w*(?:support|help|care|service)\w*\b",
     ),
     # Negative weights: phrases that read negative to VADER but are not complaints, and thanks.
+    # A complaint word in a positive frame ("no real problems", "never disappoints", "can't go wrong"): the words it
+    # frames are blanked before the complaint signals are looked for (``find_cues``).
     (
         "no problem",
         -1.2,
-        ("no ", "not bad", "no complaints"),
-        r"\bno (?:problems?|worries|issues?)\b|\bnot bad\b|\bno complaints\b",
+        ("no ", "not", "n't", "never", "without", "non", "can", "nothing", "works", "working"),
+        POSITIVE_FRAME,
     ),
     ("can't wait", -1.2, ("wait",), r"\b(?:can'?t|cannot|can not) wait\b"),
-    ("thanks", -0.6, ("thank", "thx", "ty", "cheers"), r"\b(?:thanks|thank you|thx|ty|cheers)\b"),
+    (
+        "thanks",
+        -0.6,
+        ("thank", "thx", "ty", "cheers", "shout", "kudos", "props", "hats off"),
+        r"\b(?:thanks|thank you|thx|ty|cheers|shout ?out|kudos|props to|hats off)\b",
+    ),
 ]
 _SIGNAL_PATTERNS = [(name, weight, re.compile(p)) for name, weight, _, p in SIGNALS]
+_NO_PROBLEM = next(i for i, (name, *_) in enumerate(SIGNALS) if name == "no problem")
+_POSITIVE_FRAME = re.compile(POSITIVE_FRAME)
+
+
+def _blank(m: re.Match[str]) -> str:
+    return " " * len(m.group(0))
+
+
 # The patterns below read the lowered text (``lowered``), so they need no IGNORECASE.
+# Praise words said of a let-down: sarcasm when the post also says what went wrong or reads negative.
 SARCASM = re.compile(
     r"\b(?:thanks? (?:a lot|a bunch|so much|for nothing|again)|great job|good job|well done|nice one|nice going|"
-    r"way to go|love (?:how|that|it when)|just (?:great|brilliant|perfect|what i needed)|so much for|"
-    r"oh great|yeah right|fantastic service|great service|brilliant service|thanks for nothing|"
+    r"way to go|love (?:how|that|it when|when)|just (?:great|brilliant|perfect|what i needed)|so much for|"
+    r"oh (?:great|good|joy|wonderful)|yeah right|thanks for nothing|lol|lmao|"
+    r"(?:great|brilliant|fantastic|amazing|excellent|stellar|wonderful|awesome|top notch) (?:customer )?(?:service|support)|"
     r"thank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking|keeping|"
     r"making me|nothing|the (?:delay|wait)))\b",
 )
+# Sarcasm whatever else the post says: mockery that no sincere post is written in.
 SARCASM_ALWAYS = re.compile(
     r"\bthanks for nothing\b|\byeah right\b|\bso much for\b|"
-    r"\bthank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)",
+    r"\bthank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)|"
+    r"\b(?:is|was|are|were) (?:a|an|such a|a complete|a total|an absolute) (?:joke|farce|clown show)\b|"
+    r"\bgreat,? (?:another|more)\b|\?\s*more like\b|\bgotta love\b|"
+    r"\b(?:i )?love (?:waiting|being (?:charged|ignored|kept|put on hold|lied to|hung up on))\b|"
+    r"[\"“'‘](?:customer )?(?:service|help|support|care|helpful|premium|express|fast|free|unlimited|fix|fixed|"
+    r"update|upgrade|quality|priority|guaranteed|next day)[\"”'’]",
+)
+# A turn between two parts of a post ("love the app but ..."): praise on one side and a complaint on the other.
+CONTRAST = re.compile(
+    r"\b(?:but|however|though|although|except|unfortunately|sadly|only (?:problem|issue|downside)|shame|pity)\b"
 )
 QUESTION = re.compile(
     r"\?|\b(?:how (?:do|can|to|does|much|long)|where (?:is|can|do)|when (?:will|does|is|do)|can (?:i|you|we)|"
@@ -373,9 +433,14 @@ def find_cues(text: str, *, low: str | None = None) -> tuple[list[Signal], list[
         signals |= s
         urgency |= u
     found = []
+    framed = low
+    if _NO_PROBLEM in signals and (frame := _POSITIVE_FRAME.search(low)):
+        found.append(Signal("no problem", SIGNALS[_NO_PROBLEM][1], frame.group(0)))
+        framed = _POSITIVE_FRAME.sub(_blank, low)
+        signals.discard(_NO_PROBLEM)
     for i in sorted(signals):
         name, weight, pattern = _SIGNAL_PATTERNS[i]
-        if m := pattern.search(low):
+        if m := pattern.search(low if weight < 0 else framed):
             found.append(Signal(name, weight, m.group(0)))
     urgent = []
     for i in sorted(urgency):

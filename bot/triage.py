@@ -36,8 +36,10 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from bot.complaints import (
+    CONTRAST,
     CROWD_QUESTION,
     LUKEWARM,
+    POSITIVE_FRAME,
     QUESTION,
     SARCASM,
     SARCASM_ALWAYS,
@@ -52,7 +54,7 @@ from bot.complaints import (
     train,
     train_head,
 )
-from bot.models import Intent, Mention, Triage
+from bot.models import HELD, Intent, Mention, Triage
 
 if TYPE_CHECKING:
     from bot.config import TriageSettings
@@ -66,13 +68,33 @@ RULES_BIAS = -0.8
 TONE_WEIGHT = 1.2
 RATING_SHIFT = {1: 2.6, 2: 1.9, 3: 0.0, 4: -1.5, 5: -3.0}
 LONG_POST_WORDS = 30
+SARCASM_WEIGHT = 1.5
+# The signals that say something went wrong (not only how long it took or how the post is put).
+WRONG = frozenset(
+    (
+        "still waiting",
+        "late",
+        "missing",
+        "charged",
+        "cancelled",
+        "refund",
+        "broken",
+        "no response",
+        "bad service",
+    )
+)
+# Complaint scores within this of the threshold are uncertain: no thank-you below it, no sure apology above it.
+DOUBT_MARGIN = 0.15
+POSITIVE_COMPOUND = 0.5
+MIXED_TONE = (
+    0.3  # how far from neutral each side of a turn reads for the post to be both praise and a complaint
+)
 # The encoder's head reads its last three layers joined: +0.014 macro-F1 in 5-fold CV on complaints-dev.csv over
 # the final layer alone (0.873 against 0.859, better on each of 20 seeds), at no extra cost.
 HEAD_LAYERS = 3
 
 _VADER_FIXES = re.compile(
-    r"\bno (?:problem|problems|worries|issues?)\b|\bnot bad\b|\b(?:can'?t|cannot|can not) wait\b|"
-    r"https?://\S+|www\.\S+|@\w+|#",
+    POSITIVE_FRAME + r"|\b(?:can'?t|cannot|can not) wait\b|https?://\S+|www\.\S+|@\w+|#",
     re.I,
 )
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -324,6 +346,8 @@ class Reading:
     low: str
     notes: tuple[str, ...]
     rules_logit: float
+    sarcastic: bool = False
+    mixed: str = ""  # why the post is both praise and a complaint, or ""
 
 
 class Triager:
@@ -375,14 +399,33 @@ class Triager:
             notes.append(f"long post: tone {tone:+.2f} from word shares")
         low = lowered(text)
         signals, urgent = find_cues(text, low=low)
-        sarcasm = SARCASM.search(low)
         broken = any(s.weight >= 1.0 for s in signals)
-        sarcastic = sarcasm is not None and (broken or tone < 0 or SARCASM_ALWAYS.search(low) is not None)
-        if sarcastic:
+        sarcasm = SARCASM_ALWAYS.search(low)
+        if sarcasm is None and (broken or tone < 0):
+            sarcasm = SARCASM.search(low)
+        if sarcasm:
             tone = -abs(tone) if tone else -0.5
-            notes.append(f"sarcasm: {sarcasm.group(0).lower()!r} with a broken expectation")
-        z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
-        return Reading(compound, tone, signals, urgent, low, tuple(notes), z)
+            notes.append(f"sarcasm: {sarcasm.group(0)!r}")
+            signals = [*signals, Signal("sarcasm", SARCASM_WEIGHT, sarcasm.group(0))]
+        mixed = "" if sarcasm else self._mixed(text, low, signals)
+        if mixed:
+            notes.append(f"mixed: {mixed}")
+        z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals)
+        return Reading(compound, tone, signals, urgent, low, tuple(notes), z, sarcasm is not None, mixed)
+
+    def _mixed(self, text: str, low: str, signals: list[Signal]) -> str:
+        """What makes a post both praise and a complaint ("love the app but the update deleted my lists"), or ""."""
+        turn = CONTRAST.search(low)
+        if turn is None:
+            return ""
+        before = self.vader.polarity_scores(_vader_text(text[: turn.start()]))["compound"]
+        after = self.vader.polarity_scores(_vader_text(text[turn.end() :]))["compound"]
+        complaint_after = any(s.weight >= 1.0 and low.find(s.text, turn.end()) >= 0 for s in signals)
+        if before >= MIXED_TONE and (after <= -MIXED_TONE or complaint_after):
+            return f"praise, then {turn.group(0)!r} and a complaint"
+        if after >= MIXED_TONE and (before <= -MIXED_TONE or any(s.weight >= 1.0 for s in signals)):
+            return f"a complaint, then {turn.group(0)!r} and praise"
+        return ""
 
     def features(self, text: str, reading: Reading | None = None) -> list[str]:
         """The complaint model's features for one text."""
@@ -398,13 +441,15 @@ class Triager:
         if self.model is None:
             z = reading.rules_logit
             reasons += [
-                f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}" for s in signals
+                f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}"
+                for s in signals
+                if s.name != "sarcasm"
             ]
             threshold = 0.5
         else:
             cues = cue_features(compound=compound, signals=signals)
             p, top = self.model.score_tokens(tokens(text), cues)
-            reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0]
+            reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0 and s.name != "sarcasm"]
             reasons += [f"model: {_feature_name(f)} {w:+.2f}" for f, w in top]
             if self.encoder is not None and (head := self.model.head):
                 pe = head.probability(self.encoder.encode([text], last_layers=head.layers)[0])
@@ -431,6 +476,8 @@ class Triager:
         else:
             intent = "other"
 
+        if held := self._doubt(intent, score, threshold, reading, rating):
+            reasons.append(HELD + held)
         urgent = reading.urgent
         if intent != "complaint":
             urgent = [(k, w) for k, w in urgent if k in ("safety", "legal")]
@@ -449,6 +496,35 @@ class Triager:
             needs_human=not lang.handled,
             model_version=self.version,
         )
+
+    @staticmethod
+    def _doubt(intent: Intent, score: float, threshold: float, r: Reading, rating: int | None) -> str:
+        """Why neither a thank-you nor an apology is sure to fit, or "": thanking a complaint is the worst mistake,
+        so praise needs a confidently positive post with no complaint evidence; an apology needs something to have
+        gone wrong."""
+        wrong = [s.text for s in r.signals if s.name in WRONG]
+        if intent == "praise":
+            evidence = [f"sarcasm {s.text!r}" for s in r.signals if s.name == "sarcasm"]
+            evidence += [f"praise and a complaint in one post ({r.mixed})"] if r.mixed else []
+            evidence += [f"complaint signal {w!r}" for w in wrong]
+            if rating is not None and rating <= 3:
+                evidence.append(f"rating {rating}★")
+            if score >= threshold - DOUBT_MARGIN:
+                evidence.append(f"complaint score {score:.2f}, near the threshold {threshold:.2f}")
+            return "a thank-you for praise would not fit: " + "; ".join(evidence) if evidence else ""
+        if intent != "complaint" or (rating is not None and rating <= 2):
+            return ""
+        if not wrong and r.sarcastic:
+            return "an apology may not fit: sarcasm without a stated problem"
+        if score >= threshold + DOUBT_MARGIN:
+            return ""
+        if r.mixed:
+            return f"an apology may not fit: praise and a complaint in one post ({r.mixed})"
+        if not wrong and r.compound >= POSITIVE_COMPOUND:
+            return (
+                f"an apology may not fit: a positive post (VADER {r.compound:+.2f}) without a stated problem"
+            )
+        return ""
 
 
 _FEATURE_KINDS = {"w": "word", "b": "words", "s": "signal", "v": "vader bin", "r": "rating"}
