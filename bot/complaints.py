@@ -106,6 +106,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "n't",
             "not",
             "unable",
+            "refuse",
             "issue",
             "problem",
             "keep",
@@ -113,6 +114,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         ),
         r"\b(?:broken|broke|damaged|faulty|defective|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
         r"(?:not|isn'?t|aren'?t|stopped|stop) (?:working|loading|charging|responding|letting)|unable to|"
+        r"refuses? to (?:work|play|load|open|start|turn on|connect|charge|read|sync)|"
         r"(?<!no )(?:issues?|problems?)|keeps? (?:logging|kicking|signing|throwing|locking) (?:me|us) out|"
         r"(?:doesn'?t|does not|don'?t|do not|won'?t|can'?t|cannot|couldn'?t|could not|will not|didn'?t|did not) "
         r"(?:even )?(?:work|load|open|connect|log ?in|sign in|access|get through|turn on|charge|update|download|"
@@ -121,10 +123,11 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     (
         "no response",
         1.5,
-        ("no ", "nobody", "n't", "not", "never", "ignor", "unanswer"),
+        ("no ", "nobody", "n't", "not", "never", "ignor", "unanswer", "responsive", "hang", "hung"),
         r"\b(?:no (?:one|reply|replies|response|answer|help|signal|service|internet|wifi|power|updates?|email|call|respect)|"
         r"nobody|(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|never) (?:been )?(?:heard|replied|responded|"
-        r"answered|helped|fixed|called|contacted|resolved|sorted|returned)|ignor(?:ed|ing)|unanswered)\b",
+        r"answered|helped|fixed|called|contacted|resolved|sorted|returned)|ignor(?:ed|ing)|unanswered|"
+        r"(?:un|non-?)responsive|hangs? up on|hung up on)\b",
     ),
     (
         "time span",
@@ -207,12 +210,30 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "promised",
             "nothappy",
             "slow",
+            "extortion",
+            "robbery",
+            "save your",
+            "favo",
+            "pay for",
+            "stay away",
+            "beware",
+            "elsewhere",
+            "like crap",
+            "like garbage",
+            "like junk",
+            "like rubbish",
+            "trash",
+            "junk",
+            "garbage",
+            "crap",
         ),
         r"\b(?:worst|terrible|awful|horrible|horrendous|appalling|disgusting|disgusted|ridiculous|unacceptable|"
         r"shocking|pathetic|useless|rubbish|joke|disappoint\w*|fed up|sick of|tired of|frustrat\w*|annoy\w*|"
         r"poor|rude|incompetent|scam|ripped off|rip off|fail|failed|fails|sucks?|wtf|smh|ugh|not happy|unhappy|"
         r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised|"
-        r"(?:so|too|really|very|is|painfully|super) slow)\b",
+        r"(?:so|too|really|very|is|painfully|super) slow|extortion|daylight robbery|"
+        r"save your (?:money|cash)|do yourself a favou?r|you get what you pay for|stay away|buyer beware|look elsewhere|"
+        r"works like (?:crap|garbage|junk|rubbish)|(?:is|was|are|were) (?:trash|junk|garbage|crap))\b",
     ),
     (
         "why",
@@ -230,7 +251,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         "can't find",
         0.6,
         ("find",),
-        r"\b(?:can'?t|cannot|couldn'?t|could not|unable to) find\b",
+        r"\b(?:can'?t|cannot|couldn'?t|could not|unable to|impossible to) find\b",
     ),
     (
         "negative emoji",

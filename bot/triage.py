@@ -84,8 +84,11 @@ WRONG = frozenset(
     )
 )
 # Complaint scores within this of the threshold are uncertain: no thank-you below it, no sure apology above it.
-DOUBT_MARGIN = 0.15
+DOUBT_MARGIN = 0.2
+# Praise is the tone of at least this (the rest is "other": left unanswered costs less than a wrong thank-you).
+PRAISE_TONE = 0.6
 POSITIVE_COMPOUND = 0.5
+NEGATIVE_SHARE = 0.1  # a post with at least this share of negative words is not confidently positive
 MIXED_TONE = (
     0.3  # how far from neutral each side of a turn reads for the post to be both praise and a complaint
 )
@@ -348,6 +351,7 @@ class Reading:
     rules_logit: float
     sarcastic: bool = False
     mixed: str = ""  # why the post is both praise and a complaint, or ""
+    negative: float = 0.0  # VADER's share of negative words
 
 
 class Triager:
@@ -411,7 +415,9 @@ class Triager:
         if mixed:
             notes.append(f"mixed: {mixed}")
         z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals)
-        return Reading(compound, tone, signals, urgent, low, tuple(notes), z, sarcasm is not None, mixed)
+        return Reading(
+            compound, tone, signals, urgent, low, tuple(notes), z, sarcasm is not None, mixed, vs["neg"]
+        )
 
     def _mixed(self, text: str, low: str, signals: list[Signal]) -> str:
         """What makes a post both praise and a complaint ("love the app but the update deleted my lists"), or ""."""
@@ -471,7 +477,7 @@ class Triager:
         elif "?" in text or QUESTION.search(low):
             intent = "inquiry"
             reasons.append("a question")
-        elif (tone >= 0.5 and not LUKEWARM.search(low)) or (rating or 0) >= 4:
+        elif (tone >= PRAISE_TONE and not LUKEWARM.search(low)) or (rating or 0) >= 4:
             intent = "praise"
         else:
             intent = "other"
@@ -507,6 +513,8 @@ class Triager:
             evidence = [f"sarcasm {s.text!r}" for s in r.signals if s.name == "sarcasm"]
             evidence += [f"praise and a complaint in one post ({r.mixed})"] if r.mixed else []
             evidence += [f"complaint signal {w!r}" for w in wrong]
+            if r.negative >= NEGATIVE_SHARE:
+                evidence.append(f"negative words ({r.negative:.0%} of the post)")
             if rating is not None and rating <= 3:
                 evidence.append(f"rating {rating}★")
             if score >= threshold - DOUBT_MARGIN:
