@@ -18,19 +18,20 @@ from itertools import pairwise
 from typing import Any
 
 POSITIVE_FRAME = (
-    r"\b(?:no |not (?:a |an |any |one )|without (?:any |a )?|(?:never|haven'?t|hasn'?t|have not|has not|didn'?t|did not|"
-    r"don'?t|do not) (?:(?:had|have|seen|see|noticed|experienced|encountered|run into|ran into) )?(?:any |a single |a )?)"
-    r"(?:real |major |big |serious |significant |more |further |other |such )?"
+    # one \b in front of every alternative: the engine tries them only where a word starts
+    r"\b(?:"
+    r"(?:no |not (?:a |an |any |one )|without (?:any |a )?|(?:never|haven'?t|hasn'?t|have not|has not|didn'?t|"
+    r"did not|don'?t|do not) (?:(?:had|have|seen|see|noticed|experienced|encountered|run into|ran into) )?"
+    r"(?:any |a single |a )?)(?:real |major |big |serious |significant |more |further |other |such )?"
     r"(?:problems?|issues?|complaints?|errors?|glitch(?:es)?|troubles?|hiccups?|worries|hassle|fuss)\b|"
-    r"\bnon-?issue\b|\bnot bad\b|"
-    r"\b(?:not|never|doesn'?t|does not|didn'?t|did not|won'?t|will not|wasn'?t|was not|haven'?t been|have not been|"
+    r"non-?issue\b|not bad\b|no questions asked\b|no one can beat\b|nothing (?:to complain about|wrong with)\b|"
+    r"(?:not|never|doesn'?t|does not|didn'?t|did not|won'?t|will not|wasn'?t|was not|haven'?t been|have not been|"
     r"never been|not been) (?:\w+ )?(?:disappoint\w*|let (?:you|me|us) down)|"
-    r"\b(?:never|not|doesn'?t|does not) fails? to (?:amaze|impress|deliver|delight|please)|"
-    r"\b(?:can'?t|cannot|can not|won'?t|will not|couldn'?t|could not) (?:go wrong|beat (?:it|this|that|the)|complain)\b|"
-    r"\bno one can beat\b|\bnothing (?:to complain about|wrong with)\b|"
-    r"\b(?:doesn'?t|does not|don'?t|do not|can'?t|couldn'?t) get (?:any |much )?better\b|"
-    r"\b(?:still )?works? (?:fine|great|perfectly|flawlessly|like a charm)\b|\b(?:in )?(?:perfect|complete) working order\b|"
-    r"\bno questions asked\b"
+    r"(?:never|not|doesn'?t|does not) fails? to (?:amaze|impress|deliver|delight|please)|"
+    r"(?:can'?t|cannot|can not|won'?t|will not|couldn'?t|could not) (?:go wrong|beat (?:it|this|that|the)|complain)\b|"
+    r"(?:doesn'?t|does not|don'?t|do not|can'?t|couldn'?t) get (?:any |much )?better\b|"
+    r"(?:still )?works? (?:fine|great|perfectly|flawlessly|like a charm)\b|(?:in )?(?:perfect|complete) working order\b"
+    r")"
 )
 
 # Each signal: (name, weight in the cold-start rules, trigger substrings, pattern on the lower-cased text).
@@ -273,7 +274,32 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     (
         "no problem",
         -1.2,
-        ("no ", "not", "n't", "never", "without", "non", "can", "nothing", "works", "working"),
+        # the framed words, rarer than the negations that frame them
+        (
+            "problem",
+            "issue",
+            "complain",
+            "error",
+            "glitch",
+            "trouble",
+            "hiccup",
+            "worries",
+            "hassle",
+            "fuss",
+            "disappoint",
+            "down",
+            "fail",
+            "go wrong",
+            "beat",
+            "get better",
+            "get any",
+            "get much",
+            "works",
+            "working order",
+            "questions asked",
+            "not bad",
+            "wrong with",
+        ),
         POSITIVE_FRAME,
     ),
     ("can't wait", -1.2, ("wait",), r"\b(?:can'?t|cannot|can not) wait\b"),
@@ -305,14 +331,31 @@ SARCASM = re.compile(
 )
 # Sarcasm whatever else the post says: mockery that no sincere post is written in.
 SARCASM_ALWAYS = re.compile(
-    r"\bthanks for nothing\b|\byeah right\b|\bso much for\b|"
-    r"\bthank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)|"
-    r"\b(?:is|was|are|were) (?:a|an|such a|a complete|a total|an absolute) (?:joke|farce|clown show)\b|"
-    r"\bgreat,? (?:another|more)\b|\?\s*more like\b|\bgotta love\b|"
-    r"\b(?:i )?love (?:waiting|being (?:charged|ignored|kept|put on hold|lied to|hung up on))\b|"
-    r"[\"“'‘](?:customer )?(?:service|help|support|care|helpful|premium|express|fast|free|unlimited|fix|fixed|"
-    r"update|upgrade|quality|priority|guaranteed|next day)[\"”'’]",
+    r"\b(?:thanks for nothing\b|yeah right\b|so much for\b|"
+    r"thank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)|"
+    r"(?:is|was|are|were) (?:a|an|such a|a complete|a total|an absolute) (?:joke|farce|clown show)\b|"
+    r"great,? (?:another|more)\b|gotta love\b|"
+    r"(?:i )?love (?:waiting|being (?:charged|ignored|kept|put on hold|lied to|hung up on))\b)",
 )
+# Marks of mockery: "Acme? More like Acne", a scare-quoted promise ("'express' delivery"). Looked for only where
+# the text has a question mark or a quote (``sarcasm_mark``): most posts have neither.
+_MOCKERY = re.compile(
+    r"\?\s*more like\b|[\"“'‘](?:customer )?(?:service|help|support|care|helpful|premium|express|fast|free|unlimited|"
+    r"fix|fixed|update|upgrade|quality|priority|guaranteed|next day)[\"”'’]",
+)
+_MOCKERY_MARKS = frozenset('?"“‘')
+
+
+def sarcasm_cue(low: str, *, negative: bool) -> re.Match[str] | None:
+    """The sarcasm cue in a lowered text: mockery whatever else it says, or praise words said of a let-down when
+    ``negative`` (the post also says what went wrong, or reads negative)."""
+    if m := SARCASM_ALWAYS.search(low):
+        return m
+    if (not _MOCKERY_MARKS.isdisjoint(low) or "'" in low) and (m := _MOCKERY.search(low)):
+        return m
+    return SARCASM.search(low) if negative else None
+
+
 # A turn between two parts of a post ("love the app but ..."): praise on one side and a complaint on the other.
 CONTRAST = re.compile(
     r"\b(?:but|however|though|although|except|unfortunately|sadly|only (?:problem|issue|downside)|shame|pity)\b"

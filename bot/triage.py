@@ -41,8 +41,6 @@ from bot.complaints import (
     LUKEWARM,
     POSITIVE_FRAME,
     QUESTION,
-    SARCASM,
-    SARCASM_ALWAYS,
     ComplaintModel,
     EncoderHead,
     Signal,
@@ -50,6 +48,7 @@ from bot.complaints import (
     features,
     find_cues,
     lowered,
+    sarcasm_cue,
     tokens,
     train,
     train_head,
@@ -57,7 +56,7 @@ from bot.complaints import (
 from bot.models import HELD, Intent, Mention, Triage
 
 if TYPE_CHECKING:
-    from bot.config import TriageSettings
+    from bot.config import BrandSettings, TriageSettings
     from bot.encoder import SentenceEncoder
     from bot.store import Store
 
@@ -96,10 +95,9 @@ MIXED_TONE = (
 # the final layer alone (0.873 against 0.859, better on each of 20 seeds), at no extra cost.
 HEAD_LAYERS = 3
 
-_VADER_FIXES = re.compile(
-    POSITIVE_FRAME + r"|\b(?:can'?t|cannot|can not) wait\b|https?://\S+|www\.\S+|@\w+|#",
-    re.I,
-)
+_VADER_FIXES = re.compile(r"\b(?:can'?t|cannot|can not) wait\b|https?://\S+|www\.\S+|@\w+|#", re.I)
+# A complaint word in a positive frame reads to VADER as the "fine" it means (only where the signals found one).
+_POSITIVE_FRAME = re.compile(POSITIVE_FRAME, re.I)
 _WORDS = re.compile(r"[^\W\d_]+")
 # fmt: off
 EN_STOPWORDS = frozenset((
@@ -350,7 +348,6 @@ class Reading:
     notes: tuple[str, ...]
     rules_logit: float
     sarcastic: bool = False
-    mixed: str = ""  # why the post is both praise and a complaint, or ""
     negative: float = 0.0  # VADER's share of negative words
 
 
@@ -395,29 +392,22 @@ class Triager:
 
     def read(self, text: str) -> Reading:
         """What the rules see in a text: VADER, the tone after the fixes, the signals, sarcasm, the rules' logit."""
-        vs = self.vader.polarity_scores(_vader_text(text))
+        low = lowered(text)
+        signals, urgent = find_cues(text, low=low)
+        framed = any(s.name == "no problem" for s in signals)
+        vs = self.vader.polarity_scores(_vader_text(_POSITIVE_FRAME.sub(" fine ", text) if framed else text))
         compound = tone = vs["compound"]
         notes = []
         if len(text.split()) > LONG_POST_WORDS:
             tone = max(-1.0, min(1.0, (vs["pos"] - vs["neg"]) * 3))
             notes.append(f"long post: tone {tone:+.2f} from word shares")
-        low = lowered(text)
-        signals, urgent = find_cues(text, low=low)
         broken = any(s.weight >= 1.0 for s in signals)
-        sarcasm = SARCASM_ALWAYS.search(low)
-        if sarcasm is None and (broken or tone < 0):
-            sarcasm = SARCASM.search(low)
-        if sarcasm:
+        if sarcasm := sarcasm_cue(low, negative=broken or tone < 0):
             tone = -abs(tone) if tone else -0.5
             notes.append(f"sarcasm: {sarcasm.group(0)!r}")
             signals = [*signals, Signal("sarcasm", SARCASM_WEIGHT, sarcasm.group(0))]
-        mixed = "" if sarcasm else self._mixed(text, low, signals)
-        if mixed:
-            notes.append(f"mixed: {mixed}")
         z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals)
-        return Reading(
-            compound, tone, signals, urgent, low, tuple(notes), z, sarcasm is not None, mixed, vs["neg"]
-        )
+        return Reading(compound, tone, signals, urgent, low, tuple(notes), z, sarcasm is not None, vs["neg"])
 
     def _mixed(self, text: str, low: str, signals: list[Signal]) -> str:
         """What makes a post both praise and a complaint ("love the app but the update deleted my lists"), or ""."""
@@ -482,7 +472,7 @@ class Triager:
         else:
             intent = "other"
 
-        if held := self._doubt(intent, score, threshold, reading, rating):
+        if held := self._doubt(text, intent, score, threshold, reading, rating):
             reasons.append(HELD + held)
         urgent = reading.urgent
         if intent != "complaint":
@@ -503,15 +493,20 @@ class Triager:
             model_version=self.version,
         )
 
-    @staticmethod
-    def _doubt(intent: Intent, score: float, threshold: float, r: Reading, rating: int | None) -> str:
+    def _doubt(
+        self, text: str, intent: Intent, score: float, threshold: float, r: Reading, rating: int | None
+    ) -> str:
         """Why neither a thank-you nor an apology is sure to fit, or "": thanking a complaint is the worst mistake,
         so praise needs a confidently positive post with no complaint evidence; an apology needs something to have
         gone wrong."""
         wrong = [s.text for s in r.signals if s.name in WRONG]
+        if intent not in ("praise", "complaint") or r.sarcastic:
+            mixed = ""
+        else:
+            mixed = self._mixed(text, r.low, r.signals)
         if intent == "praise":
             evidence = [f"sarcasm {s.text!r}" for s in r.signals if s.name == "sarcasm"]
-            evidence += [f"praise and a complaint in one post ({r.mixed})"] if r.mixed else []
+            evidence += [f"praise and a complaint in one post ({mixed})"] if mixed else []
             evidence += [f"complaint signal {w!r}" for w in wrong]
             if r.negative >= NEGATIVE_SHARE:
                 evidence.append(f"negative words ({r.negative:.0%} of the post)")
@@ -526,8 +521,8 @@ class Triager:
             return "an apology may not fit: sarcasm without a stated problem"
         if score >= threshold + DOUBT_MARGIN:
             return ""
-        if r.mixed:
-            return f"an apology may not fit: praise and a complaint in one post ({r.mixed})"
+        if mixed:
+            return f"an apology may not fit: praise and a complaint in one post ({mixed})"
         if not wrong and r.compound >= POSITIVE_COMPOUND:
             return (
                 f"an apology may not fit: a positive post (VADER {r.compound:+.2f}) without a stated problem"
@@ -572,9 +567,34 @@ def read_labels_csv(path: str | Path) -> list[tuple[str, int]]:
 def evaluate(triager: Triager, examples: Sequence[tuple[str, int]]) -> dict[str, Any]:
     """Macro-F1, accuracy, per-class precision and recall, the confusion matrix and texts per second."""
     start = time.perf_counter()
-    predicted = [int(triager.triage_text(text).intent == "complaint") for text, _ in examples]
+    triages = [triager.triage_text(text) for text, _ in examples]
     seconds = time.perf_counter() - start
-    return scores_for([y for _, y in examples], predicted, seconds=seconds)
+    truth = [y for _, y in examples]
+    scores = scores_for(truth, [int(t.intent == "complaint") for t in triages], seconds=seconds)
+    return scores | {"replies": reply_errors(truth, triages)}
+
+
+def reply_kind(triage: Triage) -> str:
+    """The kind of public reply a triage leads to: ``praise`` (a thank-you), ``apology`` (the complaint moves),
+    ``held`` (the neutral draft a manager must check), ``answer`` (an inquiry) or ``none``."""
+    if triage.held:
+        return "held"
+    return {"praise": "praise", "complaint": "apology", "inquiry": "answer"}.get(triage.intent, "none")
+
+
+def reply_errors(truth: Sequence[int], triages: Sequence[Triage]) -> dict[str, int]:
+    """The reply-type mistakes that matter on complaint labels (1 complaint, 0 not): complaints answered with a
+    thank-you, non-complaints answered with an apology, and the posts held for a human."""
+    kinds = [reply_kind(t) for t in triages]
+    return {
+        "complaints": sum(truth),
+        "posts": len(kinds),
+        "complaint_as_praise": sum(1 for y, k in zip(truth, kinds, strict=True) if y and k == "praise"),
+        "not_complaint_as_apology": sum(
+            1 for y, k in zip(truth, kinds, strict=True) if not y and k == "apology"
+        ),
+        "held": kinds.count("held"),
+    }
 
 
 def scores_for(truth: Sequence[int], predicted: Sequence[int], *, seconds: float = 0.0) -> dict[str, Any]:
@@ -657,14 +677,21 @@ def _folds(examples: Sequence[tuple[str, int]], k: int, seed: int) -> list[list[
 
 
 def cross_validate(
-    examples: Sequence[tuple[str, int]], *, k: int = 5, seed: int = 0, encoder: SentenceEncoder | None = None
+    examples: Sequence[tuple[str, int]],
+    *,
+    k: int = 5,
+    seed: int = 0,
+    encoder: SentenceEncoder | None = None,
+    replies: bool = False,
 ) -> dict[str, Any]:
     """Stratified k-fold scores of the learned model (predictions pooled over the folds); with an encoder, of
-    the blend that triage makes (each text is encoded once)."""
+    the blend that triage makes (each text is encoded once). With ``replies`` (words only), each held-out text is
+    triaged in full too, for ``reply_errors``."""
     featurer = Triager()
     feats = [text_features(featurer, text) for text, _ in examples]
     embedded = _embed(encoder, [t for t, _ in examples]) if encoder else None
     predicted = [0] * len(examples)
+    triages: list[Triage] = [Triage("other")] * len(examples)
     for fold in _folds(examples, k, seed):
         held = set(fold)
         kept = [i for i in range(len(examples)) if i not in held]
@@ -672,12 +699,19 @@ def cross_validate(
         head = None
         if encoder is not None:
             head = _train_head(encoder, embedded[kept], [examples[i][1] for i in kept])
+        judge = Triager(model=model) if replies else None
         for i in fold:
             p, _ = model.score(feats[i])
             if head:
                 p = head.blended(p, head.probability(embedded[i]))
             predicted[i] = int(p >= model.threshold)
-    return scores_for([y for _, y in examples], predicted)
+            if judge is not None and head is None:
+                triages[i] = judge.triage_text(examples[i][0])
+    truth = [y for _, y in examples]
+    scores = scores_for(truth, predicted)
+    if replies and encoder is None:
+        scores["replies"] = reply_errors(truth, triages)
+    return scores
 
 
 def retrain(
@@ -741,8 +775,18 @@ def retrain(
     }
 
 
-def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> dict[str, Any]:
-    """Re-run triage over stored mentions with ``candidate`` and list the decisions that would change."""
+def off_topic(triage: Triage, term: str) -> Triage:
+    """``triage`` set aside because the post is about something else called like the brand (``brand.exclude``)."""
+    reason = f"off-topic: contains {term!r} (brand.exclude)"
+    kept = tuple(r for r in triage.reasons if not r.startswith(HELD))  # no reply to hold
+    return dataclasses.replace(triage, intent="other", urgency=0, reasons=(reason, *kept))
+
+
+def backtest(
+    store: Store, candidate: Triager, *, limit: int | None = None, brand: BrandSettings | None = None
+) -> dict[str, Any]:
+    """Re-run triage over stored mentions with ``candidate`` and list the decisions that would change; with
+    ``brand``, its excluded topics are set aside as live triage sets them aside."""
     changes = []
     total = 0
     for mention in store.mentions(limit=limit):
@@ -751,6 +795,8 @@ def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> d
             continue
         total += 1
         new = candidate.triage(mention)
+        if brand is not None and (term := brand.off_topic(mention.text)):
+            new = off_topic(new, term)
         if (new.intent, new.urgency, new.needs_human) != (
             current.intent,
             current.urgency,
