@@ -335,7 +335,7 @@ SARCASM_ALWAYS = re.compile(
     r"thank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)|"
     r"(?:is|was|are|were) (?:a|an|such a|a complete|a total|an absolute) (?:joke|farce|clown show)\b|"
     r"great,? (?:another|more)\b|gotta love\b|"
-    r"(?:i )?love (?:waiting|being (?:charged|ignored|kept|put on hold|lied to|hung up on))\b)",
+    r"love (?:waiting|being (?:charged|ignored|kept|put on hold|lied to|hung up on))\b)",
 )
 # Marks of mockery: "Acme? More like Acne", a scare-quoted promise ("'express' delivery"). Looked for only where
 # the text has a question mark or a quote (``sarcasm_mark``): most posts have neither.
