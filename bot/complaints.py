@@ -30,7 +30,14 @@ POSITIVE_FRAME = (
     r"(?:never|not|doesn'?t|does not) fails? to (?:amaze|impress|deliver|delight|please)|"
     r"(?:can'?t|cannot|can not|won'?t|will not|couldn'?t|could not) (?:go wrong|beat (?:it|this|that|the)|complain)\b|"
     r"(?:doesn'?t|does not|don'?t|do not|can'?t|couldn'?t) get (?:any |much )?better\b|"
-    r"(?:still )?works? (?:fine|great|perfectly|flawlessly|like a charm)\b|(?:in )?(?:perfect|complete) working order\b"
+    r"(?:still )?works? (?:fine|great|perfectly|flawlessly|like a charm)\b|(?:in )?(?:perfect|complete) working order\b|"
+    # a problem solved: "replaced my broken charger", "sorted my refund", "fixed my billing issue"
+    r"(?:fixed|sorted(?: out)?|sorting|solved|resolved|replaced|replacing|swapped|repaired|exchanged) "
+    r"(?:my|the|our|a|that|this) (?:[\w-]+ ){0,2}?[\w-]+\b|"
+    # quick, or long in use: "sorted in ten minutes", "three months in"
+    r"(?:in|within|under|less than) (?:just |only |about )?(?:\d+|a few|one|two|three|four|five|ten|fifteen|twenty|"
+    r"thirty) (?:seconds?|minutes?|mins)\b|"
+    r"(?:\d+|a few|two|three|four|five|six|several) (?:weeks?|months?|years?) in\b"
     r")"
 )
 
@@ -67,10 +74,11 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "disappear",
             "vanish",
             "logged",
+            "logs",
         ),
         r"\b(?:missing|lost (?:my|all|our)|never (?:arrived|came|showed|received|got|delivered)|"
         r"(?:is|are|was|were|all|now) gone|gone (?:after|since|from)|deleted (?:my|all|our|every)|wiped|"
-        r"disappeared|vanished|logged (?:me|us) out|"
+        r"disappeared|vanished|log(?:ged|s) (?:me|us) out|"
         r"(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|not) (?:yet )?(?:arrived?|received?|come|delivered|shipped)|"
         r"where(?:'s| is) my)\b",
     ),
@@ -108,6 +116,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "not",
             "unable",
             "refuse",
+            "stuck",
             "issue",
             "problem",
             "keep",
@@ -116,6 +125,8 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"\b(?:broken|broke|damaged|faulty|defective|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
         r"(?:not|isn'?t|aren'?t|stopped|stop) (?:working|loading|charging|responding|letting)|unable to|"
         r"refuses? to (?:work|play|load|open|start|turn on|connect|charge|read|sync)|"
+        r"(?:has been|have been|is|are|was|went|been) down\b|stuck (?:on|at|in)|"
+        r"keeps? (?:rejecting|declining|failing|dropping|disconnecting)|"
         r"(?<!no )(?:issues?|problems?)|keeps? (?:logging|kicking|signing|throwing|locking) (?:me|us) out|"
         r"(?:doesn'?t|does not|don'?t|do not|won'?t|can'?t|cannot|couldn'?t|could not|will not|didn'?t|did not) "
         r"(?:even )?(?:work|load|open|connect|log ?in|sign in|access|get through|turn on|charge|update|download|"
@@ -136,7 +147,8 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         ("hour", "hr", "day", "week", "month", "min", "ages"),
         r"\b(?:\d+|two|three|four|five|six|several|many|few) (?:hours?|hrs?|days?|weeks?|months?|mins?|minutes?)\b|"
         r"\bfor (?:days|weeks|months|ages|hours)\b|\bover an hour\b|"
-        r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) (?:day|week|month)\b",
+        r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) (?:day|week|month)\b|"
+        r"\bday (?:two|three|four|five|six|seven|\d+)\b",
     ),
     ("still", 0.7, ("still",), r"\bstill\b"),
     (
@@ -299,6 +311,21 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "questions asked",
             "not bad",
             "wrong with",
+            "fixed",
+            "sorted",
+            "sorting",
+            "solved",
+            "resolved",
+            "replac",
+            "swapped",
+            "repaired",
+            "exchanged",
+            "second",
+            "minute",
+            "mins",
+            "weeks in",
+            "months in",
+            "years in",
         ),
         POSITIVE_FRAME,
     ),
@@ -340,8 +367,8 @@ SARCASM_ALWAYS = re.compile(
 # Marks of mockery: "Acme? More like Acne", a scare-quoted promise ("'express' delivery"). Looked for only where
 # the text has a question mark or a quote (``sarcasm_mark``): most posts have neither.
 _MOCKERY = re.compile(
-    r"\?\s*more like\b|[\"“'‘](?:customer )?(?:service|help|support|care|helpful|premium|express|fast|free|unlimited|"
-    r"fix|fixed|update|upgrade|quality|priority|guaranteed|next day)[\"”'’]",
+    r"\?\s*more like\b|[\"“'‘](?:\w+ ){0,2}(?:service|help|support|care|helpful|premium|express|fast|free|unlimited|"
+    r"fix|fixed|update|upgrade|quality|priority|guaranteed|next day)(?: \w+){0,2}[\"”'’]",
 )
 _MOCKERY_MARKS = frozenset('?"“‘')
 

@@ -1333,6 +1333,22 @@ class Store:
         )
         return {r.pop("platform"): r for r in rows}
 
+    # --- replytype additions
+
+    def report_advocates(self, start: str, end: str, *, limit: int = 10) -> list[dict[str, Any]]:
+        """``report_people`` for praise, as managers decided it: a post relabelled by a manager counts with the
+        intent of its latest label, whatever triage said."""
+        return self._rows(
+            "select m.platform, m.author_handle as handle, max(m.author_name) as name, count(*) as n, "
+            "max(m.url) as url, max(m.text) as example, coalesce(p.complaints, 0) as complaints, "
+            "coalesce(p.praise, 0) as praise, coalesce(p.mentions, 0) as mentions, p.stage "
+            "from mentions m left join people p on p.platform = m.platform and p.handle = m.author_handle "
+            "where m.created_at >= ? and m.created_at < ? and m.own = 0 and coalesce((select l.intent from labels l "
+            "where l.platform = m.platform and l.mention_id = m.id order by l.id desc limit 1), m.intent) = 'praise' "
+            "group by m.platform, m.author_handle order by n desc, complaints desc, praise desc, handle limit ?",
+            [start, end, limit],
+        )
+
 
 def mention_row(
     mention: Mention, fetched_at: str | None, *, own: bool = False, triage: Triage | None = None

@@ -83,7 +83,7 @@ FRAME_EXAMPLES = [
     ("It doesn't get any better than this", "doesn't get any better", "It doesn't get updates any more"),
     ("Song transfers were not an issue", "not an issue", "Song transfers were an issue"),
     ("I dropped it and it still works fine", "still works fine", "I dropped it and it no longer works"),
-    ("Replaced my earbuds, no questions asked", "no questions asked", "They asked me questions for an hour"),
+    ("Took the earbuds back, no questions asked", "no questions asked", "They asked me questions for an hour"),
 ]
 
 
