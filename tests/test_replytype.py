@@ -83,7 +83,11 @@ FRAME_EXAMPLES = [
     ("It doesn't get any better than this", "doesn't get any better", "It doesn't get updates any more"),
     ("Song transfers were not an issue", "not an issue", "Song transfers were an issue"),
     ("I dropped it and it still works fine", "still works fine", "I dropped it and it no longer works"),
-    ("Took the earbuds back, no questions asked", "no questions asked", "They asked me questions for an hour"),
+    (
+        "Took the earbuds back, no questions asked",
+        "no questions asked",
+        "They asked me questions for an hour",
+    ),
 ]
 
 
@@ -202,3 +206,21 @@ def test_backtest_sets_excluded_topics_aside_like_live_triage():
     assert backtest(store, Triager())["changes"][0]["to"]["intent"] == "complaint"  # without the brand
     result = backtest(store, Triager(), brand=brand)
     assert result["changed"] == 0
+
+
+def test_the_reports_advocates_follow_a_managers_relabel():
+    store = Store.memory()
+    when = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    posts = [
+        Mention(platform="x", id=str(i), url="", author=Author(handle), text=text, created_at=when)
+        for i, (handle, text) in enumerate(
+            [("sam", "Love the new Acme app, great design!"), ("kim", "Great job Acme, down all day again")]
+        )
+    ]
+    store.save_fetch("x", posts, None, now=when)
+    for mention in posts:
+        store.save_triage(mention, Triager().triage_text("Love the new Acme app, great design!"), now=when)
+    start, end = "2026-11-02T00:00:00+00:00", "2026-11-03T00:00:00+00:00"
+    assert {p["handle"] for p in store.report_advocates(start, end)} == {"sam", "kim"}
+    store.add_label(posts[1], complaint=True, intent="complaint", source="relabelled", actor="ana", now=when)
+    assert {p["handle"] for p in store.report_advocates(start, end)} == {"sam"}
