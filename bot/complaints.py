@@ -17,6 +17,30 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+POSITIVE_FRAME = (
+    # one \b in front of every alternative: the engine tries them only where a word starts
+    r"\b(?:"
+    r"(?:no |not (?:a |an |any |one )|without (?:any |a )?|(?:never|haven'?t|hasn'?t|have not|has not|didn'?t|"
+    r"did not|don'?t|do not) (?:(?:had|have|seen|see|noticed|experienced|encountered|run into|ran into) )?"
+    r"(?:any |a single |a )?)(?:real |major |big |serious |significant |more |further |other |such )?"
+    r"(?:problems?|issues?|complaints?|errors?|glitch(?:es)?|troubles?|hiccups?|worries|hassle|fuss)\b|"
+    r"non-?issue\b|not bad\b|no questions asked\b|no one can beat\b|nothing (?:to complain about|wrong with)\b|"
+    r"(?:not|never|doesn'?t|does not|didn'?t|did not|won'?t|will not|wasn'?t|was not|haven'?t been|have not been|"
+    r"never been|not been) (?:\w+ )?(?:disappoint\w*|let (?:you|me|us) down)|"
+    r"(?:never|not|doesn'?t|does not) fails? to (?:amaze|impress|deliver|delight|please)|"
+    r"(?:can'?t|cannot|can not|won'?t|will not|couldn'?t|could not) (?:go wrong|beat (?:it|this|that|the)|complain)\b|"
+    r"(?:doesn'?t|does not|don'?t|do not|can'?t|couldn'?t) get (?:any |much )?better\b|"
+    r"(?:still )?works? (?:fine|great|perfectly|flawlessly|like a charm)\b|(?:in )?(?:perfect|complete) working order\b|"
+    # a problem solved: "replaced my broken charger", "sorted my refund", "fixed my billing issue"
+    r"(?:fixed|sorted(?: out)?|sorting|solved|resolved|replaced|replacing|swapped|repaired|exchanged) "
+    r"(?:my|the|our|a|that|this) (?:[\w-]+ ){0,2}?[\w-]+\b|"
+    # quick, or long in use: "sorted in ten minutes", "three months in"
+    r"(?:in|within|under|less than) (?:just |only |about )?(?:\d+|a few|one|two|three|four|five|ten|fifteen|twenty|"
+    r"thirty) (?:seconds?|minutes?|mins)\b|"
+    r"(?:\d+|a few|two|three|four|five|six|several) (?:weeks?|months?|years?) in\b"
+    r")"
+)
+
 # Each signal: (name, weight in the cold-start rules, trigger substrings, pattern on the lower-cased text).
 # Positive weights point to a complaint. The pattern only runs when one of its triggers occurs (``find_cues``
 # finds them all in one scan): it keeps triage fast.
@@ -37,8 +61,24 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     (
         "missing",
         1.4,
-        ("miss", "lost", "never", "n't", "not", "where"),
-        r"\b(?:missing|lost my|never (?:arrived|came|showed|received|got|delivered)|"
+        (
+            "miss",
+            "lost",
+            "never",
+            "n't",
+            "not",
+            "where",
+            "gone",
+            "delet",
+            "wipe",
+            "disappear",
+            "vanish",
+            "logged",
+            "logs",
+        ),
+        r"\b(?:missing|lost (?:my|all|our)|never (?:arrived|came|showed|received|got|delivered)|"
+        r"(?:is|are|was|were|all|now) gone|gone (?:after|since|from)|deleted (?:my|all|our|every)|wiped|"
+        r"disappeared|vanished|log(?:ged|s) (?:me|us) out|"
         r"(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|not) (?:yet )?(?:arrived?|received?|come|delivered|shipped)|"
         r"where(?:'s| is) my)\b",
     ),
@@ -75,6 +115,8 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "n't",
             "not",
             "unable",
+            "refuse",
+            "stuck",
             "issue",
             "problem",
             "keep",
@@ -82,6 +124,9 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         ),
         r"\b(?:broken|broke|damaged|faulty|defective|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
         r"(?:not|isn'?t|aren'?t|stopped|stop) (?:working|loading|charging|responding|letting)|unable to|"
+        r"refuses? to (?:work|play|load|open|start|turn on|connect|charge|read|sync)|"
+        r"(?:has been|have been|is|are|was|went|been) down\b|stuck (?:on|at|in)|"
+        r"keeps? (?:rejecting|declining|failing|dropping|disconnecting)|"
         r"(?<!no )(?:issues?|problems?)|keeps? (?:logging|kicking|signing|throwing|locking) (?:me|us) out|"
         r"(?:doesn'?t|does not|don'?t|do not|won'?t|can'?t|cannot|couldn'?t|could not|will not|didn'?t|did not) "
         r"(?:even )?(?:work|load|open|connect|log ?in|sign in|access|get through|turn on|charge|update|download|"
@@ -90,10 +135,11 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
     (
         "no response",
         1.5,
-        ("no ", "nobody", "n't", "not", "never", "ignor", "unanswer"),
+        ("no ", "nobody", "n't", "not", "never", "ignor", "unanswer", "responsive", "hang", "hung"),
         r"\b(?:no (?:one|reply|replies|response|answer|help|signal|service|internet|wifi|power|updates?|email|call|respect)|"
         r"nobody|(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|never) (?:been )?(?:heard|replied|responded|"
-        r"answered|helped|fixed|called|contacted|resolved|sorted|returned)|ignor(?:ed|ing)|unanswered)\b",
+        r"answered|helped|fixed|called|contacted|resolved|sorted|returned)|ignor(?:ed|ing)|unanswered|"
+        r"(?:un|non-?)responsive|hangs? up on|hung up on)\b",
     ),
     (
         "time span",
@@ -101,7 +147,8 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         ("hour", "hr", "day", "week", "month", "min", "ages"),
         r"\b(?:\d+|two|three|four|five|six|several|many|few) (?:hours?|hrs?|days?|weeks?|months?|mins?|minutes?)\b|"
         r"\bfor (?:days|weeks|months|ages|hours)\b|\bover an hour\b|"
-        r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) (?:day|week|month)\b",
+        r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) (?:day|week|month)\b|"
+        r"\bday (?:two|three|four|five|six|seven|\d+)\b",
     ),
     ("still", 0.7, ("still",), r"\bstill\b"),
     (
@@ -175,11 +222,31 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "should have",
             "promised",
             "nothappy",
+            "slow",
+            "extortion",
+            "robbery",
+            "save your",
+            "favo",
+            "pay for",
+            "stay away",
+            "beware",
+            "elsewhere",
+            "like crap",
+            "like garbage",
+            "like junk",
+            "like rubbish",
+            "trash",
+            "junk",
+            "garbage",
+            "crap",
         ),
         r"\b(?:worst|terrible|awful|horrible|horrendous|appalling|disgusting|disgusted|ridiculous|unacceptable|"
         r"shocking|pathetic|useless|rubbish|joke|disappoint\w*|fed up|sick of|tired of|frustrat\w*|annoy\w*|"
         r"poor|rude|incompetent|scam|ripped off|rip off|fail|failed|fails|sucks?|wtf|smh|ugh|not happy|unhappy|"
-        r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised)\b",
+        r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised|"
+        r"(?:so|too|really|very|is|painfully|super) slow|extortion|daylight robbery|"
+        r"save your (?:money|cash)|do yourself a favou?r|you get what you pay for|stay away|buyer beware|look elsewhere|"
+        r"works like (?:crap|garbage|junk|rubbish)|(?:is|was|are|were) (?:trash|junk|garbage|crap))\b",
     ),
     (
         "why",
@@ -197,7 +264,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         "can't find",
         0.6,
         ("find",),
-        r"\b(?:can'?t|cannot|couldn'?t|could not|unable to) find\b",
+        r"\b(?:can'?t|cannot|couldn'?t|could not|unable to|impossible to) find\b",
     ),
     (
         "negative emoji",
@@ -214,27 +281,111 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"^(?:@\w+ )*@\w*(?:support|help|care|service)\w*\b",
     ),
     # Negative weights: phrases that read negative to VADER but are not complaints, and thanks.
+    # A complaint word in a positive frame ("no real problems", "never disappoints", "can't go wrong"): the words it
+    # frames are blanked before the complaint signals are looked for (``find_cues``).
     (
         "no problem",
         -1.2,
-        ("no ", "not bad", "no complaints"),
-        r"\bno (?:problems?|worries|issues?)\b|\bnot bad\b|\bno complaints\b",
+        # the framed words, rarer than the negations that frame them
+        (
+            "problem",
+            "issue",
+            "complain",
+            "error",
+            "glitch",
+            "trouble",
+            "hiccup",
+            "worries",
+            "hassle",
+            "fuss",
+            "disappoint",
+            "down",
+            "fail",
+            "go wrong",
+            "beat",
+            "get better",
+            "get any",
+            "get much",
+            "works",
+            "working order",
+            "questions asked",
+            "not bad",
+            "wrong with",
+            "fixed",
+            "sorted",
+            "sorting",
+            "solved",
+            "resolved",
+            "replac",
+            "swapped",
+            "repaired",
+            "exchanged",
+            "second",
+            "minute",
+            "mins",
+            "weeks in",
+            "months in",
+            "years in",
+        ),
+        POSITIVE_FRAME,
     ),
     ("can't wait", -1.2, ("wait",), r"\b(?:can'?t|cannot|can not) wait\b"),
-    ("thanks", -0.6, ("thank", "thx", "ty", "cheers"), r"\b(?:thanks|thank you|thx|ty|cheers)\b"),
+    (
+        "thanks",
+        -0.6,
+        ("thank", "thx", "ty", "cheers", "shout", "kudos", "props", "hats off"),
+        r"\b(?:thanks|thank you|thx|ty|cheers|shout ?out|kudos|props to|hats off)\b",
+    ),
 ]
 _SIGNAL_PATTERNS = [(name, weight, re.compile(p)) for name, weight, _, p in SIGNALS]
+_NO_PROBLEM = next(i for i, (name, *_) in enumerate(SIGNALS) if name == "no problem")
+_POSITIVE_FRAME = re.compile(POSITIVE_FRAME)
+
+
+def _blank(m: re.Match[str]) -> str:
+    return " " * len(m.group(0))
+
+
 # The patterns below read the lowered text (``lowered``), so they need no IGNORECASE.
+# Praise words said of a let-down: sarcasm when the post also says what went wrong or reads negative.
 SARCASM = re.compile(
     r"\b(?:thanks? (?:a lot|a bunch|so much|for nothing|again)|great job|good job|well done|nice one|nice going|"
-    r"way to go|love (?:how|that|it when)|just (?:great|brilliant|perfect|what i needed)|so much for|"
-    r"oh great|yeah right|fantastic service|great service|brilliant service|thanks for nothing|"
+    r"way to go|love (?:how|that|it when|when)|just (?:great|brilliant|perfect|what i needed)|so much for|"
+    r"oh (?:great|good|joy|wonderful)|yeah right|thanks for nothing|lol|lmao|"
+    r"(?:great|brilliant|fantastic|amazing|excellent|stellar|wonderful|awesome|top notch) (?:customer )?(?:service|support)|"
     r"thank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking|keeping|"
     r"making me|nothing|the (?:delay|wait)))\b",
 )
+# Sarcasm whatever else the post says: mockery that no sincere post is written in.
 SARCASM_ALWAYS = re.compile(
-    r"\bthanks for nothing\b|\byeah right\b|\bso much for\b|"
-    r"\bthank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)",
+    r"\b(?:thanks for nothing\b|yeah right\b|so much for\b|"
+    r"thank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)|"
+    r"(?:is|was|are|were) (?:a|an|such a|a complete|a total|an absolute) (?:joke|farce|clown show)\b|"
+    r"great,? (?:another|more)\b|gotta love\b|"
+    r"love (?:waiting|being (?:charged|ignored|kept|put on hold|lied to|hung up on))\b)",
+)
+# Marks of mockery: "Acme? More like Acne", a scare-quoted promise ("'express' delivery"). Looked for only where
+# the text has a question mark or a quote (``sarcasm_mark``): most posts have neither.
+_MOCKERY = re.compile(
+    r"\?\s*more like\b|[\"“'‘](?:\w+ ){0,2}(?:service|help|support|care|helpful|premium|express|fast|free|unlimited|"
+    r"fix|fixed|update|upgrade|quality|priority|guaranteed|next day)(?: \w+){0,2}[\"”'’]",
+)
+_MOCKERY_MARKS = frozenset('?"“‘')
+
+
+def sarcasm_cue(low: str, *, negative: bool) -> re.Match[str] | None:
+    """The sarcasm cue in a lowered text: mockery whatever else it says, or praise words said of a let-down when
+    ``negative`` (the post also says what went wrong, or reads negative)."""
+    if m := SARCASM_ALWAYS.search(low):
+        return m
+    if (not _MOCKERY_MARKS.isdisjoint(low) or "'" in low) and (m := _MOCKERY.search(low)):
+        return m
+    return SARCASM.search(low) if negative else None
+
+
+# A turn between two parts of a post ("love the app but ..."): praise on one side and a complaint on the other.
+CONTRAST = re.compile(
+    r"\b(?:but|however|though|although|except|unfortunately|sadly|only (?:problem|issue|downside)|shame|pity)\b"
 )
 QUESTION = re.compile(
     r"\?|\b(?:how (?:do|can|to|does|much|long)|where (?:is|can|do)|when (?:will|does|is|do)|can (?:i|you|we)|"
@@ -373,9 +524,14 @@ def find_cues(text: str, *, low: str | None = None) -> tuple[list[Signal], list[
         signals |= s
         urgency |= u
     found = []
+    framed = low
+    if _NO_PROBLEM in signals and (frame := _POSITIVE_FRAME.search(low)):
+        found.append(Signal("no problem", SIGNALS[_NO_PROBLEM][1], frame.group(0)))
+        framed = _POSITIVE_FRAME.sub(_blank, low)
+        signals.discard(_NO_PROBLEM)
     for i in sorted(signals):
         name, weight, pattern = _SIGNAL_PATTERNS[i]
-        if m := pattern.search(low):
+        if m := pattern.search(low if weight < 0 else framed):
             found.append(Signal(name, weight, m.group(0)))
     urgent = []
     for i in sorted(urgency):

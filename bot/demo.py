@@ -2,7 +2,9 @@
 
 Each fake in ``connectors.fakes.FAKES`` that has a sample file starts on loopback; its samples appear in waves,
 one wave before each cycle. A simulated manager decides on the drafts with the same decision functions the CLI and
-Discord use. Nothing leaves this machine.
+Discord use, knowing what each sample meant (its ``expect``): it approves what fits, relabels mistaken intents and
+edits their replies. At the end the demo retrains from those decisions and shows what the new model would change.
+Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.markup import escape
 from bot import decisions
 from bot.clock import SystemClock
 from bot.config import BrandSettings, parse_config
+from bot.models import HELD, Triage
 from bot.pipeline import Pipeline, PollResult
 from bot.private import private_folder
 from bot.store import Store
@@ -126,24 +129,48 @@ class Narrator:
         self.console.print(f"[red]{connector} paused: {escape(error)}[/red]")
 
 
+def expectations(corpus: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str]]:
+    """(text, intent) of every sample that says what a person would decide (its ``expect``)."""
+    return [
+        (post["text"], post["expect"]) for posts in corpus.values() for post in posts if post.get("expect")
+    ]
+
+
 def simulated_manager(
-    store: Store, console: Console, *, now, discord: Any = None, brand: BrandSettings | None = None
+    store: Store,
+    console: Console,
+    *,
+    now,
+    discord: Any = None,
+    brand: BrandSettings | None = None,
+    expected: list[tuple[str, str]] = (),
 ) -> None:
-    """Decide on every draft awaiting approval, as a careful manager would: by clicking the card's buttons in the
-    fake Discord when ``discord`` (a ``FakeDiscord``) is given, else with the decision functions directly."""
+    """Decide on every draft awaiting approval as a careful manager would, knowing what each sample meant
+    (``expected``): approve a draft that fits, relabel a mistaken intent and edit the reply to fit the right one,
+    reject what needs rewording. Approvals, edits and rejections click the card's buttons in the fake Discord when
+    ``discord`` (a ``FakeDiscord``) is given; everything goes through the decision functions Discord uses."""
     for draft in store.drafts("awaiting"):
         triage = store.triage_for(draft.platform, draft.mention_id)
+        mention = store.mention(draft.platform, draft.mention_id)
+        meant = next((intent for text, intent in expected if text in mention.text), None)
+        edit = reason = said = ""
         if triage and triage.needs_human:
             reason = "not in a language we answer in; a colleague who speaks it will reply"
             said = f"handed to a colleague who speaks {triage.lang}"
-        elif draft.findings or draft.problems:
+        elif meant and meant != draft.intent:
+            decisions.relabel(store, draft.id, actor=MANAGER, now=now, intent=meant)
+            console.print(f"  manager relabels #{draft.id}: {draft.intent} → {meant}")
+            if meant == "other":  # the relabel withdrew the draft: nothing to say in public
+                continue
+            edit = fitting_reply(store, draft.id, meant, brand)
+        elif any(not p.startswith(HELD) for p in draft.problems) or draft.findings:
             reason, said = "needs rewording", "needs rewording"
-        else:
-            reason = said = ""
         if discord is not None:
-            click(store, discord, draft.id, reason, console)
+            click(store, discord, draft.id, reason, console, edit=edit)
         elif reason:
             decisions.reject(store, draft.id, actor=MANAGER, now=now, reason=reason)
+        elif edit:
+            decisions.edit(store, draft.id, actor=MANAGER, now=now, text=edit, brand=brand)
         else:
             decisions.approve(store, draft.id, actor=MANAGER, now=now, brand=brand)
         decided = store.draft(draft.id)
@@ -151,19 +178,49 @@ def simulated_manager(
             console.print(f"  manager rejects #{draft.id}: {said}")
         else:
             verb = "approves" if decided.state != "manual" else "takes over (reply by hand)"
-            console.print(f"  manager {verb} #{draft.id} ({draft.intent})")
+            how = (
+                " with an edited reply"
+                if edit
+                else " (the neutral draft fits)"
+                if triage and triage.held
+                else ""
+            )
+            console.print(f"  manager {verb} #{draft.id} ({decided.intent}){how}")
 
 
-def click(store: Store, discord: Any, draft_id: int, reason: str, console: Console) -> None:
-    """Approve (or reject with ``reason``) one draft by clicking its card in the fake Discord."""
+def fitting_reply(store: Store, draft_id: int, intent: str, brand: BrandSettings | None) -> str:
+    """The reply the manager writes instead: the shipped template for the intent the post really has."""
+    from connectors import rules_for
+    from responders import compose
+
+    draft = store.draft(draft_id)
+    mention = store.mention(draft.platform, draft.mention_id)
+    composed = compose.compose(
+        mention,
+        Triage(intent=intent),  # type: ignore[arg-type]  (an intent from the sample file)
+        brand=brand or BrandSettings(),
+        rules=rules_for(draft.platform),
+        can_reply=draft.route == "reply",
+        case=store.case_for(draft.platform, draft.mention_id),
+    )
+    return composed.text if composed else draft.text
+
+
+def click(
+    store: Store, discord: Any, draft_id: int, reason: str, console: Console, *, edit: str = ""
+) -> None:
+    """Approve, edit (with ``edit``) or reject (with ``reason``) one draft by clicking its card in the fake
+    Discord."""
     from connectors.fakes.discord import MANAGER_ID
 
     card = _until(lambda: store.discord_card(draft_id), f"the card of draft #{draft_id}")
     console.print(f"  [blue]discord: card for draft #{draft_id} in #managers (message {card})[/blue]")
-    if reason:
-        discord.click(card, f"mb:reject:{draft_id}", MANAGER_ID)
-        _until(lambda: any(r["type"] == 9 for r in discord.responses()[-3:]), "the reject form")
-        discord.submit_modal(f"mb-reject:{draft_id}", {"text": reason}, MANAGER_ID, card)
+    for action, words in (("reject", reason), ("edit", edit)):
+        if words:
+            discord.click(card, f"mb:{action}:{draft_id}", MANAGER_ID)
+            _until(lambda: any(r["type"] == 9 for r in discord.responses()[-3:]), f"the {action} form")
+            discord.submit_modal(f"mb-{action}:{draft_id}", {"text": words}, MANAGER_ID, card)
+            break
     else:
         discord.click(card, f"mb:approve:{draft_id}", MANAGER_ID)
     _until(lambda: store.draft(draft_id).state != "awaiting", f"the decision on draft #{draft_id}")
@@ -228,6 +285,7 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
         approval.on_event(kind, **data)
 
     pipeline = Pipeline(config, store, clock=clock, on_event=on_event)
+    expected = expectations(corpus)
     total = sum(len(p) for p in corpus.values())
     console.rule(
         f"[bold]mentionbot demo[/bold]: {len(fakes)} simulated platform(s) on 127.0.0.1, {total} posts"
@@ -246,11 +304,14 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
             for name in pipeline.connectors:
                 pipeline.poll(name)
             console.rule(f"cycle {cycle + 1}: the manager decides, the outbox posts")
-            simulated_manager(store, console, now=clock.now(), discord=discord, brand=config.brand)
+            simulated_manager(
+                store, console, now=clock.now(), discord=discord, brand=config.brand, expected=expected
+            )
             while pipeline.post():
                 pass
             pipeline.sweep()
         summarise(store, fakes, console, db_path, out)
+        relearn(store, console, now=clock.now(), brand=config.brand)
         console.print(f"discord: {len(discord.messages())} message(s), {len(discord.edits())} card update(s)")
         from zoneinfo import ZoneInfo
 
@@ -274,6 +335,37 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
         discord.stop()
         for fake in fakes.values():
             fake.stop()
+
+
+def relearn(store: Store, console: Console, *, now, brand: BrandSettings) -> None:
+    """Retrain from the manager's decisions and show what the new model would change (``model backtest``)."""
+    from bot.complaints import ComplaintModel
+    from bot.triage import Triager, backtest, retrain
+
+    console.rule("[bold]learning from the manager's decisions[/bold]")
+    result = retrain(store, now=now)
+    if "skipped" in result:
+        console.print(f"not retrained: {result['skipped']}", markup=False)
+        return
+    verdict = (
+        "activated" if result["activated"] else "kept the current triage (not better on held-back labels)"
+    )
+    console.print(
+        f"model {result['version']} trained on {result['n']} labels: held-back macro-F1 "
+        f"{result['candidate']['macro_f1']:.2f} against the rules' {result['rules']['macro_f1']:.2f}, {verdict}",
+        markup=False,
+    )
+    model = ComplaintModel.from_bytes(store.model_blob(result["version"]))
+    changes = backtest(store, Triager(languages=tuple(brand.languages), model=model), brand=brand)
+    console.print(
+        f"model backtest: {changes['changed']} of {changes['mentions']} decisions would change", markup=False
+    )
+    for c in changes["changes"][:10]:
+        text = c["text"].replace("\n", " ")[:70]
+        was, now_ = c["from"], c["to"]
+        console.print(
+            f"  {was['intent']}/{was['urgency']} → {now_['intent']}/{now_['urgency']}: {text!r}", markup=False
+        )
 
 
 def summarise(

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 Kind = Literal["post", "comment", "reply", "review", "dm"]
 Intent = Literal["complaint", "inquiry", "praise", "other"]
+# The reason a triage gives when neither a thank-you for praise nor an apology fits for sure (``Triage.held``).
+HELD = "held for a human: "
 
 
 def utc(dt: datetime) -> datetime:
@@ -197,6 +199,13 @@ class Triage:
     lang: str | None = None
     needs_human: bool = False
     model_version: str = "rules-v0"
+
+    @property
+    def held(self) -> str:
+        """Why the reply's kind is for a human to choose (mixed or uncertain signals), or "" when it is clear.
+
+        Kept among the reasons, so a decision read back from the store says it too."""
+        return next((r.removeprefix(HELD) for r in self.reasons if r.startswith(HELD)), "")
 
 
 DraftState = Literal[

@@ -24,9 +24,9 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
-from bot.models import CredentialExpiry, FetchResult, Mention, Quarantined, Triage, excerpt
+from bot.models import HELD, CredentialExpiry, FetchResult, Mention, Quarantined, Triage, excerpt
 from bot.store import Store, iso
-from bot.triage import Triager
+from bot.triage import Triager, off_topic
 from connectors import load, rules_for
 from connectors.base import Capability, Connector
 from responders import compose
@@ -349,8 +349,7 @@ class Pipeline:
                     triage, urgency=min(3, triage.urgency + 1), reasons=(reason, *triage.reasons)
                 )
             if term := self.config.brand.off_topic(mention.text):
-                reason = f"off-topic: contains {term!r} (brand.exclude)"
-                triage = replace(triage, intent="other", urgency=0, reasons=(reason, *triage.reasons))
+                triage = off_topic(triage, term)
             if triage.intent == "complaint":
                 complaints[author] += 1
             decided[mention.key] = triage
@@ -404,6 +403,9 @@ class Pipeline:
             problems.append(f"{mention.platform} will not take a reply here: {mention.unanswerable}")
         if triage.needs_human:
             problems.append(f"language {triage.lang!r} is not one the team answers in: a human should reply")
+        if triage.held:
+            # A problem, not a note: it shows on every card and keeps the draft from any automatic approval.
+            problems.append(HELD + triage.held)
         draft = self.store.add_draft(
             mention,
             intent=triage.intent,
@@ -421,6 +423,7 @@ class Pipeline:
         self.on_event("drafted", draft=draft, mention=mention)
         if (
             triage.intent in replies.auto_approve
+            and not triage.held
             and not (draft.findings or draft.problems)
             and draft.route == "reply"
         ):

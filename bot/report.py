@@ -306,7 +306,7 @@ def build(
     report.questions = frequent_questions(store.report_texts(start, end, intent="inquiry"), config.brand.name)
 
     step("people")
-    report.advocates = store.report_people(start, end, intent="praise")
+    report.advocates = store.report_advocates(start, end)
     report.repeat_complainers = [
         p
         for p in store.report_people(start, end, intent="complaint", limit=50)

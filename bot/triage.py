@@ -36,11 +36,11 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from bot.complaints import (
+    CONTRAST,
     CROWD_QUESTION,
     LUKEWARM,
+    POSITIVE_FRAME,
     QUESTION,
-    SARCASM,
-    SARCASM_ALWAYS,
     ComplaintModel,
     EncoderHead,
     Signal,
@@ -48,14 +48,15 @@ from bot.complaints import (
     features,
     find_cues,
     lowered,
+    sarcasm_cue,
     tokens,
     train,
     train_head,
 )
-from bot.models import Intent, Mention, Triage
+from bot.models import HELD, Intent, Mention, Triage
 
 if TYPE_CHECKING:
-    from bot.config import TriageSettings
+    from bot.config import BrandSettings, TriageSettings
     from bot.encoder import SentenceEncoder
     from bot.store import Store
 
@@ -66,15 +67,37 @@ RULES_BIAS = -0.8
 TONE_WEIGHT = 1.2
 RATING_SHIFT = {1: 2.6, 2: 1.9, 3: 0.0, 4: -1.5, 5: -3.0}
 LONG_POST_WORDS = 30
+SARCASM_WEIGHT = 1.5
+# The signals that say something went wrong (not only how long it took or how the post is put).
+WRONG = frozenset(
+    (
+        "still waiting",
+        "late",
+        "missing",
+        "charged",
+        "cancelled",
+        "refund",
+        "broken",
+        "no response",
+        "bad service",
+    )
+)
+# Complaint scores within this of the threshold are uncertain: no thank-you below it, no sure apology above it.
+DOUBT_MARGIN = 0.2
+# Praise is the tone of at least this (the rest is "other": left unanswered costs less than a wrong thank-you).
+PRAISE_TONE = 0.6
+POSITIVE_COMPOUND = 0.5
+NEGATIVE_SHARE = 0.1  # a post with at least this share of negative words is not confidently positive
+MIXED_TONE = (
+    0.3  # how far from neutral each side of a turn reads for the post to be both praise and a complaint
+)
 # The encoder's head reads its last three layers joined: +0.014 macro-F1 in 5-fold CV on complaints-dev.csv over
 # the final layer alone (0.873 against 0.859, better on each of 20 seeds), at no extra cost.
 HEAD_LAYERS = 3
 
-_VADER_FIXES = re.compile(
-    r"\bno (?:problem|problems|worries|issues?)\b|\bnot bad\b|\b(?:can'?t|cannot|can not) wait\b|"
-    r"https?://\S+|www\.\S+|@\w+|#",
-    re.I,
-)
+_VADER_FIXES = re.compile(r"\b(?:can'?t|cannot|can not) wait\b|https?://\S+|www\.\S+|@\w+|#", re.I)
+# A complaint word in a positive frame reads to VADER as the "fine" it means (only where the signals found one).
+_POSITIVE_FRAME = re.compile(POSITIVE_FRAME, re.I)
 _WORDS = re.compile(r"[^\W\d_]+")
 # fmt: off
 EN_STOPWORDS = frozenset((
@@ -324,6 +347,8 @@ class Reading:
     low: str
     notes: tuple[str, ...]
     rules_logit: float
+    sarcastic: bool = False
+    negative: float = 0.0  # VADER's share of negative words
 
 
 class Triager:
@@ -365,22 +390,36 @@ class Triager:
 
     def read(self, text: str) -> Reading:
         """What the rules see in a text: VADER, the tone after the fixes, the signals, sarcasm, the rules' logit."""
-        vs = self.vader.polarity_scores(_vader_text(text))
+        low = lowered(text)
+        signals, urgent = find_cues(text, low=low)
+        framed = any(s.name == "no problem" for s in signals)
+        vs = self.vader.polarity_scores(_vader_text(_POSITIVE_FRAME.sub(" fine ", text) if framed else text))
         compound = tone = vs["compound"]
         notes = []
         if len(text.split()) > LONG_POST_WORDS:
             tone = max(-1.0, min(1.0, (vs["pos"] - vs["neg"]) * 3))
             notes.append(f"long post: tone {tone:+.2f} from word shares")
-        low = lowered(text)
-        signals, urgent = find_cues(text, low=low)
-        sarcasm = SARCASM.search(low)
         broken = any(s.weight >= 1.0 for s in signals)
-        sarcastic = sarcasm is not None and (broken or tone < 0 or SARCASM_ALWAYS.search(low) is not None)
-        if sarcastic:
+        if sarcasm := sarcasm_cue(low, negative=broken or tone < 0):
             tone = -abs(tone) if tone else -0.5
-            notes.append(f"sarcasm: {sarcasm.group(0).lower()!r} with a broken expectation")
-        z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals) + (1.5 if sarcastic else 0.0)
-        return Reading(compound, tone, signals, urgent, low, tuple(notes), z)
+            notes.append(f"sarcasm: {sarcasm.group(0)!r}")
+            signals = [*signals, Signal("sarcasm", SARCASM_WEIGHT, sarcasm.group(0))]
+        z = RULES_BIAS - TONE_WEIGHT * tone + sum(s.weight for s in signals)
+        return Reading(compound, tone, signals, urgent, low, tuple(notes), z, sarcasm is not None, vs["neg"])
+
+    def _mixed(self, text: str, low: str, signals: list[Signal]) -> str:
+        """What makes a post both praise and a complaint ("love the app but the update deleted my lists"), or ""."""
+        turn = CONTRAST.search(low)
+        if turn is None:
+            return ""
+        before = self.vader.polarity_scores(_vader_text(text[: turn.start()]))["compound"]
+        after = self.vader.polarity_scores(_vader_text(text[turn.end() :]))["compound"]
+        complaint_after = any(s.weight >= 1.0 and low.find(s.text, turn.end()) >= 0 for s in signals)
+        if before >= MIXED_TONE and (after <= -MIXED_TONE or complaint_after):
+            return f"praise, then {turn.group(0)!r} and a complaint"
+        if after >= MIXED_TONE and (before <= -MIXED_TONE or any(s.weight >= 1.0 for s in signals)):
+            return f"a complaint, then {turn.group(0)!r} and praise"
+        return ""
 
     def features(self, text: str, reading: Reading | None = None) -> list[str]:
         """The complaint model's features for one text."""
@@ -396,13 +435,15 @@ class Triager:
         if self.model is None:
             z = reading.rules_logit
             reasons += [
-                f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}" for s in signals
+                f"signal: {s.text!r}" if s.weight > 0 else f"not a complaint: {s.text!r}"
+                for s in signals
+                if s.name != "sarcasm"
             ]
             threshold = 0.5
         else:
             cues = cue_features(compound=compound, signals=signals)
             p, top = self.model.score_tokens(tokens(text), cues)
-            reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0]
+            reasons += [f"signal: {s.text!r}" for s in signals if s.weight > 0 and s.name != "sarcasm"]
             reasons += [f"model: {_feature_name(f)} {w:+.2f}" for f, w in top]
             if self.encoder is not None and (head := self.model.head):
                 pe = head.probability(self.encoder.encode([text], last_layers=head.layers)[0])
@@ -424,11 +465,13 @@ class Triager:
         elif "?" in text or QUESTION.search(low):
             intent = "inquiry"
             reasons.append("a question")
-        elif (tone >= 0.5 and not LUKEWARM.search(low)) or (rating or 0) >= 4:
+        elif (tone >= PRAISE_TONE and not LUKEWARM.search(low)) or (rating or 0) >= 4:
             intent = "praise"
         else:
             intent = "other"
 
+        if held := self._doubt(text, intent, score, threshold, reading, rating):
+            reasons.append(HELD + held)
         urgent = reading.urgent
         if intent != "complaint":
             urgent = [(k, w) for k, w in urgent if k in ("safety", "legal")]
@@ -447,6 +490,42 @@ class Triager:
             needs_human=not lang.handled,
             model_version=self.version,
         )
+
+    def _doubt(
+        self, text: str, intent: Intent, score: float, threshold: float, r: Reading, rating: int | None
+    ) -> str:
+        """Why neither a thank-you nor an apology is sure to fit, or "": thanking a complaint is the worst mistake,
+        so praise needs a confidently positive post with no complaint evidence; an apology needs something to have
+        gone wrong."""
+        wrong = [s.text for s in r.signals if s.name in WRONG]
+        if intent not in ("praise", "complaint") or r.sarcastic:
+            mixed = ""
+        else:
+            mixed = self._mixed(text, r.low, r.signals)
+        if intent == "praise":
+            evidence = [f"sarcasm {s.text!r}" for s in r.signals if s.name == "sarcasm"]
+            evidence += [f"praise and a complaint in one post ({mixed})"] if mixed else []
+            evidence += [f"complaint signal {w!r}" for w in wrong]
+            if r.negative >= NEGATIVE_SHARE:
+                evidence.append(f"negative words ({r.negative:.0%} of the post)")
+            if rating is not None and rating <= 3:
+                evidence.append(f"rating {rating}★")
+            if score >= threshold - DOUBT_MARGIN:
+                evidence.append(f"complaint score {score:.2f}, near the threshold {threshold:.2f}")
+            return "a thank-you for praise would not fit: " + "; ".join(evidence) if evidence else ""
+        if intent != "complaint" or (rating is not None and rating <= 2):
+            return ""
+        if not wrong and r.sarcastic:
+            return "an apology may not fit: sarcasm without a stated problem"
+        if score >= threshold + DOUBT_MARGIN:
+            return ""
+        if mixed:
+            return f"an apology may not fit: praise and a complaint in one post ({mixed})"
+        if not wrong and r.compound >= POSITIVE_COMPOUND:
+            return (
+                f"an apology may not fit: a positive post (VADER {r.compound:+.2f}) without a stated problem"
+            )
+        return ""
 
 
 _FEATURE_KINDS = {"w": "word", "b": "words", "s": "signal", "v": "vader bin", "r": "rating"}
@@ -486,9 +565,34 @@ def read_labels_csv(path: str | Path) -> list[tuple[str, int]]:
 def evaluate(triager: Triager, examples: Sequence[tuple[str, int]]) -> dict[str, Any]:
     """Macro-F1, accuracy, per-class precision and recall, the confusion matrix and texts per second."""
     start = time.perf_counter()
-    predicted = [int(triager.triage_text(text).intent == "complaint") for text, _ in examples]
+    triages = [triager.triage_text(text) for text, _ in examples]
     seconds = time.perf_counter() - start
-    return scores_for([y for _, y in examples], predicted, seconds=seconds)
+    truth = [y for _, y in examples]
+    scores = scores_for(truth, [int(t.intent == "complaint") for t in triages], seconds=seconds)
+    return scores | {"replies": reply_errors(truth, triages)}
+
+
+def reply_kind(triage: Triage) -> str:
+    """The kind of public reply a triage leads to: ``praise`` (a thank-you), ``apology`` (the complaint moves),
+    ``held`` (the neutral draft a manager must check), ``answer`` (an inquiry) or ``none``."""
+    if triage.held:
+        return "held"
+    return {"praise": "praise", "complaint": "apology", "inquiry": "answer"}.get(triage.intent, "none")
+
+
+def reply_errors(truth: Sequence[int], triages: Sequence[Triage]) -> dict[str, int]:
+    """The reply-type mistakes that matter on complaint labels (1 complaint, 0 not): complaints answered with a
+    thank-you, non-complaints answered with an apology, and the posts held for a human."""
+    kinds = [reply_kind(t) for t in triages]
+    return {
+        "complaints": sum(truth),
+        "posts": len(kinds),
+        "complaint_as_praise": sum(1 for y, k in zip(truth, kinds, strict=True) if y and k == "praise"),
+        "not_complaint_as_apology": sum(
+            1 for y, k in zip(truth, kinds, strict=True) if not y and k == "apology"
+        ),
+        "held": kinds.count("held"),
+    }
 
 
 def scores_for(truth: Sequence[int], predicted: Sequence[int], *, seconds: float = 0.0) -> dict[str, Any]:
@@ -571,14 +675,21 @@ def _folds(examples: Sequence[tuple[str, int]], k: int, seed: int) -> list[list[
 
 
 def cross_validate(
-    examples: Sequence[tuple[str, int]], *, k: int = 5, seed: int = 0, encoder: SentenceEncoder | None = None
+    examples: Sequence[tuple[str, int]],
+    *,
+    k: int = 5,
+    seed: int = 0,
+    encoder: SentenceEncoder | None = None,
+    replies: bool = False,
 ) -> dict[str, Any]:
     """Stratified k-fold scores of the learned model (predictions pooled over the folds); with an encoder, of
-    the blend that triage makes (each text is encoded once)."""
+    the blend that triage makes (each text is encoded once). With ``replies`` (words only), each held-out text is
+    triaged in full too, for ``reply_errors``."""
     featurer = Triager()
     feats = [text_features(featurer, text) for text, _ in examples]
     embedded = _embed(encoder, [t for t, _ in examples]) if encoder else None
     predicted = [0] * len(examples)
+    triages: list[Triage] = [Triage("other")] * len(examples)
     for fold in _folds(examples, k, seed):
         held = set(fold)
         kept = [i for i in range(len(examples)) if i not in held]
@@ -586,12 +697,19 @@ def cross_validate(
         head = None
         if encoder is not None:
             head = _train_head(encoder, embedded[kept], [examples[i][1] for i in kept])
+        judge = Triager(model=model) if replies else None
         for i in fold:
             p, _ = model.score(feats[i])
             if head:
                 p = head.blended(p, head.probability(embedded[i]))
             predicted[i] = int(p >= model.threshold)
-    return scores_for([y for _, y in examples], predicted)
+            if judge is not None and head is None:
+                triages[i] = judge.triage_text(examples[i][0])
+    truth = [y for _, y in examples]
+    scores = scores_for(truth, predicted)
+    if replies and encoder is None:
+        scores["replies"] = reply_errors(truth, triages)
+    return scores
 
 
 def retrain(
@@ -655,8 +773,18 @@ def retrain(
     }
 
 
-def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> dict[str, Any]:
-    """Re-run triage over stored mentions with ``candidate`` and list the decisions that would change."""
+def off_topic(triage: Triage, term: str) -> Triage:
+    """``triage`` set aside because the post is about something else called like the brand (``brand.exclude``)."""
+    reason = f"off-topic: contains {term!r} (brand.exclude)"
+    kept = tuple(r for r in triage.reasons if not r.startswith(HELD))  # no reply to hold
+    return dataclasses.replace(triage, intent="other", urgency=0, reasons=(reason, *kept))
+
+
+def backtest(
+    store: Store, candidate: Triager, *, limit: int | None = None, brand: BrandSettings | None = None
+) -> dict[str, Any]:
+    """Re-run triage over stored mentions with ``candidate`` and list the decisions that would change; with
+    ``brand``, its excluded topics are set aside as live triage sets them aside."""
     changes = []
     total = 0
     for mention in store.mentions(limit=limit):
@@ -665,6 +793,8 @@ def backtest(store: Store, candidate: Triager, *, limit: int | None = None) -> d
             continue
         total += 1
         new = candidate.triage(mention)
+        if brand is not None and (term := brand.off_topic(mention.text)):
+            new = off_topic(new, term)
         if (new.intent, new.urgency, new.needs_human) != (
             current.intent,
             current.urgency,

@@ -102,8 +102,20 @@ def _print_scores(title: str, s: dict[str, Any]) -> None:
     console.print("  confusion (rows truth, columns predicted: not complaint, complaint)", markup=False)
     console.print(f"    not complaint {m[0][0]:>6} {m[0][1]:>6}", markup=False)
     console.print(f"    complaint     {m[1][0]:>6} {m[1][1]:>6}", markup=False)
+    if r := s.get("replies"):
+        console.print(f"  replies: {reply_summary(r)}", markup=False)
     if s.get("texts_per_second"):
         console.print(f"  {s['texts_per_second']:,.0f} texts/second", markup=False)
+
+
+def reply_summary(r: dict[str, int]) -> str:
+    """The reply-type mistakes of ``reply_errors`` in one line."""
+    return (
+        f"complaint drafted as praise {r['complaint_as_praise']}/{r['complaints']} "
+        f"({r['complaint_as_praise'] / max(1, r['complaints']):.2%}); not a complaint drafted as an apology "
+        f"{r['not_complaint_as_apology']}/{r['posts'] - r['complaints']}; held for a human {r['held']}/{r['posts']} "
+        f"({r['held'] / max(1, r['posts']):.1%})"
+    )
 
 
 @model.command("eval")
@@ -208,7 +220,7 @@ def backtest_command(obj: Any, candidate: str, limit: int | None) -> None:
             raise click.ClickException("no trained model yet: run `mentionbot model train` first")
         blob = store.model_blob(rows[-1].version)
         triager = Triager(languages=languages, model=ComplaintModel.from_bytes(blob))
-    result = backtest(store, triager, limit=limit)
+    result = backtest(store, triager, limit=limit, brand=obj.config().brand)
     console.print(
         f"{result['candidate']}: {result['changed']} of {result['mentions']} decisions would change",
         markup=False,

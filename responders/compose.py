@@ -1,7 +1,8 @@
 """Drafting the public reply the doctrine prescribes, and the case's private messages.
 
 A complaint gets three moves (doctrine §1): thank you → how to contact us → what would you like? An inquiry gets
-an answer or the promise of one with a time; praise gets a thank-you. The person's name, the contact route for
+an answer or the promise of one with a time; praise gets a thank-you; a post whose kind triage could not settle
+(``Triage.held``) a neutral reply that fits either, for a manager to check. The person's name, the contact route for
 that platform and the case reference are filled in, so the public reply and the private case are one action.
 The wording lives in a templates file (``responders/templates.toml`` unless ``[templates] path`` names another),
 each template with several variants used least-recently-first, and a short form for tight length limits.
@@ -24,7 +25,9 @@ from bot.models import Case, Mention, ReplyRules, Triage
 from responders import guard, tone
 
 SHIPPED = Path(__file__).with_name("templates.toml")
-TEMPLATE_NAMES = ("complaint", "inquiry", "praise", "advocate", "review_low", "review_high")
+TEMPLATE_NAMES = ("complaint", "inquiry", "praise", "advocate", "review_low", "review_high", "neutral")
+# Templates a templates file may leave out: the shipped wording is used for them.
+OPTIONAL = frozenset({"neutral"})
 PLACEHOLDERS = frozenset({"name", "brand", "contact", "Contact", "ref", "hours"})
 # Star ratings at or below this are answered as a complaint (doctrine §1 moves), above it with a thank-you.
 LOW_RATING = 3
@@ -98,7 +101,10 @@ def load_templates(path: str | Path | None = None) -> Templates:
                 required=False,
                 fallback=default[name],
             )
-    missing = [n for n in TEMPLATE_NAMES if n not in data]
+    for name in OPTIONAL - set(data):
+        if path != SHIPPED:
+            default[name] = shipped_templates().default[name]
+    missing = [n for n in TEMPLATE_NAMES if n not in data and n not in default]
     if missing:
         problems.append(f"{path}: missing template(s) {', '.join(missing)}")
     if problems:
@@ -177,7 +183,12 @@ def contact_route(brand: BrandSettings, rules: ReplyRules, *, private_message: b
 
 
 def template_name(mention: Mention, triage: Triage) -> str | None:
-    """Which template answers ``mention``, or ``None`` when its intent gets no reply."""
+    """Which template answers ``mention``, or ``None`` when its intent gets no reply.
+
+    A triage that holds the reply's kind for a human (mixed or uncertain signals) gets the neutral template, which
+    neither thanks for praise nor apologises."""
+    if triage.held and triage.intent in ("complaint", "praise", "inquiry"):
+        return "neutral"
     if mention.kind == "review" or mention.rating is not None:
         if triage.intent == "other" and mention.rating is None:
             return None

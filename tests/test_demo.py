@@ -25,3 +25,22 @@ def test_the_demo_writes_its_report_and_ends_with_a_command_that_runs_as_printed
     )
     assert shown.returncode == 0, shown.stderr
     assert "C-00001" in shown.stdout
+
+
+def test_the_demo_manager_corrects_the_bot_and_the_demo_learns_from_it(tmp_path):
+    """The simulated manager knows what each sample meant: it relabels what triage got wrong, no sarcastic or
+    angry post is thanked, and the demo retrains from the decisions and shows the backtest."""
+    from bot.store import Store
+
+    out = tmp_path / "demo-output"
+    result = mentionbot(tmp_path / "unused.toml", "demo", "--out", str(out), "--cycles", "1", timeout=300)
+    assert "manager relabels #" in result.stdout
+    assert "trained on" in result.stdout and "model backtest: " in result.stdout
+    store = Store.open(out / "mentionbot.db")
+    sent = {store.mention(d.platform, d.mention_id).text: d for d in store.drafts() if d.state == "posted"}
+    for angry in ("pricing is a joke", "saved lists are gone", "More like Acne", "Great job Acme"):
+        thanked = [
+            d.template for text, d in sent.items() if angry in text and d.template.startswith("praise")
+        ]
+        assert not thanked, angry
+    store.close()

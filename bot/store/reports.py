@@ -97,6 +97,20 @@ class Reports(Base):
             [start, end, intent, limit],
         )
 
+    def report_advocates(self, start: str, end: str, *, limit: int = 10) -> list[dict[str, Any]]:
+        """``report_people`` for praise, as managers decided it: a post relabelled by a manager counts with the
+        intent of its latest label, whatever triage said."""
+        return self._rows(
+            "select m.platform, m.author_handle as handle, max(m.author_name) as name, count(*) as n, "
+            "max(m.url) as url, max(m.text) as example, coalesce(max(p.complaints), 0) as complaints, "
+            "coalesce(max(p.praise), 0) as praise, coalesce(max(p.mentions), 0) as mentions, max(p.stage) as stage "
+            "from mentions m left join people p on p.platform = m.platform and p.handle = m.author_handle "
+            "where m.created_at >= ? and m.created_at < ? and m.own = 0 and coalesce((select l.intent from labels l "
+            "where l.platform = m.platform and l.mention_id = m.id order by l.id desc limit 1), m.intent) = 'praise' "
+            "group by m.platform, m.author_handle order by n desc, complaints desc, praise desc, handle limit ?",
+            [start, end, limit],
+        )
+
     def report_labels(self, start: str, end: str) -> list[dict[str, Any]]:
         """Managers' latest decision on each mention decided in the range, against what the filter said."""
         return self._rows(

@@ -1,0 +1,226 @@
+"""The reply matches what the person meant: sarcasm, mixed posts and complaint words in a positive frame are read
+as such; a thank-you only for confident praise, an apology only where something went wrong, and a neutral draft
+held for a human in between (never auto-approved). End to end on the fake Mastodon, and through the CLI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from bot.complaints import find_signals
+from bot.models import Author, Mention
+from bot.store import Store
+from bot.triage import Triager, backtest, reply_kind
+from connectors.fakes.mastodon import FakeMastodon
+from responders import compose
+from tests.test_reply_safety import drain, pipeline_for
+
+
+@pytest.fixture(scope="module")
+def triager():
+    return Triager()
+
+
+@pytest.fixture
+def fake(clock):
+    with FakeMastodon(clock=clock) as fake:
+        yield fake
+
+
+# Each sarcasm cue on a written example (with the words that give it away) and on a near miss: sincere words.
+SARCASM_EXAMPLES = {
+    "is a joke": ("Acme's new pricing is a joke", "is a joke", "Acme told a joke at the launch, loved it"),
+    "thanks for nothing": ("Thanks for nothing, Acme", "thanks for nothing", "Thanks for everything, Acme"),
+    "great, another": (
+        "Great, another Acme update that moves every button",
+        "great, another",
+        "Great update",
+    ),
+    "more like": ("Acme? More like Acne, it's everywhere lol", "? more like", "I'd like more Acme stickers"),
+    "scare quotes": (
+        'Your "express" delivery took nine days',
+        '"express"',
+        "Your express delivery was quick",
+    ),
+    "gotta love": ("Gotta love Acme's hold music at 2am", "gotta love", "Love Acme's hold music, honestly"),
+    "love waiting": ("I love waiting 40 minutes for Acme support", "love waiting", "I love the new Acme app"),
+    "lol after a complaint": ("Acme charged me twice lol", "lol", "Acme's new ad lol, so good"),
+    "praise of a let-down": (
+        "Brilliant customer service @Acme, nobody replied in a week",
+        "brilliant customer service",
+        "Brilliant customer service @Acme, sorted in a minute",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SARCASM_EXAMPLES))
+def test_each_sarcasm_cue_fires_on_its_example_and_not_on_a_near_miss(triager, name):
+    text, words, miss = SARCASM_EXAMPLES[name]
+    assert f"sarcasm: {words!r}" in triager.read(text).notes
+    assert not triager.read(miss).sarcastic
+
+
+def test_sarcasm_is_never_thanked(triager):
+    for text, _, _ in SARCASM_EXAMPLES.values():
+        assert reply_kind(triager.triage_text(text)) != "praise", text
+
+
+def test_sarcasm_without_a_stated_problem_gets_no_apology_but_a_human(triager):
+    t = triager.triage_text("Acme? More like Acne, it's everywhere lol")
+    assert reply_kind(t) == "held" and "sarcasm without a stated problem" in t.held
+    # near miss: sarcasm about something that went wrong is a complaint, and the apology fits
+    t = triager.triage_text("Thanks for nothing Acme, my parcel never arrived")
+    assert reply_kind(t) == "apology" and not t.held
+
+
+# Complaint words in a positive frame: each frame on an example (the words it names) and a near miss.
+FRAME_EXAMPLES = [
+    ("I've had no real problems with it", "no real problems", "I've had real problems with it"),
+    ("Acme never disappoints", "never disappoints", "Acme disappoints again"),
+    ("For the price you can't go wrong", "can't go wrong", "Everything went wrong with the price"),
+    ("It doesn't get any better than this", "doesn't get any better", "It doesn't get updates any more"),
+    ("Song transfers were not an issue", "not an issue", "Song transfers were an issue"),
+    ("I dropped it and it still works fine", "still works fine", "I dropped it and it no longer works"),
+    (
+        "Took the earbuds back, no questions asked",
+        "no questions asked",
+        "They asked me questions for an hour",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "frame", "miss"), FRAME_EXAMPLES)
+def test_a_complaint_word_in_a_positive_frame_is_not_a_complaint(triager, text, frame, miss):
+    found = {s.name: s.text for s in find_signals(text)}
+    assert found.get("no problem") == frame
+    assert not {"broken", "bad service", "missing"} & set(found)
+    assert triager.triage_text(text).intent != "complaint"
+    assert "no problem" not in {s.name for s in find_signals(miss)}
+
+
+@pytest.mark.parametrize(
+    ("text", "miss"),
+    [
+        (  # praise, then a turn and a complaint
+            "I love the Acme app but the last update deleted my lists",
+            "I love the Acme app and the last update made my lists faster",
+        ),
+        (  # a complaint, then a turn and praise
+            "The order was late and the box was broken, but the support team were wonderful and kind",
+            "The order was late and the box was broken, but that's all I know",
+        ),
+    ],
+)
+def test_a_post_with_praise_and_a_complaint_is_held_for_a_human(triager, text, miss):
+    t = triager.triage_text(text)
+    assert reply_kind(t) == "held" and "praise and a complaint in one post" in t.held
+    assert "praise and a complaint" not in triager.triage_text(miss).held
+
+
+@pytest.mark.parametrize(
+    ("text", "evidence"),
+    [
+        ("Love the new Acme app, great design, shame it crashes", "complaint signal 'crashes'"),
+        ("Lovely shop, lovely staff, horrible queue", "negative words"),
+    ],
+)
+def test_praise_with_complaint_evidence_gets_no_thank_you(triager, text, evidence):
+    t = triager.triage_text(text)
+    assert reply_kind(t) != "praise"
+    assert t.intent == "complaint" or evidence in t.held
+
+
+def test_confident_praise_is_thanked_and_a_rating_of_three_is_not(triager):
+    assert reply_kind(triager.triage_text("Love the new Acme app, great design and so fast!")) == "praise"
+    t = triager.triage_text("Love the new Acme app, great design and so fast!", rating=3)
+    assert reply_kind(t) != "praise"
+
+
+def test_a_held_post_gets_the_neutral_draft_that_is_never_auto_approved(tmp_path, fake, clock, monkeypatch):
+    pipeline = pipeline_for(tmp_path, fake, clock, monkeypatch)  # auto_approve: complaint, inquiry, praise
+    assert pipeline.config.replies.auto_approve
+    when = clock.now() - timedelta(minutes=1)
+    fake.post(
+        "ana@x.social", "@acme love the app but the last update deleted my lists", name="Ana", when=when
+    )
+    fake.post("ben@x.social", "@acme love the new app, great design and so fast!", name="Ben", when=when)
+    pipeline.poll("mastodon")
+    drain(pipeline)
+    store = pipeline.store
+    drafts = {store.mention(d.platform, d.mention_id).author.handle: d for d in store.drafts()}
+    held, praised = drafts["ana@x.social"], drafts["ben@x.social"]
+    assert held.state == "awaiting" and held.template.startswith("neutral#")
+    assert any(p.startswith("held for a human: ") and "praise and a complaint" in p for p in held.problems)
+    assert not any(w in held.text.lower() for w in ("sorry", "apolog", "kind words", "wonderful"))
+    assert praised.state == "posted" and praised.template.startswith("praise#")  # the near miss
+    assert [p["in_reply_to"] for p in fake.posted() if p["kind"] == "reply"] == [praised.mention_id]
+    pipeline.close()
+
+
+def test_a_templates_file_without_the_neutral_template_uses_the_shipped_one(tmp_path):
+    shipped = compose.SHIPPED.read_text()
+    mine = tmp_path / "templates.toml"
+    mine.write_text(shipped[: shipped.index("[neutral]")])
+    templates = compose.load_templates(mine)
+    assert templates.default["neutral"] == compose.shipped_templates().default["neutral"]
+
+
+def test_model_eval_reports_the_reply_type_mistakes(tmp_path):
+    from bot.cli import cli
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "text,complaint\n"
+        '"Acme\'s new pricing is a joke, up 40% overnight",1\n'
+        '"I love the Acme app but the last update deleted my lists",1\n'
+        '"Love the new Acme app, great design and so fast!",0\n'
+        '"Thanks a lot Acme, charged twice and still no refund. Great job",1\n'
+    )
+    out = CliRunner().invoke(
+        cli, ["-c", str(tmp_path / "none.toml"), "model", "eval", "--labels", str(labels)]
+    )
+    assert out.exit_code == 0, out.output
+    assert "complaint drafted as praise 0/3 (0.00%)" in out.output
+    assert "not a complaint drafted as an apology 0/1" in out.output
+    assert "held for a human 1/4 (25.0%)" in out.output
+
+
+def test_backtest_sets_excluded_topics_aside_like_live_triage():
+    from bot.config import BrandSettings
+
+    store = Store.memory()
+    when = datetime(2026, 11, 2, tzinfo=UTC)
+    mention = Mention(
+        platform="x",
+        id="1",
+        url="",
+        author=Author("sam"),
+        text="Looney Tunes: the ACME anvil is broken again, worst cartoon ever",
+        created_at=when,
+    )
+    store.save_fetch("x", [mention], None, now=when)
+    store.save_triage(mention, Triager().triage_text("nothing to see"), now=when)
+    brand = BrandSettings(exclude=["Looney Tunes"])
+    assert backtest(store, Triager())["changes"][0]["to"]["intent"] == "complaint"  # without the brand
+    result = backtest(store, Triager(), brand=brand)
+    assert result["changed"] == 0
+
+
+def test_the_reports_advocates_follow_a_managers_relabel():
+    store = Store.memory()
+    when = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    posts = [
+        Mention(platform="x", id=str(i), url="", author=Author(handle), text=text, created_at=when)
+        for i, (handle, text) in enumerate(
+            [("sam", "Love the new Acme app, great design!"), ("kim", "Great job Acme, down all day again")]
+        )
+    ]
+    store.save_fetch("x", posts, None, now=when)
+    for mention in posts:
+        store.save_triage(mention, Triager().triage_text("Love the new Acme app, great design!"), now=when)
+    start, end = "2026-11-02T00:00:00+00:00", "2026-11-03T00:00:00+00:00"
+    assert {p["handle"] for p in store.report_advocates(start, end)} == {"sam", "kim"}
+    store.add_label(posts[1], complaint=True, intent="complaint", source="relabelled", actor="ana", now=when)
+    assert {p["handle"] for p in store.report_advocates(start, end)} == {"sam"}
