@@ -21,8 +21,10 @@ from sqlite_utils.migrations import Migrations
 from bot.errors import StoreError
 from bot.models import (
     Author,
+    AuthorHistory,
     Case,
     CredentialExpiry,
+    DiscordState,
     Draft,
     Mention,
     Quarantined,
@@ -36,6 +38,8 @@ from bot.models import (
 from bot.private import private_file, private_folder, tighten
 
 migrations = Migrations("mentionbot")
+
+DISCORD_STATE = "discord:connection"  # the setting that holds the approval bot's DiscordState
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -1332,6 +1336,61 @@ class Store:
             [iso(since), iso(until)],
         )
         return {r.pop("platform"): r for r in rows}
+
+    # --- discord additions ------------------------------------------------------------------------------------
+
+    def author_history(self, platform: str, handle: str, *, before: datetime) -> AuthorHistory:
+        """What we know of one author on one platform from before ``before`` (the post on the card)."""
+        row = self._one(
+            "select (select count(*) from mentions where platform = ?1 and lower(author_handle) = lower(?2) "
+            "and created_at < ?3) as earlier, "
+            "(select count(*) from mentions where platform = ?1 and lower(author_handle) = lower(?2) "
+            "and created_at < ?3 and intent = 'complaint') as complaints, "
+            "(select count(*) from cases where platform = ?1 and lower(author_handle) = lower(?2) "
+            "and status = 'open') as open_cases, "
+            "(select max(o.sent_at) from outbox o join mentions m on m.platform = o.platform "
+            "and m.id = o.mention_id where o.platform = ?1 and lower(m.author_handle) = lower(?2) "
+            "and o.state = 'sent') as last_contact",
+            [platform, handle, iso(before)],
+        )
+        row = row or {}
+        return AuthorHistory(
+            earlier_mentions=row.get("earlier") or 0,
+            complaints=row.get("complaints") or 0,
+            open_cases=row.get("open_cases") or 0,
+            last_contact=parse_time(row.get("last_contact")),
+        )
+
+    def set_discord_state(self, state: DiscordState) -> None:
+        """Record the approval bot's connection to Discord, for ``status`` in another process."""
+        self.set_setting(DISCORD_STATE, json.dumps(asdict(state), default=iso))
+
+    def discord_state(self) -> DiscordState | None:
+        """The approval bot's connection to Discord as last recorded (None: it never ran)."""
+        text = self.get_setting(DISCORD_STATE)
+        if not text:
+            return None
+        data = json.loads(text)
+        return DiscordState(
+            state=data["state"],
+            since=parse_time(data["since"]),
+            checked_at=parse_time(data["checked_at"]),
+            error=data.get("error") or "",
+        )
+
+    def failing_polls(self) -> dict[str, int]:
+        """For each connector, how many of its polls failed in a row since its last successful one."""
+        rows = self._rows(
+            "select connector, count(*) as n from runs r where status in ('error', 'fatal') and id > "
+            "coalesce((select max(id) from runs s where s.connector = r.connector and s.status = 'ok'), 0) "
+            "group by connector"
+        )
+        return {r["connector"]: r["n"] for r in rows}
+
+    def oldest_waiting_post(self) -> datetime | None:
+        """When the oldest item still waiting in the outbox (pending or sending) was queued."""
+        row = self._one("select min(created_at) as t from outbox where state in ('pending', 'sending')")
+        return parse_time(row["t"]) if row else None
 
 
 def mention_row(

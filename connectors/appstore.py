@@ -69,6 +69,7 @@ class AppStoreConnector(Connector):
     Settings = AppStoreSettings
     # 5,970 characters is the limit App Store Connect shows for a response.
     rules = ReplyRules(max_length=5970, one_reply_per_item=True, can_reply=True)
+    reply_url_is_exact = False  # Apple has no public link to one review or its response
     settings: AppStoreSettings
 
     def __init__(self, settings: AppStoreSettings, **kwargs: Any):
