@@ -1339,19 +1339,22 @@ class Store:
 
     # --- discord additions ------------------------------------------------------------------------------------
 
-    def author_history(self, platform: str, handle: str, *, before: datetime) -> AuthorHistory:
-        """What we know of one author on one platform from before ``before`` (the post on the card)."""
+    def author_history(
+        self, platform: str, handle: str, *, before: datetime, besides: str = ""
+    ) -> AuthorHistory:
+        """What we know of one author on one platform from before ``before`` (the post on the card), leaving out
+        the case of the mention ``besides`` (the card's own)."""
         row = self._one(
             "select (select count(*) from mentions where platform = ?1 and lower(author_handle) = lower(?2) "
             "and created_at < ?3) as earlier, "
             "(select count(*) from mentions where platform = ?1 and lower(author_handle) = lower(?2) "
             "and created_at < ?3 and intent = 'complaint') as complaints, "
             "(select count(*) from cases where platform = ?1 and lower(author_handle) = lower(?2) "
-            "and status = 'open') as open_cases, "
+            "and status = 'open' and mention_id != ?4) as open_cases, "
             "(select max(o.sent_at) from outbox o join mentions m on m.platform = o.platform "
             "and m.id = o.mention_id where o.platform = ?1 and lower(m.author_handle) = lower(?2) "
             "and o.state = 'sent') as last_contact",
-            [platform, handle, iso(before)],
+            [platform, handle, iso(before), besides],
         )
         row = row or {}
         return AuthorHistory(

@@ -100,7 +100,9 @@ def card_context(
         mention=mention,
         triage=store.triage_for(draft.platform, draft.mention_id),
         case=case,
-        history=store.author_history(draft.platform, mention.author.handle, before=mention.created_at),
+        history=store.author_history(
+            draft.platform, mention.author.handle, before=mention.created_at, besides=mention.id
+        ),
         rules=rules_for(draft.platform),
         now=now,
         tz=tz,
