@@ -516,7 +516,8 @@ class FakeDiscord:
     # -- the gateway ------------------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
+        # A close waits 2 s at most for the client's answer (discord.py may be reconnecting instead of answering).
+        ws = web.WebSocketResponse(timeout=2.0)
         await ws.prepare(request)
         self._sockets.append(ws)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
