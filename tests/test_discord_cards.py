@@ -4,6 +4,7 @@ only the buttons that apply; and one card rendered to a PNG in headless Chromium
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -242,7 +243,15 @@ def embed_html(card: dict) -> str:
     (e,) = card["embeds"]
 
     def text(value: str) -> str:
-        return html.escape(value).replace("\n", "<br>")
+        # As Discord shows it: a code block as code, a Markdown escape as the character it escapes.
+        parts = re.split(r"```\n(.*?)\n```", value, flags=re.S)
+        out = []
+        for i, part in enumerate(parts):
+            if i % 2:
+                out.append(f"<pre>{html.escape(part)}</pre>")
+            else:
+                out.append(html.escape(re.sub(r"\\([\\*_~|`>#\-\[\]<])", r"\1", part)).replace("\n", "<br>"))
+        return "".join(out)
 
     rows = "".join(
         f"<div class='f{' inline' if f.get('inline') else ''}'><b>{text(f['name'])}</b><div>{text(f['value'])}"
@@ -261,6 +270,8 @@ def embed_html(card: dict) -> str:
     .a {{ font-weight:600; font-size:13px }} .t {{ color:#00a8fc; font-weight:700; margin:6px 0 }}
     .f {{ margin-top:8px }} .f.inline {{ display:inline-block; width:31%; vertical-align:top }}
     .f b {{ display:block; font-size:13px }} .ft {{ font-size:12px; color:#949ba4; margin-top:10px }}
+    pre {{ background:#1e1f22; border:1px solid #1e1f22; border-radius:4px; padding:6px; white-space:pre-wrap;
+           margin:2px 0; font:13px monospace }}
     .b {{ display:inline-block; color:#fff; padding:6px 14px; border-radius:4px; margin:8px 6px 0 0 }}
     </style><div class="e"><div class="a">{text(e["author"]["name"])}</div><div class="t">{text(e["title"])}</div>
     <div>{text(e["description"])}</div>{rows}<div class="ft">{text(e["footer"]["text"])}</div></div>{buttons}"""

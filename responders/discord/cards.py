@@ -33,6 +33,7 @@ TITLE_MAX, DESCRIPTION_MAX, FIELD_NAME_MAX, FIELD_MAX, FOOTER_MAX, AUTHOR_MAX = 
 FIELDS_MAX, EMBED_MAX = 25, 6000
 POST_SHOWN = 1500  # of the post's text: a manager decides on the start; the rest is one click away
 PARENT_SHOWN = 400
+LENGTH_WARN = 0.8  # the length is shown once a draft uses this much of what the platform allows
 
 # Colour by intent, and for complaints by urgency (0 = none … 3 = act now): a red card is read first.
 COMPLAINT_COLOURS = (0xE67E22, 0xE74C3C, 0xC0392B, 0x922B21)
@@ -287,9 +288,8 @@ def _fields(ctx: CardContext) -> list[tuple[str, str, bool]]:
         out.append(("Notes", "\n".join(f"• {quote(n)}" for n in d.notes), False))
     if by_hand(ctx):
         out.append(("Reply by hand", by_hand_reason(ctx), False))
-    elif ctx.rules.max_length:
-        used = len(d.text)
-        out.append(("Length", f"{used} of {ctx.rules.max_length} {ctx.rules.length_unit}", True))
+    elif ctx.rules.max_length and len(d.text) > ctx.rules.max_length * LENGTH_WARN:
+        out.append(("Length", f"{len(d.text)} of {ctx.rules.max_length} {ctx.rules.length_unit}", True))
     if ctx.case:
         c = ctx.case
         sla = f"case {c.ref} " + (
