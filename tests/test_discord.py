@@ -515,3 +515,44 @@ def test_a_dry_run_card_says_nothing_was_posted(tmp_path, fake_reddit, reddit_en
         assert s.pipeline.store.draft(draft_id).state == "dry_run"
     finally:
         s.bot.stop()
+
+
+def test_a_cases_thread_has_its_reminders_private_answers_and_decisions(setup):
+    from bot.models import Author, Mention
+
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my gadget arrived broken and nobody answers")
+    card = setup.card(draft_id)
+    store = setup.pipeline.store
+    case = store.case(store.draft(draft_id).case_id)
+    setup.clock.sleep(timedelta(hours=30).total_seconds())
+    assert setup.pipeline.sweep(), "the case should be overdue"
+    thread = wait_for(lambda: setup.discord.threads(), what="the case thread")[0]
+    assert thread["message_id"] == card["id"] and thread["name"] == f"case {case.ref}"
+
+    def said() -> list[str]:
+        return [m["content"] for m in setup.discord.messages(thread["id"])]
+
+    wait_for(said, what="the reminder in the thread")
+    setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
+    setup.posted(draft_id)
+    answer = Mention(
+        platform="reddit",
+        id="dm1",
+        url="",
+        author=Author("lena", "Lena", "u1"),
+        text="Order 4411, @everyone <@&1> it was in the box like that",
+        created_at=setup.clock.now(),
+        kind="dm",
+    )
+    setup.on_event("customer_replied", case=case, mention=answer)
+    wait_for(lambda: len(said()) >= 4, what="the decision, the post and the answer in the thread")
+    lines = said()
+    assert "overdue" in lines[0] or "reminder" in lines[0]
+    assert lines[1].startswith(f"draft #{draft_id}: Approved by {MANAGER_NAME} · ")
+    assert (
+        lines[2].startswith(f"draft #{draft_id}: Posted by {MANAGER_NAME} · ") and "; posted: <" in lines[2]
+    )
+    assert lines[3].startswith("Lena answered in private (") and "Order 4411" in lines[3]
+    assert "@\u200beveryone \\<@\u200b&1\\>" in lines[3]  # pings nobody, mentions no role
+    assert len(setup.discord.threads()) == 1

@@ -273,7 +273,9 @@ class ApprovalBot(Connection):
         await message.edit(content=None, embed=embed, view=view, allowed_mentions=NONE)
         self.store.set_discord_card(draft_id, message_id, state=draft.state)
         if tell_case and draft.case_id:
-            ctx = card_context(self.store, draft, now=self.clock.now(), tz=self.tz, outcome=outcome)
+            ctx = card_context(
+                self.store, draft, now=self.clock.now(), tz=self.tz, outcome=outcome, names=self.names(draft)
+            )
             line = decision_line(ctx)
             if line:
                 await self.tell_case(draft.case_id, f"draft #{draft.id}: {line}")
