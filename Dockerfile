@@ -21,5 +21,7 @@ WORKDIR /data
 VOLUME ["/data"]
 # SIGTERM (docker stop) lets the current job finish, then the daemon exits cleanly.
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=5m --timeout=30s CMD ["mentionbot", "status"]
+# Unhealthy (exit 1, the reasons in `docker inspect`) when Discord is configured but not connected, a connector is
+# paused or failing, or the outbox is stuck: see `mentionbot status --check`.
+HEALTHCHECK --interval=2m --timeout=30s --start-period=2m CMD ["mentionbot", "status", "--check"]
 CMD ["mentionbot", "run"]

@@ -341,15 +341,30 @@ def _discord_login(config: Config) -> str:
 @click.option(
     "--csv", "as_csv", is_flag=True, help="Print the connectors' table as CSV (times in ISO 8601 UTC)."
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Only check health: exit 1 with the reasons when Discord is configured but not connected, a connector "
+    "is paused or failing, or the outbox is stuck; exit 0 otherwise (for HEALTHCHECK and monitoring).",
+)
 @pass_ctx
-def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
+def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
     """Show the connectors and their last poll, the approval queue, open cases and SLA clocks due."""
     from datetime import timedelta
 
+    from bot import health
     from bot import report as weekly
 
     config, store = ctx.config(), ctx.store()
     now, tz = ctx.clock.now(), ctx.tz()
+    if check:
+        found = health.problems(config, store, now=now, posting_paused=bool(store.posting_paused()))
+        for problem in found:
+            err.print(f"unhealthy: {problem}", markup=False, highlight=False, soft_wrap=True)
+        if found:
+            sys.exit(1)
+        console.print("healthy", markup=False)
+        return
 
     def when(at: datetime | None) -> str:
         return local(at, tz, named=False) if at else "never"
@@ -397,6 +412,9 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
         },
         "report": {"last_written": last, "week": week.label, "written": last == week.label},
     }
+    approvals = store.discord_state() if config.discord.enabled else None
+    if config.discord.enabled:
+        summary["discord"] = dataclasses.asdict(approvals) if approvals else {"state": "never connected"}
     if as_csv:
         fields = list(connectors[0]) if connectors else ["connector"]
         emit_csv(connectors, fields)
@@ -452,6 +470,12 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
                 markup=False,
                 highlight=False,
             )
+    if config.discord.enabled:
+        trouble = health.discord_problem(approvals, now=now)
+        if trouble:
+            console.print(trouble, style="red", markup=False, soft_wrap=True)
+        elif approvals:
+            console.print(f"discord: connected since {local(approvals.since, tz)}", markup=False)
     console.print(
         f"queue: {summary['queue']['awaiting']} drafts awaiting approval, {summary['queue']['outbox']} posts "
         f"waiting in the outbox" + _dry_run_note(store.counts())

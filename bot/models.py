@@ -262,3 +262,23 @@ class Case:
     action: str | None = None
     action_owner: str | None = None
     action_due: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuthorHistory:
+    """What a card says about the person behind a post: their earlier mentions here, and our contact with them."""
+
+    earlier_mentions: int = 0
+    complaints: int = 0
+    open_cases: int = 0
+    last_contact: datetime | None = None  # our latest public reply to them that was posted
+
+
+@dataclass(frozen=True)
+class DiscordState:
+    """The approval bot's connection to Discord, recorded so that ``mentionbot status`` can tell it."""
+
+    state: Literal["connecting", "connected", "down", "refused", "stopped"]
+    since: datetime  # when it entered this state
+    checked_at: datetime  # when the bot last confirmed it (a stale record means the bot is not running)
+    error: str = ""

@@ -349,6 +349,18 @@ def build(
         report.connectors.append(r)
     for name in sorted(set(paused) - {r["connector"] for r in report.connectors}):
         report.connectors.append({"connector": name, "polls": 0, "health": f"paused: {paused[name]}"})
+    approvals = store.discord_state() if config.discord.enabled else None
+    if approvals and approvals.state in ("refused", "down"):
+        since = approvals.since.astimezone(week.tz).strftime("%Y-%m-%d %H:%M")
+        said = "Discord refused the bot's token" if approvals.state == "refused" else "cannot reach Discord"
+        report.connectors.append(
+            {
+                "connector": "discord (approvals)",
+                "polls": 0,
+                "health": f"{said} since {since}: no cards for the managers",
+                "last_error": approvals.error,
+            }
+        )
     return report
 
 

@@ -70,6 +70,7 @@ class AppStoreConnector(Connector):
     # 5,970 characters is the limit App Store Connect shows for a response.
     rules = ReplyRules(max_length=5970, one_reply_per_item=True, can_reply=True)
     capabilities = frozenset({Capability.REPLY, Capability.RECONCILE})
+    reply_url_is_exact = False  # Apple has no public link to one review or its response
     settings: AppStoreSettings
 
     def __init__(self, settings: AppStoreSettings, **kwargs: Any):

@@ -148,6 +148,10 @@ class Connector:
         """Send ``text`` privately to the author of ``mention``; return the message id."""
         raise NotImplementedError(f"{self.name} cannot send private messages")
 
+    # Whether ``reply_url`` shows our one reply; False where the platform has no public page per item (the
+    # App Store shows a review and its answer only in the app's list of reviews).
+    reply_url_is_exact: bool = True
+
     @classmethod
     def reply_url(cls, mention: Mention, posted_id: str) -> str:
         """Where people see our reply with id ``posted_id`` (by default the page of the post it answers)."""

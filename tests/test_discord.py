@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,11 +16,25 @@ from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.discord import FakeDiscord
 from responders.discord import ApprovalBot, form_value
+from responders.discord.cards import COMPLAINT_COLOURS
 from tests.conftest import mentionbot, wait_for
 
 MANAGER = "400000000000000001"
 OUTSIDER = "400000000000000002"
 BOT = "acme_support"
+MANAGER_NAME = "Marta Kowalska"  # the manager's display name in the fake Discord
+
+
+def shown(message: dict) -> str:
+    """Everything a message shows: its text and its embeds' title, link, author, post, fields and footer."""
+    parts = [message.get("content") or ""]
+    for embed in message.get("embeds") or []:
+        parts += [embed.get("title", ""), embed.get("url", ""), (embed.get("author") or {}).get("name", "")]
+        parts.append(embed.get("description", ""))
+        for field in embed.get("fields") or []:
+            parts += [field["name"], field["value"]]
+        parts.append((embed.get("footer") or {}).get("text", ""))
+    return "\n".join(p for p in parts if p)
 
 
 @pytest.fixture
@@ -87,7 +102,7 @@ class Setup:
 
         def edited() -> dict | None:
             message = self.discord.message(card["id"])
-            return message if text in message["content"] else None
+            return message if text in shown(message) else None
 
         return wait_for(edited, what=f"the card to say {text!r}")
 
@@ -115,8 +130,12 @@ def test_a_card_is_posted_for_a_new_complaint_pinging_nobody(setup):
     _, draft_id = setup.complaint("u/acme_support @everyone my refund never came, third time asking")
     card = setup.card(draft_id)
     assert card["allowed_mentions"] == {"parse": []}
-    assert "@everyone" not in card["content"].replace("@\u200beveryone", "")
-    assert "reddit" in card["content"] and "Reply:" in card["content"] and "Tone guard" in card["content"]
+    assert "@everyone" not in shown(card).replace("@\u200beveryone", "")
+    (embed,) = card["embeds"]
+    assert (
+        embed["title"] == f"Complaint on reddit · draft #{draft_id}" and embed["color"] in COMPLAINT_COLOURS
+    )
+    assert "Draft reply" in shown(card) and "Tone guard" not in shown(card)  # only when it found something
     ids = [c["custom_id"] for row in card["components"] for c in row["components"]]
     assert ids == [f"mb:{a}:{draft_id}" for a in ("approve", "edit", "reject", "relabel", "take")]
 
@@ -131,9 +150,7 @@ def test_a_managers_approval_posts_the_reply_and_updates_the_card(setup):
     assert setup.pipeline.store.draft(draft_id).decided_by.startswith("discord:")
     (reply,) = setup.reddit.replies_to(comment, author=BOT)
     link = f"<https://www.reddit.com/comments/{reply['link_id'].removeprefix('t3_')}/_/{reply['id']}/>"
-    wait_for(
-        lambda: link in setup.discord.message(card["id"])["content"], what="the card's link to the reply"
-    )
+    wait_for(lambda: link in shown(setup.discord.message(card["id"])), what="the card's link to the reply")
     assert setup.discord.message(card["id"])["components"] == []
 
 
@@ -172,10 +189,10 @@ def test_a_click_after_a_restart_still_works(setup, fake_reddit):
     card = setup.card(draft_id)
     setup.bot.stop()
     setup.start_bot()  # a new client on the same database: the card is not posted again
-    assert len([m for m in setup.discord.messages() if f"draft #{draft_id}" in m["content"]]) == 1
+    assert len([m for m in setup.discord.messages() if f"draft #{draft_id}" in shown(m)]) == 1
     setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
     card = setup.posted(draft_id)
-    assert "Posted by discord:user01" in card["content"] and card["components"] == []
+    assert f"Posted by {MANAGER_NAME}" in shown(card) and card["components"] == []
     assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
 
 
@@ -200,7 +217,7 @@ def test_an_edit_form_submitted_after_a_restart_is_tone_checked_and_posted(setup
     )
     assert done["data"]["content"] == f"Done: edit draft #{draft_id}."
     card = setup.posted(draft_id)
-    assert "Posted by discord:user01" in card["content"] and text.replace("```", "'''") in card["content"]
+    assert f"Posted by {MANAGER_NAME}" in shown(card) and text.replace("```", "'''") in shown(card)
     (reply,) = fake_reddit.replies_to(comment, author=BOT)
     assert reply["body"] == text
     assert setup.pipeline.store.draft(draft_id).text == text
@@ -230,8 +247,9 @@ def test_a_rejection_asks_for_a_reason_and_is_in_the_audit_trail(setup, fake_red
     assert (draft.state, draft.reason, draft.decided_by) == ("rejected", reason, "discord:user01")
     (entry,) = [a for a in setup.pipeline.store.audit(draft_id=draft_id) if a.action == "rejected"]
     assert (entry.actor, entry.detail) == ("discord:user01", reason)
+    at = draft.updated_at.astimezone(ZoneInfo("Europe/Amsterdam"))
     card = setup.card_says(
-        card, f"Rejected by discord:user01 at {draft.updated_at:%Y-%m-%d %H:%M} UTC: {reason}"
+        card, f"Rejected by {MANAGER_NAME} · {at:%a} {at.day} {at:%b %H:%M} {at.tzname()}: {reason}"
     )
     assert card["components"] == []
     assert setup.pipeline.post() == [] and fake_reddit.replies_to(comment, author=BOT) == []
@@ -251,8 +269,8 @@ def test_not_a_complaint_is_a_label_for_the_model(setup, fake_reddit):
         "discord:user01",
     )
     assert setup.pipeline.store.draft(draft_id).state == "rejected"
-    card = setup.card_says(card, "Rejected by discord:user01")
-    assert "relabelled as other" in card["content"] and card["components"] == []
+    card = setup.card_says(card, f"Rejected by {MANAGER_NAME}")
+    assert "relabelled as other" in shown(card) and card["components"] == []
     assert setup.pipeline.post() == [] and fake_reddit.replies_to(comment, author=BOT) == []
 
 
@@ -266,10 +284,13 @@ def test_take_case_makes_the_manager_its_owner(setup):
     case = store.case(store.draft(draft_id).case_id)
     assert case.owner == "discord:user01"
     assert [e.actor for e in store.case_events(case.id) if e.kind == "owner"] == ["discord:user01"]
-    card = setup.card_says(card, "Case taken by discord:user01")
-    assert "owner discord:user01" in card["content"]
+    card = setup.card_says(card, f"owner {MANAGER_NAME}")
     ids = [c["custom_id"] for row in card["components"] for c in row["components"]]
     assert f"mb:approve:{draft_id}" in ids  # the draft still awaits its decision: the buttons stay
+    assert f"mb:take:{draft_id}" not in ids  # but the case has its owner
+    thread = wait_for(lambda: setup.discord.threads(), what="the case thread")[0]
+    said = wait_for(lambda: setup.discord.messages(thread["id"]), what="the take in the thread")
+    assert said[0]["content"].startswith(f"Case taken by {MANAGER_NAME} · ")
 
 
 def test_cards_missed_while_discord_was_down_are_posted_on_connect(setup):
@@ -321,7 +342,7 @@ def test_a_nudge_that_comes_while_its_card_is_posted_waits_for_the_card(setup):
     setup.discord.hold_messages()
     _, draft_id = setup.complaint("u/acme_support my gadget arrived broken and nobody answers")
     wait_for(
-        lambda: any(f"draft #{draft_id}" in m["content"] for m in setup.discord.messages()),
+        lambda: any(f"draft #{draft_id}" in shown(m) for m in setup.discord.messages()),
         what="the card, sent but not yet answered",
     )
     setup.clock.sleep(timedelta(hours=30).total_seconds())
@@ -359,7 +380,7 @@ def test_an_approval_on_the_command_line_updates_the_card(setup):
     # At once rather than at the bot's next sync (every few seconds), which may also come first: either way the
     # card is current when this returns.
     setup.bot.call(setup.bot.sync_cards())
-    content = setup.discord.message(card["id"])["content"]
+    content = shown(setup.discord.message(card["id"]))
     assert "Approved by carol" in content and setup.discord.message(card["id"])["components"] == []
     assert setup.bot.call(setup.bot.sync_cards()) == 0
 
@@ -425,7 +446,7 @@ def test_stopping_lets_a_decision_in_progress_finish(setup, fake_reddit):
     setup.bot.stop()  # the card update and the post are still to come when the decision answers
     assert setup.pipeline.store.draft(draft_id).state == "posted"
     assert len(fake_reddit.replies_to(comment, author=BOT)) == 1
-    assert "; posted: <" in setup.discord.message(card["id"])["content"]
+    assert "; posted: <" in shown(setup.discord.message(card["id"]))
 
 
 def test_a_forms_value_is_found_in_action_rows_and_in_labels():
@@ -469,7 +490,7 @@ def test_an_edit_with_a_strangers_link_or_handle_is_refused_by_the_final_check(s
     setup.start_bot()
     comment, draft_id = setup.complaint("u/acme_support my parcel is lost", author="mal_2024")
     card = setup.card(draft_id)
-    assert re.search(r"Note: name left out: the \w+( name)? 'mal\\_2024' is not plainly", card["content"])
+    assert re.search(r"• name left out: the \w+( name)? 'mal\\_2024' is not plainly", shown(card))
     for text in ("Refunds here: [acme support](https://evil.example)", "Ask u/victim, they know @everyone"):
         refused = setup.ephemeral(
             setup.discord.submit_modal(f"mb-edit:{draft_id}", {"text": text}, MANAGER, card["id"])
@@ -490,7 +511,48 @@ def test_a_dry_run_card_says_nothing_was_posted(tmp_path, fake_reddit, reddit_en
         card = s.card(draft_id)
         s.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
         card = s.card_says(card, "dry run: not posted")
-        assert "Posted" not in card["content"] and fake_reddit.replies_to(comment, author=BOT) == []
+        assert "Posted" not in shown(card) and fake_reddit.replies_to(comment, author=BOT) == []
         assert s.pipeline.store.draft(draft_id).state == "dry_run"
     finally:
         s.bot.stop()
+
+
+def test_a_cases_thread_has_its_reminders_private_answers_and_decisions(setup):
+    from bot.models import Author, Mention
+
+    setup.start_bot()
+    _, draft_id = setup.complaint("u/acme_support my gadget arrived broken and nobody answers")
+    card = setup.card(draft_id)
+    store = setup.pipeline.store
+    case = store.case(store.draft(draft_id).case_id)
+    setup.clock.sleep(timedelta(hours=30).total_seconds())
+    assert setup.pipeline.sweep(), "the case should be overdue"
+    thread = wait_for(lambda: setup.discord.threads(), what="the case thread")[0]
+    assert thread["message_id"] == card["id"] and thread["name"] == f"case {case.ref}"
+
+    def said() -> list[str]:
+        return [m["content"] for m in setup.discord.messages(thread["id"])]
+
+    wait_for(said, what="the reminder in the thread")
+    setup.discord.click(card["id"], f"mb:approve:{draft_id}", MANAGER)
+    setup.posted(draft_id)
+    answer = Mention(
+        platform="reddit",
+        id="dm1",
+        url="",
+        author=Author("lena", "Lena", "u1"),
+        text="Order 4411, @everyone <@&1> it was in the box like that",
+        created_at=setup.clock.now(),
+        kind="dm",
+    )
+    setup.on_event("customer_replied", case=case, mention=answer)
+    wait_for(lambda: len(said()) >= 4, what="the decision, the post and the answer in the thread")
+    lines = said()
+    assert "overdue" in lines[0] or "reminder" in lines[0]
+    assert lines[1].startswith(f"draft #{draft_id}: Approved by {MANAGER_NAME} · ")
+    assert (
+        lines[2].startswith(f"draft #{draft_id}: Posted by {MANAGER_NAME} · ") and "; posted: <" in lines[2]
+    )
+    assert lines[3].startswith("Lena answered in private (") and "Order 4411" in lines[3]
+    assert "@\u200beveryone \\<@\u200b&1\\>" in lines[3]  # pings nobody, mentions no role
+    assert len(setup.discord.threads()) == 1

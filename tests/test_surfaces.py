@@ -7,7 +7,9 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
+import discord
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,7 @@ from bot.config import BrandSettings, parse_config
 from bot.models import Author, Case, Mention, ReplyRules, Triage
 from bot.store import Store
 from responders import compose, guard
-from responders.discord import card_text, link, quote
+from responders.discord import card_context, card_embed, link, quote
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 BRAND = BrandSettings(name="Acme", contact_email="care@acme.example", contact_url="https://acme.example/help")
@@ -154,15 +156,27 @@ def test_the_final_check_never_passes_a_link_handle_or_hidden_character(text, ha
 # -- Discord ------------------------------------------------------------------------------------------------
 
 
-def assert_inert_on_discord(card: str) -> None:
-    body = re.sub(r"```\n.*?\n```", "", card, flags=re.S)  # the reply itself is shown as code
-    assert not re.search(r"@(everyone|here)", body, re.I)  # and no "<@…>", "<#…>": every "<" is escaped
-    assert unescaped(body, "[") == [] and unescaped(body, "]") == []
-    first, _, rest = body.partition("\n")
-    assert unescaped(rest, "<") == []
-    for at in unescaped(first, "<"):
-        assert re.match(r"<https?://[^\s<>()\[\]`|\\\"']+>", first[at:])
-    assert not escape.invisible(body.replace("@\u200b", "@"))
+def assert_inert_on_discord(embed: discord.Embed) -> None:
+    """Every part of a card Discord renders as Markdown is inert (a plain "<https://…>" is the one link it may
+    show); the parts it shows as they are (author, footer) hide nothing; the card keeps Discord's limits."""
+    rendered = [embed.title or "", embed.description or ""]
+    rendered += [f.name or "" for f in embed.fields] + [f.value or "" for f in embed.fields]
+    for part in rendered:
+        body = re.sub(r"```\n.*?\n```", "", part, flags=re.S)  # the reply itself is shown as code
+        assert not re.search(r"@(everyone|here)", body, re.I)
+        assert unescaped(body, "[") == [] and unescaped(body, "]") == []
+        for at in unescaped(body, "<"):  # no "<@…>", "<#…>", "<t:…>": only a plain link
+            assert re.match(r"<https?://[^\s<>()\[\]`|\\\"']+>", body[at:]), body[at:]
+        assert not escape.invisible(body.replace("@\u200b", "@"))
+    for part in (embed.author.name or "", embed.footer.text or ""):
+        assert not escape.invisible(part)
+    assert embed.url is None or link(embed.url) == f"<{embed.url}>"
+    assert len(embed.title or "") <= 256 and len(embed.description or "") <= 4096 and len(embed) <= 6000
+    assert len(embed.fields) <= 25 and all(len(f.value) <= 1024 and len(f.name) <= 256 for f in embed.fields)
+
+
+def card(store: Store, draft, outcome: str = "") -> discord.Embed:
+    return card_embed(card_context(store, draft, now=NOW, tz=ZoneInfo("Europe/Amsterdam"), outcome=outcome))
 
 
 @FAST
@@ -184,14 +198,13 @@ def test_the_card_shows_every_outside_field_inert(platform, url, name, handle, t
         intent="complaint",
         text=composed.text,
         now=NOW,
-        notes=composed.notes,
+        notes=(*composed.notes, storable(text)[:60]),
         problems=[storable(text)[:50]],
     )
-    card = card_text(store, draft, now=NOW, decision=quote(storable(text)[:40]))
-    assert_inert_on_discord(card)
+    assert_inert_on_discord(card(store, draft, outcome=quote(storable(text)[:40])))
 
 
-def test_the_cards_first_line_shows_no_disguised_link():
+def test_the_cards_link_is_never_a_disguised_one():
     assert link("[acme support](https://evil.example)") == "\\[acme support\\](https://evil.example)"
     assert link("https://social.example/@a/1") == "<https://social.example/@a/1>"
     assert link("https://x.example/a>b") != "<https://x.example/a>b>"
@@ -199,9 +212,9 @@ def test_the_cards_first_line_shows_no_disguised_link():
     m = mention(platform="[acme support](https://evil.example)", url="[acme support](https://evil.example)")
     store.save_fetch(m.platform, [m], None, now=NOW)
     draft = store.add_draft(m, intent="complaint", text="Thank you", now=NOW)
-    first = card_text(store, draft, now=NOW).split("\n")[0]
-    assert first.count("\\[acme support\\]") == 2
-    assert_inert_on_discord(card_text(store, draft, now=NOW))
+    embed = card(store, draft)
+    assert embed.url is None and embed.title.count("\\[acme support\\]") == 1
+    assert_inert_on_discord(embed)
 
 
 # -- the reports --------------------------------------------------------------------------------------------

@@ -3,9 +3,11 @@ than reposts."""
 
 from __future__ import annotations
 
-from bot.models import Draft
+from collections.abc import Iterable
+
+from bot.models import DiscordState, Draft
 from bot.store.base import Base
-from bot.store.records import draft_from_row
+from bot.store.records import draft_from_row, iso, parse_time
 
 
 class DiscordBookkeeping(Base):
@@ -51,4 +53,44 @@ class DiscordBookkeeping(Base):
                 "insert into discord_threads (case_id, thread_id) values (?, ?) on conflict (case_id) "
                 "do update set thread_id = excluded.thread_id",
                 [case_id, thread_id],
+            )
+
+    def set_discord_state(self, state: DiscordState) -> None:
+        """Record the approval bot's connection to Discord, for ``status`` in another process."""
+        with self.write_transaction():
+            self._execute(
+                "update bot_state set discord_state = ?, discord_since = ?, discord_checked_at = ?, "
+                "discord_error = ? where id = 1",
+                [state.state, iso(state.since), iso(state.checked_at), state.error],
+            )
+
+    def discord_state(self) -> DiscordState | None:
+        """The approval bot's connection to Discord as last recorded (None: it never ran)."""
+        row = self._one(
+            "select discord_state, discord_since, discord_checked_at, discord_error from bot_state where id = 1"
+        )
+        if not row or not row["discord_state"]:
+            return None
+        return DiscordState(
+            state=row["discord_state"],
+            since=parse_time(row["discord_since"]),
+            checked_at=parse_time(row["discord_checked_at"]),
+            error=row["discord_error"] or "",
+        )
+
+    def display_names(self, actors: Iterable[str]) -> dict[str, str]:
+        """The Discord display names known for these actors (those without one are left out)."""
+        actors = list(actors)
+        if not actors:
+            return {}
+        marks = ", ".join("?" for _ in actors)
+        rows = self._rows(f"select actor, display_name from discord_names where actor in ({marks})", actors)
+        return {r["actor"]: r["display_name"] for r in rows}
+
+    def set_display_name(self, actor: str, display_name: str) -> None:
+        with self.write_transaction():
+            self._execute(
+                "insert into discord_names (actor, display_name) values (?, ?) on conflict (actor) "
+                "do update set display_name = excluded.display_name",
+                [actor, display_name],
             )

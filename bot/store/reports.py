@@ -10,8 +10,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.models import AuthorHistory
 from bot.store.base import Base
-from bot.store.records import iso
+from bot.store.records import iso, parse_time
 
 
 class Reports(Base):
@@ -178,6 +179,43 @@ class Reports(Base):
             [iso(since) or "", iso(until) or "9999"],
         )
         return {r.pop("platform"): _plain_numbers(r) for r in rows}
+
+    def author_history(
+        self, platform: str, handle: str, *, before: datetime, besides: str = ""
+    ) -> AuthorHistory:
+        """What we know of one author on one platform from before ``before`` (the post on the card), leaving out
+        the case of the mention ``besides`` (the card's own)."""
+        who = "platform = ? and lower(author_handle) = lower(?)"
+        row = self._one(
+            f"select (select count(*) from mentions where {who} and created_at < ?) as earlier, "
+            f"(select count(*) from mentions where {who} and created_at < ? and intent = 'complaint') as complaints, "
+            f"(select count(*) from cases where {who} and status = 'open' and mention_id != ?) as open_cases, "
+            "(select max(o.sent_at) from outbox o join mentions m on m.platform = o.platform "
+            "and m.id = o.mention_id where o.platform = ? and lower(m.author_handle) = lower(?) "
+            "and o.state = 'sent') as last_contact",
+            [platform, handle, iso(before)] * 2 + [platform, handle, besides, platform, handle],
+        )
+        row = row or {}
+        return AuthorHistory(
+            earlier_mentions=row.get("earlier") or 0,
+            complaints=row.get("complaints") or 0,
+            open_cases=row.get("open_cases") or 0,
+            last_contact=parse_time(row.get("last_contact")),
+        )
+
+    def failing_polls(self) -> dict[str, int]:
+        """For each connector, how many of its polls failed in a row since its last successful one."""
+        rows = self._rows(
+            "select connector, count(*) as n from runs r where status in ('error', 'fatal') and id > "
+            "coalesce((select max(id) from runs s where s.connector = r.connector and s.status = 'ok'), 0) "
+            "group by connector"
+        )
+        return {r["connector"]: r["n"] for r in rows}
+
+    def oldest_waiting_post(self) -> datetime | None:
+        """When the oldest item still waiting in the outbox (pending or sending) was queued."""
+        row = self._one("select min(created_at) as t from outbox where state in ('pending', 'sending')")
+        return parse_time(row["t"]) if row else None
 
 
 def _plain_numbers(row: dict[str, Any]) -> dict[str, Any]:

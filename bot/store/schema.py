@@ -338,3 +338,12 @@ def m012_connector_state(db: Database) -> None:
     ):
         db.execute(f"update bot_state set {column} = (select value from settings where key = ?)", [key])
     db["settings"].drop()
+
+
+@migrations()
+def m013_discord_connection(db: Database) -> None:
+    # The approval bot's connection to Discord, for ``status`` (and ``status --check``) in another process.
+    for column in ("discord_state", "discord_since", "discord_checked_at", "discord_error"):
+        db["bot_state"].add_column(column, str)
+    # The Discord display name of each manager who decided, for cards drawn later (the actor id is "discord:<name>").
+    db["discord_names"].create({"actor": str, "display_name": str}, pk="actor")

@@ -32,6 +32,9 @@ class FakeDiscord:
         channel_id: str = "200000000000000001",
         roles: dict[str, str] | None = None,
         members: dict[str, list[str]] | None = None,
+        names: dict[str, str] | None = None,
+        token: str | None = None,
+        port: int = 0,
     ):
         self.guild_id = guild_id
         self.channel_id = channel_id
@@ -41,6 +44,11 @@ class FakeDiscord:
             MANAGER_ID: ["300000000000000001"],
             OUTSIDER_ID: ["300000000000000002"],
         }
+        # user id -> display name (Discord's ``global_name``; None shows the username)
+        self.names = names if names is not None else {MANAGER_ID: "Marta Kowalska"}
+        self.token = token  # the bot token accepted; None accepts any
+        self.logins = 0  # how many times a client asked who it is (discord.py's login)
+        self._port = port
         self._ids = itertools.count(500000000000000001)
         self._lock = threading.Lock()
         self._messages: dict[str, dict] = {}
@@ -78,7 +86,7 @@ class FakeDiscord:
         async def serve() -> None:
             self._runner = web.AppRunner(self._app())
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, "127.0.0.1", self._port)
             await site.start()
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             ready.set()
@@ -258,12 +266,11 @@ class FakeDiscord:
 
     # -- payloads ---------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _user(user_id: str, *, bot: bool = False) -> dict:
+    def _user(self, user_id: str, *, bot: bool = False) -> dict:
         return {
             "id": user_id,
             "username": "mentionbot" if bot else f"user{user_id[-2:]}",
-            "global_name": None,
+            "global_name": None if bot else self.names.get(user_id),
             "discriminator": "0",
             "avatar": None,
             "bot": bot,
@@ -401,6 +408,9 @@ class FakeDiscord:
         )
 
     async def _me(self, request: web.Request) -> web.Response:
+        self.logins += 1
+        if self.token is not None and request.headers.get("Authorization") != f"Bot {self.token}":
+            return self._json({"message": "401: Unauthorized", "code": 0}, 401)
         return self._json(self._user(BOT_ID, bot=True))
 
     async def _application(self, request: web.Request) -> web.Response:
@@ -506,7 +516,8 @@ class FakeDiscord:
     # -- the gateway ------------------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
+        # A close waits 2 s at most for the client's answer (discord.py may be reconnecting instead of answering).
+        ws = web.WebSocketResponse(timeout=2.0)
         await ws.prepare(request)
         self._sockets.append(ws)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
