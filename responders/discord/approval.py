@@ -266,11 +266,19 @@ class ApprovalBot(Connection):
         if not message_id:
             return
         draft = self.store.draft(draft_id)
+        # Marked current before the edit is awaited: the periodic sync and a pipeline event that both see the same
+        # change redraw the card twice at worst, but say it in the case's thread once.
+        changed = draft_id in self.store.stale_discord_cards()
+        self.store.set_discord_card(draft_id, message_id, state=draft.state)
         embed, view = self.card(draft, outcome)
         message = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
-        await message.edit(content=None, embed=embed, view=view, allowed_mentions=NONE)
-        self.store.set_discord_card(draft_id, message_id, state=draft.state)
-        if tell_case and draft.case_id:
+        try:
+            await message.edit(content=None, embed=embed, view=view, allowed_mentions=NONE)
+        except Exception:
+            # Stale again: the next sync redraws it.
+            self.store.set_discord_card(draft_id, message_id, state="")
+            raise
+        if tell_case and changed and draft.case_id:
             ctx = card_context(
                 self.store, draft, now=self.clock.now(), tz=self.tz, outcome=outcome, names=self.names(draft)
             )

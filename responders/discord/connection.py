@@ -155,7 +155,9 @@ class Connection:
         while not self._closing:
             self.client = client = self.make_client()
             refused = False
-            self.record("connecting" if not self.state or self.state.state != "refused" else "refused")
+            # Down or refused stays so until it connects: one warning, one "since".
+            if self.state is None or self.state.state in ("connected", "stopped"):
+                self.record("connecting")
             try:
                 await client.login(self.token)
                 await client.connect(reconnect=False)  # returns on a clean close, from Discord or from stop()
