@@ -379,6 +379,7 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
                 "credentials_warn": cred.warn,
                 "calls_7_days": calls.get(name),
                 "set_aside": quarantined.get(name, 0),
+                "budget": store.get_setting(f"connector:{name}:budget"),
             }
         )
     counts = store.counts()
@@ -426,6 +427,8 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
             result += f" ({c['error'][:60]})"
         if c["set_aside"]:
             result += f"; {c['set_aside']} set aside"
+        if c["budget"]:
+            result += f"; {c['budget']}"
         table.add_row(
             name,
             "yes" if c["enabled"] else "no",

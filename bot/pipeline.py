@@ -171,6 +171,7 @@ class Pipeline:
             calls=result.calls,
         )
         self.note_credentials(name)
+        self.note_budget(name)
         log.info(
             "poll connector=%s status=%s fetched=%d new=%d quarantined=%d errors=%d calls=%s duration_ms=%d",
             name,
@@ -189,6 +190,17 @@ class Pipeline:
             except Exception:
                 log.exception("%s: could not handle mention %s", name, mention.id)
         return result
+
+    def note_budget(self, name: str) -> None:
+        """Keep the connector's own budget (YouTube's quota) where ``mentionbot status`` reads it."""
+        try:
+            budget = self.connectors[name].budget()
+        except Exception:  # a connector's bug must not stop the poll
+            log.exception("%s: could not tell its budget", name)
+            return
+        key = f"connector:{name}:budget"
+        if self.store.get_setting(key) != budget:
+            self.store.set_setting(key, budget)
 
     def note_credentials(self, name: str) -> CredentialExpiry | None:
         """Record when the connector's credential expires (what its platform said last), when that changed."""

@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "x": "connectors.x:XConnector",
     "mastodon": "connectors.mastodon:MastodonConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",
+    "youtube": "connectors.youtube:YouTubeConnector",
 }
 
 

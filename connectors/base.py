@@ -155,6 +155,11 @@ class Connector:
         platform directly), as ``handle:id``; ``None`` when there is none or the platform cannot tell."""
         return None
 
+    def budget(self) -> str | None:
+        """What is left of a budget the connector keeps itself (YouTube's daily quota), for ``status``; ``None``
+        where there is none."""
+        return None
+
 
 def configured_expiry(settings: ConnectorSettings) -> CredentialExpiry | None:
     """``credentials_expire`` as an expiry: a date is its midnight UTC, a date-time its instant."""
