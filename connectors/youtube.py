@@ -393,9 +393,9 @@ class YouTubeConnector(Connector):
         for comment in (body or {}).get("items") or []:
             snippet = comment.get("snippet") or {}
             author = (snippet.get("authorChannelId") or {}).get("value", "")
-            if author.lower() in channels and comment.get("id") != mention.id:
-                if _time(snippet.get("publishedAt", "1970-01-01T00:00:00Z")) >= mention.created_at:
-                    yield snippet.get("authorDisplayName") or author, str(comment["id"])
+            after = _time(snippet.get("publishedAt", "1970-01-01T00:00:00Z")) >= mention.created_at
+            if author.lower() in channels and comment.get("id") != mention.id and after:
+                yield snippet.get("authorDisplayName") or author, str(comment["id"])
 
     # -- errors ----------------------------------------------------------------------------------------------
 
