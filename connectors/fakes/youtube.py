@@ -149,7 +149,6 @@ class FakeYouTube(FakePlatform):
                     },
                     "channelTitle": channel,
                     "liveBroadcastContent": "none",
-                    "publishTime": stamp(at),
                 },
             }
         )
