@@ -257,3 +257,19 @@ def test_settings_problems_are_named():
     problems = "\n".join(bad.problems("connectors.youtube"))
     for key in ("channel_id", "client_id", "client_secret", "refresh_token", "reply_reserve"):
         assert f"connectors.youtube.{key}:" in problems
+
+
+def test_the_quota_pause_holds_the_daemon_until_midnight_pacific_and_is_not_fatal(fake, bot, clock, tmp_path):
+    seed(fake, clock, 1)
+    (tmp_path / "youtube-quota.json").write_text(json.dumps({"day": "2026-12-01", "used": 9_000}))
+    bot = YouTubeConnector(bot.settings, clock=clock, state_dir=tmp_path)
+    store = Store.open(tmp_path / "bot.db")
+    pipeline = Pipeline(config_for(tmp_path, fake), store, clock=clock, connectors={"youtube": bot})
+    result = pipeline.poll("youtube")
+    assert result.status == "error" and "quota" in result.error
+    assert store.paused_connectors() == {}  # nothing for a human to fix
+    assert pipeline.not_before["youtube"] == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # midnight PST
+    assert pipeline.poll("youtube").status == "backoff" and fake.calls("GET", "/commentThreads$") == []
+    clock.advance(hours=1)
+    assert pipeline.poll("youtube").new == 1
+    pipeline.close()
