@@ -27,6 +27,8 @@ REGISTRY: dict[str, str] = {
     "mastodon": "connectors.mastodon:MastodonConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
+    "facebook": "connectors.meta:FacebookConnector",
+    "instagram": "connectors.meta:InstagramConnector",
 }
 
 

@@ -24,6 +24,8 @@ FAKES: dict[str, str] = {
     "mastodon": "connectors.fakes.mastodon:FakeMastodon",
     "bluesky": "connectors.fakes.bluesky:FakeBluesky",
     "youtube": "connectors.fakes.youtube:FakeYouTube",
+    "facebook": "connectors.fakes.meta:FakeFacebook",
+    "instagram": "connectors.fakes.meta:FakeInstagram",
 }
 
 
