@@ -106,7 +106,7 @@ def test_the_private_reply_is_sent_once_within_7_days_then_only_in_the_messaging
     }
     sends = lambda: fb.calls("POST", "/messages$")  # noqa: E731
     # outside the 7 days: not attempted, and the reason says what to do
-    with pytest.raises(ReplyNotAllowed, match="within 7 days.*8 days old.*by hand"):
+    with pytest.raises(ReplyNotAllowed, match=r"within 7 days.*8 days old.*by hand"):
         bot.message(mentions[old], "Hi", idempotency_key="o")
     assert sends() == []
     bot.message(mentions[fresh], "Hi Bob, could you send us your order number?", idempotency_key="1")
@@ -126,7 +126,7 @@ def test_the_private_reply_is_sent_once_within_7_days_then_only_in_the_messaging
     bot.message(mentions[fresh], "Did it arrive?", idempotency_key="4")
     assert (sends()[-1].json["messaging_type"], sends()[-1].json["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
     clock.advance(days=5)
-    with pytest.raises(ReplyNotAllowed, match="window is closed.*8 days ago"):
+    with pytest.raises(ReplyNotAllowed, match=r"window is closed.*8 days ago"):
         bot.message(mentions[fresh], "Hello?", idempotency_key="5")
     assert len(sends()) == 3
     # a restart remembers what was sent and when the customer last wrote
