@@ -113,9 +113,10 @@ def test_errors_and_usage_headers_conform(busy):
     ]
     answer = graph(busy, "GET", f"{PAGE_ID}/feed")
     assert_conforms(json.loads(answer.headers["X-App-Usage"]), headers["x-app-usage"])
-    assert_conforms(
-        json.loads(answer.headers["X-Business-Use-Case-Usage"]), headers["x-business-use-case-usage"]
-    )
+    # keyed by the business object's id (the Page's here), each a list of usage entries
+    buc = json.loads(answer.headers["X-Business-Use-Case-Usage"])
+    assert list(buc) == [PAGE_ID]
+    assert_conforms(buc[PAGE_ID], *headers["x-business-use-case-usage"].values())
 
 
 def test_the_reference_answers_read_by_the_connectors():
