@@ -60,7 +60,6 @@ class MetaSettings(ConnectorSettings):
     """Keys ``[connectors.facebook]`` and ``[connectors.instagram]`` share."""
 
     access_token: Secret | None = None
-    app_id: str = ""
     app_secret: Secret | None = None
     api_version: str = "v21.0"
     page_size: int = 25

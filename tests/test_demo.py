@@ -28,4 +28,4 @@ def test_the_demo_writes_its_report_and_ends_with_a_command_that_runs_as_printed
     assert "C-00001" in shown.stdout
     with sqlite3.connect(out / "mentionbot.db") as db:
         platforms = {row[0] for row in db.execute("select distinct platform from mentions")}
-    assert {"youtube"} <= platforms
+    assert {"youtube", "facebook", "instagram"} <= platforms
