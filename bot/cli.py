@@ -209,11 +209,16 @@ def run(ctx: Context, once: bool, verbose: bool, log_format: str) -> None:
 
         approval = ApprovalBot.from_config(config, clock=ctx.clock, post=pipeline.post).start()
         pipeline.on_event = approval.on_event
+    from bot.webhooks import start_if_configured
+
+    webhooks = start_if_configured(pipeline, config.webhooks)
     daemon = Daemon(pipeline)
     daemon.install_signal_handlers()
     try:
         daemon.run()
     finally:
+        if webhooks:
+            webhooks.stop()
         if approval:
             approval.stop()
     if daemon.left_behind:

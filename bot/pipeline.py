@@ -191,6 +191,21 @@ class Pipeline:
                 log.exception("%s: could not handle mention %s", name, mention.id)
         return result
 
+    def receive(self, name: str, mentions: list[Mention]) -> list[Mention]:
+        """Store and handle mentions a platform pushed (a webhook delivery), as a poll would; the ones stored
+        before (a repeated delivery, or one a poll read first) are not handled again. The cursor stays as it is:
+        polling goes on behind the webhook as the backfill."""
+        with self.lock:
+            connector = self.connectors[name]
+            own = {m.key for m in mentions if connector.is_own(m.author)}
+            new = self.ingest(name, mentions, self.store.get_cursor(name), own=own)
+            for mention, triage in new:
+                try:
+                    self.respond(mention, triage)
+                except Exception:
+                    log.exception("%s: could not handle mention %s", name, mention.id)
+            return [m for m, _ in new]
+
     def note_budget(self, name: str) -> None:
         """Keep the connector's own budget (YouTube's quota) where ``mentionbot status`` reads it."""
         try:

@@ -462,6 +462,34 @@ class FacebookConnector(MetaConnector):
             raw=comment,
         )
 
+    def webhook_mentions(self, delivery: dict[str, Any]) -> list[Mention]:
+        """The comments and visitor posts of a Page ``feed`` delivery (ids as polling reads them, so a repeated
+        delivery or the next poll finds them stored already); other changes (likes, edits, removals) are skipped."""
+        out = []
+        for entry in delivery.get("entry") or []:
+            for change in entry.get("changes") or []:
+                value = change.get("value") or {}
+                if change.get("field") != "feed" or value.get("verb") != "add":
+                    continue
+                sender = value.get("from") or {}
+                common = {
+                    "message": value.get("message") or "",
+                    "from": {
+                        "id": str(sender.get("id", "")),
+                        "name": sender.get("name") or "A Facebook user",
+                    },
+                    "created_time": _epoch_time(value.get("created_time") or entry.get("time")),
+                }
+                if value.get("item") == "comment":
+                    parent = value.get("parent_id")
+                    comment = {**common, "id": value["comment_id"]}
+                    if parent and parent != value.get("post_id"):
+                        comment["parent"] = {"id": parent}
+                    out.append(self.comment_mention(comment))
+                elif value.get("item") in ("post", "status", "photo", "video"):
+                    out.append(self.post_mention({**common, "id": value["post_id"]}))
+        return [m for m in out if not self.is_own(m.author)]
+
     def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
         if len(text) > self.rules.max_length:  # type: ignore[operator]
             raise ReplyNotAllowed(self.name, f"reply is {len(text)} characters; Facebook allows 8000")
@@ -549,6 +577,29 @@ class InstagramConnector(MetaConnector):
             raw={k: v for k, v in comment.items() if k != "replies"},
         )
 
+    def webhook_mentions(self, delivery: dict[str, Any]) -> list[Mention]:
+        """The comments of an Instagram ``comments`` delivery (ids as polling reads them). ``mentions`` deliveries
+        name only ids; polling reads the tagged media."""
+        out = []
+        for entry in delivery.get("entry") or []:
+            for change in entry.get("changes") or []:
+                value = change.get("value") or {}
+                if change.get("field") != "comments":
+                    continue
+                sender = value.get("from") or {}
+                comment = {
+                    "id": value["id"],
+                    "text": value.get("text") or "",
+                    "username": sender.get("username"),
+                    "from": sender,
+                    "timestamp": _epoch_time(entry.get("time")),
+                    "media": {"id": (value.get("media") or {}).get("id", "")},
+                }
+                if value.get("parent_id"):
+                    comment["parent_id"] = value["parent_id"]
+                out.append(self.comment_mention(comment))
+        return [m for m in out if not self.is_own(m.author)]
+
     def tag_mention(self, media: dict[str, Any]) -> Mention:
         name = media.get("username") or "an Instagram user"
         return Mention(
@@ -588,9 +639,38 @@ class InstagramConnector(MetaConnector):
         return super()._private_reply(mention, text, now)
 
 
+# -- webhooks ---------------------------------------------------------------------------------------------------
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+# The ``object`` of a webhook delivery → the connector whose items it carries.
+WEBHOOK_OBJECTS = {"page": "facebook", "instagram": "instagram"}
+
+
+def signature_ok(body: bytes, header: str | None, app_secret: str) -> bool:
+    """Whether ``X-Hub-Signature-256`` is the HMAC-SHA256 of the raw ``body`` with the app secret (as Meta signs)."""
+    if not (header and app_secret and header.startswith("sha256=")):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+def handshake(params: Any, verify_token: str) -> str | None:
+    """The ``hub.challenge`` to echo when Meta's verification request names our verify token, else ``None``."""
+    if params.get("hub.mode") != "subscribe" or not verify_token:
+        return None
+    if not hmac.compare_digest(str(params.get("hub.verify_token", "")), verify_token):
+        return None
+    return str(params.get("hub.challenge", ""))
+
+
 def graph_time(value: str) -> datetime:
     """A Graph API time (``2026-12-02T10:15:00+0000``)."""
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
+
+
+def _epoch_time(value: Any) -> str:
+    """A webhook's epoch seconds as a Graph API time."""
+    return datetime.fromtimestamp(int(value), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 def _ts(value: Any) -> float:

@@ -494,3 +494,83 @@ def _user_id(name: str | None, *, ig: bool = False) -> str:
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     """An item without the fake's own bookkeeping keys."""
     return {k: v for k, v in item.items() if not k.startswith("_")}
+
+
+class WebhookSender:
+    """Meta's side of the webhooks, for the tests: builds deliveries from the fake's items, signs them with the
+    app secret (``X-Hub-Signature-256``), repeats some and forges others, and keeps each answer's status."""
+
+    def __init__(self, url: str, app_secret: str):
+        self.url = url.rstrip("/") + "/meta"
+        self.app_secret = app_secret
+        self.statuses: list[int] = []
+
+    def send(
+        self, delivery: dict[str, Any], *, times: int = 1, forge: bool = False, unsigned: bool = False
+    ) -> list[int]:
+        import requests
+
+        body = json.dumps(delivery).encode()
+        secret = "not-the-app-secret" if forge else self.app_secret
+        headers = {"Content-Type": "application/json"}
+        if not unsigned:
+            headers["X-Hub-Signature-256"] = (
+                "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            )
+        out = [
+            requests.post(self.url, data=body, headers=headers, timeout=10).status_code for _ in range(times)
+        ]
+        self.statuses += out
+        return out
+
+    def verify(self, verify_token: str, challenge: str = "1158201444") -> Any:
+        import requests
+
+        params = {"hub.mode": "subscribe", "hub.verify_token": verify_token, "hub.challenge": challenge}
+        return requests.get(self.url, params=params, timeout=10)
+
+
+def feed_delivery(fake: FakeMeta, comment_id: str) -> dict[str, Any]:
+    """The Page ``feed`` delivery Meta sends when comment ``comment_id`` is added."""
+    comment = fake.comments[comment_id]
+    created = int(datetime.strptime(comment["created_time"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
+    value = {
+        "from": comment["from"],
+        "post": {
+            "status_type": "added_photos",
+            "is_published": True,
+            "updated_time": comment["created_time"],
+            "permalink_url": fake.posts[comment["_post"]]["permalink_url"],
+            "promotion_status": "inactive",
+            "id": comment["_post"],
+        },
+        "message": comment["message"],
+        "post_id": comment["_post"],
+        "comment_id": comment_id,
+        "created_time": created,
+        "item": "comment",
+        "parent_id": (comment.get("parent") or {}).get("id", comment["_post"]),
+        "verb": "add",
+    }
+    return {
+        "entry": [{"id": PAGE_ID, "time": created, "changes": [{"value": value, "field": "feed"}]}],
+        "object": "page",
+    }
+
+
+def comments_delivery(fake: FakeMeta, comment_id: str) -> dict[str, Any]:
+    """The Instagram ``comments`` delivery Meta sends when comment ``comment_id`` is added."""
+    comment = fake.ig_comments[comment_id]
+    created = int(datetime.strptime(comment["timestamp"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
+    value: dict[str, Any] = {
+        "from": comment["from"],
+        "media": {"id": comment["_media"], "media_product_type": "FEED"},
+        "id": comment_id,
+        "text": comment["text"],
+    }
+    if comment.get("parent_id"):
+        value["parent_id"] = comment["parent_id"]
+    return {
+        "entry": [{"id": IG_USER_ID, "time": created, "changes": [{"value": value, "field": "comments"}]}],
+        "object": "instagram",
+    }
