@@ -65,7 +65,7 @@ def test_the_verification_handshake(setup):
 
 
 def test_a_signed_delivery_is_stored_before_it_is_acknowledged_and_repeats_are_stored_once(setup, clock):
-    fb, _, pipeline, store, sender = setup
+    fb, _, _, store, sender = setup
     post = fb.page_post("Meet the Acme Hub", at=clock.now() - timedelta(hours=1))
     comment = fb.comment(post, "Bob Smith", "My Acme Hub arrived broken, I want a refund", at=clock.now())
     delivery = feed_delivery(fb, comment)
@@ -144,3 +144,59 @@ def test_webhooks_config_names_its_keys():
     text = str(caught.value)
     assert "webhooks.listen:" in text and "webhooks.verify_token:" in text and "webhooks.app_secret:" in text
     assert parse_config(base).webhooks.listen == ""
+
+
+def test_the_daemon_serves_the_webhooks_it_is_configured_with(tmp_path, monkeypatch):
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import requests
+
+    from tests.conftest import ROOT, open_store, wait_for
+
+    with socket.socket() as probe:  # a free port for the daemon
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with FakeFacebook() as fb:
+        post = fb.page_post("Meet the Acme Hub", at=datetime.now(UTC) - timedelta(hours=1))
+        comment = fb.comment(post, "Bob Smith", "My Acme Hub arrived broken")
+        config = tmp_path / "config.toml"
+        config.write_text(
+            '[brand]\nname = "Acme"\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n'
+            '[store]\npath = "bot.db"\n'
+            f'[webhooks]\nlisten = "127.0.0.1:{port}"\n'
+            'verify_token = { env = "META_WEBHOOK_VERIFY_TOKEN" }\napp_secret = { env = "META_APP_SECRET" }\n'
+            f'[connectors.facebook]\nenabled = true\ninterval_seconds = 3600\nbase_url = "{fb.base_url}"\n'
+            f'page_id = "{fb.connector_settings()["page_id"]}"\naccess_token = {{ env = "META_PAGE_ACCESS_TOKEN" }}\n'
+        )
+        env = {**fb.environment(), "META_APP_SECRET": APP_SECRET, "META_WEBHOOK_VERIFY_TOKEN": VERIFY}
+        import os
+
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "bot", "-c", str(config), "run"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        sender = WebhookSender(f"http://127.0.0.1:{port}", APP_SECRET)
+
+        def answers():
+            try:
+                return sender.verify(VERIFY).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        try:
+            wait_for(answers, what="the daemon's webhook endpoint")
+            assert sender.send(feed_delivery(fb, comment), forge=True) == [403]
+            assert sender.send(feed_delivery(fb, comment)) == [200]
+            assert open_store(config).mention("facebook", comment).text == "My Acme Hub arrived broken"
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            _, stderr = daemon.communicate(timeout=20)
+        assert daemon.returncode == 0, stderr
+        assert "delivery with a missing or wrong signature refused" in stderr
