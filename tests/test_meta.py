@@ -253,3 +253,61 @@ def test_the_page_id_is_the_brands_own_account(fb, clock, tmp_path, monkeypatch)
     bot = connector(fb, clock, tmp_path, monkeypatch)
     assert PAGE_ID in bot.own_accounts()
     assert json.loads(bot.fetch(None).cursor).keys() >= {"feed", "tagged", "comments"}
+
+
+def pipeline_for(fake, clock, tmp_path, monkeypatch, **overrides):
+    from bot.pipeline import Pipeline
+    from bot.store import Store
+    from tests.review_helpers import config_for
+
+    bot = connector(fake, clock, tmp_path, monkeypatch, **overrides)
+    store = Store.open(tmp_path / "bot.db")
+    return Pipeline(config_for(tmp_path, fake), store, clock=clock, connectors={fake.platform: bot})
+
+
+def approve_and_drain(pipeline, clock):
+    from bot import decisions
+
+    (draft,) = pipeline.store.drafts("awaiting")
+    decisions.approve(pipeline.store, draft.id, actor="alice", now=clock.now())
+    while pipeline.post():
+        pass
+    return {item["kind"]: item for item in pipeline.store.outbox()}
+
+
+def test_a_case_opens_with_the_private_reply_and_the_customers_answer_is_attached(
+    fb, clock, tmp_path, monkeypatch
+):
+    pipeline = pipeline_for(fb, clock, tmp_path, monkeypatch)
+    post = fb.page_post("Meet the Acme Hub", at=ago(clock, hours=2))
+    comment = fb.comment(
+        post, "Bob Smith", "My Acme Hub arrived broken, I want a refund", at=ago(clock, hours=1)
+    )
+    pipeline.poll("facebook")
+    items = approve_and_drain(pipeline, clock)
+    assert (items["reply"]["state"], items["message"]["state"]) == ("sent", "sent")
+    (private,) = [p for p in fb.posted() if p["kind"] == "message"]
+    assert private["in_reply_to"] == comment
+    case = pipeline.store.case_for("facebook", comment)
+    assert case.contacted_at is not None
+    fb.customer_writes(fb.comments[comment]["from"]["id"], "Bob Smith", "Order 123", at=clock.now())
+    clock.advance(minutes=10)
+    pipeline.poll("facebook")
+    assert pipeline.store.case(case.id).customer_replied_at is not None
+    pipeline.close()
+
+
+def test_outside_the_private_reply_window_the_case_is_contacted_by_hand_with_the_reason(
+    fb, clock, tmp_path, monkeypatch
+):
+    pipeline = pipeline_for(fb, clock, tmp_path, monkeypatch, backfill_hours=24 * 30)
+    pipeline.config.replies.max_age_hours = 24 * 10  # a brand that answers comments up to 10 days old
+    post = fb.page_post("Meet the Acme Hub", at=ago(clock, days=9))
+    fb.comment(post, "Old Timer", "My Acme Hub arrived broken, I want a refund", at=ago(clock, days=8))
+    pipeline.poll("facebook")
+    items = approve_and_drain(pipeline, clock)
+    assert (items["reply"]["state"], items["message"]["state"]) == ("sent", "manual")
+    assert "within 7 days" in items["message"]["error"] and "by hand" in items["message"]["error"]
+    assert [p["kind"] for p in fb.posted()] == ["reply"]  # the private reply was not attempted
+    assert fb.calls("POST", "/messages$") == []
+    pipeline.close()
