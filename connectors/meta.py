@@ -116,7 +116,7 @@ class MetaConnector(Connector):
     """What the Facebook and Instagram connectors share: the Graph API client, its errors, usage and windows."""
 
     settings: MetaSettings
-    capabilities = frozenset({"reply", "message", "private"})
+    capabilities = frozenset({"reply", "reconcile", "message", "private"})
     # The account the Graph API calls the brand: the Page, or the Instagram user.
     platform_label: ClassVar[str] = ""
 
@@ -497,6 +497,17 @@ class FacebookConnector(MetaConnector):
         target = mention.parent_id or mention.id
         return str(self.graph("POST", f"{target}/comments", data={"message": text}, refusal=True)["id"])
 
+    def find_reply(self, mention: Mention) -> str | None:
+        """Our comment in ``mention``'s thread posted since it (where ``reply`` puts it), if any."""
+        target = mention.parent_id or mention.id
+        fields = {"fields": "id,from{id},created_time", "filter": "stream", "limit": 100}
+        for page in self.pages(f"{target}/comments", fields):
+            for comment in page:
+                ours = str((comment.get("from") or {}).get("id", "")) == self.settings.page_id
+                if ours and _ts(comment.get("created_time")) >= mention.created_at.timestamp():
+                    return str(comment["id"])
+        return None
+
 
 class InstagramConnector(MetaConnector):
     """An Instagram professional account: comments under its recent media, and media that tag it."""
@@ -629,6 +640,18 @@ class InstagramConnector(MetaConnector):
             target = mention.parent_id or mention.id
             answer = self.graph("POST", f"{target}/replies", data={"message": text}, refusal=True)
         return str(answer["id"])
+
+    def find_reply(self, mention: Mention) -> str | None:
+        """Our reply under ``mention``'s comment posted since it, if any (a tagged media's is not looked up)."""
+        if mention.id.startswith("media:"):
+            return None
+        target = mention.parent_id or mention.id
+        for page in self.pages(f"{target}/replies", {"fields": "id,username,timestamp", "limit": 50}):
+            for reply in page:
+                ours = str(reply.get("username", "")).lower() in self.own_accounts()
+                if ours and _ts(reply.get("timestamp")) >= mention.created_at.timestamp():
+                    return str(reply["id"])
+        return None
 
     def _private_reply(self, mention: Mention, text: str, now: datetime) -> str:
         if mention.id.startswith("media:"):

@@ -71,6 +71,8 @@ def test_facebook_reads_visitor_posts_tags_and_comments_and_replies_in_the_threa
     assert [(p["in_reply_to"], p["kind"]) for p in fb.posted()] == [(top, "reply"), (visitor, "reply")]
     with pytest.raises(ReplyNotAllowed):
         bot.reply(by_id[top], "x" * 8001, idempotency_key="c")
+    # an uncertain post is looked up before it is retried
+    assert bot.find_reply(by_id[answer]) == posted and bot.find_reply(by_id[visitor]) is not None
     assert len(fb.posted()) == 2
     # our replies come back as the Page's own
     again = bot.fetch(result.cursor)
@@ -224,6 +226,8 @@ def test_instagram_comments_replies_and_tags(ig, clock, tmp_path, monkeypatch):
     assert ig.calls("POST", f"/{top}/replies$") and ig.calls("POST", f"/{IG_USER_ID}/mentions$")
     with pytest.raises(ReplyNotAllowed):
         bot.reply(by_id[top], "x" * 2201, idempotency_key="3")
+    assert bot.find_reply(by_id[reply]) == ig.posted()[0]["id"]
+    assert bot.find_reply(ig_mention := by_id[f"media:{tag}"]) is None and ig_mention.kind == "post"
     # the private reply opens the Instagram conversation; a tagged post has none
     bot.message(by_id[top], "Hi Jane, could you DM us your order number?", idempotency_key="4")
     with pytest.raises(ReplyNotAllowed, match="comments only"):

@@ -433,6 +433,18 @@ class FakeMeta(FakePlatform):
             items.append(item)
         return self._list(request, items)
 
+    @route("GET", V + "/(?P<comment>1800[0-9]+)/replies")
+    def ig_replies(self, request: Request) -> Any:
+        if denied := self._authorized(request):
+            return denied
+        parent = request.params["comment"]
+        if parent not in self.ig_comments:
+            return error(
+                400, 100, f"Object with ID '{parent}' does not exist", kind="GraphMethodException", subcode=33
+            )
+        replies = [r for r in self.ig_comments.values() if r.get("parent_id") == parent]
+        return self._list(request, sorted(replies, key=lambda r: r["timestamp"], reverse=True))
+
     @route("POST", V + "/(?P<comment>1800[0-9]+)/replies")
     def ig_reply(self, request: Request) -> Any:
         if denied := self._authorized(request):
