@@ -35,7 +35,7 @@ from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientErr
 from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
 from bot.private import write_private
 from connectors.base import Connector, ConnectorSettings, Secret
-from connectors.http import HttpClient
+from connectors.http import HttpClient, seconds_until_reset
 from connectors.reviews import Batch, Watermark, read_newest_first
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,14 @@ class MetaConnector(Connector):
             wait = self._regain_seconds(response.headers) or USAGE_WAIT
             self.blocked_until = now + timedelta(seconds=wait)
             raise TransientError(self.name, f"{words} (throttled)", retry_after=wait)
+        if response.status_code == 429:
+            wait = (
+                seconds_until_reset(response.headers, now)
+                or self._regain_seconds(response.headers)
+                or USAGE_WAIT
+            )
+            self.blocked_until = now + timedelta(seconds=wait)
+            raise TransientError(self.name, f"{words} (rate limited)", retry_after=wait)
         if code in TOKEN_CODES or response.status_code == 401:
             raise FatalError(self.name, words)
         if refusal and (code in REFUSAL_CODES or response.status_code in (400, 403, 404)):

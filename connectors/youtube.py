@@ -37,7 +37,7 @@ from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Connector, ConnectorSettings, Secret
 from connectors.googleplay import TRANSPORT_ERRORS, CountingHttp
 from connectors.http import RATE_LIMIT_WAIT, seconds_until_reset
-from connectors.reviews import Batch, Watermark, read_newest_first, strip_html
+from connectors.reviews import Batch, Watermark, read_newest_first
 
 log = logging.getLogger(__name__)
 
@@ -291,9 +291,10 @@ class YouTubeConnector(Connector):
         name = snippet.get("authorDisplayName") or "A YouTube user"
         parent = snippet.get("parentId")
         published = _time(snippet["publishedAt"])
+        # textOriginal is guaranteed only to the comment's author; textDisplay is plain text as we ask for it.
         text = snippet.get("textOriginal")
         if text is None:
-            text = strip_html(snippet["textDisplay"])
+            text = snippet["textDisplay"]
         return Mention(
             platform=self.name,
             id=comment["id"],

@@ -177,6 +177,19 @@ def test_throttling_codes_pause_without_waiting(fb, clock, tmp_path, monkeypatch
     assert len(fb.requests) == calls
 
 
+def test_a_429_waits_as_long_as_it_says(fb, clock, tmp_path, monkeypatch):
+    bot = connector(fb, clock, tmp_path, monkeypatch)
+    fb.inject(
+        Fault(
+            429,
+            {"error": {"message": "Too many calls", "code": 0}},
+            headers={"Retry-After": "42"},
+            path="/feed",
+        )
+    )
+    assert fetch_refused(bot).retry_after == 42
+
+
 def test_server_errors_garbage_and_a_refused_token(fb, clock, tmp_path, monkeypatch):
     bot = connector(fb, clock, tmp_path, monkeypatch)
     fb.page_post("Where is my order?", author="Jane Doe", at=ago(clock, minutes=5))

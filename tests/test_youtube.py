@@ -93,6 +93,13 @@ def test_comments_and_replies_round_trip(fake, bot, clock):
     assert bot.fetch(result.cursor).mentions[0].id == posted  # (same cursor, same answer)
 
 
+def test_a_comment_without_its_original_text_is_read_from_its_display_text(fake, bot, clock):
+    [cid] = seed(fake, clock, 1)
+    fake.threads[cid]["snippet"].pop("textOriginal")  # YouTube guarantees it only to the comment's author
+    fake.threads[cid]["snippet"]["textDisplay"] = "Broken <again> & again"
+    assert bot.fetch(None).mentions[0].text == "Broken <again> & again"
+
+
 def test_rules_no_private_channel_and_long_replies_refused(fake, bot, clock):
     assert bot.rules.max_length == 10_000 and bot.rules.can_reply and not bot.rules.can_message
     assert not bot.rules.one_reply_per_item
