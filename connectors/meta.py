@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
 
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError, excerpt
 from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
@@ -229,13 +230,18 @@ class MetaConnector(Connector):
         return max(minutes) * 60 if minutes and max(minutes) > 0 else None
 
     def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
-        """The ``data`` of each page of a Graph API edge, following ``paging.next``."""
-        url: str | None = path
-        while url:
-            body = self.graph("GET", url, params=params if url == path else {})
+        """The ``data`` of each page of a Graph API edge, following ``paging.next``. Its URL carries our access
+        token: only its other parameters are kept, so the token never reaches an error message or a log."""
+        while True:
+            body = self.graph("GET", path, params=params)
             data = body.get("data")
             yield data if isinstance(data, list) else []
-            url = ((body.get("paging") or {}).get("next")) or None
+            following = (body.get("paging") or {}).get("next")
+            if not isinstance(following, str) or not following:
+                return
+            split = urlsplit(following)
+            params = {k: v for k, v in parse_qsl(split.query) if k not in ("access_token", "appsecret_proof")}
+            path = split.path.split(f"/{self.settings.api_version}/", 1)[-1]
 
     # -- credentials ----------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from bot.clock import FakeClock
 from bot.errors import FatalError, ReplyNotAllowed
 from bot.models import CredentialExpiry
 from connectors.base import Secret
-from connectors.fakes.meta import IG_USER_ID, PAGE_ID, FakeFacebook, FakeInstagram
+from connectors.fakes.meta import IG_USER_ID, PAGE_ID, TOKEN_ENV, FakeFacebook, FakeInstagram
 from connectors.fakes.server import Fault
 from connectors.meta import FacebookConnector, InstagramConnector
 from tests.review_helpers import fetch_refused
@@ -93,6 +93,15 @@ def test_pages_and_the_cursor_after_a_restart_and_quiet_polls(fb, clock, tmp_pat
     assert [m.id for m in second.mentions] == [new]
     quiet = restarted.fetch(second.cursor)
     assert quiet.mentions == []
+    # the next page's URL carries the token: what names a request (in errors and logs) never does
+    bot = connector(fb, clock, tmp_path, monkeypatch)
+    named, send = [], bot.http.request
+    bot.http.request = lambda method, path, **kw: named.append(path) or send(method, path, **kw)
+    bot.fetch(None)
+    assert len(named) > 3 and not [
+        p for p in named if "access_token" in p or fb.environment()[TOKEN_ENV] in p
+    ]
+    assert all(r.arg("access_token") == fb.environment()[TOKEN_ENV] for r in fb.requests)
 
 
 def test_the_private_reply_is_sent_once_within_7_days_then_only_in_the_messaging_windows(
