@@ -118,8 +118,9 @@ class MetaConnector(Connector):
 
     settings: MetaSettings
     capabilities = frozenset({"reply", "reconcile", "message", "private"})
-    # The account the Graph API calls the brand: the Page, or the Instagram user.
+    # How ``check`` names the account, and which inbox ``/conversations`` reads (``platform=``).
     platform_label: ClassVar[str] = ""
+    conversation_platform: ClassVar[str] = "messenger"
 
     def __init__(self, settings: MetaSettings, **kwargs: Any):
         super().__init__(settings, **kwargs)
@@ -255,7 +256,12 @@ class MetaConnector(Connector):
             return
         self._token_checked = now
         token = self.settings.access_token.value() if self.settings.access_token else ""
-        data = (self.graph("GET", "debug_token", params={"input_token": token}).get("data")) or {}
+        try:
+            data = (self.graph("GET", "debug_token", params={"input_token": token}).get("data")) or {}
+        except TransientError as exc:
+            # The poll goes on: only the expiry stays as last read until tomorrow's check.
+            log.warning("%s: could not read the Page token's expiry: %s", self.name, exc)
+            return
         if data.get("is_valid") is False:
             raise FatalError(
                 self.name, f"debug_token: the Page token is not valid: {excerpt(data.get('error', ''))}"
@@ -344,18 +350,21 @@ class MetaConnector(Connector):
         also opens the window for our next message to them."""
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
         mark = Watermark(state.get("dm"), start=self.start())
-        messages: list[dict[str, Any]] = []
-        for page in self.pages(
+        # The newest page of conversations is enough between two polls.
+        newest = self.pages(
             f"{self.settings.page_id}/conversations",
             {
                 "platform": self.conversation_platform,
                 "fields": "id,updated_time,messages.limit(10){id,message,from,created_time}",
                 "limit": self.settings.page_size,
             },
-        ):
-            for conversation in page:
-                messages += (conversation.get("messages") or {}).get("data") or []
-            break  # the newest conversations are enough between two polls
+        )
+        messages = [
+            message
+            for conversation in next(newest, [])
+            if isinstance(conversation, dict)
+            for message in (conversation.get("messages") or {}).get("data") or []
+        ]
         own = self.own_accounts()
         theirs = [m for m in messages if str((m.get("from") or {}).get("id", "")).lower() not in own]
         theirs.sort(key=lambda m: m.get("created_time", ""), reverse=True)
@@ -368,8 +377,6 @@ class MetaConnector(Connector):
         return FetchResult(
             batch.mentions, json.dumps({"dm": mark.state()}, sort_keys=True), batch.quarantined
         )
-
-    conversation_platform: ClassVar[str] = "messenger"
 
     def dm_mention(self, message: dict[str, Any]) -> Mention:
         sender = message["from"]

@@ -227,6 +227,11 @@ def test_the_page_tokens_expiry_comes_from_debug_token_once_a_day(fb, clock, tmp
         at=datetime.fromtimestamp(fb.token_expires_at, tz=UTC), what="Page access token"
     )
     assert bot.check() == "reading the Facebook Page as Acme"
+    # debug_token failing leaves the poll alone and the last known expiry in place
+    clock.advance(hours=25)
+    fb.inject(Fault(500, {"error": {"message": "oops", "code": 1}}, path="/debug_token"))
+    bot.fetch(None)
+    assert bot.credential_expiry().what == "Page access token"
 
 
 def test_instagram_comments_replies_and_tags(ig, clock, tmp_path, monkeypatch):
