@@ -117,7 +117,9 @@ class MetaConnector(Connector):
     """What the Facebook and Instagram connectors share: the Graph API client, its errors, usage and windows."""
 
     settings: MetaSettings
-    capabilities = frozenset({"reply", "reconcile", "message", "private"})
+    # What this shared base itself implements; the two connectors add their public replies.
+    capabilities = frozenset({"message", "private"})
+    rules = ReplyRules(can_reply=False, can_message=True)
     # How ``check`` names the account, and which inbox ``/conversations`` reads (``platform=``).
     platform_label: ClassVar[str] = ""
     conversation_platform: ClassVar[str] = "messenger"
@@ -402,6 +404,7 @@ class FacebookConnector(MetaConnector):
     name = "facebook"
     Settings = FacebookSettings
     rules = ReplyRules(max_length=8000, can_reply=True, can_message=True)
+    capabilities = frozenset({"reply", "reconcile", "message", "private"})
     platform_label = "the Facebook Page"
     settings: FacebookSettings
 
@@ -536,6 +539,7 @@ class InstagramConnector(MetaConnector):
     name = "instagram"
     Settings = InstagramSettings
     rules = ReplyRules(max_length=2200, can_reply=True, can_message=True)
+    capabilities = frozenset({"reply", "reconcile", "message", "private"})
     platform_label = "the Instagram account"
     conversation_platform = "instagram"
     settings: InstagramSettings

@@ -342,3 +342,12 @@ def test_outside_the_private_reply_window_the_case_is_contacted_by_hand_with_the
     assert [p["kind"] for p in fb.posted()] == ["reply"]  # the private reply was not attempted
     assert fb.calls("POST", "/messages$") == []
     pipeline.close()
+
+
+def test_capabilities_are_declared():
+    assert (
+        FacebookConnector.capabilities
+        == InstagramConnector.capabilities
+        == {"reply", "reconcile", "message", "private"}
+    )
+    assert FacebookConnector.rules.can_message and InstagramConnector.rules.can_message
