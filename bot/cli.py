@@ -209,11 +209,16 @@ def run(ctx: Context, once: bool, verbose: bool, log_format: str) -> None:
 
         approval = ApprovalBot.from_config(config, clock=ctx.clock, post=pipeline.post).start()
         pipeline.on_event = approval.on_event
+    from bot.webhooks import start_if_configured
+
+    webhooks = start_if_configured(pipeline, config.webhooks)
     daemon = Daemon(pipeline)
     daemon.install_signal_handlers()
     try:
         daemon.run()
     finally:
+        if webhooks:
+            webhooks.stop()
         if approval:
             approval.stop()
     if daemon.left_behind:
@@ -394,6 +399,7 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
                 "credentials_warn": cred.warn,
                 "calls_7_days": calls.get(name),
                 "set_aside": quarantined.get(name, 0),
+                "budget": store.connector_budget(name),
             }
         )
     counts = store.counts()
@@ -444,6 +450,8 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
             result += f" ({c['error'][:60]})"
         if c["set_aside"]:
             result += f"; {c['set_aside']} set aside"
+        if c["budget"]:
+            result += f"; {c['budget']}"
         table.add_row(
             name,
             "yes" if c["enabled"] else "no",

@@ -281,6 +281,27 @@ class DiscordSettings:
 
 
 @dataclass(kw_only=True)
+class WebhooksSettings:
+    """Meta's webhooks, served by the daemon behind the operator's TLS proxy (empty ``listen``: polling only)."""
+
+    listen: str = ""
+    verify_token: Secret | None = None
+    app_secret: Secret | None = None
+
+    def problems(self, path: str) -> list[str]:
+        if not self.listen:
+            return []
+        host, _, port = self.listen.rpartition(":")
+        out = []
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            out.append(f'{path}.listen: expected "host:port" to listen on, e.g. "127.0.0.1:8088"')
+        for key in ("verify_token", "app_secret"):
+            if getattr(self, key) is None:
+                out.append(f'{path}.{key}: required when {path}.listen is set, as {{ env = "NAME" }}')
+        return out
+
+
+@dataclass(kw_only=True)
 class Config:
     """The whole configuration."""
 
@@ -293,6 +314,7 @@ class Config:
     templates: TemplateSettings = field(default_factory=TemplateSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     path: Path | None = None
 
@@ -417,6 +439,8 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
             problems.extend(missing_secrets(settings, where))
     if config.discord.enabled and check_env:
         problems.extend(missing_secrets(config.discord, "discord"))
+    if config.webhooks.listen and check_env:
+        problems.extend(missing_secrets(config.webhooks, "webhooks"))
     if problems:
         raise ConfigError(problems)
     return config

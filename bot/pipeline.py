@@ -171,6 +171,7 @@ class Pipeline:
             calls=result.calls,
         )
         self.note_credentials(name)
+        self.note_budget(name)
         log.info(
             "poll connector=%s status=%s fetched=%d new=%d quarantined=%d errors=%d calls=%s duration_ms=%d",
             name,
@@ -189,6 +190,31 @@ class Pipeline:
             except Exception:
                 log.exception("%s: could not handle mention %s", name, mention.id)
         return result
+
+    def receive(self, name: str, mentions: list[Mention]) -> list[Mention]:
+        """Store and handle mentions a platform pushed (a webhook delivery), as a poll would; the ones stored
+        before (a repeated delivery, or one a poll read first) are not handled again. The cursor stays as it is:
+        polling goes on behind the webhook as the backfill."""
+        with self.lock:
+            connector = self.connectors[name]
+            own = {m.key for m in mentions if connector.is_own(m.author)}
+            new = self.ingest(name, mentions, self.store.get_cursor(name), own=own)
+            for mention, triage in new:
+                try:
+                    self.respond(mention, triage)
+                except Exception:
+                    log.exception("%s: could not handle mention %s", name, mention.id)
+            return [m for m, _ in new]
+
+    def note_budget(self, name: str) -> None:
+        """Keep the connector's own budget (YouTube's quota) where ``mentionbot status`` reads it."""
+        try:
+            budget = self.connectors[name].budget()
+        except Exception:  # a connector's bug must not stop the poll
+            log.exception("%s: could not tell its budget", name)
+            return
+        if self.store.connector_budget(name) != budget:
+            self.store.set_connector_budget(name, budget, now=self.clock.now())
 
     def note_credentials(self, name: str) -> CredentialExpiry | None:
         """Record when the connector's credential expires (what its platform said last), when that changed."""

@@ -26,6 +26,9 @@ REGISTRY: dict[str, str] = {
     "x": "connectors.x:XConnector",
     "mastodon": "connectors.mastodon:MastodonConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",
+    "youtube": "connectors.youtube:YouTubeConnector",
+    "facebook": "connectors.meta:FacebookConnector",
+    "instagram": "connectors.meta:InstagramConnector",
 }
 
 

@@ -175,6 +175,11 @@ class Connector:
         platform directly), as ``handle:id``; ``None`` when there is none or the platform cannot tell."""
         return None
 
+    def budget(self) -> str | None:
+        """What is left of a budget the connector keeps itself (YouTube's daily quota), for ``status``; ``None``
+        where there is none."""
+        return None
+
 
 def capability_problems(cls: type[Connector]) -> list[str]:
     """Where a connector class's declared capabilities disagree with its methods or its reply rules."""

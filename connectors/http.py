@@ -67,7 +67,11 @@ def transport_error(connector: str, what: str, exc: requests.RequestException, r
 
 
 def status_error(
-    connector: str, what: str, response: requests.Response, now: datetime
+    connector: str,
+    what: str,
+    response: requests.Response,
+    now: datetime,
+    table: dict[int, tuple[type[ConnectorError], str]] = STATUS_ERRORS,
 ) -> ConnectorError | None:
     """The error for an answer with a failing status (``None`` below 400), through ``STATUS_ERRORS``.
 
@@ -76,7 +80,7 @@ def status_error(
     status = response.status_code
     if status < 400:
         return None
-    cls, meaning = STATUS_ERRORS.get(status) or (
+    cls, meaning = table.get(status) or (
         TransientError,
         "server error" if status >= 500 else "refused",
     )
@@ -155,8 +159,11 @@ class HttpClient:
         clock: Clock | None = None,
         timeout: float = 20.0,
         headers: dict[str, str] | None = None,
+        status_errors: dict[int, tuple[type[ConnectorError], str]] | None = None,
     ):
         self.connector = connector
+        # A platform whose error bodies say more than their status (Meta's Graph API error codes) passes its own.
+        self.status_errors = STATUS_ERRORS if status_errors is None else status_errors
         self.base_url = base_url.rstrip("/")
         self.clock = clock or SystemClock()
         self.timeout = timeout
@@ -194,8 +201,8 @@ class HttpClient:
             raise transport_error(self.connector, what, exc, self.timeout) from exc
         self._note_rate(response)
         status = response.status_code
-        error = status_error(self.connector, what, response, self.clock.now())
-        if error is not None and not (raw and status < 500 and status not in STATUS_ERRORS):
+        error = status_error(self.connector, what, response, self.clock.now(), self.status_errors)
+        if error is not None and not (raw and status < 500 and status not in self.status_errors):
             raise error
         if raw:
             return response

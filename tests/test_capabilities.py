@@ -25,6 +25,9 @@ REVIEW_SITE = frozenset({Capability.REPLY, Capability.RECONCILE})
         ("x", FULL),
         ("mastodon", FULL),
         ("bluesky", FULL),
+        ("youtube", REVIEW_SITE),
+        ("facebook", frozenset(Capability) - {Capability.RECONCILE_MESSAGE}),
+        ("instagram", frozenset(Capability) - {Capability.RECONCILE_MESSAGE}),
         ("appstore", REVIEW_SITE),
         ("googleplay", REVIEW_SITE),
         ("google_business", REVIEW_SITE),
@@ -44,7 +47,7 @@ def test_every_connector_declares_what_it_does(platform, declared):
 def test_the_table_above_covers_every_registered_connector():
     assert set(REGISTRY) == {
         "reddit", "x", "mastodon", "bluesky", "appstore", "googleplay", "google_business", "trustpilot",
-        "yelp", "hackernews", "feed", "file",
+        "yelp", "hackernews", "feed", "file", "youtube", "facebook", "instagram",
     }  # fmt: skip
 
 

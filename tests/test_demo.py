@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def test_the_demo_writes_its_report_and_ends_with_a_command_that_runs_as_printed
     )
     assert shown.returncode == 0, shown.stderr
     assert "C-00001" in shown.stdout
+    with sqlite3.connect(out / "mentionbot.db") as db:
+        platforms = {row[0] for row in db.execute("select distinct platform from mentions")}
+    assert {"youtube", "facebook", "instagram"} <= platforms
 
 
 def test_the_demo_manager_corrects_the_bot_and_the_demo_learns_from_it(tmp_path):

@@ -90,6 +90,16 @@ class Runs(Base):
         """Pause ``connector`` with ``reason`` (None: resume it)."""
         self._set_connector(connector, "paused", reason, now)
 
+    def connector_budget(self, connector: str) -> str | None:
+        """What the connector last said of its own budget (YouTube's daily quota), for ``status``."""
+        row = self._one("select budget from connector_state where connector = ?", [connector])
+        return row["budget"] if row else None
+
+    def set_connector_budget(
+        self, connector: str, budget: str | None, *, now: datetime | None = None
+    ) -> None:
+        self._set_connector(connector, "budget", budget, now)
+
     def paused_connectors(self) -> dict[str, str]:
         """Connectors paused for refused credentials, with the platform's message."""
         rows = self._rows("select connector, paused from connector_state where paused is not null")

@@ -347,3 +347,9 @@ def m013_discord_connection(db: Database) -> None:
         db["bot_state"].add_column(column, str)
     # The Discord display name of each manager who decided, for cards drawn later (the actor id is "discord:<name>").
     db["discord_names"].create({"actor": str, "display_name": str}, pk="actor")
+
+
+@migrations()
+def m014_connector_budget(db: Database) -> None:
+    # What a connector says of its own budget (YouTube's daily quota), for ``status``.
+    db["connector_state"].add_column("budget", str)

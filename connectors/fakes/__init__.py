@@ -23,6 +23,9 @@ FAKES: dict[str, str] = {
     "x": "connectors.fakes.x:FakeX",
     "mastodon": "connectors.fakes.mastodon:FakeMastodon",
     "bluesky": "connectors.fakes.bluesky:FakeBluesky",
+    "youtube": "connectors.fakes.youtube:FakeYouTube",
+    "facebook": "connectors.fakes.meta:FakeFacebook",
+    "instagram": "connectors.fakes.meta:FakeInstagram",
 }
 
 
