@@ -281,6 +281,69 @@ class DiscordSettings:
 
 
 @dataclass(kw_only=True)
+class EmailSettings:
+    """The shared mailbox the private case is mirrored to: SMTP to send, IMAP to read, both over TLS."""
+
+    address: str = ""  # the shared mailbox; empty: brand.contact_email
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: Secret | None = None
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_security: Literal["tls", "starttls"] = "tls"
+    imap_user: str = ""
+    imap_password: Secret | None = None
+    inbox: str = "INBOX"
+    sent_folder: str = "Sent"
+    ca_file: str = ""  # a self-hosted server's certificate authority; empty: the system's
+    signature: str = ""
+    timeout_seconds: float = 30.0
+
+    def problems(self, path: str) -> list[str]:
+        out = []
+        if self.address and not _EMAIL.fullmatch(self.address):
+            out.append(
+                f"{path}.address: expected an email address like care@example.com, got {self.address!r}"
+            )
+        for key in ("smtp_port", "imap_port"):
+            if not 0 < getattr(self, key) < 65536:
+                out.append(f"{path}.{key}: expected a port between 1 and 65535, got {getattr(self, key)}")
+        if self.timeout_seconds <= 0:
+            out.append(f"{path}.timeout_seconds: expected a positive number of seconds")
+        return out
+
+    def required(self, path: str, brand: BrandSettings) -> list[str]:
+        """What must be set when the email backend is chosen."""
+        out = [
+            f'{path}.{k}: required when cases.backend is "email"'
+            for k in ("smtp_host", "imap_host", "imap_user")
+            if not getattr(self, k)
+        ]
+        if not (self.address or brand.contact_email):
+            out.append(
+                f'{path}.address: required when cases.backend is "email" and brand.contact_email is empty'
+            )
+        for key in ("imap_password",) + (("smtp_password",) if self.smtp_user else ()):
+            if getattr(self, key) is None:
+                out.append(f'{path}.{key}: required when cases.backend is "email", as {{ env = "NAME" }}')
+        return out
+
+    def mailbox(self, brand: BrandSettings) -> str:
+        """The shared mailbox's address."""
+        return self.address or brand.contact_email
+
+
+@dataclass(kw_only=True)
+class CaseSettings:
+    """Where the private case is mirrored beside our store (which stays the case's truth)."""
+
+    backend: Literal["none", "email"] = "none"
+    email: EmailSettings = field(default_factory=EmailSettings)
+
+
+@dataclass(kw_only=True)
 class Config:
     """The whole configuration."""
 
@@ -293,6 +356,7 @@ class Config:
     templates: TemplateSettings = field(default_factory=TemplateSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    cases: CaseSettings = field(default_factory=CaseSettings)
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     path: Path | None = None
 
@@ -417,6 +481,10 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
             problems.extend(missing_secrets(settings, where))
     if config.discord.enabled and check_env:
         problems.extend(missing_secrets(config.discord, "discord"))
+    if config.cases.backend == "email" and not problems_for("cases", problems):
+        problems.extend(config.cases.email.required("cases.email", config.brand))
+        if check_env:
+            problems.extend(missing_secrets(config.cases.email, "cases.email"))
     if problems:
         raise ConfigError(problems)
     return config

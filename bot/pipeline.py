@@ -24,6 +24,7 @@ from bot import cases, decisions
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import ConnectorError, FatalError, TransientError
+from bot.mailbox import EmailBackend
 from bot.models import CredentialExpiry, FetchResult, Mention, Quarantined, Triage, excerpt
 from bot.store import Store, iso
 from bot.triage import Triager
@@ -96,6 +97,11 @@ class Pipeline:
         )
         self.templates = compose.load_templates(
             config.resolve(config.templates.path) if config.templates.path else None
+        )
+        self.mail = (
+            EmailBackend(config, store, clock=self.clock, on_event=self.on_event)
+            if config.cases.backend == "email"
+            else None
         )
         self.not_before: dict[str, datetime] = {}
         self.failures: dict[str, int] = {}
@@ -526,9 +532,17 @@ class Pipeline:
             )
         self.on_event("nudge", nudge=nudge)
 
+    def mail_cycle(self) -> int:
+        """Read the shared mailbox into the cases and send the cases' mails (``[cases] backend = "email"``)."""
+        if self.mail is None:
+            return 0
+        with self.lock:
+            return self.mail.run_once()
+
     def run_cycle(self) -> list[PollResult]:
-        """Poll every enabled connector once, post what is approved, and sweep the clocks."""
+        """Poll every enabled connector once (and the case mailbox), post what is approved, and sweep the clocks."""
         results = [self.poll(name) for name in self.connectors]
+        self.mail_cycle()
         while self.post():  # a posted reply may queue the case's private message: send it in the same cycle
             pass
         if self.sweep():

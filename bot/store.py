@@ -339,6 +339,31 @@ def m011_draft_notes(db: Database) -> None:
     db["drafts"].add_column("notes", str)
 
 
+@migrations()
+def m012_case_mail(db: Database) -> None:
+    # The email backend: each case's known customer address, and every mail of a case's thread (ours queued and
+    # sent, the customer's received, the agents' from the shared mailbox), keyed by Message-ID so a mail read
+    # twice (a new UIDVALIDITY, a crash before the cursor was saved) is attached once and a reply threads to it.
+    db["case_mail_addresses"].create({"case_id": int, "address": str, "at": str}, pk="case_id")
+    db["case_mail"].create(
+        {
+            "message_id": str,
+            "case_id": int,
+            "direction": str,  # out | in | agent | ignored
+            "state": str,  # queued | sent | dry_run | received | flagged | ignored
+            "sender": str,
+            "recipient": str,
+            "at": str,
+            "raw": str,  # our queued mail, sent exactly as composed (its Message-ID fixed before it goes)
+            "idempotency_key": str,
+        },
+        pk="message_id",
+    )
+    db["case_mail"].create_index(["case_id"])
+    db["case_mail"].create_index(["idempotency_key"], unique=True)
+    db["case_mail"].create_index(["state"])
+
+
 _INSERT_CHUNK = 500  # rows per INSERT: 19 columns each stays far below SQLite's 32,766 parameters
 
 
@@ -1332,6 +1357,78 @@ class Store:
             [iso(since), iso(until)],
         )
         return {r.pop("platform"): r for r in rows}
+
+    # --- casebackends additions ----------------------------------------------------------------------------------
+
+    def case_address(self, case_id: int) -> str | None:
+        """The customer's email address known for a case (the one its mail may come from), if any."""
+        row = self._one("select address from case_mail_addresses where case_id = ?", [case_id])
+        return row["address"] if row else None
+
+    def set_case_address(self, case_id: int, address: str, *, now: datetime) -> None:
+        """Remember ``address`` as the customer's for the case."""
+        with self.write_transaction():
+            self.db["case_mail_addresses"].upsert(
+                {"case_id": case_id, "address": address.strip().lower(), "at": iso(now)}, pk="case_id"
+            )
+
+    def mail_known(self, message_id: str) -> bool:
+        """Whether a mail with this Message-ID was already handled (read, flagged, ignored or sent)."""
+        return bool(self._one("select 1 as x from case_mail where message_id = ?", [message_id]))
+
+    def case_of_mail(self, message_ids: Iterable[str]) -> int | None:
+        """The case a thread belongs to: that of the newest of ``message_ids`` we hold (ours or the customer's)."""
+        ids = [m for m in message_ids if m]
+        if not ids:
+            return None
+        marks = ", ".join("?" * len(ids))
+        row = self._one(
+            f"select case_id from case_mail where message_id in ({marks}) and case_id is not null "
+            "and direction != 'ignored' order by at desc limit 1",
+            ids,
+        )
+        return row["case_id"] if row else None
+
+    def record_mail(
+        self,
+        message_id: str,
+        *,
+        case_id: int | None,
+        direction: str,
+        state: str,
+        at: datetime,
+        sender: str = "",
+        recipient: str = "",
+        raw: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """Record one mail of a case's thread; False (nothing written) if its Message-ID or key is known."""
+        with self.write_transaction():
+            cursor = self.db.execute(
+                "insert or ignore into case_mail (message_id, case_id, direction, state, sender, recipient, at, "
+                "raw, idempotency_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [message_id, case_id, direction, state, sender, recipient, iso(at), raw, idempotency_key],
+            )
+            return cursor.rowcount == 1
+
+    def queued_mail(self) -> list[dict[str, Any]]:
+        """Our case mails not sent yet, oldest first."""
+        return self._rows("select * from case_mail where state = 'queued' order by at, rowid")
+
+    def settle_mail(self, message_id: str, *, state: str, at: datetime) -> None:
+        """Mark one of our queued mails sent (or recorded in a dry run)."""
+        with self.write_transaction():
+            self.db.execute(
+                "update case_mail set state = ?, at = ? where message_id = ?", [state, iso(at), message_id]
+            )
+
+    def case_mails(self, case_id: int) -> list[dict[str, Any]]:
+        """A case's mails (without their text), oldest first."""
+        return self._rows(
+            "select message_id, direction, state, sender, recipient, at from case_mail where case_id = ? "
+            "order by at, rowid",
+            [case_id],
+        )
 
 
 def mention_row(
