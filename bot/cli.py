@@ -741,9 +741,13 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
         err.print(f"[red]{shown(str(exc))}[/red]")
         sys.exit(1)
     m = store.mention(c.platform, c.mention_id)
+    from bot.mailbox import mirror_of
+
+    mirror = mirror_of(c, store, ctx.config())
     if as_json:
         post = {"url": m.url, "text": m.text, "created_at": m.created_at, "author": m.author.handle}
-        emit_json(case_record(c) | {"post": post, "history": store.case_events(c.id)})
+        lives = dataclasses.asdict(mirror)
+        emit_json(case_record(c) | {"post": post, "lives": lives, "history": store.case_events(c.id)})
         return
     now, tz = ctx.clock.now(), ctx.tz()
     console.print(
@@ -759,6 +763,12 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
     )
     if c.action:
         console.print(f"next: {_next(c, now)} ({local(c.action_due, tz)})", markup=False)
+    lives = f"lives in: mentionbot's store; mirrored to {mirror.where}" if mirror.backend != "none" else ""
+    if lives:
+        customer = f", the customer writing from {mirror.customer}" if mirror.customer else ""
+        console.print(f"{lives}{customer} ({mirror.mails} mails) · {mirror.link}", markup=False)
+    else:
+        console.print(f"lives in: {mirror.where}", markup=False)
     console.print(f"post: {m.text}", markup=False)
     console.print(zone(tz, now))
     table = Table("when", "who", "what", "note")

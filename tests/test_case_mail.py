@@ -3,6 +3,7 @@ and the cases' mails sent over SMTP (a real aiosmtpd with STARTTLS or TLS), thro
 
 from __future__ import annotations
 
+import json
 import warnings
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from bot.errors import ConfigError
 from bot.models import Author, Mention
 from bot.pipeline import Pipeline
 from bot.store import Store
+from tests.conftest import mentionbot
 from tests.mailservers import Dovecot, SmtpServer, customer_mail, need_dovecot
 
 MAILBOX = "care@acme.example"
@@ -238,6 +240,7 @@ def test_the_smtp_server_down_keeps_the_mail_queued_and_sends_it_once_when_back(
     dovecot.deliver(customer_mail(sender=CUSTOMER, to=MAILBOX, subject=f"{case.ref}", body="hello?"))
     assert pipeline.mail_cycle() == 1
     assert store.case(case.id).acknowledged_at is None
+    assert store.handoff_conversion()["reddit"]["replied"] == 1  # the handoff counts before anyone answered
     assert [m["state"] for m in store.case_mails(case.id) if m["direction"] == "out"] == ["queued"]
     pipeline.mail_cycle()  # still down
     smtp.start()
@@ -291,3 +294,53 @@ def test_the_email_backend_names_what_it_needs():
         parse_config({"cases": {"backend": "outlook"}})
     with pytest.raises(ConfigError, match=r"cases.email.smtp_security: expected one of 'starttls', 'tls'"):
         parse_config({"cases": {"email": {"smtp_security": "ssl"}}})
+
+
+def test_the_daemon_reads_the_mailbox_and_case_shows_where_the_case_lives(dovecot, smtp, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(dovecot.cert.read_bytes() + smtp.cert.read_bytes())
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+dry_run = false
+[brand]
+name = "Acme"
+contact_email = "{MAILBOX}"
+[store]
+path = "bot.db"
+[cases]
+backend = "email"
+[cases.email]
+smtp_host = "127.0.0.1"
+smtp_port = {smtp.port}
+smtp_user = "{MAILBOX}"
+smtp_password = {{ env = "TEST_SMTP_PASSWORD" }}
+imap_host = "127.0.0.1"
+imap_port = {dovecot.port}
+imap_user = "{MAILBOX}"
+imap_password = {{ env = "TEST_IMAP_PASSWORD" }}
+ca_file = "{ca}"
+"""
+    )
+    store, clock = Store.open(tmp_path / "bot.db"), FakeClock(datetime.now(UTC).replace(microsecond=0))
+    case = open_case(store, clock, 1, "Dana")
+    store.close()
+    dovecot.deliver(
+        customer_mail(sender=CUSTOMER, to=MAILBOX, subject=f"Re: {case.ref}", body="Still waiting.")
+    )
+    env = {"TEST_SMTP_PASSWORD": smtp.password, "TEST_IMAP_PASSWORD": dovecot.password}
+
+    mentionbot(config, "run", "--once", env=env)
+
+    assert [r[1] for r in smtp.received] == [[CUSTOMER]]
+    shown = mentionbot(config, "case", case.ref).stdout
+    assert f"mirrored to the shared mailbox {MAILBOX}" in shown and f"writing from {CUSTOMER}" in shown
+    assert f"mailto:care+{case.ref}@acme.example" in shown and "Still waiting." in shown
+    data = json.loads(mentionbot(config, "case", case.ref, "--json").stdout)
+    assert data["lives"] == {
+        "backend": "email",
+        "where": f"the shared mailbox {MAILBOX}",
+        "link": f"mailto:care+{case.ref}@acme.example",
+        "customer": CUSTOMER,
+        "mails": 2,
+    }
