@@ -19,7 +19,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from bot.cases import stage_name
+from bot.cases import mirror_of, stage_name
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
@@ -741,8 +741,6 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
         err.print(f"[red]{shown(str(exc))}[/red]")
         sys.exit(1)
     m = store.mention(c.platform, c.mention_id)
-    from bot.mailbox import mirror_of
-
     mirror = mirror_of(c, store, ctx.config())
     if as_json:
         post = {"url": m.url, "text": m.text, "created_at": m.created_at, "author": m.author.handle}
@@ -766,7 +764,8 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
     lives = f"lives in: mentionbot's store; mirrored to {mirror.where}" if mirror.backend != "none" else ""
     if lives:
         customer = f", the customer writing from {mirror.customer}" if mirror.customer else ""
-        console.print(f"{lives}{customer} ({mirror.mails} mails) · {mirror.link}", markup=False)
+        mails = f" ({mirror.mails} mails)" if mirror.backend == "email" else ""
+        console.print(f"{lives}{customer}{mails} · {mirror.link or 'no link yet'}", markup=False)
     else:
         console.print(f"lives in: {mirror.where}", markup=False)
     console.print(f"post: {m.text}", markup=False)

@@ -336,11 +336,45 @@ class EmailSettings:
 
 
 @dataclass(kw_only=True)
+class ZammadSettings:
+    """The team's Zammad: its address, an API token, the group new tickets go to, our owners' agent logins."""
+
+    url: str = ""
+    token: Secret | None = None
+    group: str = "Users"
+    agents: dict[str, str] = field(
+        default_factory=dict
+    )  # owner's name in mentionbot -> agent's email in Zammad
+    timeout_seconds: float = 30.0
+
+    def problems(self, path: str) -> list[str]:
+        out = [p for p in [_url_problem(f"{path}.url", self.url)] if p and self.url]
+        out += [
+            f"{path}.agents.{name}: expected the agent's email address, got {email!r}"
+            for name, email in self.agents.items()
+            if not _EMAIL.fullmatch(email)
+        ]
+        if self.timeout_seconds <= 0:
+            out.append(f"{path}.timeout_seconds: expected a positive number of seconds")
+        return out
+
+    def required(self, path: str) -> list[str]:
+        """What must be set when the Zammad backend is chosen."""
+        out = [] if self.url else [f'{path}.url: required when cases.backend is "zammad"']
+        if self.token is None:
+            out.append(
+                f'{path}.token: required when cases.backend is "zammad", as {{ env = "ZAMMAD_TOKEN" }}'
+            )
+        return out
+
+
+@dataclass(kw_only=True)
 class CaseSettings:
     """Where the private case is mirrored beside our store (which stays the case's truth)."""
 
-    backend: Literal["none", "email"] = "none"
+    backend: Literal["none", "email", "zammad"] = "none"
     email: EmailSettings = field(default_factory=EmailSettings)
+    zammad: ZammadSettings = field(default_factory=ZammadSettings)
 
 
 @dataclass(kw_only=True)
@@ -485,6 +519,10 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
         problems.extend(config.cases.email.required("cases.email", config.brand))
         if check_env:
             problems.extend(missing_secrets(config.cases.email, "cases.email"))
+    if config.cases.backend == "zammad" and not problems_for("cases", problems):
+        problems.extend(config.cases.zammad.required("cases.zammad"))
+        if check_env:
+            problems.extend(missing_secrets(config.cases.zammad, "cases.zammad"))
     if problems:
         raise ConfigError(problems)
     return config

@@ -438,29 +438,3 @@ def _history_text(mail: IncomingMail) -> str:
 def _first_name(display_name: str) -> str | None:
     """The name a mail's sender gave, when it plainly is one (the guard's rule for display names)."""
     return guard.greeting(Author(handle="", display_name=display_name)).name if display_name else None
-
-
-@dataclass(frozen=True, slots=True)
-class Mirror:
-    """Where a case lives besides our store, for ``mentionbot case``."""
-
-    backend: str  # none | email
-    where: str
-    link: str | None = None
-    customer: str | None = None
-    mails: int = 0
-
-
-def mirror_of(case: Case, store: Store, config: Config) -> Mirror:
-    """Where ``case`` is mirrored under the configured backend, and the link that reaches it there."""
-    if config.cases.backend != "email":
-        return Mirror("none", "mentionbot's store only")
-    mailbox = config.cases.email.mailbox(config.brand)
-    mails = [m for m in store.case_mails(case.id) if m["direction"] in ("in", "out", "agent")]
-    return Mirror(
-        "email",
-        f"the shared mailbox {mailbox}",
-        link=f"mailto:{case_mail.plus_address(mailbox, case.ref)}",
-        customer=store.case_address(case.id),
-        mails=len(mails),
-    )

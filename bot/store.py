@@ -362,6 +362,21 @@ def m012_case_mail(db: Database) -> None:
     db["case_mail"].create_index(["case_id"])
     db["case_mail"].create_index(["idempotency_key"], unique=True)
     db["case_mail"].create_index(["state"])
+    # A helpdesk backend: the ticket each case is mirrored to, and how far its state, owner and articles were read.
+    db["case_mirrors"].create(
+        {
+            "case_id": int,
+            "backend": str,
+            "remote_id": str,
+            "link": str,
+            "state": str,
+            "owner": str,
+            "last_article": int,
+            "at": str,
+        },
+        pk="case_id",
+        defaults={"last_article": 0},
+    )
 
 
 _INSERT_CHUNK = 500  # rows per INSERT: 19 columns each stays far below SQLite's 32,766 parameters
@@ -1429,6 +1444,41 @@ class Store:
             "order by at, rowid",
             [case_id],
         )
+
+    def case_mirror(self, case_id: int) -> dict[str, Any] | None:
+        """The helpdesk ticket a case is mirrored to (backend, remote_id, link, state, owner, last_article)."""
+        return self._one("select * from case_mirrors where case_id = ?", [case_id])
+
+    def cases_without_mirror(self, backend: str) -> list[Case]:
+        """The open cases not yet mirrored to ``backend``, oldest first."""
+        rows = self._rows(
+            "select * from cases where status = 'open' and id not in "
+            "(select case_id from case_mirrors where backend = ?) order by id",
+            [backend],
+        )
+        return [case_from_row(r) for r in rows]
+
+    def mirrored_cases(self, backend: str) -> list[tuple[Case, dict[str, Any]]]:
+        """Each case mirrored to ``backend`` whose ticket is still to be followed, with its mirror row."""
+        rows = self._rows(
+            "select c.*, m.remote_id as m_remote_id, m.link as m_link, m.state as m_state, m.owner as m_owner, "
+            "m.last_article as m_last_article from cases c join case_mirrors m on m.case_id = c.id "
+            "where m.backend = ? and (c.status = 'open' or m.state not in ('closed', 'merged')) order by c.id",
+            [backend],
+        )
+        out = []
+        for row in rows:
+            mirror = {k[2:]: row.pop(k) for k in list(row) if k.startswith("m_")}
+            out.append((case_from_row(row), mirror))
+        return out
+
+    def set_case_mirror(self, case_id: int, *, backend: str, now: datetime, **fields: Any) -> None:
+        """Record (or update) where a case is mirrored: ``remote_id``, ``link``, ``state``, ``owner``,
+        ``last_article``."""
+        with self.write_transaction():
+            self.db["case_mirrors"].upsert(
+                {"case_id": case_id, "backend": backend, "at": iso(now), **fields}, pk="case_id"
+            )
 
 
 def mention_row(

@@ -110,7 +110,7 @@ def test_a_customer_mail_naming_the_case_is_attached_acknowledged_and_threaded(w
     )
     dovecot.deliver(asked)
 
-    assert pipeline.mail_cycle() == 1
+    assert pipeline.mirror_cycle() == 1
     case = store.case(case.id)
     assert case.customer_replied_at is not None and case.contacted_at is not None
     assert case.stage == "find_solution" and case.acknowledged_at is not None
@@ -145,7 +145,7 @@ def test_a_customer_mail_naming_the_case_is_attached_acknowledged_and_threaded(w
             in_reply_to=ack["Message-ID"],
         )
     )
-    assert pipeline.mail_cycle() == 1
+    assert pipeline.mirror_cycle() == 1
     assert [e["note"] for e in store.case_events(case.id) if e["kind"] == "customer_reply"][-1].endswith(
         "blue kettle."
     )
@@ -153,7 +153,7 @@ def test_a_customer_mail_naming_the_case_is_attached_acknowledged_and_threaded(w
 
     # Read again: nothing new (the UID cursor), nothing attached twice.
     before = kinds(store, case)
-    assert pipeline.mail_cycle() == 0 and kinds(store, case) == before
+    assert pipeline.mirror_cycle() == 0 and kinds(store, case) == before
     assert store.get_setting("mail-cursor:INBOX").split(":")[1] == "2"
 
 
@@ -164,7 +164,7 @@ def test_a_plus_address_names_the_case(world, dovecot, smtp):
             sender="sam@else.example", to=f"care+{second.ref}@acme.example", subject="hi", body="me again"
         )
     )
-    assert pipeline.mail_cycle() == 1
+    assert pipeline.mirror_cycle() == 1
     assert store.case(second.id).customer_replied_at is not None
     assert "customer_reply" in kinds(store, second)
 
@@ -174,7 +174,7 @@ def test_an_unrelated_mail_is_left_alone(world, dovecot, smtp):
     dovecot.deliver(
         customer_mail(sender="news@shop.example", to=MAILBOX, subject="Our offers", body="C-1 prices")
     )
-    assert pipeline.mail_cycle() == 0
+    assert pipeline.mirror_cycle() == 0
     assert kinds(store, first) == ["opened"] and kinds(store, second) == ["opened"]
     assert smtp.received == []
 
@@ -182,7 +182,7 @@ def test_an_unrelated_mail_is_left_alone(world, dovecot, smtp):
 def test_a_reference_from_another_sender_is_flagged_not_attached(world, dovecot, smtp):
     pipeline, store, _clock, case, _ = world
     dovecot.deliver(customer_mail(sender=CUSTOMER, to=MAILBOX, subject=f"{case.ref}", body="my order"))
-    pipeline.mail_cycle()
+    pipeline.mirror_cycle()
     replied = store.case(case.id).customer_replied_at
     dovecot.deliver(
         customer_mail(
@@ -190,7 +190,7 @@ def test_a_reference_from_another_sender_is_flagged_not_attached(world, dovecot,
         )
     )
 
-    assert pipeline.mail_cycle() == 0
+    assert pipeline.mirror_cycle() == 0
     flagged = [e for e in store.case_events(case.id) if e["kind"] == "mail_flagged"]
     assert (
         len(flagged) == 1 and "mallory@evil.example" in flagged[0]["note"] and CUSTOMER in flagged[0]["note"]
@@ -204,7 +204,7 @@ def test_an_agents_answer_from_the_shared_mailbox_is_recorded(world, dovecot, sm
     pipeline, store, _clock, case, _ = world
     asked = customer_mail(sender=CUSTOMER, to=MAILBOX, subject=f"{case.ref} kettle", body="broken")
     dovecot.deliver(asked)
-    pipeline.mail_cycle()
+    pipeline.mirror_cycle()
     dovecot.deliver(
         customer_mail(
             sender=f"Acme care <{MAILBOX}>",
@@ -215,7 +215,7 @@ def test_an_agents_answer_from_the_shared_mailbox_is_recorded(world, dovecot, sm
         ),
         folder="Sent",
     )
-    assert pipeline.mail_cycle() == 1
+    assert pipeline.mirror_cycle() == 1
     agent = [e for e in store.case_events(case.id) if e["kind"] == "agent_mail"]
     assert len(agent) == 1 and "We send a new one today." in agent[0]["note"] and CUSTOMER in agent[0]["note"]
 
@@ -229,7 +229,7 @@ def test_the_mail_stops_the_follow_up_clock(world, dovecot, smtp):
     dovecot.deliver(
         customer_mail(sender="sam@else.example", to=MAILBOX, subject=f"{inquiry.ref}", body="question")
     )
-    pipeline.mail_cycle()
+    pipeline.mirror_cycle()
     clock.sleep((pipeline.config.sla.follow_up_every_hours + 1) * 3600)
     assert [n for n in pipeline.sweep() if n.case.id == inquiry.id] == []
 
@@ -238,14 +238,14 @@ def test_the_smtp_server_down_keeps_the_mail_queued_and_sends_it_once_when_back(
     pipeline, store, _clock, case, _ = world
     smtp.stop()
     dovecot.deliver(customer_mail(sender=CUSTOMER, to=MAILBOX, subject=f"{case.ref}", body="hello?"))
-    assert pipeline.mail_cycle() == 1
+    assert pipeline.mirror_cycle() == 1
     assert store.case(case.id).acknowledged_at is None
     assert store.handoff_conversion()["reddit"]["replied"] == 1  # the handoff counts before anyone answered
     assert [m["state"] for m in store.case_mails(case.id) if m["direction"] == "out"] == ["queued"]
-    pipeline.mail_cycle()  # still down
+    pipeline.mirror_cycle()  # still down
     smtp.start()
-    pipeline.mail_cycle()
-    pipeline.mail_cycle()
+    pipeline.mirror_cycle()
+    pipeline.mirror_cycle()
     assert len(smtp.received) == 1
     assert [m["state"] for m in store.case_mails(case.id) if m["direction"] == "out"] == ["sent"]
     assert store.case(case.id).acknowledged_at is not None
@@ -263,7 +263,7 @@ def test_implicit_tls_smtp_sends_too(dovecot, monkeypatch, tmp_path):
         store, clock = Store.memory(), FakeClock(datetime.now(UTC).replace(microsecond=0))
         case = open_case(store, clock, 1, "Dana")
         dovecot.deliver(customer_mail(sender=CUSTOMER, to=MAILBOX, subject=case.ref, body="hi"))
-        Pipeline(config, store, clock=clock, connectors={}).mail_cycle()
+        Pipeline(config, store, clock=clock, connectors={}).mirror_cycle()
         assert [r[1] for r in server.received] == [[CUSTOMER]]
     finally:
         server.close()
@@ -271,9 +271,9 @@ def test_implicit_tls_smtp_sends_too(dovecot, monkeypatch, tmp_path):
 
 def test_a_signature_the_tone_guard_refuses_is_never_sent(world, dovecot, smtp):
     pipeline, store, _clock, case, _ = world
-    pipeline.mail.settings.signature = "Unfortunately we are closed on Sundays."
+    pipeline.mirror.settings.signature = "Unfortunately we are closed on Sundays."
     dovecot.deliver(customer_mail(sender=CUSTOMER, to=MAILBOX, subject=case.ref, body="hi"))
-    assert pipeline.mail_cycle() == 1  # attached all the same
+    assert pipeline.mirror_cycle() == 1  # attached all the same
     refused = [e["note"] for e in store.case_events(case.id) if e["kind"] == "mail_refused"]
     assert len(refused) == 1 and "unfortunately" in refused[0].lower()
     assert smtp.received == []
