@@ -305,7 +305,7 @@ def record(store: Store, nudge: Nudge, *, sla: SlaSettings, now: datetime) -> No
 class Mirror:
     """Where a case lives besides our store, for ``mentionbot case``."""
 
-    backend: str  # none | email | zammad
+    backend: str  # none | email | zammad | zendesk
     where: str
     link: str | None = None
     customer: str | None = None
@@ -327,11 +327,12 @@ def mirror_of(case: Case, store: Store, config: Config) -> Mirror:
             customer=store.case_address(case.id),
             mails=len(mails),
         )
-    if backend == "zammad":
+    if backend in ("zammad", "zendesk"):
+        desk = backend.title()
         mirror = store.case_mirror(case.id)
         if not mirror:
-            return Mirror("zammad", "Zammad (not mirrored yet: it is when Zammad answers)")
+            return Mirror(backend, f"{desk} (not mirrored yet: it is when {desk} answers)")
         return Mirror(
-            "zammad", f"Zammad ticket {mirror['remote_id']} ({mirror['state']})", link=mirror["link"]
+            backend, f"{desk} ticket {mirror['remote_id']} ({mirror['state']})", link=mirror["link"]
         )
     return Mirror("none", "mentionbot's store only")

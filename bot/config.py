@@ -369,12 +369,52 @@ class ZammadSettings:
 
 
 @dataclass(kw_only=True)
+class ZendeskSettings:
+    """The team's Zendesk: its address, the API user's email and token, our owners' agent emails."""
+
+    url: str = ""
+    email: str = ""
+    token: Secret | None = None
+    agents: dict[str, str] = field(
+        default_factory=dict
+    )  # owner's name in mentionbot -> agent's email in Zendesk
+    timeout_seconds: float = 30.0
+
+    def problems(self, path: str) -> list[str]:
+        out = [p for p in [_url_problem(f"{path}.url", self.url)] if p and self.url]
+        if self.email and not _EMAIL.fullmatch(self.email):
+            out.append(f"{path}.email: expected the API user's email address, got {self.email!r}")
+        out += [
+            f"{path}.agents.{name}: expected the agent's email address, got {email!r}"
+            for name, email in self.agents.items()
+            if not _EMAIL.fullmatch(email)
+        ]
+        if self.timeout_seconds <= 0:
+            out.append(f"{path}.timeout_seconds: expected a positive number of seconds")
+        return out
+
+    def required(self, path: str) -> list[str]:
+        """What must be set when the Zendesk backend is chosen."""
+        out = [
+            f'{path}.{k}: required when cases.backend is "zendesk"'
+            for k in ("url", "email")
+            if not getattr(self, k)
+        ]
+        if self.token is None:
+            out.append(
+                f'{path}.token: required when cases.backend is "zendesk", as {{ env = "ZENDESK_TOKEN" }}'
+            )
+        return out
+
+
+@dataclass(kw_only=True)
 class CaseSettings:
     """Where the private case is mirrored beside our store (which stays the case's truth)."""
 
-    backend: Literal["none", "email", "zammad"] = "none"
+    backend: Literal["none", "email", "zammad", "zendesk"] = "none"
     email: EmailSettings = field(default_factory=EmailSettings)
     zammad: ZammadSettings = field(default_factory=ZammadSettings)
+    zendesk: ZendeskSettings = field(default_factory=ZendeskSettings)
 
 
 @dataclass(kw_only=True)
@@ -519,10 +559,11 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
         problems.extend(config.cases.email.required("cases.email", config.brand))
         if check_env:
             problems.extend(missing_secrets(config.cases.email, "cases.email"))
-    if config.cases.backend == "zammad" and not problems_for("cases", problems):
-        problems.extend(config.cases.zammad.required("cases.zammad"))
-        if check_env:
-            problems.extend(missing_secrets(config.cases.zammad, "cases.zammad"))
+    for desk in ("zammad", "zendesk"):
+        if config.cases.backend == desk and not problems_for("cases", problems):
+            problems.extend(getattr(config.cases, desk).required(f"cases.{desk}"))
+            if check_env:
+                problems.extend(missing_secrets(getattr(config.cases, desk), f"cases.{desk}"))
     if problems:
         raise ConfigError(problems)
     return config

@@ -61,6 +61,10 @@ def case_backend(config: Config, store: Store, *, clock: Clock, on_event: EventS
         from bot.helpdesk import ZammadDesk
 
         return ZammadDesk(config, store, clock=clock, on_event=on_event)
+    if config.cases.backend == "zendesk":
+        from bot.helpdesk import ZendeskDesk
+
+        return ZendeskDesk(config, store, clock=clock, on_event=on_event)
     return None
 
 
