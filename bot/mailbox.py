@@ -8,7 +8,7 @@ platform of posts (no ``Mention``), only the case's private channel.
 A mail belongs to a case when it answers one of the case's mails (``In-Reply-To`` / ``References``), is addressed
 to the case's plus-address (``care+C-00012@…``), or names the case's reference in its subject or body. A customer's
 mail is attached to the case's history (the handoff taken: the report's conversion counts it; the follow-up clock
-stops), and acknowledged by mail if nobody had answered yet. The first mail of a case teaches it the customer's
+stops); a case's first mail is acknowledged by mail. The first mail of a case teaches it the customer's
 address; a later one from another sender is not attached but flagged for a person (a spoofed reference, or a
 colleague writing for the customer). A mail naming no case is left alone. The agents' answers from the shared
 mailbox (its Sent folder, or a copy to the mailbox) are recorded as the team's contact.
@@ -287,7 +287,7 @@ class EmailBackend:
                     event="customer_reply",
                     note=_history_text(mail),
                 )
-            if case.status == "open" and case.acknowledged_at is None:
+            if case.status == "open":  # a case's first mail is acknowledged (once: the queue's key)
                 self.queue(
                     self.store.case(case.id), "ack", to=mail.sender, name=_first_name(mail.sender_name)
                 )
