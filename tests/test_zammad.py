@@ -11,7 +11,7 @@ import pytest
 
 from bot import cases
 from bot.clock import FakeClock
-from bot.config import parse_config
+from bot.config import load_config, parse_config
 from bot.errors import ConfigError
 from bot.models import Author, Mention, Triage
 from bot.pipeline import Pipeline
@@ -214,3 +214,28 @@ def test_the_zammad_backend_names_what_it_needs():
     assert "cases.zammad.url: required" in str(raised.value) and "cases.zammad.token: required" in str(
         raised.value
     )
+
+
+def test_case_shows_the_ticket_and_its_link(zammad, world, tmp_path):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    _, store, clock, case = world
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[brand]\nname = "Acme"\ncontact_email = "care@acme.example"\n[store]\npath = "bot.db"\n'
+        f'[cases]\nbackend = "zammad"\n[cases.zammad]\nurl = "{zammad.base_url}"\ntoken = {{ env = "{TOKEN_ENV}" }}\n'
+    )
+    disk = Store.open(tmp_path / "bot.db")
+    mention = store.mention(case.platform, case.mention_id)
+    disk.save_fetch("reddit", [mention], None, now=clock.now())
+    on_disk = cases.open_case(disk, mention, intent="complaint", sla=parse_config({}).sla, now=clock.now())
+    shown = CliRunner().invoke(cli, ["-c", str(config), "case", on_disk.ref], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "Zammad (not mirrored yet" in shown.output
+
+    Pipeline(load_config(config), disk, clock=clock, connectors={}).mirror_cycle()
+    shown = CliRunner().invoke(cli, ["-c", str(config), "case", on_disk.ref], env={"COLUMNS": "200"})
+    assert "mirrored to Zammad ticket 1 (new)" in shown.output
+    assert f"{zammad.base_url}/#ticket/zoom/1" in shown.output
+    disk.close()
