@@ -1,6 +1,7 @@
-"""The Zammad backend of the private case (``[cases] backend = "zammad"``), through zammad_py.
+"""The helpdesk backends of the private case: ``[cases] backend = "zammad"`` (zammad_py) and ``"zendesk"`` (zenpy).
 
-Each open case opens one ticket in the team's Zammad: its title carries the case reference, its first article
+Each open case opens one ticket in the team's helpdesk (below for Zammad; Zendesk likewise, with the case reference
+as the ticket's ``external_id``): its title carries the case reference, its first article
 (an internal note) the customer's handle and platform, the post and its link, and the triage. The case stays ours
 (clocks, history, report); the ticket is its mirror, followed by polling: the ticket closed (or merged) resolves
 the case, an agent's public reply is the team's contact, a customer's article their answer, the ticket's owner
@@ -20,6 +21,8 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+import requests
 
 from bot import cases
 from bot.clock import Clock
@@ -80,8 +83,6 @@ class ZammadDesk:
             return 0
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        import requests
-
         try:
             return fn(*args)
         except requests.RequestException as exc:
@@ -340,7 +341,6 @@ class ZendeskDesk:
             return 0
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        import requests
         from zenpy.lib.exception import APIException, ZenpyException
 
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -60,7 +61,7 @@ def message(
     brand: BrandSettings,
     settings: EmailSettings,
     answering: list[str] | None = None,
-    now,
+    now: datetime,
 ) -> EmailMessage:
     """The mail for ``case`` with ``text`` signed by the brand, threaded under ``answering`` (the Message-IDs of
     the thread so far, oldest first); raise ``MailRefused`` when the text or the signature may not go out."""
