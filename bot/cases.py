@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import SlaSettings
+from bot.config import Config, SlaSettings
 from bot.errors import MentionbotError
 from bot.models import Case, Mention
 from bot.store import Store
@@ -296,3 +296,43 @@ def record(store: Store, nudge: Nudge, *, sla: SlaSettings, now: datetime) -> No
         changes = {"status": "closed", "stage": "closed", "resolved_at": now}
     store.update_case(case.id, now=now, actor="sla", event=nudge.kind, note=nudge.text, **changes)
     log.info("case %s: %s", case.ref, nudge.text)
+
+
+# -- where the case lives -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mirror:
+    """Where a case lives besides our store, for ``mentionbot case``."""
+
+    backend: str  # none | email | zammad | zendesk
+    where: str
+    link: str | None = None
+    customer: str | None = None
+    mails: int = 0
+
+
+def mirror_of(case: Case, store: Store, config: Config) -> Mirror:
+    """Where ``case`` is mirrored under the configured backend (``[cases] backend``), and its link there."""
+    backend = config.cases.backend
+    if backend == "email":
+        from responders.email import plus_address
+
+        mailbox = config.cases.email.mailbox(config.brand)
+        mails = [m for m in store.case_mails(case.id) if m["direction"] in ("in", "out", "agent")]
+        return Mirror(
+            "email",
+            f"the shared mailbox {mailbox}",
+            link=f"mailto:{plus_address(mailbox, case.ref)}",
+            customer=store.case_address(case.id),
+            mails=len(mails),
+        )
+    if backend in ("zammad", "zendesk"):
+        desk = backend.title()
+        mirror = store.case_mirror(case.id)
+        if not mirror:
+            return Mirror(backend, f"{desk} (not mirrored yet: it is when {desk} answers)")
+        return Mirror(
+            backend, f"{desk} ticket {mirror['remote_id']} ({mirror['state']})", link=mirror["link"]
+        )
+    return Mirror("none", "mentionbot's store only")

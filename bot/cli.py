@@ -19,7 +19,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from bot.cases import stage_name
+from bot.cases import mirror_of, stage_name
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
@@ -773,12 +773,11 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
         err.print(f"[red]{shown(str(exc))}[/red]")
         sys.exit(1)
     m = store.mention(c.platform, c.mention_id)
+    mirror = mirror_of(c, store, ctx.config())
     if as_json:
         post = {"url": m.url, "text": m.text, "created_at": m.created_at, "author": m.author.handle}
-        emit_json(
-            case_record(c)
-            | {"post": post, "history": [dataclasses.asdict(e) for e in store.case_events(c.id)]}
-        )
+        history = [dataclasses.asdict(e) for e in store.case_events(c.id)]
+        emit_json(case_record(c) | {"post": post, "lives": dataclasses.asdict(mirror), "history": history})
         return
     now, tz = ctx.clock.now(), ctx.tz()
     console.print(
@@ -794,6 +793,13 @@ def case(ctx: Context, ref: str, as_json: bool) -> None:
     )
     if c.action:
         console.print(f"next: {_next(c, now)} ({local(c.action_due, tz)})", markup=False)
+    lives = f"lives in: mentionbot's store; mirrored to {mirror.where}" if mirror.backend != "none" else ""
+    if lives:
+        customer = f", the customer writing from {mirror.customer}" if mirror.customer else ""
+        mails = f" ({mirror.mails} mails)" if mirror.backend == "email" else ""
+        console.print(f"{lives}{customer}{mails} · {mirror.link or 'no link yet'}", markup=False)
+    else:
+        console.print(f"lives in: {mirror.where}", markup=False)
     console.print(f"post: {m.text}", markup=False)
     console.print(zone(tz, now))
     table = Table("when", "who", "what", "note")

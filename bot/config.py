@@ -281,6 +281,143 @@ class DiscordSettings:
 
 
 @dataclass(kw_only=True)
+class EmailSettings:
+    """The shared mailbox the private case is mirrored to: SMTP to send, IMAP to read, both over TLS."""
+
+    address: str = ""  # the shared mailbox; empty: brand.contact_email
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: Secret | None = None
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_security: Literal["tls", "starttls"] = "tls"
+    imap_user: str = ""
+    imap_password: Secret | None = None
+    inbox: str = "INBOX"
+    sent_folder: str = "Sent"
+    ca_file: str = ""  # a self-hosted server's certificate authority; empty: the system's
+    signature: str = ""
+    timeout_seconds: float = 30.0
+
+    def problems(self, path: str) -> list[str]:
+        out = []
+        if self.address and not _EMAIL.fullmatch(self.address):
+            out.append(
+                f"{path}.address: expected an email address like care@example.com, got {self.address!r}"
+            )
+        for key in ("smtp_port", "imap_port"):
+            if not 0 < getattr(self, key) < 65536:
+                out.append(f"{path}.{key}: expected a port between 1 and 65535, got {getattr(self, key)}")
+        if self.timeout_seconds <= 0:
+            out.append(f"{path}.timeout_seconds: expected a positive number of seconds")
+        return out
+
+    def required(self, path: str, brand: BrandSettings) -> list[str]:
+        """What must be set when the email backend is chosen."""
+        out = [
+            f'{path}.{k}: required when cases.backend is "email"'
+            for k in ("smtp_host", "imap_host", "imap_user")
+            if not getattr(self, k)
+        ]
+        if not (self.address or brand.contact_email):
+            out.append(
+                f'{path}.address: required when cases.backend is "email" and brand.contact_email is empty'
+            )
+        for key in ("imap_password",) + (("smtp_password",) if self.smtp_user else ()):
+            if getattr(self, key) is None:
+                out.append(f'{path}.{key}: required when cases.backend is "email", as {{ env = "NAME" }}')
+        return out
+
+    def mailbox(self, brand: BrandSettings) -> str:
+        """The shared mailbox's address."""
+        return self.address or brand.contact_email
+
+
+@dataclass(kw_only=True)
+class ZammadSettings:
+    """The team's Zammad: its address, an API token, the group new tickets go to, our owners' agent logins."""
+
+    url: str = ""
+    token: Secret | None = None
+    group: str = "Users"
+    agents: dict[str, str] = field(
+        default_factory=dict
+    )  # owner's name in mentionbot -> agent's email in Zammad
+    timeout_seconds: float = 30.0
+
+    def problems(self, path: str) -> list[str]:
+        out = [p for p in [_url_problem(f"{path}.url", self.url)] if p and self.url]
+        out += [
+            f"{path}.agents.{name}: expected the agent's email address, got {email!r}"
+            for name, email in self.agents.items()
+            if not _EMAIL.fullmatch(email)
+        ]
+        if self.timeout_seconds <= 0:
+            out.append(f"{path}.timeout_seconds: expected a positive number of seconds")
+        return out
+
+    def required(self, path: str) -> list[str]:
+        """What must be set when the Zammad backend is chosen."""
+        out = [] if self.url else [f'{path}.url: required when cases.backend is "zammad"']
+        if self.token is None:
+            out.append(
+                f'{path}.token: required when cases.backend is "zammad", as {{ env = "ZAMMAD_TOKEN" }}'
+            )
+        return out
+
+
+@dataclass(kw_only=True)
+class ZendeskSettings:
+    """The team's Zendesk: its address, the API user's email and token, our owners' agent emails."""
+
+    url: str = ""
+    email: str = ""
+    token: Secret | None = None
+    agents: dict[str, str] = field(
+        default_factory=dict
+    )  # owner's name in mentionbot -> agent's email in Zendesk
+    timeout_seconds: float = 30.0
+
+    def problems(self, path: str) -> list[str]:
+        out = [p for p in [_url_problem(f"{path}.url", self.url)] if p and self.url]
+        if self.email and not _EMAIL.fullmatch(self.email):
+            out.append(f"{path}.email: expected the API user's email address, got {self.email!r}")
+        out += [
+            f"{path}.agents.{name}: expected the agent's email address, got {email!r}"
+            for name, email in self.agents.items()
+            if not _EMAIL.fullmatch(email)
+        ]
+        if self.timeout_seconds <= 0:
+            out.append(f"{path}.timeout_seconds: expected a positive number of seconds")
+        return out
+
+    def required(self, path: str) -> list[str]:
+        """What must be set when the Zendesk backend is chosen."""
+        out = [
+            f'{path}.{k}: required when cases.backend is "zendesk"'
+            for k in ("url", "email")
+            if not getattr(self, k)
+        ]
+        if self.token is None:
+            out.append(
+                f'{path}.token: required when cases.backend is "zendesk", as {{ env = "ZENDESK_TOKEN" }}'
+            )
+        return out
+
+
+@dataclass(kw_only=True)
+class CaseSettings:
+    """Where the private case is mirrored beside our store (which stays the case's truth)."""
+
+    backend: Literal["none", "email", "zammad", "zendesk"] = "none"
+    email: EmailSettings = field(default_factory=EmailSettings)
+    zammad: ZammadSettings = field(default_factory=ZammadSettings)
+    zendesk: ZendeskSettings = field(default_factory=ZendeskSettings)
+
+
+@dataclass(kw_only=True)
 class WebhooksSettings:
     """Meta's webhooks, served by the daemon behind the operator's TLS proxy (empty ``listen``: polling only)."""
 
@@ -315,6 +452,7 @@ class Config:
     triage: TriageSettings = field(default_factory=TriageSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
+    cases: CaseSettings = field(default_factory=CaseSettings)
     connectors: dict[str, ConnectorSettings] = field(default_factory=dict)
     path: Path | None = None
 
@@ -441,6 +579,15 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
         problems.extend(missing_secrets(config.discord, "discord"))
     if config.webhooks.listen and check_env:
         problems.extend(missing_secrets(config.webhooks, "webhooks"))
+    if config.cases.backend == "email" and not problems_for("cases", problems):
+        problems.extend(config.cases.email.required("cases.email", config.brand))
+        if check_env:
+            problems.extend(missing_secrets(config.cases.email, "cases.email"))
+    for desk in ("zammad", "zendesk"):
+        if config.cases.backend == desk and not problems_for("cases", problems):
+            problems.extend(getattr(config.cases, desk).required(f"cases.{desk}"))
+            if check_env:
+                problems.extend(missing_secrets(getattr(config.cases, desk), f"cases.{desk}"))
     if problems:
         raise ConfigError(problems)
     return config

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_EVERY_SECONDS = 5
 SWEEP_EVERY_SECONDS = 60
+MIRROR_EVERY_SECONDS = 60  # the shared mailbox or helpdesk of [cases] backend
 REPORT_CHECK_SECONDS = 60
 RETRAIN_CHECK_SECONDS = 600
 # How long a stop waits for the job in progress: a poll or a post takes well under a second unless it hangs.
@@ -84,6 +85,8 @@ class Daemon:
             self.scheduler.every(every, f"poll {name}", functools.partial(pipeline.poll, name))
         self.scheduler.every(OUTBOX_EVERY_SECONDS, "outbox", pipeline.post)
         self.scheduler.every(SWEEP_EVERY_SECONDS, "sla sweep", pipeline.sweep)
+        if pipeline.mirror is not None:
+            self.scheduler.every(MIRROR_EVERY_SECONDS, "case backend", pipeline.mirror_cycle)
         # Checked every minute against the injected clock, so the report keeps its local time across DST.
         self.scheduler.every(REPORT_CHECK_SECONDS, "weekly report", self.weekly_report)
         self.scheduler.every(RETRAIN_CHECK_SECONDS, "model retrain", self.retrain)

@@ -122,6 +122,20 @@ class Narrator:
             + (f" [red]{escape(sent.error)}[/red]" if sent.error else "")
         )
 
+    def customer_replied(self, case, mention) -> None:
+        self.console.print(
+            f"  [green]{case.ref}[/green] ({escape(case.platform)}): @{escape(case.author_handle)} answered in private: "
+            f"{escape(mention.text[:100])}"
+        )
+
+    def customer_mail(self, case, how: str, sender: str) -> None:
+        self.console.print(
+            f"  [green]{case.ref}[/green]: a mail from {escape(sender)} joined the case ({escape(how)})"
+        )
+
+    def case_mail_sent(self, case, to: str) -> None:
+        self.console.print(f"  [green]{case.ref}[/green]: acknowledged by mail to {escape(to)}")
+
     def nudge(self, nudge) -> None:
         self.console.print(f"  [yellow]SLA {nudge.kind}: {escape(nudge.text)}[/yellow]")
 
@@ -254,6 +268,9 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
             fakes[name].start()
             os.environ.update(fakes[name].environment())
     settings = demo_settings(fakes, db_path)
+    mail = start_mail(out, console)
+    if mail:
+        settings["cases"] = mail_settings(*mail, ca=out / "mail-ca.pem")
     (out / "config.toml").write_text(
         f"# Written by `mentionbot demo`: use it to look at the demo database, e.g.\n"
         f"#   mentionbot -c {out / 'config.toml'} cases\n"
@@ -311,6 +328,8 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
             while pipeline.post():
                 pass
             pipeline.sweep()
+            pipeline.mirror_cycle()
+        customers_answer(store, pipeline, fakes, mail, console)
         summarise(store, fakes, console, db_path, out)
         relearn(store, console, now=clock.now(), brand=config.brand)
         console.print(f"discord: {len(discord.messages())} message(s), {len(discord.edits())} card update(s)")
@@ -336,6 +355,86 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
         discord.stop()
         for fake in fakes.values():
             fake.stop()
+        for server in mail or ():
+            server.stop()
+
+
+def start_mail(out: Path, console: Console) -> tuple[Any, Any] | None:
+    """A shared mailbox on loopback for the email backend (dovecot and aiosmtpd), or None with the reason shown."""
+    from connectors.fakes.mail import DOVECOT, MISSING, Dovecot, SmtpServer
+
+    if not DOVECOT:
+        console.print(f"[dim]email backend: {MISSING}; the demo's customer mail is left out[/dim]")
+        return None
+    try:
+        smtp = SmtpServer().start()
+    except ImportError:  # aiosmtpd is a dev dependency
+        console.print(
+            "[dim]email backend: aiosmtpd is not installed (pip install -e '.[dev]'); no customer mail[/dim]"
+        )
+        return None
+    dovecot = Dovecot().start()
+    (out / "mail-ca.pem").write_bytes(dovecot.cert.read_bytes() + smtp.cert.read_bytes())
+    os.environ.update({"DEMO_IMAP_PASSWORD": dovecot.password, "DEMO_SMTP_PASSWORD": smtp.password})
+    return dovecot, smtp
+
+
+def mail_settings(dovecot: Any, smtp: Any, *, ca: Path) -> dict[str, Any]:
+    """``[cases]`` of the demo: the email backend on the loopback mailbox."""
+    return {
+        "backend": "email",
+        "email": {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_user": smtp.user,
+            "smtp_password": {"env": "DEMO_SMTP_PASSWORD"},
+            "imap_host": "127.0.0.1",
+            "imap_port": dovecot.port,
+            "imap_user": dovecot.user,
+            "imap_password": {"env": "DEMO_IMAP_PASSWORD"},
+            "ca_file": str(ca),
+        },
+    }
+
+
+def customers_answer(
+    store: Store, pipeline: Pipeline, fakes: dict[str, FakePlatform], mail, console: Console
+):
+    """Two simulated customers answer in private: one by a Reddit message, one by mail to the case's address."""
+    console.rule("the customers answer in private")
+    open_cases = store.cases(status="open")
+    contacted = next(
+        (c for c in open_cases if c.platform == "reddit" and c.contacted_at and "reddit" in fakes), None
+    )
+    # A private message joins its author's newest contacted case.
+    by_message = store.open_case_of("reddit", contacted.author_handle) if contacted else None
+    if by_message:
+        fakes["reddit"].customer_message(
+            author=by_message.author_handle,
+            body="Thanks for writing back. Order 4411, the box arrived crushed.",
+        )
+        pipeline.poll("reddit")
+    by_mail = next((c for c in open_cases if by_message is None or c.id != by_message.id), None)
+    if mail and by_mail:
+        from connectors.fakes.mail import customer_mail
+
+        dovecot, _ = mail
+        dovecot.deliver(
+            customer_mail(
+                sender="Dana <dana@customer.example>",
+                to=f"care+{by_mail.ref}@acme.example",
+                subject=f"About my post ({by_mail.ref})",
+                body="Hello, I wrote about this on your page. The kettle's lid cracked on day one.",
+            )
+        )
+        pipeline.mirror_cycle()
+    for case in (by_message, by_mail if mail else None):
+        if case is None:
+            continue
+        answers = [e for e in store.case_events(case.id) if e["kind"] == "customer_reply"]
+        where = "by mail" if case is by_mail else f"by {case.platform} message"
+        said = f"attached ({len(answers)} answer)" if answers else "[red]not attached[/red]"
+        console.print(f"{case.ref}: the customer's answer {where}: {said}")
 
 
 def relearn(store: Store, console: Console, *, now, brand: BrandSettings) -> None:

@@ -51,6 +51,23 @@ def build_connectors(config: Config, *, clock: Clock) -> dict[str, Connector]:
     }
 
 
+def case_backend(config: Config, store: Store, *, clock: Clock, on_event: EventSink) -> Any:
+    """The configured mirror of the cases (``[cases] backend``), or None for the store alone."""
+    if config.cases.backend == "email":
+        from bot.mailbox import EmailBackend
+
+        return EmailBackend(config, store, clock=clock, on_event=on_event)
+    if config.cases.backend == "zammad":
+        from bot.helpdesk import ZammadDesk
+
+        return ZammadDesk(config, store, clock=clock, on_event=on_event)
+    if config.cases.backend == "zendesk":
+        from bot.helpdesk import ZendeskDesk
+
+        return ZendeskDesk(config, store, clock=clock, on_event=on_event)
+    return None
+
+
 @dataclass
 class PollResult:
     """What one poll of one connector did."""
@@ -97,6 +114,7 @@ class Pipeline:
         self.templates = compose.load_templates(
             config.resolve(config.templates.path) if config.templates.path else None
         )
+        self.mirror = case_backend(config, store, clock=self.clock, on_event=self.on_event)
         self.not_before: dict[str, datetime] = {}
         self.failures: dict[str, int] = {}
         self.expiries: dict[str, tuple[str | None, str, bool] | None] = {}  # as last recorded in the store
@@ -554,9 +572,18 @@ class Pipeline:
             )
         self.on_event("nudge", nudge=nudge)
 
+    def mirror_cycle(self) -> int:
+        """Bring the case backend's news into the cases and the cases' news to it (``[cases] backend``): the
+        shared mailbox's mails, or the helpdesk's tickets."""
+        if self.mirror is None:
+            return 0
+        with self.lock:
+            return self.mirror.run_once()
+
     def run_cycle(self) -> list[PollResult]:
-        """Poll every enabled connector once, post what is approved, and sweep the clocks."""
+        """Poll every enabled connector once (and the case backend), post what is approved, and sweep the clocks."""
         results = [self.poll(name) for name in self.connectors]
+        self.mirror_cycle()
         while self.post():  # a posted reply may queue the case's private message: send it in the same cycle
             pass
         if self.sweep():

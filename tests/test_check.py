@@ -131,7 +131,8 @@ def test_an_unknown_key_gets_a_did_you_mean_and_the_complete_list(tmp_path):
     top = next(line for line in result.stderr.splitlines() if line.startswith("  - conectors:"))
     assert "(did you mean 'connectors'?)" in top
     assert top.endswith(
-        "expected one of brand, connectors, discord, dry_run, replies, report, sla, store, templates, triage, webhooks"
+        "expected one of brand, cases, connectors, discord, dry_run, replies, report, sla, store, templates, triage, "
+        "webhooks"
     )
     assert "  - sla.acknowlege_hours: unknown key (did you mean 'acknowledge_hours'?)" in result.stderr
 

@@ -7,6 +7,7 @@ module holds the methods of one group of tables; ``Store`` is all of them on one
 
 from __future__ import annotations
 
+from bot.store.casemail import CaseMirrors
 from bot.store.cases import Cases
 from bot.store.discord import DiscordBookkeeping
 from bot.store.drafts import Drafts
@@ -30,7 +31,7 @@ from bot.store.runs import Runs
 from bot.store.schema import migrations
 
 
-class Store(Mentions, Drafts, Outbox, Cases, Learning, Runs, Reports, DiscordBookkeeping):
+class Store(Mentions, Drafts, Outbox, Cases, CaseMirrors, Learning, Runs, Reports, DiscordBookkeeping):
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
 

@@ -353,3 +353,45 @@ def m013_discord_connection(db: Database) -> None:
 def m014_connector_budget(db: Database) -> None:
     # What a connector says of its own budget (YouTube's daily quota), for ``status``.
     db["connector_state"].add_column("budget", str)
+
+
+@migrations()
+def m015_case_mail(db: Database) -> None:
+    # The email backend: each case's known customer address, and every mail of a case's thread (ours queued and
+    # sent, the customer's received, the agents' from the shared mailbox), keyed by Message-ID so a mail read
+    # twice (a new UIDVALIDITY, a crash before the cursor was saved) is attached once and a reply threads to it.
+    db["case_mail_addresses"].create({"case_id": int, "address": str, "at": str}, pk="case_id")
+    # How far each folder of the shared mailbox was read ("UIDVALIDITY:UID").
+    db["mail_cursors"].create({"folder": str, "cursor": str}, pk="folder")
+    db["case_mail"].create(
+        {
+            "message_id": str,
+            "case_id": int,
+            "direction": str,  # out | in | agent | ignored
+            "state": str,  # queued | sent | dry_run | received | flagged | ignored
+            "sender": str,
+            "recipient": str,
+            "at": str,
+            "raw": str,  # our queued mail, sent exactly as composed (its Message-ID fixed before it goes)
+            "idempotency_key": str,
+        },
+        pk="message_id",
+    )
+    db["case_mail"].create_index(["case_id"])
+    db["case_mail"].create_index(["idempotency_key"], unique=True)
+    db["case_mail"].create_index(["state"])
+    # A helpdesk backend: the ticket each case is mirrored to, and how far its state, owner and articles were read.
+    db["case_mirrors"].create(
+        {
+            "case_id": int,
+            "backend": str,
+            "remote_id": str,
+            "link": str,
+            "state": str,
+            "owner": str,
+            "last_article": int,
+            "at": str,
+        },
+        pk="case_id",
+        defaults={"last_article": 0},
+    )
