@@ -498,13 +498,10 @@ class Triager:
         so praise needs a confidently positive post with no complaint evidence; an apology needs something to have
         gone wrong."""
         wrong = [s.text for s in r.signals if s.name in WRONG]
-        if intent not in ("praise", "complaint") or r.sarcastic:
-            mixed = ""
-        else:
-            mixed = self._mixed(text, r.low, r.signals)
         if intent == "praise":
             evidence = [f"sarcasm {s.text!r}" for s in r.signals if s.name == "sarcasm"]
-            evidence += [f"praise and a complaint in one post ({mixed})"] if mixed else []
+            if not r.sarcastic and (mixed := self._mixed(text, r.low, r.signals)):
+                evidence.append(f"praise and a complaint in one post ({mixed})")
             evidence += [f"complaint signal {w!r}" for w in wrong]
             if r.negative >= NEGATIVE_SHARE:
                 evidence.append(f"negative words ({r.negative:.0%} of the post)")
@@ -519,7 +516,7 @@ class Triager:
             return "an apology may not fit: sarcasm without a stated problem"
         if score >= threshold + DOUBT_MARGIN:
             return ""
-        if mixed:
+        if not r.sarcastic and (mixed := self._mixed(text, r.low, r.signals)):
             return f"an apology may not fit: praise and a complaint in one post ({mixed})"
         if not wrong and r.compound >= POSITIVE_COMPOUND:
             return (
