@@ -431,7 +431,7 @@ def customers_answer(
     for case in (by_message, by_mail if mail else None):
         if case is None:
             continue
-        answers = [e for e in store.case_events(case.id) if e["kind"] == "customer_reply"]
+        answers = [e for e in store.case_events(case.id) if e.kind == "customer_reply"]
         where = "by mail" if case is by_mail else f"by {case.platform} message"
         said = f"attached ({len(answers)} answer)" if answers else "[red]not attached[/red]"
         console.print(f"{case.ref}: the customer's answer {where}: {said}")
