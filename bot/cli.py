@@ -70,25 +70,21 @@ class Context:
         """The brand's time zone: every time a person reads is in it."""
         return ZoneInfo(self.config().brand.timezone)
 
-    def db_path(self) -> Path:
-        """The database file the configuration names."""
-        return self.config().resolve(self.config().store.path)
-
     def store(self, *, create: bool = False):
         """The store; only commands that run the bot (``create``) make the database, the others refuse."""
         from bot.store import Store
 
         if self._store is not None:
             return self._store
-        path = self.db_path()
-        if not create and not path.exists():
+        location = self.config().store_location()
+        if not create and isinstance(location, Path) and not location.exists():
             err.print(
-                f"[red]no database at {path}[/red]: nothing has run with this configuration yet "
+                f"[red]no database at {location}[/red]: nothing has run with this configuration yet "
                 f"(`{command_name()} -c {self.config_path} run --once` creates it)",
                 markup=True,
             )
             sys.exit(1)
-        self._store = Store.open(path)
+        self._store = Store.open(location)
         return self._store
 
 

@@ -247,7 +247,7 @@ class ApprovalBot:
         """The bot the ``[discord]`` table describes, for the store of ``config``."""
         d = config.discord
         return cls(
-            store_path=config.resolve(config.store.path),
+            store_path=config.store_location(),
             token=d.token.value() if d.token else "",
             guild_id=d.guild_id,
             channel_id=d.channel_id,
@@ -704,7 +704,7 @@ class ApprovalBot:
             await interaction.response.defer(ephemeral=True)
             now = self.clock.now()
             week = weekly.last_complete_week(now, ZoneInfo(self.config.brand.timezone))
-            path = self.store.path
+            path = self.store.location
             if path is None:  # an in-memory store (tests)
                 built = weekly.build(self.store, self.config, week=week, now=now)
                 png = weekly.charts(built).get("trend")
