@@ -200,12 +200,22 @@ def run(ctx: Context, once: bool, verbose: bool, log_format: str) -> None:
         )
         return
     approval = None
-    if config.discord.enabled:
-        from responders.discord import ApprovalBot
+    quiet = pipeline.on_event
 
-        approval = ApprovalBot.from_config(config, clock=ctx.clock, post=pipeline.post).start()
-        pipeline.on_event = approval.on_event
-    daemon = Daemon(pipeline)
+    def leadership(leading: bool) -> None:
+        """The Discord bot runs in the leading daemon only (one bot, one card per draft), and moves with it."""
+        nonlocal approval
+        if leading and approval is None and config.discord.enabled:
+            from responders.discord import ApprovalBot
+
+            approval = ApprovalBot.from_config(config, clock=ctx.clock, post=pipeline.post).start()
+            pipeline.on_event = approval.on_event
+        elif not leading and approval is not None:
+            pipeline.on_event = quiet
+            approval.stop()
+            approval = None
+
+    daemon = Daemon(pipeline, on_leadership=leadership)
     daemon.install_signal_handlers()
     try:
         daemon.run()
@@ -392,6 +402,11 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
             "due_soon": due["due_soon"],
         },
         "report": {"last_written": last, "week": week.label, "written": last == week.label},
+        # Several daemons on one database: who leads and who polls which connector, until when.
+        "daemons": [
+            {"lease": lease.name, "holder": lease.holder, "until": lease.expires_at}
+            for lease in store.leases(now=now)
+        ],
     }
     if as_csv:
         fields = list(connectors[0]) if connectors else ["connector"]
@@ -460,6 +475,13 @@ def status(ctx: Context, as_json: bool, as_csv: bool) -> None:
         f"weekly report: last written {last or 'never'}; scheduled {config.report.day} {config.report.time} "
         f"({week.label} {'written' if last == week.label else 'due'})"
     )
+    held: dict[str, list[str]] = {}
+    for d in summary["daemons"]:
+        held.setdefault(d["holder"], []).append(d["lease"].removeprefix("poll:"))
+    for holder, names in sorted(held.items()):
+        console.print(f"daemon {holder}: {', '.join(names)}", markup=False, highlight=False)
+    if not held:
+        console.print("daemons: none running (no lease held)")
 
 
 # -- approval from the terminal -----------------------------------------------------------------------------
@@ -919,6 +941,50 @@ def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
     console.print(summary, markup=False, highlight=False)
     if skipped or unreadable:
         sys.exit(1)
+
+
+@cli.group("store")
+def store_group() -> None:
+    """The database itself: move it between SQLite and PostgreSQL."""
+
+
+@store_group.command("copy")
+@click.argument("source")
+@click.argument("target")
+@pass_ctx
+def store_copy(ctx: Context, source: str, target: str) -> None:
+    """Copy every row of SOURCE into TARGET, each a SQLite file or a postgresql:// URL (TARGET new or empty),
+    and check that both count the same rows in every table. A PostgreSQL password comes from the variable that
+    the configuration's store.password names (or libpq's own PGPASSWORD / ~/.pgpass)."""
+    from bot.errors import StoreError
+    from bot.store import Store
+    from bot.store.postgres import Postgres, is_postgres
+
+    password = None
+    if Path(ctx.config_path).exists():
+        password = ctx.config().store.password
+
+    def where(text: str, *, must_exist: bool) -> Path | Postgres:
+        if is_postgres(text):
+            return Postgres(text, password)
+        if must_exist and not Path(text).exists():
+            raise click.BadParameter(f"no SQLite database at {text}", param_hint="SOURCE")
+        return Path(text)
+
+    try:
+        src = Store.open(where(source, must_exist=True))
+        dst = Store.open(where(target, must_exist=False))
+        counts = src.copy_into(dst)
+    except StoreError as exc:
+        err.print(f"[red]not copied:[/red] {escape(str(exc))}")
+        sys.exit(1)
+    table = Table("table", "rows")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    console.print(table)
+    console.print(
+        f"copied {sum(counts.values())} rows; both stores count the same in every table", markup=False
+    )
 
 
 @cli.command("lint-templates")

@@ -163,6 +163,9 @@ class StoreSettings:
     path: str = "mentionbot.db"
     url: str = ""
     password: Secret | None = None
+    # Several daemons on one database: how long a daemon's claim on a connector's poll, or on leadership, lasts
+    # without renewal (a dead daemon's work moves to another after it).
+    lease_seconds: float = 30.0
 
 
 @dataclass(kw_only=True)

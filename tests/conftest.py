@@ -156,14 +156,19 @@ def engine(request):
     if request.param == "sqlite":
         yield Engine("sqlite")
         return
+    yield Engine("postgresql", request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster):
+    """A fresh PostgreSQL database with the schema (a copy of the template), dropped afterwards."""
     import psycopg
 
-    cluster = request.getfixturevalue("postgres_cluster")
     name = f"test_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(cluster.url(), autocommit=True) as admin:
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as admin:
         admin.execute(f"create database {name} template {TEMPLATE}")
-    yield Engine("postgresql", cluster.url(name))
-    with psycopg.connect(cluster.url(), autocommit=True) as admin:
+    yield postgres_cluster.url(name)
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as admin:
         admin.execute(f"drop database {name} with (force)")
 
 

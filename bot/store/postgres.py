@@ -99,10 +99,12 @@ class PostgresEngine:
                 for row in rows:
                     copy.write_row(row)
                     n += 1
-            if "id" in columns:  # explicit ids: the identity continues after the highest
+            sequence = None
+            if "id" in columns:
+                (sequence,) = cur.execute("select pg_get_serial_sequence(%s, 'id')", [table]).fetchone()
+            if sequence:  # explicit ids: the identity goes on after the highest
                 cur.execute(
-                    f"select setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"coalesce((select max(id) from {table}), 0) + 1, false)"
+                    f"select setval(%s, coalesce((select max(id) from {table}), 0) + 1, false)", [sequence]
                 )
         return n
 

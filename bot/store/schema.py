@@ -340,6 +340,13 @@ def m012_connector_state(db: Database) -> None:
     db["settings"].drop()
 
 
+@migrations()
+def m013_leases(db: Database) -> None:
+    # Several daemons on one database: who polls each connector, and who leads (the Discord bot, the SLA sweep,
+    # the weekly report, retraining), each until its lease runs out unless its holder renews it.
+    db["leases"].create({"name": str, "holder": str, "acquired_at": str, "expires_at": str}, pk="name")
+
+
 # -- the same migrations for PostgreSQL ----------------------------------------------------------------------
 # Each SQLite migration above has its PostgreSQL statements here under the same name, applied in the same order
 # and recorded in ``_migrations``. Text sorts byte-wise (``collate "C"``) as in SQLite: times are ISO text.
@@ -432,6 +439,9 @@ POSTGRES: dict[str, list[str]] = {
         f"retrained_at {T}, retrain_labels bigint)",
         "insert into bot_state (id) values (1)",
         "drop table settings",
+    ],
+    "m013_leases": [
+        f"create table leases (name {T} primary key, holder {T}, acquired_at {T}, expires_at {T})"
     ],
 }
 
