@@ -29,7 +29,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.pipeline import Pipeline
-from responders.outbox import HOST
+from responders.outbox import HOST, claim_is_dead
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,15 @@ class Daemon:
     # -- leases ---------------------------------------------------------------------------------------------
 
     def _take(self, name: str) -> bool:
-        p = self.pipeline
+        """Take or renew a lease; one held by a daemon on this host that has exited is taken at once."""
+        p, now = self.pipeline, self.clock.now()
         with p.lock:
-            return p.store.take_lease(name, self.me, now=self.clock.now(), ttl=self.lease)
+            if p.store.take_lease(name, self.me, now=now, ttl=self.lease):
+                return True
+            holder = next((lease.holder for lease in p.store.leases() if lease.name == name), None)
+            return bool(holder and claim_is_dead(holder)) and p.store.take_lease(
+                name, self.me, now=now, ttl=self.lease, replacing=holder
+            )
 
     def lead(self) -> bool:
         """Renew the leader lease, or take it when its holder is gone; whether this daemon leads."""

@@ -343,6 +343,8 @@ def test_html_report_renders_its_charts_in_chromium(seeded, tmp_path):
 
 
 def test_status_command(tmp_path, seeded, engine):
+    for lease in ("leader", "poll:reddit"):  # a daemon running elsewhere on the same database
+        seeded.take_lease(lease, "vm:4242", now=datetime.now(UTC), ttl=timedelta(minutes=5))
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         f'[brand]\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n[store]\n{engine.store_toml}\n'
@@ -355,6 +357,7 @@ def test_status_command(tmp_path, seeded, engine):
     assert "queue: 0 drafts awaiting approval, 0 posts waiting in the outbox" in out
     assert "cases: 3 open, 1 overdue, 0 due within 2 h" in out
     assert "weekly report: last written never" in out
+    assert "daemon vm:4242: leader, reddit" in out
 
 
 def test_handles_and_links_are_not_words_or_themes():

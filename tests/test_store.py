@@ -129,3 +129,23 @@ def test_an_older_database_keeps_its_connector_state_in_typed_columns(tmp_path):
     store.set_connector_paused("x", None)
     store.set_posting_paused(None)
     assert store.paused_connectors() == {} and store.posting_paused() is None
+
+
+def test_a_lease_has_one_holder_until_it_runs_out_or_is_given_up(engine, tmp_path):
+    store, clock, ttl = engine.open(tmp_path), FakeClock(), timedelta(seconds=30)
+    assert store.take_lease("poll:reddit", "a:1", now=clock.now(), ttl=ttl)
+    assert not store.take_lease("poll:reddit", "b:2", now=clock.now(), ttl=ttl)
+    clock.advance(seconds=20)
+    assert store.take_lease("poll:reddit", "a:1", now=clock.now(), ttl=ttl)  # renewed: 30 s from now
+    clock.advance(seconds=20)
+    assert not store.take_lease("poll:reddit", "b:2", now=clock.now(), ttl=ttl)
+    (held,) = store.leases(now=clock.now())
+    assert (held.holder, held.expires_at) == ("a:1", clock.now() + timedelta(seconds=10))
+    clock.advance(seconds=10)  # a:1 stopped renewing: its lease ran out
+    assert store.take_lease("poll:reddit", "b:2", now=clock.now(), ttl=ttl)
+    assert not store.take_lease("poll:reddit", "a:1", now=clock.now(), ttl=ttl)
+    assert store.take_lease(
+        "poll:reddit", "c:3", now=clock.now(), ttl=ttl, replacing="b:2"
+    )  # b:2 is known dead
+    store.release_leases("c:3")
+    assert store.leases() == [] and store.take_lease("poll:reddit", "a:1", now=clock.now(), ttl=ttl)

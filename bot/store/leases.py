@@ -10,8 +10,11 @@ from bot.store.records import Lease, iso, record
 
 
 class Leases(Base):
-    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
-        """Take or renew the lease ``name`` for ``ttl``; False while another holder's lease has not run out."""
+    def take_lease(
+        self, name: str, holder: str, *, now: datetime, ttl: timedelta, replacing: str | None = None
+    ) -> bool:
+        """Take or renew the lease ``name`` for ``ttl``; False while another holder's lease has not run out
+        (unless that holder is ``replacing``: one known to be dead)."""
         with self.write_transaction():
             rows = self._execute(
                 "insert into leases (name, holder, acquired_at, expires_at) values (?, ?, ?, ?) "
@@ -19,8 +22,8 @@ class Leases(Base):
                 "acquired_at = case when leases.holder = excluded.holder then leases.acquired_at "
                 "else excluded.acquired_at end "
                 "where leases.holder = excluded.holder or leases.expires_at <= excluded.acquired_at "
-                "returning holder",
-                [name, holder, iso(now), iso(now + ttl)],
+                "or leases.holder = ? returning holder",
+                [name, holder, iso(now), iso(now + ttl), replacing],
             ).fetchall()
         return bool(rows)
 
