@@ -84,7 +84,11 @@ class Context:
                 markup=True,
             )
             sys.exit(1)
-        self._store = Store.open(location)
+        try:
+            self._store = Store.open(location)
+        except StoreError as exc:  # PostgreSQL unreachable or refusing us: one line, no traceback
+            err.print(f"[red]store:[/red] {escape(str(exc))}")
+            sys.exit(1)
         return self._store
 
 

@@ -149,3 +149,32 @@ def test_a_lease_has_one_holder_until_it_runs_out_or_is_given_up(engine, tmp_pat
     )  # b:2 is known dead
     store.release_leases("c:3")
     assert store.leases() == [] and store.take_lease("poll:reddit", "a:1", now=clock.now(), ttl=ttl)
+
+
+def test_a_postgresql_store_is_configured_by_url_with_the_password_from_the_environment(monkeypatch):
+    from bot.config import ConfigError, parse_config
+    from bot.errors import StoreError
+    from bot.store.postgres import Postgres
+
+    def problems(store: dict) -> list[str]:
+        try:
+            parse_config({"store": store})
+        except ConfigError as exc:
+            return exc.problems
+        return []
+
+    assert problems({"url": "mysql://db/x"}) == [
+        "store.url: expected a postgresql://user@host:port/database URL, got 'mysql://db/x'"
+    ]
+    assert "the password does not belong in the file" in problems({"url": "postgresql://bot:hunter2@db/x"})[0]
+    monkeypatch.delenv("DB_PASSWORD", raising=False)
+    assert problems({"url": "postgresql://bot@db/x", "password": {"env": "DB_PASSWORD"}}) == [
+        "store.password: environment variable DB_PASSWORD is not set (needed by store.url)"
+    ]
+    monkeypatch.setenv("DB_PASSWORD", "s3cret")
+    config = parse_config({"store": {"url": "postgresql://bot@db/x", "password": {"env": "DB_PASSWORD"}}})
+    location = config.store_location()
+    assert isinstance(location, Postgres) and location.password.value() == "s3cret"
+    assert "s3cret" not in repr(location) and "s3cret" not in str(location)
+    with pytest.raises(StoreError, match=r"^cannot connect to postgresql://bot@127\.0\.0\.1:1/x: .*refused"):
+        Store.open("postgresql://bot@127.0.0.1:1/x")  # one line, and not a traceback in the command line

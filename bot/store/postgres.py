@@ -65,7 +65,7 @@ class PostgresEngine:
         except psycopg.OperationalError as exc:
             from bot.errors import StoreError
 
-            raise StoreError(f"cannot connect to {target}: {str(exc).strip()}") from None
+            raise StoreError(f"cannot connect to {target}: {' '.join(str(exc).split())}") from None
         # The daemon's threads share the connection (as they share SQLite's): one statement or transaction at once.
         self.lock = threading.RLock()
 
