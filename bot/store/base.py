@@ -35,10 +35,6 @@ class Base:
         # SQLite keeps the order of a CROSS JOIN: the report starts from the week's mentions, not a whole table.
         self.pinned_join = self.pg.pinned_join if self.pg else "cross join"
 
-    @property
-    def engine(self) -> str:
-        return "postgresql" if self.pg else "sqlite"
-
     @classmethod
     def open(cls, target: str | Path | Postgres):
         """Open (and create or migrate) the store at ``target``: a ``postgresql://`` URL (or ``Postgres``), or a

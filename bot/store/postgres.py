@@ -85,12 +85,6 @@ class PostgresEngine:
         with self.lock, self.conn.transaction():
             yield
 
-    @property
-    def in_transaction(self) -> bool:
-        from psycopg.pq import TransactionStatus
-
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
-
     def copy_rows(self, table: str, columns: list[str], rows: Any) -> int:
         """Load ``rows`` (tuples in ``columns`` order) with COPY, the bulk path; returns how many."""
         n = 0
