@@ -225,20 +225,47 @@ def main() -> None:
         print(
             f"bench_report: built in {time.perf_counter() - started:.0f} s ({db.stat().st_size / 2**20:.0f} MB)"
         )
-    out = Path(tempfile.mkdtemp(prefix="mentionbot-report-"))
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(db), str(out), iso(END + timedelta(days=2))],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    shutil.rmtree(out, ignore_errors=True)
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures = report_in_child(str(db))
     print(
         f"bench_report: weekly report over {MENTIONS:,} mentions ({figures['mentions_in_week']:,} in the week): "
         f"{figures['seconds']:.2f} s (target ≤ 5 s), peak memory {figures['maxrss_mb']:.0f} MB "
         f"(target ≤ 300 MB; whole process, Python and matplotlib included)"
     )
+    from bot.store import Store
+    from tests.postgres_server import Cluster
+
+    cluster = Cluster().start()
+    try:
+        started = time.perf_counter()
+        source, target = Store.open(db), Store.open(cluster.url())
+        rows = sum(source.copy_into(target).values())
+        copied = time.perf_counter() - started
+        source.close()
+        target.close()
+        print(
+            f"bench_report: mentionbot store copy SQLite → PostgreSQL: {rows:,} rows in {copied:.0f} s "
+            f"({rows / copied:,.0f} rows/s, counts checked)"
+        )
+        figures = report_in_child(cluster.url())
+    finally:
+        cluster.stop()
+    print(
+        f"bench_report: the same weekly report on PostgreSQL (a local server): {figures['seconds']:.2f} s "
+        f"(target ≤ 5 s), peak memory {figures['maxrss_mb']:.0f} MB"
+    )
+
+
+def report_in_child(location: str) -> dict:
+    """One weekly report written by a fresh process from the store at ``location``: its figures."""
+    out = Path(tempfile.mkdtemp(prefix="mentionbot-report-"))
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, location, str(out), iso(END + timedelta(days=2))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

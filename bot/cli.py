@@ -70,25 +70,25 @@ class Context:
         """The brand's time zone: every time a person reads is in it."""
         return ZoneInfo(self.config().brand.timezone)
 
-    def db_path(self) -> Path:
-        """The database file the configuration names."""
-        return self.config().resolve(self.config().store.path)
-
     def store(self, *, create: bool = False):
         """The store; only commands that run the bot (``create``) make the database, the others refuse."""
         from bot.store import Store
 
         if self._store is not None:
             return self._store
-        path = self.db_path()
-        if not create and not path.exists():
+        location = self.config().store_location()
+        if not create and isinstance(location, Path) and not location.exists():
             err.print(
-                f"[red]no database at {path}[/red]: nothing has run with this configuration yet "
+                f"[red]no database at {location}[/red]: nothing has run with this configuration yet "
                 f"(`{command_name()} -c {self.config_path} run --once` creates it)",
                 markup=True,
             )
             sys.exit(1)
-        self._store = Store.open(path)
+        try:
+            self._store = Store.open(location)
+        except StoreError as exc:  # PostgreSQL unreachable or refusing us: one line, no traceback
+            err.print(f"[red]store:[/red] {escape(str(exc))}")
+            sys.exit(1)
         return self._store
 
 
@@ -204,15 +204,25 @@ def run(ctx: Context, once: bool, verbose: bool, log_format: str) -> None:
         )
         return
     approval = None
-    if config.discord.enabled:
-        from responders.discord import ApprovalBot
+    quiet = pipeline.on_event
 
-        approval = ApprovalBot.from_config(config, clock=ctx.clock, post=pipeline.post).start()
-        pipeline.on_event = approval.on_event
+    def leadership(leading: bool) -> None:
+        """The Discord bot runs in the leading daemon only (one bot, one card per draft), and moves with it."""
+        nonlocal approval
+        if leading and approval is None and config.discord.enabled:
+            from responders.discord import ApprovalBot
+
+            approval = ApprovalBot.from_config(config, clock=ctx.clock, post=pipeline.post).start()
+            pipeline.on_event = approval.on_event
+        elif not leading and approval is not None:
+            pipeline.on_event = quiet
+            approval.stop()
+            approval = None
+
     from bot.webhooks import start_if_configured
 
     webhooks = start_if_configured(pipeline, config.webhooks)
-    daemon = Daemon(pipeline)
+    daemon = Daemon(pipeline, on_leadership=leadership)
     daemon.install_signal_handlers()
     try:
         daemon.run()
@@ -417,6 +427,11 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
             "due_soon": due["due_soon"],
         },
         "report": {"last_written": last, "week": week.label, "written": last == week.label},
+        # Several daemons on one database: who leads and who polls which connector, until when.
+        "daemons": [
+            {"lease": lease.name, "holder": lease.holder, "until": lease.expires_at}
+            for lease in store.leases(now=now)
+        ],
     }
     approvals = store.discord_state() if config.discord.enabled else None
     if config.discord.enabled:
@@ -496,6 +511,13 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
         f"weekly report: last written {last or 'never'}; scheduled {config.report.day} {config.report.time} "
         f"({week.label} {'written' if last == week.label else 'due'})"
     )
+    held: dict[str, list[str]] = {}
+    for d in summary["daemons"]:
+        held.setdefault(d["holder"], []).append(d["lease"].removeprefix("poll:"))
+    for holder, names in sorted(held.items()):
+        console.print(f"daemon {holder}: {', '.join(names)}", markup=False, highlight=False)
+    if not held:
+        console.print("daemons: none running (no lease held)")
 
 
 # -- approval from the terminal -----------------------------------------------------------------------------
@@ -961,6 +983,50 @@ def import_(ctx: Context, files: tuple[Path, ...], platform: str) -> None:
     console.print(summary, markup=False, highlight=False)
     if skipped or unreadable:
         sys.exit(1)
+
+
+@cli.group("store")
+def store_group() -> None:
+    """The database itself: move it between SQLite and PostgreSQL."""
+
+
+@store_group.command("copy")
+@click.argument("source")
+@click.argument("target")
+@pass_ctx
+def store_copy(ctx: Context, source: str, target: str) -> None:
+    """Copy every row of SOURCE into TARGET, each a SQLite file or a postgresql:// URL (TARGET new or empty),
+    and check that both count the same rows in every table. A PostgreSQL password comes from the variable that
+    the configuration's store.password names (or libpq's own PGPASSWORD / ~/.pgpass)."""
+    from bot.errors import StoreError
+    from bot.store import Store
+    from bot.store.postgres import Postgres, is_postgres
+
+    password = None
+    if Path(ctx.config_path).exists():
+        password = ctx.config().store.password
+
+    def where(text: str, *, must_exist: bool) -> Path | Postgres:
+        if is_postgres(text):
+            return Postgres(text, password)
+        if must_exist and not Path(text).exists():
+            raise click.BadParameter(f"no SQLite database at {text}", param_hint="SOURCE")
+        return Path(text)
+
+    try:
+        src = Store.open(where(source, must_exist=True))
+        dst = Store.open(where(target, must_exist=False))
+        counts = src.copy_into(dst)
+    except StoreError as exc:
+        err.print(f"[red]not copied:[/red] {escape(str(exc))}")
+        sys.exit(1)
+    table = Table("table", "rows")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    console.print(table)
+    console.print(
+        f"copied {sum(counts.values())} rows; both stores count the same in every table", markup=False
+    )
 
 
 @cli.command("lint-templates")

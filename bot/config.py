@@ -157,9 +157,15 @@ class BrandSettings:
 
 @dataclass(kw_only=True)
 class StoreSettings:
-    """Where the database lives."""
+    """Where the database lives: a SQLite file (``path``, the default) or PostgreSQL (``url``, its password
+    from an environment variable)."""
 
     path: str = "mentionbot.db"
+    url: str = ""
+    password: Secret | None = None
+    # Several daemons on one database: how long a daemon's claim on a connector's poll, or on leadership, lasts
+    # without renewal (a dead daemon's work moves to another after it).
+    lease_seconds: float = 30.0
 
 
 @dataclass(kw_only=True)
@@ -459,6 +465,14 @@ class Config:
     def enabled_connectors(self) -> dict[str, ConnectorSettings]:
         return {name: s for name, s in self.connectors.items() if s.enabled}
 
+    def store_location(self) -> Any:
+        """Where the store is: the SQLite file, or the PostgreSQL database (``bot.store.postgres.Postgres``)."""
+        if self.store.url:
+            from bot.store.postgres import Postgres
+
+            return Postgres(self.store.url, self.store.password)
+        return self.resolve(self.store.path)
+
     def resolve(self, relative: str) -> Path:
         """A path from the config, taken relative to the config file's folder."""
         p = Path(relative).expanduser()
@@ -588,9 +602,24 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
             problems.extend(getattr(config.cases, desk).required(f"cases.{desk}"))
             if check_env:
                 problems.extend(missing_secrets(getattr(config.cases, desk), f"cases.{desk}"))
+    problems.extend(store_problems(config.store, check_env=check_env))
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def store_problems(store: StoreSettings, *, check_env: bool) -> list[str]:
+    """What is wrong with ``[store]``: a URL that is not PostgreSQL's, a password written into it, or a
+    password variable that is not set."""
+    if not store.url:
+        return []
+    if not store.url.startswith(("postgresql://", "postgres://")):
+        return [f"store.url: expected a postgresql://user@host:port/database URL, got {store.url[:40]!r}"]
+    if urlsplit(store.url).password is not None:
+        return ['store.url: the password does not belong in the file: use store.password = { env = "NAME" }']
+    if check_env and store.password is not None and not store.password.value():
+        return [f"store.password: environment variable {store.password.env} is not set (needed by store.url)"]
+    return []
 
 
 def missing_secrets(settings: Any, where: str) -> list[str]:

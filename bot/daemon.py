@@ -8,12 +8,18 @@ progress; a job still running ``STOP_GRACE_SECONDS`` later (a poll waiting out i
 the process ends without it: every write is a transaction, so what it had not committed is rolled back, and a post
 it was making is reconciled on the next start (the outbox writes ahead). Every job is wrapped: one that fails is
 logged with its name and the daemon carries on.
+
+Several daemons may share one database (PostgreSQL): each connector's poll is done by the daemon holding its
+lease, and one daemon, the leader, runs the Discord bot, the SLA sweep, the weekly report and retraining. A lease
+lasts ``store.lease_seconds`` unless its holder renews it, so a dead daemon's work moves to another after that;
+a daemon that stops cleanly gives its leases up at once. The outbox is shared: each item is claimed by one.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -23,6 +29,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.pipeline import Pipeline
+from responders.outbox import HOST, claim_is_dead
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,7 @@ SWEEP_EVERY_SECONDS = 60
 MIRROR_EVERY_SECONDS = 60  # the shared mailbox or helpdesk of [cases] backend
 REPORT_CHECK_SECONDS = 60
 RETRAIN_CHECK_SECONDS = 600
+LEADER = "leader"
 # How long a stop waits for the job in progress: a poll or a post takes well under a second unless it hangs.
 STOP_GRACE_SECONDS = 3.0
 
@@ -73,23 +81,82 @@ class Scheduler:
 class Daemon:
     """Schedules the pipeline's jobs and runs them until stopped."""
 
-    def __init__(self, pipeline: Pipeline):
+    def __init__(self, pipeline: Pipeline, *, on_leadership: Callable[[bool], Any] | None = None):
         self.pipeline = pipeline
         self.clock = pipeline.clock
         self.scheduler = Scheduler(pipeline.clock)
         self.stopping = threading.Event()
         self.current: str | None = None  # the job in progress, for the log when a stop cannot wait for it
         self.left_behind = False  # whether ``run`` returned with a job still running
+        self.me = f"{HOST}:{os.getpid()}"  # this daemon, as its leases name it
+        self.lease = timedelta(seconds=pipeline.config.store.lease_seconds)
+        self.leader = False
+        self.on_leadership = on_leadership or (lambda leading: None)  # start or stop the Discord bot
+        # Renewed three times per lease: a daemon that is alive never loses one.
+        self.scheduler.every(max(1, int(self.lease.total_seconds() / 3)), "leases", self.renew)
         for name, connector in pipeline.connectors.items():
             every = max(1, int(connector.settings.interval_seconds))
-            self.scheduler.every(every, f"poll {name}", functools.partial(pipeline.poll, name))
+            self.scheduler.every(every, f"poll {name}", functools.partial(self.poll, name))
         self.scheduler.every(OUTBOX_EVERY_SECONDS, "outbox", pipeline.post)
-        self.scheduler.every(SWEEP_EVERY_SECONDS, "sla sweep", pipeline.sweep)
+        self.scheduler.every(SWEEP_EVERY_SECONDS, "sla sweep", self.sweep)
         if pipeline.mirror is not None:
-            self.scheduler.every(MIRROR_EVERY_SECONDS, "case backend", pipeline.mirror_cycle)
+            self.scheduler.every(MIRROR_EVERY_SECONDS, "case backend", self.mirror)
         # Checked every minute against the injected clock, so the report keeps its local time across DST.
         self.scheduler.every(REPORT_CHECK_SECONDS, "weekly report", self.weekly_report)
         self.scheduler.every(RETRAIN_CHECK_SECONDS, "model retrain", self.retrain)
+
+    # -- leases ---------------------------------------------------------------------------------------------
+
+    def _take(self, name: str) -> bool:
+        """Take or renew a lease; one held by a daemon on this host that has exited is taken at once."""
+        p, now = self.pipeline, self.clock.now()
+        with p.lock:
+            if p.store.take_lease(name, self.me, now=now, ttl=self.lease):
+                return True
+            holder = next((lease.holder for lease in p.store.leases() if lease.name == name), None)
+            return bool(holder and claim_is_dead(holder)) and p.store.take_lease(
+                name, self.me, now=now, ttl=self.lease, replacing=holder
+            )
+
+    def lead(self) -> bool:
+        """Renew the leader lease, or take it when its holder is gone; whether this daemon leads."""
+        leading = self._take(LEADER)
+        if leading != self.leader:
+            self.leader = leading
+            log.info("daemon: %s the leader (%s)", "now" if leading else "no longer", self.me)
+            self.on_leadership(leading)
+        return leading
+
+    def renew(self) -> None:
+        """Renew the leader lease (or take it) and the leases of the connectors this daemon polls."""
+        self.lead()
+        for lease in self.pipeline.store.leases():
+            if lease.holder == self.me and lease.name.startswith("poll:"):
+                self._take(lease.name)
+
+    def poll(self, name: str) -> None:
+        """Poll ``name`` if this daemon holds (or can take) its lease: never two daemons at once."""
+        if self._take(f"poll:{name}"):
+            self.pipeline.poll(name)
+
+    def sweep(self) -> None:
+        if self.lead():
+            self.pipeline.sweep()
+
+    def mirror(self) -> None:
+        """The case backend's cycle (the shared mailbox, the helpdesk), in the leader only: one reader of each."""
+        if self.lead():
+            self.pipeline.mirror_cycle()
+
+    def first_cycle(self) -> None:
+        """Every job once at start: the leases first, then polls, the outbox and the sweep."""
+        self.renew()
+        for name in self.pipeline.connectors:
+            self.poll(name)
+        while self.pipeline.post():  # a posted reply may queue the case's private message: send it too
+            pass
+        if self.leader and self.pipeline.sweep():
+            self.pipeline.post()
 
     def _job(self, what: str, fn: Callable[[], Any]) -> None:
         if self.stopping.is_set():
@@ -107,6 +174,8 @@ class Daemon:
         from bot import report
 
         p = self.pipeline
+        if not self.lead():
+            return
         # In a child process: charts and the week's rows would otherwise stay in the daemon's memory for good.
         with p.lock:  # the pipeline's store connection is shared with the Discord bot's thread
             done = report.run_due(p.store, p.config, now=p.clock.now(), in_child=True)
@@ -121,6 +190,8 @@ class Daemon:
         from bot.triage import retrain_if_due
 
         p = self.pipeline
+        if not self.lead():
+            return
         with p.lock:  # the pipeline's store connection is shared with the Discord bot's thread
             result = retrain_if_due(p.store, now=p.clock.now(), settings=p.config.triage, in_child=True)
         if result and "skipped" in result:
@@ -155,7 +226,7 @@ class Daemon:
     def work(self, *, tick_seconds: float = 1.0, until: datetime | None = None) -> None:
         """Run one full cycle at once, then each job as it falls due on the pipeline's clock, until ``stop()``
         (or until the clock reads ``until``)."""
-        self._job("first cycle", self.pipeline.run_cycle)
+        self._job("first cycle", self.first_cycle)
         while not self.stopping.is_set() and (until is None or self.clock.now() < until):
             self.scheduler.run_pending(lambda job: self._job(job.name, job.fn))
             self.clock.wait(self.stopping, tick_seconds)
@@ -183,4 +254,16 @@ class Daemon:
             )
         else:
             self.pipeline.close()
+            self.release()
         log.info("daemon: stopped")
+
+    def release(self) -> None:
+        """Give every lease up, so another daemon takes this one's work over at once."""
+        try:
+            with self.pipeline.lock:
+                self.pipeline.store.release_leases(self.me)
+        except Exception:
+            log.exception("daemon: could not give the leases up; they run out by themselves")
+        if self.leader:
+            self.leader = False
+            self.on_leadership(False)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import escape
@@ -926,8 +927,8 @@ def run_due(
     if store.report_last_week() == week.label:
         return None
     folder = config.resolve(config.report.folder)
-    if in_child and store.path is not None:
-        report, paths, pngs = in_child_process(_write_from_file, store.path, config, week, now, folder)
+    if in_child and store.location is not None:
+        report, paths, pngs = in_child_process(_write_from_file, store.location, config, week, now, folder)
     else:
         report, paths, pngs = _write_week(store, config, week, now, folder)
     store.set_report_last_week(week.label)
@@ -943,7 +944,7 @@ def _write_week(
 
 
 def _write_from_file(
-    path: Path, config: Config, week: Week, now: datetime, folder: Path
+    path: Any, config: Config, week: Week, now: datetime, folder: Path
 ) -> tuple[Report, list[Path], dict[str, bytes]]:
     store = Store.open(path)
     try:
@@ -952,8 +953,8 @@ def _write_from_file(
         store.close()
 
 
-def trend_from_file(path: Path, config: Config, week: Week, now: datetime) -> tuple[Report, bytes | None]:
-    """The report of ``week`` (not written) and its trend chart, read from the database at ``path``."""
+def trend_from_file(path: Any, config: Config, week: Week, now: datetime) -> tuple[Report, bytes | None]:
+    """The report of ``week`` (not written) and its trend chart, read from the store at ``path`` (a location)."""
     store = Store.open(path)
     try:
         report = build(store, config, week=week, now=now)

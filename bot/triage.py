@@ -828,11 +828,11 @@ def retrain_if_due(
     labels = len(store.labels())
     if labels == trained_on:
         return None
-    if in_child and store.path is not None:
+    if in_child and store.location is not None:
         from bot.child import in_child_process
 
         result = in_child_process(
-            _retrain_file, store.path, now, settings.holdout, settings.min_labels, settings.encoder
+            _retrain_file, store.location, now, settings.holdout, settings.min_labels, settings.encoder
         )
     else:
         result = retrain(
@@ -842,7 +842,7 @@ def retrain_if_due(
     return result
 
 
-def _retrain_file(path: Path, now: datetime, holdout: float, min_labels: int, encoder: str) -> dict[str, Any]:
+def _retrain_file(path: Any, now: datetime, holdout: float, min_labels: int, encoder: str) -> dict[str, Any]:
     from bot.store import Store
 
     store = Store.open(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,7 +22,8 @@ def _current_triager(obj: Any, *, need_store: bool = False, create: bool = False
             raise click.ClickException(f"no configuration at {obj.config_path if obj else 'config.toml'}")
         return Triager(), None
     config = obj.config()
-    if not need_store and not obj.db_path().exists():
+    location = config.store_location()
+    if not need_store and isinstance(location, Path) and not location.exists():
         return Triager(languages=tuple(config.brand.languages)), None
     store = obj.store(create=create)
     return Triager.from_store(store, languages=tuple(config.brand.languages)), store

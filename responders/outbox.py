@@ -126,13 +126,11 @@ class Outbox:
                 sent := self._reconcile(self.store.outbox_item(item.id))
             ):
                 settled.append(sent)
-        for item in self.store.due_outbox(now=now):
-            if self.resting.get(item.platform, now) > now:
-                continue
-            if self.store.claim_outbox(item.id, now=now, by=me):
-                sent = self._post(self.store.outbox_item(item.id))
-                if sent:
-                    settled.append(sent)
+        while item := self.store.claim_next_outbox(
+            now=now, by=me, skip_platforms=[p for p, until in self.resting.items() if until > now]
+        ):
+            if sent := self._post(item):
+                settled.append(sent)
         return settled
 
     # -- one item ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from bot.clock import FakeClock
 from bot.config import load_config
 from bot.pipeline import Pipeline
 from bot.store import Store
-from tests.conftest import mentionbot
+from tests.conftest import mentionbot, write_config
 
 BRAND = '[brand]\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n'
 
@@ -41,11 +41,17 @@ T = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
+def config_path(tmp_path, fake_reddit, reddit_env, engine):
+    """The shared config, on each engine (SQLite and PostgreSQL): the CLI runs on both."""
+    return write_config(tmp_path, fake_reddit, store=engine.store_toml)
+
+
+@pytest.fixture
 def week(config_path, fake_reddit):
     """The configured store after one cycle: a complaint and an inquiry, each with a draft and a case."""
     clock = FakeClock(T)
     config = load_config(config_path)
-    pipeline = Pipeline(config, Store.open(config_path.parent / "bot.db"), clock=clock)
+    pipeline = Pipeline(config, Store.open(config.store_location()), clock=clock)
     fake_reddit.add_comment(
         author="marta", body="u/acme_support my parcel arrived broken", created_utc=T.timestamp()
     )

@@ -8,6 +8,8 @@ import sys
 import threading
 from datetime import UTC, datetime
 
+import pytest
+
 from bot import decisions
 from bot.clock import FakeClock
 from bot.config import load_config
@@ -21,15 +23,19 @@ from tests.conftest import ROOT, mentionbot, open_store, write_config
 BOT = "acme_support"
 
 
+@pytest.fixture
+def config_path(tmp_path, fake_reddit, reddit_env, engine):
+    """The shared config, on each engine (SQLite and PostgreSQL)."""
+    return write_config(tmp_path, fake_reddit, store=engine.store_toml)
+
+
 def bot_replies(fake, comment):
     return fake.replies_to(comment, author=BOT)
 
 
 def pipeline(config_path, clock=None) -> Pipeline:
     config = load_config(config_path)
-    return Pipeline(
-        config, Store.open(config_path.parent / "bot.db"), clock=clock or FakeClock(datetime.now(UTC))
-    )
+    return Pipeline(config, Store.open(config.store_location()), clock=clock or FakeClock(datetime.now(UTC)))
 
 
 def approved_complaint(config_path, fake, *, author="lena", clock=None):
@@ -66,7 +72,7 @@ def test_two_managers_approving_at_once_queue_one_post(config_path, fake_reddit)
     barrier = threading.Barrier(4)
 
     def approve(who):
-        store = Store.open(config_path.parent / "bot.db")  # each manager has their own connection
+        store = open_store(config_path)  # each manager has their own connection
         barrier.wait()
         try:
             decisions.approve(store, draft.id, actor=who, now=datetime.now(UTC))
@@ -107,11 +113,11 @@ class SlowReddit(FakeReddit):
         return super().comment(request)
 
 
-def test_a_second_worker_leaves_an_item_being_posted_alone(tmp_path, monkeypatch):
+def test_a_second_worker_leaves_an_item_being_posted_alone(tmp_path, monkeypatch, engine):
     with SlowReddit() as fake:
         for key, value in fake.environment().items():
             monkeypatch.setenv(key, value)
-        config = write_config(tmp_path, fake)
+        config = write_config(tmp_path, fake, store=engine.store_toml)
         comment, draft = approved_complaint(config, fake)
         first, second = pipeline(config), pipeline(config)
         worker = threading.Thread(target=first.post)

@@ -77,8 +77,9 @@ class Seeder:
 
 
 @pytest.fixture
-def seeded():
-    store = Store.memory()
+def seeded(engine, tmp_path):
+    """The seeded week, on each engine: in ``tmp_path``'s bot.db, or a PostgreSQL database."""
+    store = engine.open(tmp_path)
     s = Seeder(store)
     # Five answered complaints: waits of 1, 2, 3, 4 and 30 hours; the 3-hour one crosses local midnight.
     c1 = s.mention(
@@ -265,18 +266,16 @@ def test_an_empty_week_and_a_new_installation_get_a_friendly_report(seeded, tmp_
     assert "No connector has polled yet." in paths[1].read_text()
 
 
-def test_report_command_writes_both_formats(tmp_path, seeded):
-    db = tmp_path / "bot.db"
-    seeded.db.conn.execute(f"vacuum into '{db}'")
+def test_report_command_writes_both_formats(tmp_path, seeded, engine):
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         textwrap.dedent(
-            """
+            f"""
             [brand]
             contact_email = "care@acme.example"
             timezone = "Europe/Amsterdam"
             [store]
-            path = "bot.db"
+            {engine.store_toml}
             [report]
             folder = "weekly"
             """
@@ -343,11 +342,12 @@ def test_html_report_renders_its_charts_in_chromium(seeded, tmp_path):
     assert colours.get((0x1F, 0x77, 0xB4), 0) > 500
 
 
-def test_status_command(tmp_path, seeded):
-    seeded.db.conn.execute(f"vacuum into '{tmp_path / 'bot.db'}'")
+def test_status_command(tmp_path, seeded, engine):
+    for lease in ("leader", "poll:reddit"):  # a daemon running elsewhere on the same database
+        seeded.take_lease(lease, "vm:4242", now=datetime.now(UTC), ttl=timedelta(minutes=5))
     cfg = tmp_path / "config.toml"
     cfg.write_text(
-        '[brand]\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n[store]\npath = "bot.db"\n'
+        f'[brand]\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n[store]\n{engine.store_toml}\n'
     )
     result = CliRunner().invoke(cli, ["-c", str(cfg), "status"])
     assert result.exit_code == 0, result.output
@@ -357,6 +357,7 @@ def test_status_command(tmp_path, seeded):
     assert "queue: 0 drafts awaiting approval, 0 posts waiting in the outbox" in out
     assert "cases: 3 open, 1 overdue, 0 due within 2 h" in out
     assert "weekly report: last written never" in out
+    assert "daemon vm:4242: leader, reddit" in out
 
 
 def test_handles_and_links_are_not_words_or_themes():
@@ -424,12 +425,11 @@ def test_connector_health_says_when_credentials_expire_and_warns_before(seeded, 
     assert health["googleplay"] == "renew credentials: service account key 01234567 expired on 2026-12-04"
 
 
-def test_status_shows_credentials_expiring(tmp_path, seeded):
+def test_status_shows_credentials_expiring(tmp_path, seeded, engine):
     seed_expiries(seeded)
-    seeded.db.conn.execute(f"vacuum into '{tmp_path / 'bot.db'}'")
     cfg = tmp_path / "config.toml"
     cfg.write_text(
-        '[brand]\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n[store]\npath = "bot.db"\n'
+        f'[brand]\ncontact_email = "care@acme.example"\ntimezone = "Europe/Amsterdam"\n[store]\n{engine.store_toml}\n'
         "[report]\ncredentials_warn_days = 10\n"
     )
     result = CliRunner().invoke(cli, ["-c", str(cfg), "status"], obj=FakeClock(NOW))

@@ -7,7 +7,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import ROOT, mentionbot, open_store, wait_for, write_config
+
+
+@pytest.fixture
+def config_path(tmp_path, fake_reddit, reddit_env, engine):
+    """The shared config, on each engine: the pipeline and the daemon run on SQLite and on PostgreSQL."""
+    return write_config(tmp_path, fake_reddit, store=engine.store_toml)
 
 
 def test_mention_to_posted_reply_and_open_case(config_path, fake_reddit):
@@ -53,8 +61,8 @@ def test_mention_to_posted_reply_and_open_case(config_path, fake_reddit):
     assert len(fake_reddit.messages) == 1
 
 
-def test_dry_run_records_the_would_be_post_and_posts_nothing(tmp_path, fake_reddit, reddit_env):
-    config = write_config(tmp_path, fake_reddit, dry_run=True)
+def test_dry_run_records_the_would_be_post_and_posts_nothing(tmp_path, fake_reddit, reddit_env, engine):
+    config = write_config(tmp_path, fake_reddit, dry_run=True, store=engine.store_toml)
     comment = fake_reddit.add_comment(
         author="bob", body="u/acme_support I was charged twice, I want a refund"
     )

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from bot.store.casemail import CaseMirrors
 from bot.store.cases import Cases
+from bot.store.copy import Copying
 from bot.store.discord import DiscordBookkeeping
 from bot.store.drafts import Drafts
 from bot.store.learning import Learning
+from bot.store.leases import Leases
 from bot.store.mentions import Mentions
 from bot.store.outbox import Outbox
 from bot.store.records import (
     AuditEntry,
     CaseEvent,
     Label,
+    Lease,
     ManualContact,
     OutboxItem,
     Person,
@@ -31,7 +34,9 @@ from bot.store.runs import Runs
 from bot.store.schema import migrations
 
 
-class Store(Mentions, Drafts, Outbox, Cases, CaseMirrors, Learning, Runs, Reports, DiscordBookkeeping):
+class Store(
+    Mentions, Drafts, Outbox, Cases, CaseMirrors, Learning, Runs, Reports, DiscordBookkeeping, Leases, Copying
+):
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
 
@@ -39,6 +44,7 @@ __all__ = [
     "AuditEntry",
     "CaseEvent",
     "Label",
+    "Lease",
     "ManualContact",
     "OutboxItem",
     "Person",

@@ -115,9 +115,10 @@ class Mentions(Base):
                 "update set mentions = people.mentions + excluded.mentions, "
                 "complaints = people.complaints + excluded.complaints, praise = people.praise + excluded.praise, "
                 "last_seen = excluded.last_seen, display_name = excluded.display_name",
+                # In key order: two daemons upserting the same people lock their rows in the same order.
                 [
                     (p, h, name, fetched_at, fetched_at, n, c, pr)
-                    for (p, h), (name, n, c, pr) in people.items()
+                    for (p, h), (name, n, c, pr) in sorted(people.items())
                 ],
             )
             self._executemany(

@@ -40,14 +40,24 @@ class Outbox(Base):
             sql += f" where state in ({', '.join('?' * len(states))})"
         return [record(OutboxItem, r) for r in self._rows(sql + " order by id", states)]
 
-    def due_outbox(self, *, now: datetime) -> list[OutboxItem]:
-        """The pending items whose next attempt is due at ``now`` (or that were never tried)."""
-        rows = self._rows(
-            "select * from outbox where state = 'pending' and (next_attempt_at is null or next_attempt_at <= ?) "
-            "order by id",
-            [iso(now)],
-        )
-        return [record(OutboxItem, r) for r in rows]
+    def claim_next_outbox(
+        self, *, now: datetime, by: str, skip_platforms: list[str] | tuple[str, ...] = ()
+    ) -> OutboxItem | None:
+        """Claim the oldest pending item due at ``now`` (not on ``skip_platforms``) as being sent by ``by``, the
+        write-ahead step; None when nothing is due. Several daemons claim different items without waiting on one
+        another: PostgreSQL skips the rows another transaction has locked (``for update skip locked``); SQLite
+        has one writer at a time."""
+        skip = f" and platform not in ({', '.join('?' * len(skip_platforms))})" if skip_platforms else ""
+        lock = " for update skip locked" if self.pg else ""
+        with self.write_transaction():
+            rows = self._rows(
+                "update outbox set state = 'sending', attempts = attempts + 1, claimed_by = ?, claimed_at = ? "
+                "where state = 'pending' and id = (select id from outbox where state = 'pending' "
+                f"and (next_attempt_at is null or next_attempt_at <= ?){skip} order by id limit 1{lock}) "
+                "returning *",
+                [by, iso(now), iso(now), *skip_platforms],
+            )
+        return record(OutboxItem, rows[0]) if rows else None
 
     def outbox_item(self, item_id: int) -> OutboxItem:
         row = self._one("select * from outbox where id = ?", [item_id])

@@ -128,6 +128,16 @@ class ManualContact:
     case_id: int
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Who holds ``name`` (a connector's poll, the leader's duties) and until when, unless renewed."""
+
+    name: str
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime
+
+
 _TIME_SUFFIXES = ("_at", "_seen", "_ok", "_due", "_until")
 
 

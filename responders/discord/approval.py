@@ -107,7 +107,7 @@ class ApprovalBot(Connection):
         """The bot the ``[discord]`` table describes, for the store of ``config``."""
         d = config.discord
         return cls(
-            store_path=config.resolve(config.store.path),
+            store_path=config.store_location(),
             token=d.token.value() if d.token else "",
             guild_id=d.guild_id,
             channel_id=d.channel_id,

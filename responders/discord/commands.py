@@ -87,7 +87,7 @@ def register(bot: ApprovalBot, tree: app_commands.CommandTree) -> None:
         await interaction.response.defer(ephemeral=True)
         now = bot.clock.now()
         week = weekly.last_complete_week(now, bot.tz)
-        path = bot.store.path
+        path = bot.store.location
         if path is None:  # an in-memory store (tests)
             built = weekly.build(bot.store, bot.config, week=week, now=now)
             png = weekly.charts(built).get("trend")
