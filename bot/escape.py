@@ -66,7 +66,7 @@ def codepoints(chars: list[str], *, limit: int = 5) -> str:
 # What CommonMark and GitHub's Markdown give a meaning to inside a table cell (emphasis, code, links, images, HTML,
 # entities, strikethrough, the cell's own "|"), and what starts an autolink: the ":" of "https://", the "." of
 # "www.", the "@" of an e-mail address.
-_MARKDOWN = regex.compile(r"[\\`*_\[\]<|~&]|:(?=//)|(?<=\bwww)\.|(?<=[\w.+-])@", regex.I)
+_MARKDOWN = regex.compile(r"[\\`*_\[\]<|~&]|:(?=//)|(?<=\bwww)\.|(?<=[\w\p{N}.+-])@", regex.I)
 
 
 def markdown(text: str) -> str:

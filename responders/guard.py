@@ -76,8 +76,12 @@ _DOMAIN = regex.compile(
     regex.I,
 )
 _EMAIL = regex.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# @user, @user@server (Mastodon, Bluesky's @name.bsky.social), u/user (Reddit).
-_HANDLE = regex.compile(r"(?<![\w@/])(?:@[\w.-]*\w(?:@[\w-]+(?:\.[\w-]+)+)?|/?u/[\w-]+)")
+# @user, @user@server (Mastodon, Bluesky's @name.bsky.social), u/user (Reddit). A word character here is any
+# letter or number, "²" included (regex's \w leaves out numbers that are not decimal digits; Python's does not).
+_W = r"[\w\p{N}]"
+_HANDLE = regex.compile(
+    rf"(?<![\w\p{{N}}@/])(?:@[\w\p{{N}}.-]*{_W}(?:@[\w-]+(?:\.[\w-]+)+)?|/?u/[\w\p{{N}}-]+)"
+)
 _TAG = regex.compile(r"<\s*/?\s*[a-z!?][^>]*>|&(?:#\d+|#x[0-9a-f]+|[a-z]+);", regex.I)
 _MD_LINK = regex.compile(r"!?\[[^\]\n]*\]\s*\(|\]\s*\[[^\]\n]*\]")
 _TRAILING = ".,;:!?)'\"’”»"

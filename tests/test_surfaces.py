@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import discord
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
@@ -142,6 +142,7 @@ def test_a_reply_says_nothing_a_stranger_wrote(name, handle, text):
 
 @FAST
 @given(text=hostile_big, handle=hostile)
+@example(text="@²", handle="")  # a number that is not a decimal digit still makes a handle
 def test_the_final_check_never_passes_a_link_handle_or_hidden_character(text, handle):
     if guard.check(text, brand=BRAND, handles=[handle]):
         return
@@ -262,6 +263,9 @@ class Tags(HTMLParser):
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(platform=hostile, handle=hostile, text=hostile, error=hostile)
+@example(
+    platform="x", handle="h", text="t", error="²@everyone"
+)  # "²" before "@" makes an address to autolink
 def test_both_reports_escape_every_stranger_written_field(platform, handle, text, error):
     report = seeded_report(
         storable(platform) or "x", storable(handle) or "h", storable(text), storable(error)
