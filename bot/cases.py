@@ -18,8 +18,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.config import Config, SlaSettings
 from bot.errors import MentionbotError
 from bot.models import Case, Mention
@@ -336,3 +338,28 @@ def mirror_of(case: Case, store: Store, config: Config) -> Mirror:
             backend, f"{desk} ticket {mirror['remote_id']} ({mirror['state']})", link=mirror["link"]
         )
     return Mirror("none", "mentionbot's store only")
+
+
+class CaseBackend:
+    """Where the private case lives beside the store (``[cases] backend``): the shared mailbox or a helpdesk. The
+    case stays ours (clocks, history, report); the backend mirrors it, run once a cycle by the leading daemon."""
+
+    backend: ClassVar[str]  # its name in ``[cases] backend`` and its ``[cases.<name>]`` table
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Clock,
+        on_event: Callable[..., object] = lambda kind, **data: None,
+    ):
+        self.config = config
+        self.settings = getattr(config.cases, self.backend)
+        self.store = store
+        self.clock = clock
+        self.on_event = on_event
+
+    def run_once(self) -> int:
+        """One cycle: what is new on either side carried to the other; returns the changes brought back."""
+        raise NotImplementedError

@@ -25,8 +25,6 @@ from typing import Any
 import requests
 
 from bot import cases
-from bot.clock import Clock
-from bot.config import Config
 from bot.models import Case, excerpt
 from bot.store import Store
 
@@ -41,24 +39,36 @@ class HelpdeskDown(Exception):
     """The helpdesk did not answer, or answered with an error; the message says which."""
 
 
-class ZammadDesk:
+class Helpdesk(cases.CaseBackend):
+    """A helpdesk mirror: new cases become tickets, the mirrored tickets are followed back into their cases."""
+
+    def run_once(self) -> int:
+        try:
+            for case in self.store.cases_without_mirror(self.backend):
+                self.mirror(case)
+            return sum(self.follow(case, mirror) for case, mirror in self.store.mirrored_cases(self.backend))
+        except HelpdeskDown as exc:
+            log.warning("%s: %s; the cases wait for it", self.backend, excerpt(exc))
+            return 0
+
+    def mirror(self, case: Case) -> str:
+        """The ticket of ``case``, found by its reference or else created; recorded here before anything else."""
+        raise NotImplementedError
+
+    def follow(self, case: Case, mirror: dict[str, Any]) -> int:
+        """Bring one ticket's changes into its case and the case's into the ticket; returns the changes."""
+        raise NotImplementedError
+
+
+class ZammadDesk(Helpdesk):
     """Mirrors the cases to Zammad tickets and reads the tickets back into the cases."""
 
-    def __init__(
-        self,
-        config: Config,
-        store: Store,
-        *,
-        clock: Clock,
-        on_event: Callable[..., object] = lambda kind, **data: None,
-    ):
+    backend = BACKEND
+
+    def __init__(self, *args: Any, **kwargs: Any):
         from zammad_py import ZammadAPI  # the helpdesk's client, imported only when it is the backend
 
-        self.config = config
-        self.settings = config.cases.zammad
-        self.store = store
-        self.clock = clock
-        self.on_event = on_event
+        super().__init__(*args, **kwargs)
         token = self.settings.token.value() if self.settings.token else ""
         self.api = ZammadAPI(url=f"{self.settings.url.rstrip('/')}/api/v1/", http_token=token)
         # zammad_py sets no timeout: a hung helpdesk must not hang the daemon.
@@ -71,16 +81,6 @@ class ZammadDesk:
     def link(self, remote_id: str) -> str:
         """The ticket's page in Zammad's web app."""
         return f"{self.settings.url.rstrip('/')}/#ticket/zoom/{remote_id}"
-
-    def run_once(self) -> int:
-        """Mirror the new cases and follow the mirrored ones once; returns the changes brought back."""
-        try:
-            for case in self.store.cases_without_mirror(BACKEND):
-                self.mirror(case)
-            return sum(self.follow(case, mirror) for case, mirror in self.store.mirrored_cases(BACKEND))
-        except HelpdeskDown as exc:
-            log.warning("zammad: %s; the cases wait for it", excerpt(exc))
-            return 0
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -105,7 +105,7 @@ class ZammadDesk:
         with self.store.write_transaction():
             self.store.set_case_mirror(
                 case.id,
-                backend=BACKEND,
+                backend=self.backend,
                 now=now,
                 remote_id=remote,
                 link=self.link(remote),
@@ -174,7 +174,7 @@ class ZammadDesk:
             )
         self.store.set_case_mirror(
             case.id,
-            backend=BACKEND,
+            backend=self.backend,
             now=now,
             state=state,
             owner=self._pushed_owner(case, owner, remote),
@@ -283,30 +283,19 @@ def _zammad_time(value: str | None) -> datetime | None:
         return None
 
 
-class ZendeskDesk:
+class ZendeskDesk(Helpdesk):
     """Mirrors the cases to Zendesk tickets (``external_id`` = the case reference) through zenpy, and reads the
     tickets back: solved or closed resolves the case, an agent's public comment is the contact, the requester's
     comment the customer's answer, the assignee the owner (by email); a case resolved here solves its ticket."""
 
     backend = "zendesk"
 
-    def __init__(
-        self,
-        config: Config,
-        store: Store,
-        *,
-        clock: Clock,
-        on_event: Callable[..., object] = lambda kind, **data: None,
-    ):
+    def __init__(self, *args: Any, **kwargs: Any):
         from urllib.parse import urlsplit
 
         from zenpy import Zenpy  # the helpdesk's client, imported only when it is the backend
 
-        self.config = config
-        self.settings = config.cases.zendesk
-        self.store = store
-        self.clock = clock
-        self.on_event = on_event
+        super().__init__(*args, **kwargs)
         parts = urlsplit(self.settings.url)
         # zenpy builds "https://{subdomain}.{domain}": the host split at its first dot is the same address.
         subdomain, _, domain = parts.netloc.partition(".")
@@ -329,16 +318,6 @@ class ZendeskDesk:
     def link(self, remote_id: str) -> str:
         """The ticket's page in the Zendesk agent workspace."""
         return f"{self.settings.url.rstrip('/')}/agent/tickets/{remote_id}"
-
-    def run_once(self) -> int:
-        """Mirror the new cases and follow the mirrored ones once; returns the changes brought back."""
-        try:
-            for case in self.store.cases_without_mirror(self.backend):
-                self.mirror(case)
-            return sum(self.follow(case, mirror) for case, mirror in self.store.mirrored_cases(self.backend))
-        except HelpdeskDown as exc:
-            log.warning("zendesk: %s; the cases wait for it", excerpt(exc))
-            return 0
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         from zenpy.lib.exception import APIException, ZenpyException

@@ -26,18 +26,16 @@ import imaplib
 import logging
 import re
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from typing import Any
 
 from bot import cases
-from bot.clock import Clock
-from bot.config import Config, EmailSettings
+from bot.config import EmailSettings
 from bot.errors import ConnectorError, StoreError, TransientError
 from bot.models import Author, Case, excerpt, safe_text, utc
-from bot.store import Store
 from responders import email as case_mail
 from responders import guard
 
@@ -172,23 +170,15 @@ def _quoted(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class EmailBackend:
+class EmailBackend(cases.CaseBackend):
     """Reads the shared mailbox into the cases and sends the cases' mails."""
 
-    def __init__(
-        self,
-        config: Config,
-        store: Store,
-        *,
-        clock: Clock,
-        on_event: Callable[..., object] = lambda kind, **data: None,
-    ):
-        self.config = config
-        self.settings = config.cases.email
-        self.store = store
-        self.clock = clock
-        self.on_event = on_event
-        self.mailbox = self.settings.mailbox(config.brand).lower()
+    backend = "email"
+    settings: EmailSettings
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.mailbox = self.settings.mailbox(self.config.brand).lower()
         password = self.settings.imap_password.value() if self.settings.imap_password else ""
         self.imap = Imap(self.settings, password)
 

@@ -51,7 +51,9 @@ def build_connectors(config: Config, *, clock: Clock) -> dict[str, Connector]:
     }
 
 
-def case_backend(config: Config, store: Store, *, clock: Clock, on_event: EventSink) -> Any:
+def case_backend(
+    config: Config, store: Store, *, clock: Clock, on_event: EventSink
+) -> cases.CaseBackend | None:
     """The configured mirror of the cases (``[cases] backend``), or None for the store alone."""
     if config.cases.backend == "email":
         from bot.mailbox import EmailBackend
