@@ -15,7 +15,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from bot.store import Store, iso, parse_time
 
 log = logging.getLogger(__name__)
 
-SILENT_PER_COMPLAINT = 26  # doctrine §5: only 4% of unhappy customers complain
+SILENT_PER_COMPLAINT = 26  # doctrine §5 (source 003): only 4% of unhappy customers complain
 TREND_WEEKS = 8
 SILENT_AFTER_DAYS = 7
 INTENTS = ("complaint", "inquiry", "praise", "other")
@@ -122,6 +122,19 @@ def parse_week(text: str, tz: ZoneInfo) -> Week:
     return week_of(monday, tz)
 
 
+def default_week(store: Store, now: datetime, tz: ZoneInfo) -> tuple[Week, str | None]:
+    """The week a report covers when none is asked for, and a note when it is not the last complete one."""
+    complete = last_complete_week(now, tz)
+    latest = store.last_mention_before(iso(now))
+    if latest is None or store.report_buckets([iso(complete.start), iso(complete.end)]):
+        return complete, None
+    chosen = week_of(parse_time(latest).astimezone(tz).date(), tz)
+    return chosen, (
+        f"The last complete week, {complete.label}, holds no mentions, so this report covers {chosen.label}, "
+        f"the latest week that does. Ask for another with --week."
+    )
+
+
 def last_complete_week(now: datetime, tz: ZoneInfo) -> Week:
     """The latest week that has ended by ``now`` in ``tz``."""
     return week_of(now.astimezone(tz).date(), tz).previous()
@@ -185,7 +198,8 @@ class Theme:
     count: int
     examples: list[dict]
     target_hours: float | None = None
-    kind: str = "theme"  # theme | term
+    kind: str = "theme"  # theme (from the lexicon) | phrase (shared by complaints no theme names)
+    previous: int = 0  # complaints on the same theme the week before
 
 
 @dataclass(frozen=True)
@@ -205,6 +219,7 @@ class Report:
     week: Week
     generated_at: datetime
     new_install: bool
+    notes: list[str] = field(default_factory=list)  # what the reader must know about the week itself
     days: dict[str, list[int]] = field(default_factory=dict)  # platform -> seven daily counts
     intents: Counter = field(default_factory=Counter)
     sentiment: float | None = None
@@ -219,6 +234,7 @@ class Report:
     advocates: list[dict] = field(default_factory=list)
     repeat_complainers: list[dict] = field(default_factory=list)
     precision: dict[str, int] = field(default_factory=dict)
+    decisions: dict[str, int] = field(default_factory=dict)  # drafts approved as drafted, edited, rejected
     connectors: list[dict] = field(default_factory=list)
     credential_warnings: list[tuple[str, str]] = field(default_factory=list)  # (connector, what expires when)
     targets: dict[str, float] = field(default_factory=dict)  # hours by intent, "*" for the rest
@@ -252,9 +268,18 @@ def build(
     """Compute the report for ``week`` from the store."""
     step = progress or (lambda what: None)
     start, end = iso(week.start), iso(week.end)
-    report = Report(
-        brand=config.brand.name, week=week, generated_at=now, new_install=store.first_mention_at() is None
-    )
+    first = store.first_mention_at()
+    report = Report(brand=config.brand.name, week=week, generated_at=now, new_install=first is None)
+    if week.end > now:
+        report.notes.append(
+            f"This week is not over yet: the figures cover {week.monday:%a %d %b} to "
+            f"{now.astimezone(week.tz):%a %d %b %H:%M} only."
+        )
+    if first is not None and week.start < first < week.end:
+        report.notes.append(
+            f"The first stored mention was posted on {first.astimezone(week.tz):%a %d %b %H:%M}: "
+            "the days before it hold no data, not silence."
+        )
 
     step("volume")
     for row in store.report_buckets([iso(e) for e in week.edges]):
@@ -292,7 +317,7 @@ def build(
     report.drafts = {r["state"]: r["n"] for r in store.report_drafts(start, end)}
 
     step("cases")
-    report.cases = store.report_case_activity(start, end)
+    report.cases = store.report_case_activity(start, end, now=iso(now))
     for r in case_rows:
         h = report.handoff.setdefault(r["platform"], {"cases": 0, "contacted": 0, "replied": 0})
         h["cases"] += 1
@@ -300,13 +325,23 @@ def build(
         h["replied"] += r["contacted_at"] is not None and r["customer_replied_at"] is not None
 
     step("complaint themes")
-    report.themes = complaint_themes(store, start, end, brand=config.brand.name, targets=sla.targets)
+    before = week.previous()
+    previous = {
+        t.name: t.count
+        for t in complaint_themes(
+            store, iso(before.start), iso(before.end), brand=config.brand.name, targets={}
+        )
+    }
+    report.themes = [
+        replace(t, previous=previous.get(t.name, 0))
+        for t in complaint_themes(store, start, end, brand=config.brand.name, targets=sla.targets)
+    ]
 
     step("frequent questions")
     report.questions = frequent_questions(store.report_texts(start, end, intent="inquiry"), config.brand.name)
 
     step("people")
-    report.advocates = store.report_people(start, end, intent="praise")
+    report.advocates = store.report_advocates(start, end)
     report.repeat_complainers = [
         p
         for p in store.report_people(start, end, intent="complaint", limit=50)
@@ -319,6 +354,7 @@ def build(
         said = r["predicted"] == "complaint"
         p[("tp" if r["complaint"] else "fp") if said else ("fn" if r["complaint"] else "tn")] += r["n"]
     report.precision = dict(p)
+    report.decisions = store.report_decisions(start, end)
 
     step("connector health")
     paused = store.paused_connectors()
@@ -387,6 +423,27 @@ def words(text: str, brand: str) -> list[str]:
     return [w.strip("'-") for w in TOKEN.findall(text) if w not in STOPWORDS and w != brand and len(w) > 2]
 
 
+CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”]+|\s[-–—]\s")
+
+
+def phrases(text: str, brand: str) -> set[str]:
+    """The two-word phrases of ``text``: neighbouring content words within a clause, never across a stopword,
+    a link, a handle or one of the brand's own words ("burnt plastic", "support ticket")."""
+    text = NOISE.sub(" , ", text.lower()).replace("’", "'")
+    own = set(brand.lower().split())
+    out: set[str] = set()
+    for clause in CLAUSE.split(text):
+        run: list[str] = []
+        for token in [*TOKEN.findall(clause), ""]:
+            w = token.strip("'-")
+            if w and w not in STOPWORDS and w not in own and len(w) > 2:
+                run.append(w)
+                continue
+            out.update(f"{a} {b}" for a, b in itertools.pairwise(run))
+            run = []
+    return out
+
+
 def example(row: dict) -> dict:
     text = " ".join(row["text"].split())
     return {
@@ -400,7 +457,7 @@ def example(row: dict) -> dict:
 def complaint_themes(
     store: Store, start: str, end: str, *, brand: str, targets: dict[str, float], examples: int = 2
 ) -> list[Theme]:
-    """Group the week's complaints by the theme lexicon; name the rest by their most distinctive words."""
+    """Group the week's complaints by the theme lexicon; name the rest by their most distinctive phrases."""
     found: dict[str, list[dict]] = defaultdict(list)
     counts: Counter = Counter()
     rest: list[tuple[dict, set[str]]] = []
@@ -408,7 +465,7 @@ def complaint_themes(
     background_docs = 0
     for row in store.report_texts(start, end):
         if row["intent"] != "complaint":
-            background.update(set(words(row["text"], brand)))
+            background.update(phrases(row["text"], brand))
             background_docs += 1
             continue
         text = NOISE.sub(" ", row["text"])  # "u/acme_support" is not a complaint about support
@@ -418,12 +475,13 @@ def complaint_themes(
             if len(found[name]) < examples:
                 found[name].append(example(row))
         if not matched:
-            rest.append((row, set(words(row["text"], brand))))
+            rest.append((row, phrases(row["text"], brand)))
     themes = [
         Theme(name, n, found[name], target_hours=targets.get(name.split(" ")[0]))
         for name, n in counts.most_common()
     ]
     # Distinctive: frequent in the unthemed complaints, rare in the week's other mentions (smoothed log-odds).
+    # Only phrases shared by two complaints or more: a single word ("week", "ticket") names no topic.
     df = Counter(w for _, ws in rest for w in ws)
     scored = sorted(
         (
@@ -443,7 +501,7 @@ def complaint_themes(
         if len(rows) < 2:
             continue
         taken.update(i for i, _ in rows)
-        themes.append(Theme(f"“{w}”", len(rows), [example(r) for _, r in rows[:examples]], kind="term"))
+        themes.append(Theme(w, len(rows), [example(r) for _, r in rows[:examples]], kind="phrase"))
     return themes
 
 
@@ -574,11 +632,8 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
         intro = [
             f"{report.total} mentions this week: {report.complaints} complaints ({rate} of those triaged), "
             f"{report.intents.get('inquiry', 0)} questions and {report.intents.get('praise', 0)} pieces of praise.",
-            f"Silent-complaint estimate: for every complaint about {SILENT_PER_COMPLAINT} unhappy customers say "
-            f"nothing (doctrine §5), so the {report.complaints} complaints stand for roughly "
-            f"{report.silent_estimate} unhappy customers.",
         ]
-    out.append(("Summary", intro, None, ""))
+    out.append(("Summary", [*report.notes, *intro], None, ""))
 
     if report.total:
         header = ["platform", *(f"{d:%a %d}" for d in week.days), "total"]
@@ -670,16 +725,20 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
         out.append(("Handoff to private", ["No case was opened for this week's posts."], None, ""))
 
     if report.themes:
-        rows = [["theme", "complaints", "target", "examples"]]
+        rows = [["theme", "complaints", "week before", "change", "reply target", "examples"]]
         for t in report.themes:
             ex = " · ".join(f"@{e['author']} ({e['platform']}): {e['text']}" for e in t.examples)
-            rows.append([t.name, str(t.count), f"{t.target_hours:g} h" if t.target_hours else "", ex])
+            target = t.target_hours or report.targets["complaint"]
+            rows.append(
+                [t.name, str(t.count), str(t.previous), change(t.count, t.previous), f"{target:g} h", ex]
+            )
         out.append(
             (
                 "Complaint themes",
                 [
-                    "Recurring causes of dissatisfaction (doctrine §5); quoted words group complaints outside the "
-                    "known themes by what sets them apart from the week's other posts."
+                    "Recurring causes of dissatisfaction (doctrine §5). Complaints outside the known themes are "
+                    "grouped by a phrase two or more of them share that the week's other posts rarely use. "
+                    "The reply target is the theme's own [sla] target, else the complaint target."
                 ],
                 rows,
                 "themes",
@@ -706,9 +765,9 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
             [f"@{p['handle']} ({p['platform']})", str(p["n"]), str(p["praise"]), p["example"][:160]]
             for p in report.advocates
         ]
-        out.append(("Advocates to thank", [], rows, ""))
+        out.append(("Advocates to thank", [ADVOCATES], rows, ""))
     else:
-        out.append(("Advocates to thank", ["Nobody praised the brand this week."], None, ""))
+        out.append(("Advocates to thank", [f"Nobody this week. {ADVOCATES}"], None, ""))
 
     if report.repeat_complainers:
         rows = [["person", "complaints this week", "complaints ever", "latest"]]
@@ -722,20 +781,9 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
     else:
         out.append(("Repeat complainers", ["Nobody complained twice."], None, ""))
 
-    p = report.precision
-    flagged = p.get("tp", 0) + p.get("fp", 0)
-    if flagged or p.get("fn"):
-        text = [
-            f"Of {flagged} posts the filter called complaints that managers decided on this week, "
-            f"{p.get('tp', 0)} were approved as complaints and {p.get('fp', 0)} marked as not a complaint: "
-            f"precision {share(p.get('tp', 0) / flagged) if flagged else '–'}. "
-            f"Managers also found {p.get('fn', 0)} complaints the filter had missed."
-        ]
-    else:
-        text = [
-            "No manager decided on a flagged complaint this week, so the filter's precision is not measured."
-        ]
-    out.append(("The complaint filter's precision", text, None, ""))
+    out.append(
+        ("The complaint filter's precision", precision_text(report.precision, report.decisions), None, "")
+    )
 
     if report.connectors:
         rows = [
@@ -775,6 +823,8 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]] | Non
         out.append(("Connector health", text, rows, ""))
     else:
         out.append(("Connector health", ["No connector has polled yet."], None, ""))
+    if report.complaints:
+        out.append(("Note: silent unhappy customers", [silent_footnote(report)], None, ""))
     return out
 
 
@@ -796,6 +846,64 @@ def markdown(report: Report, *, images: dict[str, str] | None = None) -> str:
         f"_Generated {report.generated_at.astimezone(report.week.tz):%Y-%m-%d %H:%M} {report.week.tz.key}._"
     )
     return "\n".join(lines) + "\n"
+
+
+ADVOCATES = (
+    "Advocates are people whose praise a manager confirmed by approving the reply to it; posts triage held "
+    "for a person, or that read mixed or negative, are left out."
+)
+
+
+def change(now: int, before: int) -> str:
+    """Week-over-week change: "+3 (+50%)", "+2 (new)", "0"."""
+    if now == before:
+        return "0"
+    if not before:
+        return f"+{now} (new)"
+    return f"{now - before:+d} ({(now - before) / before:+.0%})"
+
+
+def precision_text(p: dict[str, int], decisions: dict[str, int]) -> list[str]:
+    """What managers' decisions say about the complaint filter, with how many decisions that rests on."""
+    flagged = p.get("tp", 0) + p.get("fp", 0)
+    decided = sum(decisions.values())
+    approved, edited, rejected = (decisions.get(k, 0) for k in ("approved", "edited", "rejected"))
+    if flagged:
+        text = [
+            f"Precision {share(p.get('tp', 0) / flagged)}, measured on a sample of {flagged} "
+            f"post{'s' if flagged != 1 else ''} the filter called complaints that managers decided on this week: "
+            f"{p.get('tp', 0)} confirmed as complaints, {p.get('fp', 0)} marked as not a complaint. "
+            f"Managers also found {p.get('fn', 0)} complaints the filter had missed."
+        ]
+        if not p.get("fp") and not edited and not rejected:
+            text.append(
+                "Every decision was an approval of the draft as written, so this shows that managers agreed, "
+                "not that they checked: read a few flagged posts by hand before trusting the figure."
+            )
+    elif p.get("fn"):
+        text = [
+            f"No flagged complaint was decided on; managers found {p['fn']} complaints the filter had missed."
+        ]
+    else:
+        text = [
+            "No manager decided on a flagged complaint this week, so the filter's precision is not measured."
+        ]
+    if decided:
+        text.append(
+            f"Of the {decided} drafted replies managers decided on this week, {approved} "
+            f"({share(approved / decided)}) were approved as drafted, {edited} ({share(edited / decided)}) edited "
+            f"and {rejected} ({share(rejected / decided)}) rejected or withdrawn."
+        )
+    return text
+
+
+def silent_footnote(report: Report) -> str:
+    return (
+        f"Not a measurement: an often-quoted customer-service study (doctrine §5, source 003) found that only "
+        f"about 4% of unhappy customers complain, roughly {SILENT_PER_COMPLAINT} silent ones per complaint. If that "
+        f"held for this brand, this week's {report.complaints} complaints would stand for about "
+        f"{report.silent_estimate} unhappy customers; nothing here checks that it does."
+    )
 
 
 def md_cell(text: str) -> str:
@@ -877,10 +985,13 @@ def make_report(
     folder: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Report, list[Path]]:
-    """Build the report for ``week`` (default: the last complete one) and write it to the reports folder."""
+    """Build the report for ``week`` and write it to the reports folder. The default is the last complete week,
+    or, when that holds no mention (a fresh install), the latest week that does, with a note saying so."""
     tz = ZoneInfo(config.brand.timezone)
-    chosen = parse_week(week, tz) if week else last_complete_week(now, tz)
+    chosen, note = (parse_week(week, tz), None) if week else default_week(store, now, tz)
     report = build(store, config, week=chosen, now=now, progress=progress)
+    if note:
+        report.notes.insert(0, note)
     if progress:
         progress("charts")
     return report, write(report, folder or config.resolve(config.report.folder), formats=formats)

@@ -37,7 +37,9 @@ class Seeder:
     def __init__(self, store: Store):
         self.store, self.n = store, 0
 
-    def mention(self, text, intent, at, *, author="someone", platform="reddit", sentiment=0.0) -> Mention:
+    def mention(
+        self, text, intent, at, *, author="someone", platform="reddit", sentiment=0.0, needs_human=False
+    ) -> Mention:
         self.n += 1
         m = Mention(
             platform=platform,
@@ -48,7 +50,7 @@ class Seeder:
             created_at=at,
         )
         self.store.save_fetch(platform, [m], None, now=at)
-        self.store.save_triage(m, Triage(intent=intent, sentiment=sentiment), now=at)
+        self.store.save_triage(m, Triage(intent=intent, sentiment=sentiment, needs_human=needs_human), now=at)
         return m
 
     def reply(self, m: Mention, after_hours: float) -> None:
@@ -92,9 +94,10 @@ def seeded():
     c5 = s.mention("The courier left the package in the rain", "complaint", local(20, 10), author="cy")
     for m, wait in ((c1, 1), (c2, 2), (c3, 3), (c4, 4), (c5, 30)):
         s.reply(m, wait)
-    # Two unanswered complaints about something no theme names: their distinctive word is "smell".
+    # Two unanswered complaints about something no theme names: the phrase they share is "burnt plastic";
+    # the single word "smell" they also share names no topic.
     s.mention("These headphones smell of burnt plastic", "complaint", local(21, 12), author="di")
-    s.mention("Horrible smell coming out of the box", "complaint", local(22, 12), author="ed")
+    s.mention("Horrible smell: burnt plastic, out of the box", "complaint", local(22, 12), author="ed")
     # A post the filter called a complaint that a manager said is not one.
     c8 = s.mention("This ad campaign is killing it lol", "complaint", local(16, 9), author="fa")
     # Private contact after 2, 5 and 26 hours; c4's case was never contacted and is overdue; c1's customer replied.
@@ -110,17 +113,20 @@ def seeded():
         ("What are your opening hours?", "q4"),
     ):
         s.mention(q, "inquiry", local(18, 14), author=who)
-    s.mention(
+    fan1 = s.mention(
         "Love the new app, you guys are the greatest", "praise", local(18, 9), author="fan", sentiment=0.9
     )
-    s.mention(
+    fan2 = s.mention(
         "Acme support sorted it in minutes, thank you!", "praise", local(19, 9), author="fan", sentiment=0.8
     )
+    for m in (fan1, fan2):  # a manager approved the replies to fan's praise; nobody confirmed joy's
+        store.add_label(m, complaint=False, intent="praise", source="approved", actor="kim", now=local(20, 9))
     s.mention(
         "Great gadget, works well", "praise", local(20, 9), author="joy", platform="mastodon", sentiment=0.6
     )
     s.mention("Anyone selling an Acme lamp?", "other", local(22, 23, 30), platform="mastodon")
     s.mention("Acme was in the news today", "other", local(9, 12))  # the week before
+    s.mention("The courier lost my parcel", "complaint", local(10, 12), author="old")  # the week before
     for m in (c1, c2, c3, c4):
         store.add_label(
             m, complaint=True, intent="complaint", source="approved", actor="kim", now=local(20, 9)
@@ -185,7 +191,7 @@ def test_known_answers(seeded):
     assert r.complaints == 8
     assert r.complaint_rate == pytest.approx(8 / 16)
     assert r.silent_estimate == 8 * 26
-    assert [t["n"] for t in r.trend][-2:] == [1, 16]
+    assert [t["n"] for t in r.trend][-2:] == [2, 16]
 
     reply = r.reply
     assert reply.answered == 5
@@ -207,18 +213,24 @@ def test_known_answers(seeded):
     assert r.handoff == {"reddit": {"cases": 4, "contacted": 3, "replied": 1}}
 
     themes = {t.name: t for t in r.themes}
-    assert themes["delivery"].count == 2
+    assert themes["delivery"].count == 2 and themes["delivery"].previous == 1
     assert {e["author"] for e in themes["delivery"].examples} == {"al", "cy"}
     assert themes["billing"].count == 1
     assert themes["crash / bug"].count == 1
     assert themes["refund"].count == 1 and themes["refund"].target_hours == 72
     assert themes["support wait"].count == 1
-    assert themes["“smell”"].count == 2 and themes["“smell”"].kind == "term"
+    assert themes["burnt plastic"].count == 2 and themes["burnt plastic"].kind == "phrase"
+    assert "smell" not in themes and themes["billing"].previous == 0
 
     assert [(q.topic, q.count) for q in r.questions] == [("cancel subscription", 3)]
-    assert [(p["handle"], p["n"]) for p in r.advocates] == [("fan", 2), ("joy", 1)]
+    assert [(p["handle"], p["n"]) for p in r.advocates] == [("fan", 2)]
     assert [(p["handle"], p["n"]) for p in r.repeat_complainers] == [("al", 2)]
-    assert r.precision == {"tp": 4, "fp": 1}
+    assert r.precision == {"tp": 4, "fp": 1, "tn": 2}
+    assert r.decisions == {
+        "approved": 0,
+        "edited": 0,
+        "rejected": 0,
+    }  # labels written directly, no drafts decided
 
     health = {c["connector"]: c for c in r.connectors}
     assert health["reddit"]["health"] == "ok"
@@ -234,17 +246,18 @@ def test_markdown_says_it_all(seeded):
     for expected in (
         "# Acme — weekly mentions report, 2026-W47 (Mon 16 Nov – Sun 22 Nov 2026)",
         "16 mentions this week: 8 complaints (50% of those triaged)",
-        "roughly 208 unhappy customers",
+        "would stand for about 208 unhappy customers; nothing here checks that it does",
         "| first public reply | 5 | 3.0 h | 19.6 h | 60% | 80% | 80% |",
         "| first private contact | 3 | 5.0 h | 21.8 h |",
         "| 4 | 1 | 1 | 1 | 3 |",
         "| reddit | 4 | 3 | 1 | 33% |",
-        "| delivery | 2 |",
-        "| refund | 1 | 72 h |",
+        "| delivery | 2 | 1 | +1 (+100%) | 24 h |",
+        "| refund | 1 | 0 | +1 (new) | 72 h |",
+        "| burnt plastic | 2 | 0 | +2 (new) | 24 h |",
         "| cancel subscription | 3 |",
         "| @fan (reddit) | 2 |",
         "| @al (reddit) | 2 |",
-        "precision 80%",
+        "Precision 80%, measured on a sample of 5 posts",
         "| x | paused: 401 Unauthorized: token revoked |",
     ):
         assert expected in text, expected

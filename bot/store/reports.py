@@ -58,20 +58,58 @@ class Reports(Base):
             [start, end],
         )
 
-    def report_case_activity(self, start: str, end: str) -> dict[str, int]:
-        """Cases opened, resolved and overdue in the range, follow-ups sent, and how many of those opened in it
+    def report_case_activity(self, start: str, end: str, *, now: str) -> dict[str, int]:
+        """Cases opened and resolved in the range, those overdue in it (due in the range and before ``now``, and
+        not acknowledged by then, as ``status`` counts them), follow-ups sent, and how many of those opened in it
         were still open at its end."""
+        due_end = min(end, now)
         row = self._one(
             "select (select count(*) from cases where opened_at >= ? and opened_at < ?) as opened, "
             "(select count(*) from cases where resolved_at >= ? and resolved_at < ?) as resolved, "
-            "(select count(*) from cases where due_at >= ? and due_at < ? "
+            "(select count(*) from cases where due_at >= ? and due_at <= ? "
             " and (acknowledged_at is null or acknowledged_at > due_at)) as overdue, "
             "(select count(*) from case_events where kind = 'follow_up' and at >= ? and at < ?) as follow_ups, "
             "(select count(*) from cases where opened_at >= ? and opened_at < ? "
             " and (resolved_at is null or resolved_at >= ?)) as still_open",
-            [start, end] * 5 + [end],
+            [start, end, start, end, start, due_end, start, end, start, end, end],
         )
-        return dict(row or {})
+        return _plain_numbers(dict(row or {}))
+
+    def last_mention_before(self, end: str) -> str | None:
+        """When the latest mention (not our own) posted before ``end`` was posted, or None."""
+        row = self._one("select max(created_at) as t from mentions where created_at < ? and own = 0", [end])
+        return row["t"] if row else None
+
+    def report_decisions(self, start: str, end: str) -> dict[str, int]:
+        """Managers' decisions on drafts in the range, by kind: approved as drafted, edited, rejected."""
+        row = self._one(
+            "select coalesce(sum(case when action in ('approved', 'approved (reply by hand)') then 1 else 0 end), 0)"
+            " as approved, "
+            "coalesce(sum(case when action like 'approved%after edit' then 1 else 0 end), 0) as edited, "
+            "coalesce(sum(case when action in ('rejected', 'relabelled') then 1 else 0 end), 0) as rejected "
+            "from audit where at >= ? and at < ? and draft_id is not null",
+            [start, end],
+        )
+        return _plain_numbers(dict(row or {}))
+
+    def report_advocates(self, start: str, end: str, *, limit: int = 10) -> list[dict[str, Any]]:
+        """People whose praise posted in the range a manager confirmed (approving the reply to it writes a praise
+        label; no label says otherwise), positive and not held by triage for a person; most such posts first."""
+        return self._rows(
+            "select m.platform, m.author_handle as handle, max(m.author_name) as name, count(*) as n, "
+            "max(m.url) as url, max(m.text) as example, coalesce(max(p.praise), 0) as praise "
+            "from mentions m left join people p on p.platform = m.platform and p.handle = m.author_handle "
+            "where m.created_at >= ? and m.created_at < ? and m.intent = 'praise' and m.own = 0 "
+            "and coalesce(m.sentiment, 0) > 0 "
+            "and exists (select 1 from labels l where l.platform = m.platform and l.mention_id = m.id "
+            "  and l.intent = 'praise' and l.complaint = 0) "
+            "and not exists (select 1 from labels l where l.platform = m.platform and l.mention_id = m.id "
+            "  and l.intent <> 'praise') "
+            "and not exists (select 1 from triage t where t.platform = m.platform and t.mention_id = m.id "
+            "  and t.needs_human = 1) "
+            "group by m.platform, m.author_handle order by n desc, praise desc, handle limit ?",
+            [start, end, limit],
+        )
 
     def report_texts(self, start: str, end: str, *, intent: str | None = None) -> Iterator[dict[str, Any]]:
         """The texts of mentions posted in the range (of ``intent``, or all), streamed, not loaded at once."""
