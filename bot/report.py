@@ -587,7 +587,7 @@ def charts(report: Report) -> dict[str, bytes]:
     save(fig, "trend")
 
     if report.themes:
-        fig, ax = subplots(8, 0.5 + 0.35 * len(report.themes))
+        fig, ax = subplots(8, 1.2 + 0.35 * len(report.themes))
         themes = list(reversed(report.themes))
         ax.barh([t.name for t in themes], [t.count for t in themes], color="#c0504d")
         ax.set_title("Complaint themes")

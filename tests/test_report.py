@@ -459,3 +459,83 @@ def test_status_shows_credentials_expiring(tmp_path, seeded):
         "warning: renew the credentials of trustpilot before they stop working: credentials_expire (config) "
         "expired on 2026-11-24",
     ]
+
+
+def test_overdue_counts_due_times_that_passed_unacknowledged_as_status_does():
+    store = Store.memory()
+    s = Seeder(store)
+    late = s.mention("My parcel never came", "complaint", local(23, 8))  # due Tue 08:00, before NOW
+    s.case(late)
+    fresh = s.mention("Still no parcel", "complaint", local(24, 20))  # due Wed 20:00, after NOW
+    s.case(fresh)
+    met = s.mention("Where is my parcel", "complaint", local(23, 9))  # acknowledged in time
+    s.case(met, acknowledged_at=local(23, 10))
+    week = weekly.parse_week("2026-W48", AMS)
+    for now, overdue in ((NOW, 1), (NOW + timedelta(days=1), 2)):
+        r = weekly.build(store, config(), week=week, now=now)
+        assert r.cases["overdue"] == overdue
+        assert store.due_counts(now=now, soon=now)["overdue"] == overdue
+    assert "This week is not over yet: the figures cover Mon 23 Nov to Thu 26 Nov 10:00 only." in r.notes[0]
+
+
+def test_after_a_fresh_install_the_default_week_is_the_latest_with_data(tmp_path):
+    store = Store.memory()
+    s = Seeder(store)
+    s.mention("The courier lost my parcel", "complaint", local(24, 9))  # this week, W48, not over
+    s.mention("Love it", "praise", local(24, 10), sentiment=0.8)
+    report, (md, _) = weekly.make_report(store, config(), now=NOW, folder=tmp_path)
+    assert report.week.label == "2026-W48"
+    text = md.read_text()
+    assert "The last complete week, 2026-W47, holds no mentions, so this report covers 2026-W48" in text
+    assert "This week is not over yet" in text
+    assert "The first stored mention was posted on Tue 24 Nov 09:00: the days before it hold no data" in text
+    # asked for, the empty week says it is empty
+    empty, _ = weekly.make_report(store, config(), now=NOW, week="2026-W47", folder=tmp_path)
+    assert empty.notes == [] and empty.total == 0
+
+
+def test_advocates_are_confirmed_praise_and_precision_says_what_it_rests_on():
+    from bot import decisions
+
+    store = Store.memory()
+    s = Seeder(store)
+    drafts = []
+    for i, (text, intent, sentiment, held) in enumerate(
+        (
+            ("Thanks for fixing my order so fast", "praise", 0.8, False),
+            ("Oh great, another week without my refund. Love it", "praise", 0.4, True),  # sarcasm: held
+            ("The app is fine I guess, but the update broke sync", "praise", 0.0, False),  # mixed
+            ("My order arrived broken", "complaint", -0.6, False),
+            ("I was charged twice", "complaint", -0.5, False),
+            ("Nice weather today", "complaint", 0.2, False),
+        )
+    ):
+        m = s.mention(text, intent, local(17, 9 + i), author=f"p{i}", sentiment=sentiment, needs_human=held)
+        drafts.append(
+            store.add_draft(m, intent=intent, text="Thank you for telling us.", now=local(17, 9 + i))
+        )
+    at = local(18, 9)
+    for d in drafts[:3]:
+        decisions.approve(store, d.id, actor="kim", now=at)
+    decisions.approve(store, drafts[3].id, actor="kim", now=at)
+    decisions.edit(store, drafts[4].id, actor="kim", now=at, text="We are sorry: we will refund you.")
+    decisions.reject(store, drafts[5].id, actor="kim", now=at, reason="not a complaint")
+    r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    assert [p["handle"] for p in r.advocates] == ["p0"]
+    assert r.decisions == {"approved": 4, "edited": 1, "rejected": 1}
+    assert r.precision["tp"] == 2 and "fp" not in r.precision
+    text = weekly.markdown(r)
+    assert "Precision 100%, measured on a sample of 2 posts the filter called complaints" in text
+    assert (
+        "Of the 6 drafted replies managers decided on this week, 4 (67%) were approved as drafted, 1 (17%) edited "
+        "and 1 (17%) rejected or withdrawn." in text
+    )
+    assert "shows that managers agreed" not in text  # one was edited, so they did read
+
+    only_approved = Store.memory()
+    m = Seeder(only_approved).mention("My order arrived broken", "complaint", local(17, 9))
+    d = only_approved.add_draft(m, intent="complaint", text="Thank you for telling us.", now=local(17, 9))
+    decisions.approve(only_approved, d.id, actor="kim", now=at)
+    r = weekly.build(only_approved, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    assert "Precision 100%, measured on a sample of 1 post " in weekly.markdown(r)
+    assert "shows that managers agreed, not that they checked" in weekly.markdown(r)
