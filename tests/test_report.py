@@ -16,7 +16,7 @@ from bot.cli import cli
 from bot.clock import FakeClock
 from bot.config import parse_config
 from bot.models import Author, CredentialExpiry, Mention, Triage
-from bot.store import Store
+from bot.store import Store, iso
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday: the last complete week is 2026-W47
@@ -191,7 +191,7 @@ def test_known_answers(seeded):
     assert r.complaints == 8
     assert r.complaint_rate == pytest.approx(8 / 16)
     assert r.silent_estimate == 8 * 26
-    assert [t["n"] for t in r.trend][-2:] == [2, 16]
+    assert [t.mentions for t in r.trend][-2:] == [2, 16]
 
     reply = r.reply
     assert reply.answered == 5
@@ -326,7 +326,7 @@ def test_html_report_renders_its_charts_in_chromium(seeded, tmp_path):
 
     r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
     (page,) = weekly.write(r, tmp_path, formats=("html",))
-    assert page.read_text().count("src='data:image/png;base64,") == 3
+    assert page.read_text().count('src="data:image/png;base64,') == 3
     shot = tmp_path / "report.png"
     subprocess.run(
         [
@@ -382,9 +382,7 @@ def test_handles_and_links_are_not_words_or_themes():
     store = Store.memory()
     Seeder(store).mention("u/acme_support the lamp arrived damaged", "complaint", local(17, 10))
     week = weekly.parse_week("2026-W47", AMS)
-    themes = weekly.complaint_themes(
-        store, weekly.iso(week.start), weekly.iso(week.end), brand="Acme", targets={}
-    )
+    themes = weekly.complaint_themes(store, iso(week.start), iso(week.end), brand="Acme", targets={})
     assert [(t.name, t.count) for t in themes] == [("delivery", 1), ("product quality", 1)]
 
 
@@ -490,8 +488,9 @@ def test_after_a_fresh_install_the_default_week_is_the_latest_with_data(tmp_path
     assert "This week is not over yet" in text
     assert "The first stored mention was posted on Tue 24 Nov 09:00: the days before it hold no data" in text
     # asked for, the empty week says it is empty
-    empty, _ = weekly.make_report(store, config(), now=NOW, week="2026-W47", folder=tmp_path)
-    assert empty.notes == [] and empty.total == 0
+    empty, (md, _) = weekly.make_report(store, config(), now=NOW, week="2026-W47", folder=tmp_path)
+    assert empty.notes == () and empty.total == 0
+    assert "No mentions were posted this week" in md.read_text()
 
 
 def test_advocates_are_confirmed_praise_and_precision_says_what_it_rests_on():

@@ -7,6 +7,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -210,7 +211,7 @@ def test_the_cards_first_line_shows_no_disguised_link():
 def seeded_report(platform: str, handle: str, text: str, error: str) -> weekly.Report:
     store = Store.memory()
     config = parse_config(CONFIG)
-    week = weekly.last_complete_week(NOW, weekly.ZoneInfo("Europe/Amsterdam"))
+    week = weekly.last_complete_week(NOW, ZoneInfo("Europe/Amsterdam"))
     at = week.start + timedelta(days=2)
     rows = [
         ("complaint", f"{text} my refund never came"),

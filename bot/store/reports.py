@@ -29,6 +29,19 @@ class Reports(Base):
             [*bounds[1:-1], bounds[0], bounds[-1]],
         )
 
+    def report_ratings(self, bounds: list[str]) -> list[dict[str, Any]]:
+        """Reviews' star ratings per time bucket (as ``report_buckets``) and platform: their sum and count."""
+        cases = " ".join(f"when created_at < ? then {i}" for i in range(len(bounds) - 2))
+        bucket = f"case {cases} else {len(bounds) - 2} end" if cases else "0"
+        return [
+            _plain_numbers(r)
+            for r in self._rows(
+                f"select {bucket} as bucket, platform, sum(rating) as rating_sum, count(*) as n from mentions "
+                "where created_at >= ? and created_at < ? and own = 0 and rating is not null group by 1, 2",
+                [*bounds[1:-1], bounds[0], bounds[-1]],
+            )
+        ]
+
     # The week's few thousand mentions must drive the report's lookups, not a scan of the whole outbox, drafts or
     # cases table: hence ``pinned_join`` (SQLite keeps a CROSS JOIN's order) and correlated subqueries.
 
@@ -52,7 +65,8 @@ class Reports(Base):
     def report_cases_for(self, start: str, end: str) -> list[dict[str, Any]]:
         """The cases opened for mentions posted in the range, with the mention's time."""
         return self._rows(
-            "select c.platform, c.intent, c.status, m.created_at, c.contacted_at, c.customer_replied_at "
+            "select c.platform, c.intent, c.status, c.owner, c.due_at, c.acknowledged_at, m.created_at, "
+            "c.contacted_at, c.customer_replied_at "
             f"from mentions m {self.pinned_join} cases c on c.platform = m.platform and c.mention_id = m.id "
             "where m.created_at >= ? and m.created_at < ?",
             [start, end],
