@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import textwrap
@@ -15,6 +16,7 @@ from bot import report as weekly
 from bot.cli import cli
 from bot.clock import FakeClock
 from bot.config import parse_config
+from bot.errors import ConfigError
 from bot.models import Author, CredentialExpiry, Mention, Triage
 from bot.store import Store, iso
 
@@ -38,7 +40,16 @@ class Seeder:
         self.store, self.n = store, 0
 
     def mention(
-        self, text, intent, at, *, author="someone", platform="reddit", sentiment=0.0, needs_human=False
+        self,
+        text,
+        intent,
+        at,
+        *,
+        author="someone",
+        platform="reddit",
+        sentiment=0.0,
+        needs_human=False,
+        rating=None,
     ) -> Mention:
         self.n += 1
         m = Mention(
@@ -48,6 +59,8 @@ class Seeder:
             author=Author(author, author.title()),
             text=text,
             created_at=at,
+            kind="review" if rating else "post",
+            rating=rating,
         )
         self.store.save_fetch(platform, [m], None, now=at)
         self.store.save_triage(m, Triage(intent=intent, sentiment=sentiment, needs_human=needs_human), now=at)
@@ -538,3 +551,99 @@ def test_advocates_are_confirmed_praise_and_precision_says_what_it_rests_on():
     r = weekly.build(only_approved, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
     assert "Precision 100%, measured on a sample of 1 post " in weekly.markdown(r)
     assert "shows that managers agreed, not that they checked" in weekly.markdown(r)
+
+
+@pytest.fixture
+def two_weeks():
+    """Two weeks with known headline figures, owners and review ratings."""
+    store = Store.memory()
+    s = Seeder(store)
+    for day, wait in ((10, 2), (11, 30)):  # W46: first replies after 2 h and 30 h: median 16 h, half in 24 h
+        s.reply(s.mention("My parcel never arrived", "complaint", local(day, 10)), wait)
+    for day, stars in ((10, 2), (12, 4)):
+        s.mention("Meh", "other", local(day, 12), platform="trustpilot", rating=stars)
+    for day, wait in ((17, 1), (18, 2), (19, 3)):  # W47: 1, 2 and 3 h: median 2 h, all within 24 h
+        s.reply(s.mention("I was charged twice", "complaint", local(day, 10), author=f"c{day}"), wait)
+    for day, stars in ((17, 5), (18, 4)):
+        s.mention("Lovely", "praise", local(day, 12), platform="trustpilot", rating=stars, sentiment=0.5)
+    ann1, ann2, ben = (store.mention("reddit", f"m{i}") for i in (5, 6, 7))
+    s.case(ann1, acknowledged_at=local(17, 12), owner="ann")  # due 18 Nov 10:00: in time
+    s.case(ann2, owner="ann")  # due 19 Nov 10:00, never acknowledged: overdue
+    s.case(ben, acknowledged_at=local(20, 12), owner="ben")  # due 20 Nov 10:00: two hours late
+    yield store
+    store.close()
+
+
+def test_headline_owners_and_ratings_have_known_answers(two_weeks):
+    r = weekly.build(two_weeks, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    head = {h.name: (h.value, h.previous) for h in r.headline}
+    assert head["mentions"] == (5, 4)
+    assert head["complaints"] == (3, 2)
+    assert head["median first response"] == (pytest.approx(2), pytest.approx(16))
+    assert head["SLA met"] == (1.0, 0.5)
+    assert head["rating"] == (4.5, 3.0)
+    assert len(r.headline[0].series) == 8 and r.headline[0].series[-3:] == (0, 4, 5)
+    assert [(o.name, o.answered, o.within_target, o.overdue) for o in r.owners] == [
+        ("ann", 2, 0.5, 1),
+        ("ben", 1, 0.0, 0),
+    ]
+    assert [(c.name, c.answered, c.within_target) for c in r.reply_by_channel] == [("reddit", 3, 1.0)]
+    (site,) = r.ratings
+    assert (site.platform, site.average, site.count) == ("trustpilot", 4.5, 2)
+    assert site.trend[-2:] == (3.0, 4.5) and site.trend[0] is None
+    text = weekly.markdown(r)
+    for expected in (
+        "| mentions | 5 | 4 | +1 (+25%) | ▁▁▁▁▁▁▆█ |",
+        "| median first response | 2.0 h | 16.0 h | −14.0 h |",
+        "| SLA met | 100% | 50% | +50 pts |",
+        "| rating | 4.5★ | 3.0★ | +1.5★ |",
+        "| ann | 2 | 50% | 1 | – |",
+        "| trustpilot | 4.5★ | 2 | 3.0★ | +1.5★ | – – – – – – 3.0★ 4.5★ |",
+    ):
+        assert expected in text, expected
+
+
+def test_a_brand_template_logo_and_colour_and_every_stranger_escaped(two_weeks, tmp_path):
+    Seeder(two_weeks).mention(
+        "<script>alert(1)</script> my parcel never came",
+        "complaint",
+        local(20, 9),
+        author="<b>x",
+        platform="mastodon",
+    )
+    template = tmp_path / "brand.html.j2"
+    template.write_text(
+        "<h1 style='color:{{ colour }}'>{{ title }}</h1><img src='{{ logo }}'>"
+        "{% for h in headline %}<p>{{ h.name }}: {{ h.value }} ({{ h.change }})</p>{% endfor %}"
+        "{% for s in sections %}{% for r in s.rows or [] %}{{ r | join(' / ') }}{% endfor %}{% endfor %}"
+    )
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n-logo-")
+    cfg = config(
+        brand={**SECRET_FREE["brand"], "logo": str(logo), "colour": "#ff0066"},
+        report={"template": str(template)},
+    )
+    report, (page,) = weekly.make_report(
+        two_weeks, cfg, now=NOW, week="2026-W47", formats=("html",), folder=tmp_path
+    )
+    html = page.read_text()
+    assert html.startswith("<h1 style='color:#ff0066'>Acme — weekly mentions report, 2026-W47")
+    assert "src='data:image/png;base64," in html and "<p>SLA met: 100% (+50 pts)</p>" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html and "<b>x" not in html
+    shipped = weekly.to_html(report, {}, weekly.Style(logo=logo, colour="#ff0066"))
+    assert "--brand:#ff0066" in shipped and "&lt;script&gt;" in shipped and "<script>" not in shipped
+
+    for bad, message in (
+        (
+            {"brand": {**SECRET_FREE["brand"], "colour": "pink"}},
+            "brand.colour: expected a colour like '#1f4e79'",
+        ),
+        ({"brand": {**SECRET_FREE["brand"], "logo": "logo.pdf"}}, "brand.logo: expected a PNG, JPEG, SVG"),
+        ({"report": {"template": "brand.css"}}, "report.template: expected an HTML template file"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            config(**bad)
+    with pytest.raises(ConfigError, match="report.template: no such file"):
+        weekly.make_report(
+            two_weeks, config(report={"template": str(tmp_path / "gone.html.j2")}), now=NOW, folder=tmp_path
+        )

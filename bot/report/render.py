@@ -313,7 +313,7 @@ def sections(report: Report) -> list[Section]:
                 [
                     "Recurring causes of dissatisfaction (doctrine §5). Complaints outside the known themes are "
                     "grouped by a phrase two or more of them share that the week's other posts rarely use. "
-                    "The reply target is the theme's own in sla.targets, else the complaint target."
+                    "The reply target is the theme's own target in sla.targets, else the complaint target."
                 ],
                 rows,
                 "themes",

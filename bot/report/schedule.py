@@ -26,7 +26,7 @@ def style(config: Config) -> Style:
         if value:
             files[key] = config.resolve(value)
             if not files[key].is_file():
-                raise ConfigError(f"{key}: no such file {str(files[key])!r}")
+                raise ConfigError([f"{key}: no such file {str(files[key])!r}"])
     return Style(
         template=files.get("report.template"), logo=files.get("brand.logo"), colour=config.brand.colour
     )
