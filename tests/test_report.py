@@ -643,7 +643,7 @@ def test_a_brand_template_logo_and_colour_and_every_stranger_escaped(two_weeks, 
     ):
         with pytest.raises(ConfigError, match=re.escape(message)):
             config(**bad)
-    with pytest.raises(ConfigError, match="report.template: no such file"):
+    with pytest.raises(ConfigError, match=r"report\.template: no such file"):
         weekly.make_report(
             two_weeks, config(report={"template": str(tmp_path / "gone.html.j2")}), now=NOW, folder=tmp_path
         )
