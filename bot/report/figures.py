@@ -159,17 +159,19 @@ class Timing:
 
 
 def timing(
-    pairs: Iterable[tuple[str, str | None, str | None]], tz: ZoneInfo, targets: dict[str, float]
+    pairs: Iterable[tuple[str, str | None, str | None]], tz: ZoneInfo | None, targets: dict[str, float]
 ) -> Timing:
-    """Waits from (intent, posted, answered) pairs; targets by intent, ``*`` for the rest."""
+    """Waits from (intent, posted, answered) pairs of the store's UTC times; targets by intent, ``*`` for the
+    rest. Without ``tz`` the share answered the same local day is not computed (the trend weeks need no more)."""
     hours, same_day, in_day, in_target = [], 0, 0, 0
     for intent, posted, answered in pairs:
         if not (posted and answered):
             continue
-        p, a = parse_time(posted), parse_time(answered)
+        p, a = datetime.fromisoformat(posted), datetime.fromisoformat(answered)
         wait = max((a - p).total_seconds() / 3600, 0.0)
         hours.append(wait)
-        same_day += p.astimezone(tz).date() == a.astimezone(tz).date()
+        if tz is not None:
+            same_day += p.astimezone(tz).date() == a.astimezone(tz).date()
         in_day += wait <= 24
         in_target += wait <= targets.get(intent or "", targets["*"])
     n = len(hours)
@@ -177,7 +179,7 @@ def timing(
         answered=n,
         median_hours=percentile(hours, 50),
         p90_hours=percentile(hours, 90),
-        same_day=same_day / n if n else None,
+        same_day=same_day / n if n and tz is not None else None,
         within_24h=in_day / n if n else None,
         within_target=in_target / n if n else None,
     )
@@ -381,15 +383,20 @@ def build(
     for r in store.report_cases_for(edges[0], end):
         contacts[bucket(r)].append(r)
 
-    def reply_timing(rows: list[dict]) -> Timing:
-        return timing(((r["intent"], r["created_at"], r["sent_at"]) for r in rows), week.tz, targets)
+    def reply_timing(rows: list[dict], tz: ZoneInfo | None = None) -> Timing:
+        return timing(((r["intent"], r["created_at"], r["sent_at"]) for r in rows), tz, targets)
 
-    def contact_timing(rows: list[dict]) -> Timing:
-        return timing(((r["intent"], r["created_at"], r["contacted_at"]) for r in rows), week.tz, targets)
+    def contact_timing(rows: list[dict], tz: ZoneInfo | None = None) -> Timing:
+        return timing(((r["intent"], r["created_at"], r["contacted_at"]) for r in rows), tz, targets)
 
+    week_replies, case_rows = replies[-1], contacts[-1]
+    reply, contact = reply_timing(week_replies, week.tz), contact_timing(case_rows, week.tz)
     trend = []
     for i, w in enumerate(weeks):
-        v, reply_i, contact_i = volume[i], reply_timing(replies[i]), contact_timing(contacts[i])
+        last = i == len(weeks) - 1
+        v = volume[i]
+        reply_i = reply if last else reply_timing(replies[i])
+        contact_i = contact if last else contact_timing(contacts[i])
         triaged = v["n"] - v["intents"].get("untriaged", 0)
         rating_sum = sum(ratings[p][i][0] for p in ratings)
         rated = sum(ratings[p][i][1] for p in ratings)
@@ -407,7 +414,6 @@ def build(
                 ratings=rated,
             )
         )
-    week_replies, case_rows = replies[-1], contacts[-1]
     by_channel = defaultdict(list)
     for r in week_replies:
         by_channel[r["platform"]].append(r)
@@ -466,8 +472,8 @@ def build(
         days=days,
         intents=dict(intents),
         trend=tuple(trend),
-        reply=reply_timing(week_replies),
-        contact=contact_timing(case_rows),
+        reply=reply,
+        contact=contact,
         reply_by_channel=reply_by_channel,
         owners=owners,
         ratings=tuple(
@@ -686,9 +692,10 @@ def theme_changes(store: Store, start: str, end: str, themes: list[Theme], *, br
     """``themes`` with the number of complaints of the range (the week before) on each: a lexicon theme by its
     pattern, a phrase by the phrase. Only that week's complaints are read."""
     counts: Counter = Counter()
+    any_phrase = any(t.kind == "phrase" for t in themes)
     for row in store.report_texts(start, end, intent="complaint"):
         text = NOISE.sub(" ", row["text"])
-        found = phrases(row["text"], brand)
+        found = phrases(row["text"], brand) if any_phrase else set()
         for t in themes:
             if t.name in found if t.kind == "phrase" else THEME_PATTERNS[t.name].search(text):
                 counts[t.name] += 1
