@@ -500,8 +500,20 @@ def test_after_a_fresh_install_the_default_week_is_the_latest_with_data(tmp_path
     assert "The last complete week, 2026-W47, holds no mentions, so this report covers 2026-W48" in text
     assert "This week is not over yet" in text
     assert "The first stored mention was posted on Tue 24 Nov 09:00: the days before it hold no data" in text
+    # as after the demo: one mention in the last complete week, the rest in this one
+    s.mention("Anyone tried the Acme lamp?", "other", local(22, 20))
+    report, (md, _) = weekly.make_report(store, config(), now=NOW, folder=tmp_path)
+    assert report.week.label == "2026-W48"
+    assert report.notes[0] == (
+        "Mentionbot has collected mentions since Sun 22 Nov; the last complete week, 2026-W47, holds only 1 mention, "
+        "so this report covers 2026-W48, the latest week that has data. Ask for another with --week."
+    )
+    # an installation that ran before the last complete week reports that week, without a note
+    s.mention("Old news", "other", local(2, 20))
+    report, _ = weekly.make_report(store, config(), now=NOW, folder=tmp_path)
+    assert report.week.label == "2026-W47" and report.notes == ()
     # asked for, the empty week says it is empty
-    empty, (md, _) = weekly.make_report(store, config(), now=NOW, week="2026-W47", folder=tmp_path)
+    empty, (md, _) = weekly.make_report(store, config(), now=NOW, week="2026-W46", folder=tmp_path)
     assert empty.notes == () and empty.total == 0
     assert "No mentions were posted this week" in md.read_text()
 

@@ -116,16 +116,26 @@ def parse_week(text: str, tz: ZoneInfo) -> Week:
 
 
 def default_week(store: Store, now: datetime, tz: ZoneInfo) -> tuple[Week, str | None]:
-    """The week a report covers when none is asked for, and a note when it is not the last complete one."""
+    """The week a report covers when none is asked for, and a note when it is not the last complete one.
+
+    Normally the last complete week. Straight after installing (the first mention was stored during that week or
+    later, as after the demo) or when that week holds no mention, the latest week that has data instead.
+    """
     complete = last_complete_week(now, tz)
-    latest = store.last_mention_before(iso(now))
-    if latest is None or store.report_buckets([iso(complete.start), iso(complete.end)]):
+    latest, first = store.last_mention_before(iso(now)), store.first_mention_at()
+    if latest is None or first is None:
         return complete, None
+    n = sum(r["n"] for r in store.report_buckets([iso(complete.start), iso(complete.end)]))
     chosen = week_of(parse_time(latest).astimezone(tz).date(), tz)
-    return chosen, (
-        f"The last complete week, {complete.label}, holds no mentions, so this report covers {chosen.label}, "
-        f"the latest week that does. Ask for another with --week."
+    if chosen.label == complete.label or (n and first < complete.start):
+        return complete, None
+    held = "holds no mentions" if not n else f"holds only {n} mention{'s' if n != 1 else ''}"
+    since = f"mentionbot has collected mentions since {first.astimezone(tz):%a %d %b}; " if n else ""
+    note = (
+        f"{since}the last complete week, {complete.label}, {held}, so this report covers {chosen.label}, "
+        "the latest week that has data. Ask for another with --week."
     )
+    return chosen, note[0].upper() + note[1:]
 
 
 def last_complete_week(now: datetime, tz: ZoneInfo) -> Week:
