@@ -532,27 +532,37 @@ def test_advocates_are_confirmed_praise_and_precision_says_what_it_rests_on():
             ("My order arrived broken", "complaint", -0.6, False),
             ("I was charged twice", "complaint", -0.5, False),
             ("Nice weather today", "complaint", 0.2, False),
+            (
+                "New pricing is a joke. Loyal for 5 years and this is the thanks",
+                "praise",
+                0.8,
+                False,
+            ),  # mixed
         )
     ):
         m = s.mention(text, intent, local(17, 9 + i), author=f"p{i}", sentiment=sentiment, needs_human=held)
+        if i == 6:  # the complaint model saw its signals, below a complaint's 0.5
+            store.save_triage(
+                m, Triage(intent="praise", sentiment=0.8, complaint_score=0.48), now=local(17, 15)
+            )
         drafts.append(
             store.add_draft(m, intent=intent, text="Thank you for telling us.", now=local(17, 9 + i))
         )
     at = local(18, 9)
-    for d in drafts[:3]:
+    for d in (*drafts[:3], drafts[6]):
         decisions.approve(store, d.id, actor="kim", now=at)
     decisions.approve(store, drafts[3].id, actor="kim", now=at)
     decisions.edit(store, drafts[4].id, actor="kim", now=at, text="We are sorry: we will refund you.")
     decisions.reject(store, drafts[5].id, actor="kim", now=at, reason="not a complaint")
     r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
     assert [p["handle"] for p in r.advocates] == ["p0"]
-    assert r.decisions == {"approved": 4, "edited": 1, "rejected": 1}
+    assert r.decisions == {"approved": 5, "edited": 1, "rejected": 1}
     assert r.precision["tp"] == 2 and "fp" not in r.precision
     text = weekly.markdown(r)
     assert "Precision 100%, measured on a sample of 2 posts the filter called complaints" in text
     assert (
-        "Of the 6 drafted replies managers decided on this week, 4 (67%) were approved as drafted, 1 (17%) edited "
-        "and 1 (17%) rejected or withdrawn." in text
+        "Of the 7 drafted replies managers decided on this week, 5 (71%) were approved as drafted, 1 (14%) edited "
+        "and 1 (14%) rejected or withdrawn." in text
     )
     assert "shows that managers agreed" not in text  # one was edited, so they did read
 

@@ -26,6 +26,9 @@ SILENT_PER_COMPLAINT = 26  # doctrine §5 (source 003): only 4% of unhappy custo
 TREND_WEEKS = 8
 SILENT_AFTER_DAYS = 7
 INTENTS = ("complaint", "inquiry", "praise", "other")
+# Praise the complaint model scores this high (complaints start at 0.5) reads mixed: "Acme's new pricing is a joke …
+# Loyal customer for 5 years and this is the thanks". It is never listed among the advocates.
+MIXED_PRAISE = 0.4
 STEPS = 9  # progress steps: the eight of ``build`` and the charts
 
 # Recurring causes of complaints; a complaint may have several. Keys that match an ``[sla] targets`` key get
@@ -458,7 +461,7 @@ def build(
     questions = frequent_questions(store.report_texts(start, end, intent="inquiry"), config.brand.name)
 
     step("people")
-    advocates = store.report_advocates(start, end)
+    advocates = store.report_advocates(start, end, mixed_from=MIXED_PRAISE)
     repeat = [
         p
         for p in store.report_people(start, end, intent="complaint", limit=50)

@@ -106,9 +106,12 @@ class Reports(Base):
         )
         return _plain_numbers(dict(row or {}))
 
-    def report_advocates(self, start: str, end: str, *, limit: int = 10) -> list[dict[str, Any]]:
+    def report_advocates(
+        self, start: str, end: str, *, mixed_from: float, limit: int = 10
+    ) -> list[dict[str, Any]]:
         """People whose praise posted in the range a manager confirmed (approving the reply to it writes a praise
-        label; no label says otherwise), positive and not held by triage for a person; most such posts first."""
+        label; no label says otherwise), positive, never held by triage for a person nor scored ``mixed_from`` or
+        more as a complaint (praise with complaint signals: "a joke … this is the thanks"); most such posts first."""
         return self._rows(
             "select m.platform, m.author_handle as handle, max(m.author_name) as name, count(*) as n, "
             "max(m.url) as url, max(m.text) as example, coalesce(max(p.praise), 0) as praise "
@@ -120,9 +123,9 @@ class Reports(Base):
             "and not exists (select 1 from labels l where l.platform = m.platform and l.mention_id = m.id "
             "  and l.intent <> 'praise') "
             "and not exists (select 1 from triage t where t.platform = m.platform and t.mention_id = m.id "
-            "  and t.needs_human = 1) "
+            "  and (t.needs_human = 1 or t.complaint_score >= ?)) "
             "group by m.platform, m.author_handle order by n desc, praise desc, handle limit ?",
-            [start, end, limit],
+            [start, end, mixed_from, limit],
         )
 
     def report_texts(self, start: str, end: str, *, intent: str | None = None) -> Iterator[dict[str, Any]]:
