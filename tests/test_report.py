@@ -367,6 +367,19 @@ def test_html_report_renders_its_charts_in_chromium(seeded, tmp_path):
     # The bars of the theme chart (#c0504d) and matplotlib's first series colour (#1f77b4) are on screen.
     assert colours.get((0xC0, 0x50, 0x4D), 0) > 500
     assert colours.get((0x1F, 0x77, 0xB4), 0) > 500
+    # The headline's cards and sparklines, in the brand's colour (the default #1f4e79).
+    assert colours.get((0x1F, 0x4E, 0x79), 0) > 2000
+
+    # The PDF is Chromium's print of the same page; pdftoppm, where installed, turns its first page into a PNG.
+    (pdf,) = weekly.write(r, tmp_path / "pdf", formats=("pdf",))
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and data.count(b"/Type /Page") >= 3
+    print(f"pdf: {pdf}")
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", pdf, tmp_path / "page"], check=True
+        )
+        print(f"pdf page: {next(tmp_path.glob('page*.png'))}")
 
 
 def test_status_command(tmp_path, seeded):

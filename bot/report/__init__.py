@@ -31,7 +31,18 @@ from bot.report.figures import (
     week_of,
     words,
 )
-from bot.report.render import Section, Style, charts, markdown, md_cell, sections, to_html, write
+from bot.report.render import (
+    Section,
+    Style,
+    browser,
+    charts,
+    markdown,
+    md_cell,
+    sections,
+    to_html,
+    to_pdf,
+    write,
+)
 from bot.report.schedule import make_report, run_due, scheduled_week, style, trend_from_file
 
 __all__ = [
@@ -49,6 +60,7 @@ __all__ = [
     "Timing",
     "Week",
     "WeekFigures",
+    "browser",
     "build",
     "charts",
     "complaint_themes",
@@ -67,6 +79,7 @@ __all__ = [
     "sections",
     "style",
     "to_html",
+    "to_pdf",
     "trend_from_file",
     "week_of",
     "words",

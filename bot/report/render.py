@@ -12,6 +12,9 @@ import base64
 import io
 import logging
 import mimetypes
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -490,10 +493,14 @@ def write(
         path = folder / f"{stem}.md"
         write_private(path, markdown(report, images=images))
         written.append(path)
-    if "html" in formats:
+    if "html" in formats or "pdf" in formats:
+        html = to_html(report, pngs, style)
         path = folder / f"{stem}.html"
-        write_private(path, to_html(report, pngs, style))
-        written.append(path)
+        if "html" in formats:
+            write_private(path, html)
+            written.append(path)
+        if "pdf" in formats:
+            written += [p for p in [to_pdf(html, folder / f"{stem}.pdf")] if p]
     log.info("report %s written: %s", report.week.label, ", ".join(str(p) for p in written))
     return written
 
@@ -635,3 +642,51 @@ def to_html(report: Report, pngs: dict[str, bytes], style: Style | None = None) 
     return env.get_template(template.name if template else "report.html.j2").render(
         **context(report), charts=charts_data, logo=logo, colour=style.colour
     )
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def browser() -> str | None:
+    """The headless browser that prints the PDF, or None when none is installed."""
+    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
+
+
+def to_pdf(html: str, path: Path, *, timeout: float = 120) -> Path | None:
+    """Print the HTML page to ``path`` as PDF with headless Chromium, the same page the HTML file shows; None
+    (and a warning saying why) when no browser is installed or it fails. The page is self-contained, so the
+    browser loads nothing from the network."""
+    binary = browser()
+    if binary is None:
+        log.warning(
+            "no PDF report: no headless browser on PATH (%s); Debian: apt-get install chromium", BROWSERS[0]
+        )
+        return None
+    with tempfile.TemporaryDirectory(prefix="mentionbot-pdf-") as scratch:
+        page = Path(scratch) / "report.html"
+        page.write_text(html, encoding="utf-8")
+        out = Path(scratch) / "report.pdf"
+        command = [
+            binary,
+            "--headless",
+            "--no-sandbox",  # root in a container has no sandbox; the page is our own file
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={Path(scratch) / 'profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={out}",
+            page.as_uri(),
+        ]
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("no PDF report: %s failed: %s", Path(binary).name, str(exc)[:200])
+            return None
+        if not out.is_file():
+            log.warning("no PDF report: %s wrote nothing", Path(binary).name)
+            return None
+        write_private(path, out.read_bytes())
+    return path
