@@ -632,12 +632,10 @@ def complaint_themes(
     found: dict[str, list[dict]] = defaultdict(list)
     counts: Counter = Counter()
     rest: list[tuple[dict, set[str]]] = []
-    background: Counter = Counter()
-    background_docs = 0
+    others: list[str] = []  # the week's other texts, the background the phrases must stand out from
     for row in store.report_texts(start, end):
         if row["intent"] != "complaint":
-            background.update(phrases(row["text"], brand))
-            background_docs += 1
+            others.append(row["text"].lower())
             continue
         text = NOISE.sub(" ", row["text"])  # "u/acme_support" is not a complaint about support
         matched = [name for name, rx in THEME_PATTERNS.items() if rx.search(text)]
@@ -654,6 +652,14 @@ def complaint_themes(
     # Distinctive: frequent in the unthemed complaints, rare in the week's other mentions (smoothed log-odds).
     # Only phrases shared by two complaints or more: a single word ("week", "ticket") names no topic.
     df = Counter(w for _, ws in rest for w in ws)
+    shared = {w for w, n in df.items() if n >= 2}
+    background: Counter = Counter()
+    if shared:  # only the texts that hold a shared phrase's words are cut into phrases (the costly part)
+        first_words = re.compile("|".join(sorted({re.escape(w.split()[0]) for w in shared})))
+        for text in others:
+            if first_words.search(text):
+                background.update(phrases(text, brand) & shared)
+    background_docs = len(others)
     scored = sorted(
         (
             (

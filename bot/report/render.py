@@ -72,7 +72,10 @@ def charts(report: Report) -> dict[str, bytes]:
         for ax in fig.axes[:1]:  # counts are whole numbers; the twin sentiment axis is not
             (ax.xaxis if name == "themes" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
         buf = io.BytesIO()
-        fig.tight_layout()
+        if name == "themes":  # the theme names need the room; the others fit the fixed margins
+            fig.tight_layout()
+        else:
+            fig.subplots_adjust(left=0.1, right=0.89, bottom=0.12, top=0.9)
         fig.savefig(buf, format="png", dpi=96)
         out[name] = buf.getvalue()
 

@@ -6,7 +6,7 @@ Times are UTC ISO text; ``start``/``end`` bound a half-open range.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -46,13 +46,23 @@ class Reports(Base):
     # cases table: hence ``pinned_join`` (SQLite keeps a CROSS JOIN's order) and correlated subqueries.
 
     def report_first_replies(self, start: str, end: str) -> list[dict[str, Any]]:
-        """For each mention posted in the range that got a public reply: when it was posted and first answered."""
-        return self._rows(
-            "select * from (select m.platform, m.intent, m.created_at, (select min(o.sent_at) from outbox o "
-            "where o.platform = m.platform and o.mention_id = m.id and o.kind = 'reply') as sent_at "
-            "from mentions m where m.created_at >= ? and m.created_at < ?) as firsts where sent_at is not null",
-            [start, end],
-        )
+        """For each mention posted in the range that got a public reply: when it was posted and first answered.
+
+        Driven by the replies sent since the range began (a reply never precedes its post; a day's margin for
+        clocks), each joined to its mention: over eight weeks that reads far fewer rows than probing the outbox
+        for every mention of the range."""
+        first: dict[tuple[str, str], dict[str, Any]] = {}
+        since = iso(datetime.fromisoformat(start) - timedelta(days=1))
+        for r in self._rows(
+            f"select o.platform, o.mention_id, o.sent_at, m.intent, m.created_at from outbox o {self.pinned_join} "
+            "mentions m on m.platform = o.platform and m.id = o.mention_id where o.kind = 'reply' "
+            "and o.sent_at >= ? and m.created_at >= ? and m.created_at < ?",
+            [since, start, end],
+        ):
+            key = (r["platform"], r.pop("mention_id"))
+            if key not in first or r["sent_at"] < first[key]["sent_at"]:
+                first[key] = r
+        return list(first.values())
 
     def report_drafts(self, start: str, end: str) -> list[dict[str, Any]]:
         """Drafted replies to mentions posted in the range, counted by state."""
