@@ -23,6 +23,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 
 from bot import escape
 from bot.private import private_folder, write_private
@@ -595,11 +596,20 @@ def headline(report: Report) -> list[dict]:
 
 
 @cache
-def environment(folder: Path) -> jinja2.Environment:
-    """Templates from ``folder`` (with the shipped ones behind it); HTML autoescaped, Markdown by its filter."""
+def environment(folder: Path, *, html: bool = True) -> jinja2.Environment:
+    """Templates from ``folder`` (with the shipped ones behind it). HTML: every value goes through
+    ``escape.html`` (markup escaped, control and invisible characters out) and is never escaped twice;
+    Markdown: cells through the ``md`` filter."""
+
+    def finalize(value: object) -> object:
+        if html and isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+            return markupsafe.Markup(escape.html(value))
+        return value
+
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(TEMPLATES)]),
-        autoescape=jinja2.select_autoescape(["html", "html.j2"], default_for_string=True, default=False),
+        autoescape=html,
+        finalize=finalize,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -622,7 +632,11 @@ def context(report: Report) -> dict:
 
 def markdown(report: Report, *, images: dict[str, str] | None = None) -> str:
     """The report as Markdown; ``images`` maps chart names to file names to link."""
-    return environment(TEMPLATES).get_template("report.md.j2").render(**context(report), images=images or {})
+    return (
+        environment(TEMPLATES, html=False)
+        .get_template("report.md.j2")
+        .render(**context(report), images=images or {})
+    )
 
 
 def md_cell(text: str) -> str:
