@@ -875,10 +875,10 @@ def resume(ctx: Context, actor: str) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "html", "both"]),
+    type=click.Choice(["md", "html", "both", "pdf", "all"]),
     default="both",
     show_default=True,
-    help="Markdown, a self-contained HTML page with charts, or both.",
+    help="Markdown, a self-contained HTML page with charts, both, a PDF of the page (headless Chromium), or all.",
 )
 @click.option(
     "--out",
@@ -893,7 +893,9 @@ def report(ctx: Context, week: str | None, fmt: str, out: Path | None) -> None:
     from bot import report as weekly
 
     config, store = ctx.config(), ctx.store()
-    formats = ("md", "html") if fmt == "both" else (fmt,)
+    formats = {"both": ("md", "html"), "all": ("md", "html", "pdf")}.get(fmt, (fmt,))
+    if "pdf" in formats and weekly.browser() is None:
+        err.print("[yellow]no PDF: no headless Chromium on PATH (Debian: apt-get install chromium)[/yellow]")
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("report", total=weekly.STEPS)
 

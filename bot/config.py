@@ -128,6 +128,8 @@ class BrandSettings:
     timezone: str = "UTC"
     languages: list[str] = field(default_factory=lambda: ["en"])
     exclude: list[str] = field(default_factory=list)
+    logo: str = ""  # an image file for the weekly report's header, relative to this file
+    colour: str = "#1f4e79"  # the weekly report's accent colour
 
     def off_topic(self, text: str) -> str | None:
         """The first excluded phrase the text contains, ignoring case, spaces and punctuation (#LooneyTunes)."""
@@ -148,6 +150,17 @@ class BrandSettings:
             out.append(
                 f"{path}.exclude: expected phrases with letters or digits; an empty one would exclude every post"
             )
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", self.colour):
+            out.append(f"{path}.colour: expected a colour like '#1f4e79', got {self.colour!r}")
+        if self.logo and Path(self.logo).suffix.lower() not in (
+            ".png",
+            ".jpg",
+            ".jpeg",
+            ".svg",
+            ".gif",
+            ".webp",
+        ):
+            out.append(f"{path}.logo: expected a PNG, JPEG, SVG, GIF or WebP image file, got {self.logo!r}")
         if not (self.contact_email or self.contact_url or self.contact_phone):
             out.append(
                 f"{path}: expected at least one of contact_email, contact_url, contact_phone (doctrine §1)"
@@ -248,6 +261,8 @@ class ReportSettings:
     time: str = "09:00"
     # Connector health (the report and ``mentionbot status``) warns this many days before credentials expire.
     credentials_warn_days: int = 14
+    # A copy of bot/report/templates/report.html.j2 to render the HTML report with; empty: the shipped one.
+    template: str = ""
 
     def problems(self, path: str) -> list[str]:
         out = []
@@ -255,6 +270,8 @@ class ReportSettings:
             out.append(f"{path}.day: expected a weekday name like 'monday', got {self.day!r}")
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.time):
             out.append(f"{path}.time: expected a 24-hour time like '09:00', got {self.time!r}")
+        if self.template and not self.template.endswith((".html", ".html.j2", ".j2")):
+            out.append(f"{path}.template: expected an HTML template file (.html.j2), got {self.template!r}")
         return out
 
 

@@ -77,7 +77,8 @@ def approve(
             to_state="manual" if manual else "approved",
             actor=actor,
             now=now,
-            action="approved (reply by hand)" if manual else "approved",
+            action=("approved (reply by hand)" if manual else "approved")
+            + (" after edit" if final != draft.text else ""),
             detail=f"tone guard overridden: {override_reason} (findings: {'; '.join(findings)})"
             if findings
             else None,

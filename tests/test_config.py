@@ -24,8 +24,8 @@ def test_the_shipped_config_is_valid():
 
 
 def test_unknown_key_names_the_key_and_the_expected_ones():
-    (problem,) = problems({"brand": {**BRAND, "colour": "red"}})
-    assert problem.startswith("brand.colour: unknown key; expected one of ")
+    (problem,) = problems({"brand": {**BRAND, "mascot": "red"}})
+    assert problem.startswith("brand.mascot: unknown key; expected one of ")
     assert "contact_email" in problem
 
 

@@ -426,7 +426,7 @@ def test_the_daemons_weekly_report_is_posted_with_the_chart_drawn_by_its_child_p
     built = weekly.build(
         setup.pipeline.store,
         setup.pipeline.config,
-        week=weekly.last_complete_week(setup.clock.now(), weekly.ZoneInfo("Europe/Amsterdam")),
+        week=weekly.last_complete_week(setup.clock.now(), ZoneInfo("Europe/Amsterdam")),
         now=setup.clock.now(),
     )
     # the daemon hands over the charts its report child drew; the bot does not draw them again

@@ -7,6 +7,7 @@ import logging
 import random
 import socket
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -166,7 +167,7 @@ def test_a_refused_token_is_said_once_and_not_retried_in_a_loop(approvals, caplo
         built = weekly.build(
             approvals.store,
             approvals.config,
-            week=weekly.last_complete_week(now, weekly.ZoneInfo("Europe/Amsterdam")),
+            week=weekly.last_complete_week(now, ZoneInfo("Europe/Amsterdam")),
             now=now,
         )
         (row,) = [r for r in built.connectors if r["connector"] == "discord (approvals)"]

@@ -222,7 +222,7 @@ def test_tone_override_is_recorded_in_the_audit_trail(config_path, fake_reddit):
         "eve",
     )
     store = open_store(config_path)
-    (approval,) = [a for a in store.audit(draft_id=draft.id) if a.action == "approved"]
+    (approval,) = [a for a in store.audit(draft_id=draft.id) if a.action == "approved after edit"]
     assert (
         approval.actor == "eve" and "customer asked bluntly" in approval.detail and "but" in approval.detail
     )

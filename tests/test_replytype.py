@@ -221,6 +221,9 @@ def test_the_reports_advocates_follow_a_managers_relabel():
     for mention in posts:
         store.save_triage(mention, Triager().triage_text("Love the new Acme app, great design!"), now=when)
     start, end = "2026-11-02T00:00:00+00:00", "2026-11-03T00:00:00+00:00"
-    assert {p["handle"] for p in store.report_advocates(start, end)} == {"sam", "kim"}
+    assert store.report_advocates(start, end, mixed_from=0.4) == []  # nobody confirmed them yet
+    for mention in posts:  # a manager approved both thank-yous
+        store.add_label(mention, complaint=False, intent="praise", source="approved", actor="ana", now=when)
+    assert {p["handle"] for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam", "kim"}
     store.add_label(posts[1], complaint=True, intent="complaint", source="relabelled", actor="ana", now=when)
-    assert {p["handle"] for p in store.report_advocates(start, end)} == {"sam"}
+    assert {p["handle"] for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import textwrap
@@ -15,8 +16,9 @@ from bot import report as weekly
 from bot.cli import cli
 from bot.clock import FakeClock
 from bot.config import parse_config
+from bot.errors import ConfigError
 from bot.models import Author, CredentialExpiry, Mention, Triage
-from bot.store import Store
+from bot.store import Store, iso
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday: the last complete week is 2026-W47
@@ -37,7 +39,18 @@ class Seeder:
     def __init__(self, store: Store):
         self.store, self.n = store, 0
 
-    def mention(self, text, intent, at, *, author="someone", platform="reddit", sentiment=0.0) -> Mention:
+    def mention(
+        self,
+        text,
+        intent,
+        at,
+        *,
+        author="someone",
+        platform="reddit",
+        sentiment=0.0,
+        needs_human=False,
+        rating=None,
+    ) -> Mention:
         self.n += 1
         m = Mention(
             platform=platform,
@@ -46,9 +59,11 @@ class Seeder:
             author=Author(author, author.title()),
             text=text,
             created_at=at,
+            kind="review" if rating else "post",
+            rating=rating,
         )
         self.store.save_fetch(platform, [m], None, now=at)
-        self.store.save_triage(m, Triage(intent=intent, sentiment=sentiment), now=at)
+        self.store.save_triage(m, Triage(intent=intent, sentiment=sentiment, needs_human=needs_human), now=at)
         return m
 
     def reply(self, m: Mention, after_hours: float) -> None:
@@ -93,9 +108,10 @@ def seeded(engine, tmp_path):
     c5 = s.mention("The courier left the package in the rain", "complaint", local(20, 10), author="cy")
     for m, wait in ((c1, 1), (c2, 2), (c3, 3), (c4, 4), (c5, 30)):
         s.reply(m, wait)
-    # Two unanswered complaints about something no theme names: their distinctive word is "smell".
+    # Two unanswered complaints about something no theme names: the phrase they share is "burnt plastic";
+    # the single word "smell" they also share names no topic.
     s.mention("These headphones smell of burnt plastic", "complaint", local(21, 12), author="di")
-    s.mention("Horrible smell coming out of the box", "complaint", local(22, 12), author="ed")
+    s.mention("Horrible smell: burnt plastic, out of the box", "complaint", local(22, 12), author="ed")
     # A post the filter called a complaint that a manager said is not one.
     c8 = s.mention("This ad campaign is killing it lol", "complaint", local(16, 9), author="fa")
     # Private contact after 2, 5 and 26 hours; c4's case was never contacted and is overdue; c1's customer replied.
@@ -111,17 +127,20 @@ def seeded(engine, tmp_path):
         ("What are your opening hours?", "q4"),
     ):
         s.mention(q, "inquiry", local(18, 14), author=who)
-    s.mention(
+    fan1 = s.mention(
         "Love the new app, you guys are the greatest", "praise", local(18, 9), author="fan", sentiment=0.9
     )
-    s.mention(
+    fan2 = s.mention(
         "Acme support sorted it in minutes, thank you!", "praise", local(19, 9), author="fan", sentiment=0.8
     )
+    for m in (fan1, fan2):  # a manager approved the replies to fan's praise; nobody confirmed joy's
+        store.add_label(m, complaint=False, intent="praise", source="approved", actor="kim", now=local(20, 9))
     s.mention(
         "Great gadget, works well", "praise", local(20, 9), author="joy", platform="mastodon", sentiment=0.6
     )
     s.mention("Anyone selling an Acme lamp?", "other", local(22, 23, 30), platform="mastodon")
     s.mention("Acme was in the news today", "other", local(9, 12))  # the week before
+    s.mention("The courier lost my parcel", "complaint", local(10, 12), author="old")  # the week before
     for m in (c1, c2, c3, c4):
         store.add_label(
             m, complaint=True, intent="complaint", source="approved", actor="kim", now=local(20, 9)
@@ -186,7 +205,7 @@ def test_known_answers(seeded):
     assert r.complaints == 8
     assert r.complaint_rate == pytest.approx(8 / 16)
     assert r.silent_estimate == 8 * 26
-    assert [t["n"] for t in r.trend][-2:] == [1, 16]
+    assert [t.mentions for t in r.trend][-2:] == [2, 16]
 
     reply = r.reply
     assert reply.answered == 5
@@ -208,18 +227,24 @@ def test_known_answers(seeded):
     assert r.handoff == {"reddit": {"cases": 4, "contacted": 3, "replied": 1}}
 
     themes = {t.name: t for t in r.themes}
-    assert themes["delivery"].count == 2
+    assert themes["delivery"].count == 2 and themes["delivery"].previous == 1
     assert {e["author"] for e in themes["delivery"].examples} == {"al", "cy"}
     assert themes["billing"].count == 1
     assert themes["crash / bug"].count == 1
     assert themes["refund"].count == 1 and themes["refund"].target_hours == 72
     assert themes["support wait"].count == 1
-    assert themes["“smell”"].count == 2 and themes["“smell”"].kind == "term"
+    assert themes["burnt plastic"].count == 2 and themes["burnt plastic"].kind == "phrase"
+    assert "smell" not in themes and themes["billing"].previous == 0
 
     assert [(q.topic, q.count) for q in r.questions] == [("cancel subscription", 3)]
-    assert [(p["handle"], p["n"]) for p in r.advocates] == [("fan", 2), ("joy", 1)]
+    assert [(p["handle"], p["n"]) for p in r.advocates] == [("fan", 2)]
     assert [(p["handle"], p["n"]) for p in r.repeat_complainers] == [("al", 2)]
-    assert r.precision == {"tp": 4, "fp": 1}
+    assert r.precision == {"tp": 4, "fp": 1, "tn": 2}
+    assert r.decisions == {
+        "approved": 0,
+        "edited": 0,
+        "rejected": 0,
+    }  # labels written directly, no drafts decided
 
     health = {c["connector"]: c for c in r.connectors}
     assert health["reddit"]["health"] == "ok"
@@ -235,17 +260,18 @@ def test_markdown_says_it_all(seeded):
     for expected in (
         "# Acme — weekly mentions report, 2026-W47 (Mon 16 Nov – Sun 22 Nov 2026)",
         "16 mentions this week: 8 complaints (50% of those triaged)",
-        "roughly 208 unhappy customers",
+        "would stand for about 208 unhappy customers; nothing here checks that it does",
         "| first public reply | 5 | 3.0 h | 19.6 h | 60% | 80% | 80% |",
         "| first private contact | 3 | 5.0 h | 21.8 h |",
         "| 4 | 1 | 1 | 1 | 3 |",
         "| reddit | 4 | 3 | 1 | 33% |",
-        "| delivery | 2 |",
-        "| refund | 1 | 72 h |",
+        "| delivery | 2 | 1 | +1 (+100%) | 24 h |",
+        "| refund | 1 | 0 | +1 (new) | 72 h |",
+        "| burnt plastic | 2 | 0 | +2 (new) | 24 h |",
         "| cancel subscription | 3 |",
         "| @fan (reddit) | 2 |",
         "| @al (reddit) | 2 |",
-        "precision 80%",
+        "Precision 80%, measured on a sample of 5 posts",
         "| x | paused: 401 Unauthorized: token revoked |",
     ):
         assert expected in text, expected
@@ -312,7 +338,7 @@ def test_html_report_renders_its_charts_in_chromium(seeded, tmp_path):
 
     r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
     (page,) = weekly.write(r, tmp_path, formats=("html",))
-    assert page.read_text().count("src='data:image/png;base64,") == 3
+    assert page.read_text().count('src="data:image/png;base64,') == 3
     shot = tmp_path / "report.png"
     subprocess.run(
         [
@@ -340,6 +366,19 @@ def test_html_report_renders_its_charts_in_chromium(seeded, tmp_path):
     # The bars of the theme chart (#c0504d) and matplotlib's first series colour (#1f77b4) are on screen.
     assert colours.get((0xC0, 0x50, 0x4D), 0) > 500
     assert colours.get((0x1F, 0x77, 0xB4), 0) > 500
+    # The headline's cards and sparklines, in the brand's colour (the default #1f4e79).
+    assert colours.get((0x1F, 0x4E, 0x79), 0) > 2000
+
+    # The PDF is Chromium's print of the same page; pdftoppm, where installed, turns its first page into a PNG.
+    (pdf,) = weekly.write(r, tmp_path / "pdf", formats=("pdf",))
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and data.count(b"/Type /Page") >= 3
+    print(f"pdf: {pdf}")
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", pdf, tmp_path / "page"], check=True
+        )
+        print(f"pdf page: {next(tmp_path.glob('page*.png'))}")
 
 
 def test_status_command(tmp_path, seeded, engine):
@@ -370,9 +409,7 @@ def test_handles_and_links_are_not_words_or_themes():
     store = Store.memory()
     Seeder(store).mention("u/acme_support the lamp arrived damaged", "complaint", local(17, 10))
     week = weekly.parse_week("2026-W47", AMS)
-    themes = weekly.complaint_themes(
-        store, weekly.iso(week.start), weekly.iso(week.end), brand="Acme", targets={}
-    )
+    themes = weekly.complaint_themes(store, iso(week.start), iso(week.end), brand="Acme", targets={})
     assert [(t.name, t.count) for t in themes] == [("delivery", 1), ("product quality", 1)]
 
 
@@ -446,3 +483,202 @@ def test_status_shows_credentials_expiring(tmp_path, seeded, engine):
         "warning: renew the credentials of trustpilot before they stop working: credentials_expire (config) "
         "expired on 2026-11-24",
     ]
+
+
+def test_overdue_counts_due_times_that_passed_unacknowledged_as_status_does():
+    store = Store.memory()
+    s = Seeder(store)
+    late = s.mention("My parcel never came", "complaint", local(23, 8))  # due Tue 08:00, before NOW
+    s.case(late)
+    fresh = s.mention("Still no parcel", "complaint", local(24, 20))  # due Wed 20:00, after NOW
+    s.case(fresh)
+    met = s.mention("Where is my parcel", "complaint", local(23, 9))  # acknowledged in time
+    s.case(met, acknowledged_at=local(23, 10))
+    week = weekly.parse_week("2026-W48", AMS)
+    for now, overdue in ((NOW, 1), (NOW + timedelta(days=1), 2)):
+        r = weekly.build(store, config(), week=week, now=now)
+        assert r.cases["overdue"] == overdue
+        assert store.due_counts(now=now, soon=now)["overdue"] == overdue
+    assert "This week is not over yet: the figures cover Mon 23 Nov to Thu 26 Nov 10:00 only." in r.notes[0]
+
+
+def test_after_a_fresh_install_the_default_week_is_the_latest_with_data(tmp_path):
+    store = Store.memory()
+    s = Seeder(store)
+    s.mention("The courier lost my parcel", "complaint", local(24, 9))  # this week, W48, not over
+    s.mention("Love it", "praise", local(24, 10), sentiment=0.8)
+    report, (md, _) = weekly.make_report(store, config(), now=NOW, folder=tmp_path)
+    assert report.week.label == "2026-W48"
+    text = md.read_text()
+    assert "The last complete week, 2026-W47, holds no mentions, so this report covers 2026-W48" in text
+    assert "This week is not over yet" in text
+    assert "The first stored mention was posted on Tue 24 Nov 09:00: the days before it hold no data" in text
+    # as after the demo: one mention in the last complete week, the rest in this one
+    s.mention("Anyone tried the Acme lamp?", "other", local(22, 20))
+    report, (md, _) = weekly.make_report(store, config(), now=NOW, folder=tmp_path)
+    assert report.week.label == "2026-W48"
+    assert report.notes[0] == (
+        "Mentionbot has collected mentions since Sun 22 Nov; the last complete week, 2026-W47, holds only 1 mention, "
+        "so this report covers 2026-W48, the latest week that has data. Ask for another with --week."
+    )
+    # an installation that ran before the last complete week reports that week, without a note
+    s.mention("Old news", "other", local(2, 20))
+    report, _ = weekly.make_report(store, config(), now=NOW, folder=tmp_path)
+    assert report.week.label == "2026-W47" and report.notes == ()
+    # asked for, the empty week says it is empty
+    empty, (md, _) = weekly.make_report(store, config(), now=NOW, week="2026-W46", folder=tmp_path)
+    assert empty.notes == () and empty.total == 0
+    assert "No mentions were posted this week" in md.read_text()
+
+
+def test_advocates_are_confirmed_praise_and_precision_says_what_it_rests_on():
+    from bot import decisions
+
+    store = Store.memory()
+    s = Seeder(store)
+    drafts = []
+    for i, (text, intent, sentiment, held) in enumerate(
+        (
+            ("Thanks for fixing my order so fast", "praise", 0.8, False),
+            ("Oh great, another week without my refund. Love it", "praise", 0.4, True),  # sarcasm: held
+            ("The app is fine I guess, but the update broke sync", "praise", 0.0, False),  # mixed
+            ("My order arrived broken", "complaint", -0.6, False),
+            ("I was charged twice", "complaint", -0.5, False),
+            ("Nice weather today", "complaint", 0.2, False),
+            (
+                "New pricing is a joke. Loyal for 5 years and this is the thanks",
+                "praise",
+                0.8,
+                False,
+            ),  # mixed
+        )
+    ):
+        m = s.mention(text, intent, local(17, 9 + i), author=f"p{i}", sentiment=sentiment, needs_human=held)
+        if i == 6:  # the complaint model saw its signals, below a complaint's 0.5
+            store.save_triage(
+                m, Triage(intent="praise", sentiment=0.8, complaint_score=0.48), now=local(17, 15)
+            )
+        drafts.append(
+            store.add_draft(m, intent=intent, text="Thank you for telling us.", now=local(17, 9 + i))
+        )
+    at = local(18, 9)
+    for d in (*drafts[:3], drafts[6]):
+        decisions.approve(store, d.id, actor="kim", now=at)
+    decisions.approve(store, drafts[3].id, actor="kim", now=at)
+    decisions.edit(store, drafts[4].id, actor="kim", now=at, text="We are sorry: we will refund you.")
+    decisions.reject(store, drafts[5].id, actor="kim", now=at, reason="not a complaint")
+    r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    assert [p["handle"] for p in r.advocates] == ["p0"]
+    assert r.decisions == {"approved": 5, "edited": 1, "rejected": 1}
+    assert r.precision["tp"] == 2 and "fp" not in r.precision
+    text = weekly.markdown(r)
+    assert "Precision 100%, measured on a sample of 2 posts the filter called complaints" in text
+    assert (
+        "Of the 7 drafted replies managers decided on this week, 5 (71%) were approved as drafted, 1 (14%) edited "
+        "and 1 (14%) rejected or withdrawn." in text
+    )
+    assert "shows that managers agreed" not in text  # one was edited, so they did read
+
+    only_approved = Store.memory()
+    m = Seeder(only_approved).mention("My order arrived broken", "complaint", local(17, 9))
+    d = only_approved.add_draft(m, intent="complaint", text="Thank you for telling us.", now=local(17, 9))
+    decisions.approve(only_approved, d.id, actor="kim", now=at)
+    r = weekly.build(only_approved, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    assert "Precision 100%, measured on a sample of 1 post " in weekly.markdown(r)
+    assert "shows that managers agreed, not that they checked" in weekly.markdown(r)
+
+
+@pytest.fixture
+def two_weeks():
+    """Two weeks with known headline figures, owners and review ratings."""
+    store = Store.memory()
+    s = Seeder(store)
+    for day, wait in ((10, 2), (11, 30)):  # W46: first replies after 2 h and 30 h: median 16 h, half in 24 h
+        s.reply(s.mention("My parcel never arrived", "complaint", local(day, 10)), wait)
+    for day, stars in ((10, 2), (12, 4)):
+        s.mention("Meh", "other", local(day, 12), platform="trustpilot", rating=stars)
+    for day, wait in ((17, 1), (18, 2), (19, 3)):  # W47: 1, 2 and 3 h: median 2 h, all within 24 h
+        s.reply(s.mention("I was charged twice", "complaint", local(day, 10), author=f"c{day}"), wait)
+    for day, stars in ((17, 5), (18, 4)):
+        s.mention("Lovely", "praise", local(day, 12), platform="trustpilot", rating=stars, sentiment=0.5)
+    ann1, ann2, ben = (store.mention("reddit", f"m{i}") for i in (5, 6, 7))
+    s.case(ann1, acknowledged_at=local(17, 12), owner="ann")  # due 18 Nov 10:00: in time
+    s.case(ann2, owner="ann")  # due 19 Nov 10:00, never acknowledged: overdue
+    s.case(ben, acknowledged_at=local(20, 12), owner="ben")  # due 20 Nov 10:00: two hours late
+    yield store
+    store.close()
+
+
+def test_headline_owners_and_ratings_have_known_answers(two_weeks):
+    r = weekly.build(two_weeks, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    head = {h.name: (h.value, h.previous) for h in r.headline}
+    assert head["mentions"] == (5, 4)
+    assert head["complaints"] == (3, 2)
+    assert head["median first response"] == (pytest.approx(2), pytest.approx(16))
+    assert head["SLA met"] == (1.0, 0.5)
+    assert head["rating"] == (4.5, 3.0)
+    assert len(r.headline[0].series) == 8 and r.headline[0].series[-3:] == (0, 4, 5)
+    assert [(o.name, o.answered, o.within_target, o.overdue) for o in r.owners] == [
+        ("ann", 2, 0.5, 1),
+        ("ben", 1, 0.0, 0),
+    ]
+    assert [(c.name, c.answered, c.within_target) for c in r.reply_by_channel] == [("reddit", 3, 1.0)]
+    (site,) = r.ratings
+    assert (site.platform, site.average, site.count) == ("trustpilot", 4.5, 2)
+    assert site.trend[-2:] == (3.0, 4.5) and site.trend[0] is None
+    text = weekly.markdown(r)
+    for expected in (
+        "| mentions | 5 | 4 | +1 (+25%) | ▁▁▁▁▁▁▆█ |",
+        "| median first response | 2.0 h | 16.0 h | −14.0 h |",
+        "| SLA met | 100% | 50% | +50 pts |",
+        "| rating | 4.5★ | 3.0★ | +1.5★ |",
+        "| ann | 2 | 50% | 1 | – |",
+        "| trustpilot | 4.5★ | 2 | 3.0★ | +1.5★ | – – – – – – 3.0★ 4.5★ |",
+    ):
+        assert expected in text, expected
+
+
+def test_a_brand_template_logo_and_colour_and_every_stranger_escaped(two_weeks, tmp_path):
+    Seeder(two_weeks).mention(
+        "<script>alert(1)</script> my parcel never came",
+        "complaint",
+        local(20, 9),
+        author="<b>x",
+        platform="mastodon",
+    )
+    template = tmp_path / "brand.html.j2"
+    template.write_text(
+        "<h1 style='color:{{ colour }}'>{{ title }}</h1><img src='{{ logo }}'>"
+        "{% for h in headline %}<p>{{ h.name }}: {{ h.value }} ({{ h.change }})</p>{% endfor %}"
+        "{% for s in sections %}{% for r in s.rows or [] %}{{ r | join(' / ') }}{% endfor %}{% endfor %}"
+    )
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n-logo-")
+    cfg = config(
+        brand={**SECRET_FREE["brand"], "logo": str(logo), "colour": "#ff0066"},
+        report={"template": str(template)},
+    )
+    report, (page,) = weekly.make_report(
+        two_weeks, cfg, now=NOW, week="2026-W47", formats=("html",), folder=tmp_path
+    )
+    html = page.read_text()
+    assert html.startswith("<h1 style='color:#ff0066'>Acme — weekly mentions report, 2026-W47")
+    assert "src='data:image/png;base64," in html and "<p>SLA met: 100% (+50 pts)</p>" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html and "<b>x" not in html
+    shipped = weekly.to_html(report, {}, weekly.Style(logo=logo, colour="#ff0066"))
+    assert "--brand:#ff0066" in shipped and "&lt;script&gt;" in shipped and "<script>" not in shipped
+
+    for bad, message in (
+        (
+            {"brand": {**SECRET_FREE["brand"], "colour": "pink"}},
+            "brand.colour: expected a colour like '#1f4e79'",
+        ),
+        ({"brand": {**SECRET_FREE["brand"], "logo": "logo.pdf"}}, "brand.logo: expected a PNG, JPEG, SVG"),
+        ({"report": {"template": "brand.css"}}, "report.template: expected an HTML template file"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            config(**bad)
+    with pytest.raises(ConfigError, match=r"report\.template: no such file"):
+        weekly.make_report(
+            two_weeks, config(report={"template": str(tmp_path / "gone.html.j2")}), now=NOW, folder=tmp_path
+        )

@@ -139,7 +139,7 @@ config = parse_config(
 store = Store.open(folder / "bot.db")
 for i in range(20):
     at = now - timedelta(days=7, hours=i)
-    m = Mention("reddit", f"m{i}", "", Author(f"u{i}"), f"post {i} about the lamp", at)
+    m = Mention("reddit", f"m{i}", "", Author(f"u{i}"), f"post {i} about the lamp shade", at)
     store.save_fetch("reddit", [m], None, now=at)
     store.save_triage(m, Triage(intent="complaint" if i % 2 else "praise"), now=at)
 events = []

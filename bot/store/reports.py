@@ -6,7 +6,7 @@ Times are UTC ISO text; ``start``/``end`` bound a half-open range.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,17 +30,40 @@ class Reports(Base):
             [*bounds[1:-1], bounds[0], bounds[-1]],
         )
 
+    def report_ratings(self, bounds: list[str]) -> list[dict[str, Any]]:
+        """Reviews' star ratings per time bucket (as ``report_buckets``) and platform: their sum and count."""
+        cases = " ".join(f"when created_at < ? then {i}" for i in range(len(bounds) - 2))
+        bucket = f"case {cases} else {len(bounds) - 2} end" if cases else "0"
+        return [
+            _plain_numbers(r)
+            for r in self._rows(
+                f"select {bucket} as bucket, platform, sum(rating) as rating_sum, count(*) as n from mentions "
+                "where created_at >= ? and created_at < ? and own = 0 and rating is not null group by 1, 2",
+                [*bounds[1:-1], bounds[0], bounds[-1]],
+            )
+        ]
+
     # The week's few thousand mentions must drive the report's lookups, not a scan of the whole outbox, drafts or
     # cases table: hence ``pinned_join`` (SQLite keeps a CROSS JOIN's order) and correlated subqueries.
 
     def report_first_replies(self, start: str, end: str) -> list[dict[str, Any]]:
-        """For each mention posted in the range that got a public reply: when it was posted and first answered."""
-        return self._rows(
-            "select * from (select m.platform, m.intent, m.created_at, (select min(o.sent_at) from outbox o "
-            "where o.platform = m.platform and o.mention_id = m.id and o.kind = 'reply') as sent_at "
-            "from mentions m where m.created_at >= ? and m.created_at < ?) as firsts where sent_at is not null",
-            [start, end],
-        )
+        """For each mention posted in the range that got a public reply: when it was posted and first answered.
+
+        Driven by the replies sent since the range began (a reply never precedes its post; a day's margin for
+        clocks), each joined to its mention: over eight weeks that reads far fewer rows than probing the outbox
+        for every mention of the range."""
+        first: dict[tuple[str, str], dict[str, Any]] = {}
+        since = iso(datetime.fromisoformat(start) - timedelta(days=1))
+        for r in self._rows(
+            f"select o.platform, o.mention_id, o.sent_at, m.intent, m.created_at from outbox o {self.pinned_join} "
+            "mentions m on m.platform = o.platform and m.id = o.mention_id where o.kind = 'reply' "
+            "and o.sent_at >= ? and m.created_at >= ? and m.created_at < ?",
+            [since, start, end],
+        ):
+            key = (r["platform"], r.pop("mention_id"))
+            if key not in first or r["sent_at"] < first[key]["sent_at"]:
+                first[key] = r
+        return list(first.values())
 
     def report_drafts(self, start: str, end: str) -> list[dict[str, Any]]:
         """Drafted replies to mentions posted in the range, counted by state."""
@@ -53,26 +76,69 @@ class Reports(Base):
     def report_cases_for(self, start: str, end: str) -> list[dict[str, Any]]:
         """The cases opened for mentions posted in the range, with the mention's time."""
         return self._rows(
-            "select c.platform, c.intent, c.status, m.created_at, c.contacted_at, c.customer_replied_at "
+            "select c.platform, c.intent, c.status, c.owner, c.due_at, c.acknowledged_at, m.created_at, "
+            "c.contacted_at, c.customer_replied_at "
             f"from mentions m {self.pinned_join} cases c on c.platform = m.platform and c.mention_id = m.id "
             "where m.created_at >= ? and m.created_at < ?",
             [start, end],
         )
 
-    def report_case_activity(self, start: str, end: str) -> dict[str, int]:
-        """Cases opened, resolved and overdue in the range, follow-ups sent, and how many of those opened in it
+    def report_case_activity(self, start: str, end: str, *, now: str) -> dict[str, int]:
+        """Cases opened and resolved in the range, those overdue in it (due in the range and before ``now``, and
+        not acknowledged by then, as ``status`` counts them), follow-ups sent, and how many of those opened in it
         were still open at its end."""
+        due_end = min(end, now)
         row = self._one(
             "select (select count(*) from cases where opened_at >= ? and opened_at < ?) as opened, "
             "(select count(*) from cases where resolved_at >= ? and resolved_at < ?) as resolved, "
-            "(select count(*) from cases where due_at >= ? and due_at < ? "
+            "(select count(*) from cases where due_at >= ? and due_at <= ? "
             " and (acknowledged_at is null or acknowledged_at > due_at)) as overdue, "
             "(select count(*) from case_events where kind = 'follow_up' and at >= ? and at < ?) as follow_ups, "
             "(select count(*) from cases where opened_at >= ? and opened_at < ? "
             " and (resolved_at is null or resolved_at >= ?)) as still_open",
-            [start, end] * 5 + [end],
+            [start, end, start, end, start, due_end, start, end, start, end, end],
         )
-        return dict(row or {})
+        return _plain_numbers(dict(row or {}))
+
+    def last_mention_before(self, end: str) -> str | None:
+        """When the latest mention (not our own) posted before ``end`` was posted, or None."""
+        row = self._one("select max(created_at) as t from mentions where created_at < ? and own = 0", [end])
+        return row["t"] if row else None
+
+    def report_decisions(self, start: str, end: str) -> dict[str, int]:
+        """Managers' decisions on drafts in the range, by kind: approved as drafted, edited, rejected."""
+        row = self._one(
+            "select coalesce(sum(case when action in ('approved', 'approved (reply by hand)') then 1 else 0 end), 0)"
+            " as approved, "
+            "coalesce(sum(case when action like 'approved%after edit' then 1 else 0 end), 0) as edited, "
+            "coalesce(sum(case when action in ('rejected', 'relabelled') then 1 else 0 end), 0) as rejected "
+            "from audit where at >= ? and at < ? and draft_id is not null",
+            [start, end],
+        )
+        return _plain_numbers(dict(row or {}))
+
+    def report_advocates(
+        self, start: str, end: str, *, mixed_from: float, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """People whose praise posted in the range a manager confirmed: the mention's latest label says praise
+        (approving the reply writes one; a relabel counts, whatever triage said), positive, never held by triage
+        for a person nor scored ``mixed_from`` or more as a complaint ("a joke … this is the thanks"); most such
+        posts first."""
+        latest = (
+            "(select {col} from labels l where l.platform = m.platform and l.mention_id = m.id "
+            "order by l.id desc limit 1)"
+        )
+        return self._rows(
+            "select m.platform, m.author_handle as handle, max(m.author_name) as name, count(*) as n, "
+            "max(m.url) as url, max(m.text) as example, coalesce(max(p.praise), 0) as praise "
+            "from mentions m left join people p on p.platform = m.platform and p.handle = m.author_handle "
+            "where m.created_at >= ? and m.created_at < ? and m.own = 0 and coalesce(m.sentiment, 0) > 0 "
+            f"and {latest.format(col='l.intent')} = 'praise' and {latest.format(col='l.complaint')} = 0 "
+            "and not exists (select 1 from triage t where t.platform = m.platform and t.mention_id = m.id "
+            "  and (t.needs_human = 1 or t.complaint_score >= ?)) "
+            "group by m.platform, m.author_handle order by n desc, praise desc, handle limit ?",
+            [start, end, mixed_from, limit],
+        )
 
     def report_texts(self, start: str, end: str, *, intent: str | None = None) -> Iterator[dict[str, Any]]:
         """The texts of mentions posted in the range (of ``intent``, or all), streamed, not loaded at once."""
@@ -96,20 +162,6 @@ class Reports(Base):
             "where m.created_at >= ? and m.created_at < ? and m.intent = ? and m.own = 0 "
             "group by m.platform, m.author_handle order by n desc, complaints desc, praise desc, handle limit ?",
             [start, end, intent, limit],
-        )
-
-    def report_advocates(self, start: str, end: str, *, limit: int = 10) -> list[dict[str, Any]]:
-        """``report_people`` for praise, as managers decided it: a post relabelled by a manager counts with the
-        intent of its latest label, whatever triage said."""
-        return self._rows(
-            "select m.platform, m.author_handle as handle, max(m.author_name) as name, count(*) as n, "
-            "max(m.url) as url, max(m.text) as example, coalesce(max(p.complaints), 0) as complaints, "
-            "coalesce(max(p.praise), 0) as praise, coalesce(max(p.mentions), 0) as mentions, max(p.stage) as stage "
-            "from mentions m left join people p on p.platform = m.platform and p.handle = m.author_handle "
-            "where m.created_at >= ? and m.created_at < ? and m.own = 0 and coalesce((select l.intent from labels l "
-            "where l.platform = m.platform and l.mention_id = m.id order by l.id desc limit 1), m.intent) = 'praise' "
-            "group by m.platform, m.author_handle order by n desc, complaints desc, praise desc, handle limit ?",
-            [start, end, limit],
         )
 
     def report_labels(self, start: str, end: str) -> list[dict[str, Any]]:
