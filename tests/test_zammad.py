@@ -4,21 +4,19 @@ zammad_py, the ticket's state, owner and public articles brought back, and the c
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
 from bot import cases
-from bot.clock import FakeClock
 from bot.config import load_config, parse_config
 from bot.errors import ConfigError
-from bot.models import Author, Mention, Triage
 from bot.pipeline import Pipeline
 from bot.store import Store
 from connectors.fakes.server import Fault
 from connectors.fakes.zammad import TOKEN, TOKEN_ENV, FakeZammad
 from tests.conftest import ROOT
+from tests.helpdesk_world import helpdesk_world
 
 FIXTURES = ROOT / "tests" / "fixtures" / "zammad"
 
@@ -38,32 +36,7 @@ def zammad():
 @pytest.fixture
 def world(zammad, monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    config = parse_config(
-        {
-            "brand": {"name": "Acme", "contact_email": "care@acme.example"},
-            "cases": {
-                "backend": "zammad",
-                "zammad": {
-                    "url": zammad.base_url,
-                    "token": {"env": TOKEN_ENV},
-                    "agents": {"Alice": "alice@acme.example", "Bob": "bob@acme.example"},
-                },
-            },
-        }
-    )
-    store, clock = Store.memory(), FakeClock(datetime(2026, 11, 16, 9, 0, tzinfo=UTC))
-    mention = Mention(
-        platform="reddit",
-        id="t1_7",
-        url="https://reddit.com/r/acme/comments/7",
-        author=Author("dana_k", "Dana"),
-        text="My kettle arrived broken and nobody answers",
-        created_at=clock.now() - timedelta(minutes=3),
-    )
-    store.save_fetch("reddit", [mention], None, now=clock.now())
-    store.save_triage(mention, Triage("complaint", urgency=2, sentiment=-0.6), now=clock.now())
-    case = cases.open_case(store, mention, intent="complaint", sla=config.sla, now=clock.now())
-    return Pipeline(config, store, clock=clock, connectors={}), store, clock, case
+    return helpdesk_world("zammad", {"url": zammad.base_url, "token": {"env": TOKEN_ENV}})
 
 
 def kinds(store, case) -> list[str]:

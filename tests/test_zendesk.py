@@ -5,20 +5,16 @@ changes sent to it."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
 from bot import cases
-from bot.clock import FakeClock
 from bot.config import parse_config
 from bot.errors import ConfigError
-from bot.models import Author, Mention, Triage
-from bot.pipeline import Pipeline
-from bot.store import Store
 from connectors.fakes.zendesk import EMAIL, TOKEN, TOKEN_ENV, FakeZendesk
 from tests.conftest import ROOT
+from tests.helpdesk_world import helpdesk_world
 
 FIXTURES = ROOT / "tests" / "fixtures" / "zendesk"
 
@@ -38,33 +34,7 @@ def zendesk():
 @pytest.fixture
 def world(zendesk, monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    config = parse_config(
-        {
-            "brand": {"name": "Acme", "contact_email": "care@acme.example"},
-            "cases": {
-                "backend": "zendesk",
-                "zendesk": {
-                    "url": zendesk.base_url,
-                    "email": EMAIL,
-                    "token": {"env": TOKEN_ENV},
-                    "agents": {"Alice": "alice@acme.example", "Bob": "bob@acme.example"},
-                },
-            },
-        }
-    )
-    store, clock = Store.memory(), FakeClock(datetime(2026, 11, 16, 9, 0, tzinfo=UTC))
-    mention = Mention(
-        platform="reddit",
-        id="t1_7",
-        url="https://reddit.com/r/acme/comments/7",
-        author=Author("dana_k", "Dana"),
-        text="My kettle arrived broken and nobody answers",
-        created_at=clock.now() - timedelta(minutes=3),
-    )
-    store.save_fetch("reddit", [mention], None, now=clock.now())
-    store.save_triage(mention, Triage("complaint", urgency=2, sentiment=-0.6), now=clock.now())
-    case = cases.open_case(store, mention, intent="complaint", sla=config.sla, now=clock.now())
-    return Pipeline(config, store, clock=clock, connectors={}), store, clock, case
+    return helpdesk_world("zendesk", {"url": zendesk.base_url, "email": EMAIL, "token": {"env": TOKEN_ENV}})
 
 
 def only_ticket(zendesk) -> int:
