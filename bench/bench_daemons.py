@@ -38,19 +38,9 @@ def write_config(folder: Path, fake, url: str, *, lease_seconds: float) -> Path:
             lease_seconds = {lease_seconds}
             [replies]
             auto_approve = ["complaint", "inquiry", "praise"]
-            [connectors.reddit]
-            enabled = true
-            base_url = "{fake.base_url}"
-            interval_seconds = 1
-            subreddits = ["acme"]
-            keywords = ["acme"]
-            username = "{BOT}"
-            own_accounts = ["acme"]
-            client_id = {{ env = "REDDIT_CLIENT_ID" }}
-            client_secret = {{ env = "REDDIT_CLIENT_SECRET" }}
-            password = {{ env = "REDDIT_PASSWORD" }}
             """
         )
+        + fake.config_toml(username=BOT)
     )
     return config
 

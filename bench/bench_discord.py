@@ -43,19 +43,7 @@ contact_email = "care@acme.example"
 timezone = "Europe/Amsterdam"
 [store]
 path = "bot.db"
-[connectors.reddit]
-enabled = true
-base_url = "{reddit.base_url}"
-interval_seconds = {POLL_SECONDS}
-subreddits = ["acme"]
-keywords = ["acme"]
-username = "acme_support"
-rotation = ["mentions"]
-own_accounts = ["acme"]
-client_id = {{ env = "REDDIT_CLIENT_ID" }}
-client_secret = {{ env = "REDDIT_CLIENT_SECRET" }}
-password = {{ env = "REDDIT_PASSWORD" }}
-[discord]
+{reddit.config_toml(interval_seconds=POLL_SECONDS, rotation=["mentions"])}[discord]
 enabled = true
 token = {{ env = "BENCH_DISCORD_TOKEN" }}
 guild_id = {discord.guild_id}

@@ -58,19 +58,9 @@ def write_config(
             timezone = "Europe/Amsterdam"
             [store]
             {store}
-            [connectors.reddit]
-            enabled = true
-            base_url = "{fake.base_url}"
-            interval_seconds = 1
-            subreddits = ["acme"]
-            keywords = ["acme"]
-            username = "acme_support"
-            own_accounts = ["acme"]
-            client_id = {{ env = "REDDIT_CLIENT_ID" }}
-            client_secret = {{ env = "REDDIT_CLIENT_SECRET" }}
-            password = {{ env = "REDDIT_PASSWORD" }}
             """
         )
+        + fake.config_toml()
         + extra
     )
     return config

@@ -8,6 +8,7 @@ listings, ``/api/info``, ``/api/comment/`` and ``/api/compose/``, with Reddit's 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 from typing import Any
@@ -443,6 +444,26 @@ class FakeReddit(FakePlatform):
             "REDDIT_CLIENT_SECRET": "demo-secret",
             "REDDIT_PASSWORD": "demo-pw",
         }
+
+    def config_toml(
+        self, *, username: str = "acme_support", interval_seconds: int = 1, rotation: list[str] | None = None
+    ) -> str:
+        """The ``[connectors.reddit]`` table pointing the real connector at this fake (secrets from
+        :meth:`environment`)."""
+        rotation_line = f"rotation = {json.dumps(rotation)}\n" if rotation else ""
+        return f"""
+[connectors.reddit]
+enabled = true
+base_url = "{self.base_url}"
+interval_seconds = {interval_seconds}
+subreddits = ["acme"]
+keywords = ["acme"]
+username = "{username}"
+{rotation_line}own_accounts = ["acme"]
+client_id = {{ env = "REDDIT_CLIENT_ID" }}
+client_secret = {{ env = "REDDIT_CLIENT_SECRET" }}
+password = {{ env = "REDDIT_PASSWORD" }}
+"""
 
     def publish(self, sample: dict[str, Any]) -> None:
         created = time.time() - 60 * float(sample.get("minutes_ago", 0))
