@@ -265,7 +265,7 @@ def test_markdown_says_it_all(seeded):
         "| first private contact | 3 | 5.0 h | 21.8 h |",
         "| 4 | 1 | 1 | 1 | 3 |",
         "| reddit | 4 | 3 | 1 | 33% |",
-        "| delivery | 2 | 1 | +1 (+100%) | 24 h |",
+        "| delivery | 2 | 1 | +1 | 24 h |",
         "| refund | 1 | 0 | +1 (new) | 72 h |",
         "| burnt plastic | 2 | 0 | +2 (new) | 24 h |",
         "| cancel subscription | 3 |",
@@ -628,7 +628,7 @@ def test_headline_owners_and_ratings_have_known_answers(two_weeks):
     assert site.trend[-2:] == (3.0, 4.5) and site.trend[0] is None
     text = weekly.markdown(r)
     for expected in (
-        "| mentions | 5 | 4 | +1 (+25%) | ▁▁▁▁▁▁▆█ |",
+        "| mentions | 5 | 4 | +1 | ▁▁▁▁▁▁▆█ |",
         "| median first response | 2.0 h | 16.0 h | −14.0 h |",
         "| SLA met | 100% | 50% | +50 pts |",
         "| rating | 4.5★ | 3.0★ | +1.5★ |",
@@ -682,3 +682,15 @@ def test_a_brand_template_logo_and_colour_and_every_stranger_escaped(two_weeks, 
         weekly.make_report(
             two_weeks, config(report={"template": str(tmp_path / "gone.html.j2")}), now=NOW, folder=tmp_path
         )
+
+
+def test_a_change_from_a_tiny_base_is_absolute_never_a_huge_percentage():
+    from bot.report.render import change
+
+    assert change(153, 1) == "+152"  # not "+15200%"
+    assert "%" not in change(153, 1)
+    assert change(9, 0) == "+9 (new)"
+    assert change(2, 9) == "-7"
+    assert change(12, 10) == "+2 (+20%)"
+    assert change(5, 20) == "-15 (-75%)"
+    assert change(4, 4) == "0"

@@ -420,12 +420,18 @@ ADVOCATES = (
 )
 
 
+SMALL_BASE = 10  # below this many the week before, a percentage overstates the change ("+15200%")
+
+
 def change(now: int, before: int) -> str:
-    """Week-over-week change: "+3 (+50%)", "+2 (new)", "0"."""
+    """Week-over-week change: "+30 (+25%)"; from a small base (under ``SMALL_BASE``) only the absolute change,
+    "+152" or "−3"; from nothing "+2 (new)"; "0" when unchanged."""
     if now == before:
         return "0"
     if not before:
         return f"+{now} (new)"
+    if before < SMALL_BASE:
+        return f"{now - before:+d}"
     return f"{now - before:+d} ({(now - before) / before:+.0%})"
 
 
