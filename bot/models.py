@@ -65,12 +65,17 @@ class Author:
     handle: str
     display_name: str = ""
     id: str = ""
+    reach: int | None = (
+        None  # followers (or karma) where the platform says it with the post; None where it does not
+    )
 
     def __post_init__(self) -> None:
         for name in ("handle", "display_name", "id"):
             value = getattr(self, name)
             if not isinstance(value, str) or _UNSAFE.search(value) or len(value) > MAX_FIELD:
                 object.__setattr__(self, name, safe_text(value))
+        if self.reach is not None and (type(self.reach) is not int or not 0 <= self.reach < 2**63):
+            object.__setattr__(self, "reach", None)
 
     @property
     def name(self) -> str:

@@ -338,6 +338,7 @@ class MastodonConnector(Connector):
                 handle=str(account["acct"]),
                 display_name=account.get("display_name") or "",
                 id=str(account["id"]),
+                reach=account.get("followers_count"),
             ),
             text=status_text(status),
             created_at=created.astimezone(UTC),

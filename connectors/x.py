@@ -60,7 +60,7 @@ TWEET_FIELDS = [
     "entities",
     "note_tweet",  # a long post's full text: ``text`` holds only its first 280 characters
 ]
-USER_FIELDS = ["name", "username", "verified"]
+USER_FIELDS = ["name", "username", "verified", "public_metrics"]
 UNKNOWN_LANGS = {"und", "qme", "qht", "qam", "qst", "zxx"}
 
 
@@ -356,7 +356,12 @@ class XConnector(Connector):
             platform=self.name,
             id=tweet_id,
             url=f"{WEB}/{user['username']}/status/{tweet_id}",
-            author=Author(handle=user["username"], display_name=user.get("name", ""), id=str(user["id"])),
+            author=Author(
+                handle=user["username"],
+                display_name=user.get("name", ""),
+                id=str(user["id"]),
+                reach=(user.get("public_metrics") or {}).get("followers_count"),
+            ),
             text=html.unescape(text),
             # The id is a snowflake: it says when the post was made to the millisecond, should the field be missing.
             created_at=datetime.fromisoformat(created.replace("Z", "+00:00"))

@@ -71,6 +71,7 @@ def test_a_recorded_mention_notification_field_by_field(replay, clock, monkeypat
         "117020565693913441",
     )
     assert mention.text == "@mastodonpy_test hello!"
+    assert mention.author.reach == 1  # account.followers_count, as recorded
     assert mention.url == "http://localhost:3000/@admin/117020577157693549"
     assert mention.created_at == datetime(2026, 8, 1, 13, 51, 42, 823000, tzinfo=UTC)
     assert (mention.parent_id, mention.thread_id, mention.lang, mention.rating) == (

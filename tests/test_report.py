@@ -694,3 +694,40 @@ def test_a_change_from_a_tiny_base_is_absolute_never_a_huge_percentage():
     assert change(12, 10) == "+2 (+20%)"
     assert change(5, 20) == "-15 (-75%)"
     assert change(4, 4) == "0"
+
+
+def test_the_posts_with_the_widest_reach_have_known_answers(engine, tmp_path):
+    store = engine.open(tmp_path)
+
+    def post(n: int, at: datetime, reach: int | None, intent: str, *, own: bool = False) -> None:
+        m = Mention(
+            platform="x",
+            id=f"r{n}",
+            url=f"https://x.com/u{n}/status/{n}",
+            author=Author(f"u{n}", f"U{n}", str(n), reach=reach),
+            text=f"post {n} about Acme",
+            created_at=at,
+        )
+        store.save_fetch("x", [m], None, now=at, own={m.key} if own else frozenset())
+        store.save_triage(m, Triage(intent=intent), now=at)
+
+    post(1, local(17, 9), 1_200, "complaint")
+    post(2, local(18, 9), 50, "praise")
+    post(3, local(19, 9), None, "complaint")  # the platform did not say
+    post(4, local(19, 10), 9_000_000, "other", own=True)  # the brand's own post
+    post(5, local(10, 9), 7_000_000, "complaint")  # the week before
+    r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    assert [(p["handle"], p["reach"], p["intent"]) for p in r.reach] == [
+        ("u1", 1200, "complaint"),
+        ("u2", 50, "praise"),
+    ]
+    text = weekly.markdown(r)
+    assert "Posts with the widest reach" in text and "1,200" in text
+    assert store.mention("x", "r1").author.reach == 1200  # stored and read back
+
+
+def test_a_reach_the_platform_garbled_is_dropped_not_stored():
+    assert Author("a", reach=-5).reach is None
+    assert Author("a", reach="12").reach is None  # type: ignore[arg-type]
+    assert Author("a", reach=True).reach is None
+    assert Author("a", reach=12).reach == 12

@@ -126,6 +126,7 @@ def test_a_reference_mentions_page_becomes_mentions_field_by_field_and_pages_on(
     assert result.quarantined == []
     assert (m.platform, m.id, m.kind, m.rating, m.lang) == ("x", "1301573587187331074", "post", None, None)
     assert (m.author.id, m.author.handle, m.author.display_name) == ("1234567890", "developer", "Dev Person")
+    assert m.author.reach is None  # this recording did not ask for the user's public_metrics
     assert m.text == "Hey @XDevelopers, love the new API!"
     assert m.url == "https://x.com/developer/status/1301573587187331074"
     assert m.created_at == datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
@@ -149,6 +150,8 @@ def test_a_reference_mentions_page_becomes_mentions_field_by_field_and_pages_on(
         "1304102743196356610",
     )
     assert reply.author.handle == "TwitterDev" and reply.lang == "en"
+    assert reply.author.reach == 513961  # includes.users[].public_metrics.followers_count, as recorded
+    assert "public_metrics" in replay.calls("GET", "/mentions$")[-1].arg("user.fields").split(",")
     assert reply.text.endswith(
         "https://dev.to/twitterdev/understanding-the-new-tweet-payload-in-the-twitter-api-v2-1fg5"
     )

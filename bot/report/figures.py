@@ -292,6 +292,7 @@ class Report:
     themes: tuple[Theme, ...] = ()
     questions: tuple[Question, ...] = ()
     advocates: tuple[dict, ...] = ()
+    reach: tuple[dict, ...] = ()  # the week's posts whose authors have the most followers
     repeat_complainers: tuple[dict, ...] = ()
     precision: dict[str, int] = field(default_factory=dict)
     decisions: dict[str, int] = field(default_factory=dict)  # drafts approved as drafted, edited, rejected
@@ -468,6 +469,8 @@ def build(
         if max(p["n"], p["complaints"]) >= 2
     ][:10]
 
+    reach = store.report_widest_reach(start, end)
+
     step("filter precision")
     p: Counter = Counter()
     for r in store.report_labels(start, end):
@@ -504,6 +507,7 @@ def build(
         themes=tuple(themes),
         questions=tuple(questions),
         advocates=tuple(advocates),
+        reach=tuple(reach),
         repeat_complainers=tuple(repeat),
         precision=dict(p),
         decisions=store.report_decisions(start, end),

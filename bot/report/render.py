@@ -343,6 +343,17 @@ def sections(report: Report) -> list[Section]:
             )
         )
 
+    reach_note = "Followers as the platform gave them with the post (X, Mastodon); other sites do not say."
+    if report.reach:
+        rows = [["post", "followers", "intent", "text"]]
+        rows += [
+            [f"@{p['handle']} ({p['platform']})", f"{p['reach']:,}", p["intent"] or "", p["text"][:160]]
+            for p in report.reach
+        ]
+        out.append(Section("Posts with the widest reach", [reach_note], rows, ""))
+    else:
+        out.append(Section("Posts with the widest reach", [f"No post this week. {reach_note}"], None, ""))
+
     if report.advocates:
         rows = [["person", "praise this week", "praise ever", "example"]]
         rows += [

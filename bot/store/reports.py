@@ -140,6 +140,15 @@ class Reports(Base):
             [start, end, mixed_from, limit],
         )
 
+    def report_widest_reach(self, start: str, end: str, *, limit: int = 5) -> list[dict[str, Any]]:
+        """The week's posts whose authors had the most followers (or karma) when the post was read."""
+        return self._rows(
+            "select platform, author_handle as handle, author_reach as reach, intent, url, text from mentions "
+            "where created_at >= ? and created_at < ? and own = 0 and author_reach is not null "
+            "order by author_reach desc, platform, id limit ?",
+            [start, end, limit],
+        )
+
     def report_texts(self, start: str, end: str, *, intent: str | None = None) -> Iterator[dict[str, Any]]:
         """The texts of mentions posted in the range (of ``intent``, or all), streamed, not loaded at once."""
         sql = (

@@ -404,6 +404,12 @@ def m016_case_mail(db: Database) -> None:
     )
 
 
+@migrations()
+def m017_author_reach(db: Database) -> None:
+    # The author's followers (or karma) when the post was read, for the report's posts with the widest reach.
+    db["mentions"].add_column("author_reach", int)
+
+
 # -- the same migrations for PostgreSQL ----------------------------------------------------------------------
 # Each SQLite migration above has its PostgreSQL statements here under the same name, applied in the same order
 # and recorded in ``_migrations``. Text sorts byte-wise (``collate "C"``) as in SQLite: times are ISO text.
@@ -517,6 +523,7 @@ POSTGRES: dict[str, list[str]] = {
         f"create table case_mirrors (case_id bigint primary key, backend {T}, remote_id {T}, link {T}, "
         f"state {T}, owner {T}, last_article bigint default 0, at {T})",
     ],
+    "m017_author_reach": ["alter table mentions add column author_reach bigint"],
 }
 
 

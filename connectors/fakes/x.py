@@ -151,6 +151,12 @@ class FakeX(FakePlatform):
             "username": username,
             "verified": False,
             "created_at": "2015-03-01T10:00:00.000Z",
+            "public_metrics": {
+                "followers_count": 0,
+                "following_count": 0,
+                "tweet_count": 0,
+                "listed_count": 0,
+            },
         }
         return uid
 
