@@ -263,6 +263,8 @@ class ReportSettings:
     credentials_warn_days: int = 14
     # A copy of bot/report/templates/report.html.j2 to render the HTML report with; empty: the shipped one.
     template: str = ""
+    # Who the daemon emails the weekly report to, through [cases.email]'s SMTP server; empty: nobody.
+    recipients: list[str] = field(default_factory=list)
 
     def problems(self, path: str) -> list[str]:
         out = []
@@ -272,6 +274,11 @@ class ReportSettings:
             out.append(f"{path}.time: expected a 24-hour time like '09:00', got {self.time!r}")
         if self.template and not self.template.endswith((".html", ".html.j2", ".j2")):
             out.append(f"{path}.template: expected an HTML template file (.html.j2), got {self.template!r}")
+        for address in self.recipients:
+            if not _EMAIL.fullmatch(address):
+                out.append(
+                    f"{path}.recipients: expected email addresses like boss@example.com, got {address!r}"
+                )
         return out
 
 
@@ -619,6 +626,21 @@ def parse_config(data: dict[str, Any], *, check_env: bool = True) -> Config:
             problems.extend(getattr(config.cases, desk).required(f"cases.{desk}"))
             if check_env:
                 problems.extend(missing_secrets(getattr(config.cases, desk), f"cases.{desk}"))
+    if config.report.recipients and not problems_for("report", problems):
+        if not config.cases.email.smtp_host:
+            problems.append(
+                "report.recipients: needs cases.email.smtp_host, the SMTP server the report is sent through"
+            )
+        email = config.cases.email
+        if email.smtp_user and email.smtp_password is None:
+            problems.append(
+                'report.recipients: cases.email.smtp_user is set but not smtp_password = { env = "NAME" }'
+            )
+        elif check_env and email.smtp_password is not None and not email.smtp_password.value():
+            problems.append(
+                f"report.recipients: environment variable {email.smtp_password.env} is not set "
+                "(cases.email.smtp_password, needed to send the report)"
+            )
     problems.extend(store_problems(config.store, check_env=check_env))
     if problems:
         raise ConfigError(problems)

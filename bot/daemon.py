@@ -172,6 +172,7 @@ class Daemon:
     def weekly_report(self) -> None:
         """Write last week's report when its configured day and time have come."""
         from bot import report
+        from bot.report.deliver import email_report
 
         p = self.pipeline
         if not self.lead():
@@ -183,6 +184,7 @@ class Daemon:
             written, paths, pngs = done
             log.info("daemon: weekly report %s written to %s", written.week.label, paths[0].parent)
             p.on_event("report", report=written, paths=paths, charts=pngs)
+            email_report(written, paths, p.config)
 
     def retrain(self) -> None:
         """Retrain the complaint model when ``triage.retrain_every_hours`` have passed and new labels came in;

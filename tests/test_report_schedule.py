@@ -163,3 +163,87 @@ def test_the_daemon_draws_the_report_in_a_child_process_and_keeps_no_chart_stack
     ]
     assert (tmp_path / "reports" / "report-2026-W47-trend.png").stat().st_size > 1000
     assert Store.open(tmp_path / "bot.db").report_last_week() == "2026-W47"
+
+
+def mail_config(tmp_path, smtp, **changes):
+    settings = {
+        "dry_run": False,
+        "brand": {"name": "Acme", "contact_email": "care@acme.example", "timezone": "Europe/Amsterdam"},
+        "report": {
+            "folder": str(tmp_path / "reports"),
+            "recipients": ["boss@acme.example", "cm@acme.example"],
+        },
+        "cases": {
+            "email": {
+                "smtp_host": "127.0.0.1",
+                "smtp_port": smtp.port,
+                "smtp_user": smtp.user,
+                "smtp_password": {"env": "TEST_SMTP_PASSWORD"},
+                "ca_file": str(smtp.cert),
+            }
+        },
+    }
+    return parse_config(settings | changes)
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    from tests.mailservers import SmtpServer
+
+    server = SmtpServer().start()
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", server.password)
+    yield server
+    server.close()
+
+
+def test_the_daemon_emails_the_weekly_report_to_its_recipients_over_smtp(tmp_path, smtp):
+    clock = FakeClock(
+        datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+    )  # Monday 09:30 in Amsterdam: the report is due
+    daemon = Daemon(Pipeline(mail_config(tmp_path, smtp), Store.memory(), clock=clock, connectors={}))
+    daemon.weekly_report()
+    assert sorted(to for _, (to,), _ in smtp.received) == ["boss@acme.example", "cm@acme.example"]
+    sender, _, message = smtp.received[0]
+    assert sender == "care@acme.example"
+    assert message["Subject"] == "Acme weekly mention report, 2026-W47"
+    assert message["To"] == "boss@acme.example, cm@acme.example"
+    parts = {part.get_content_type(): part for part in message.walk()}
+    assert "<html" in parts["text/html"].get_payload(decode=True).decode()
+    assert "2026-W47" in parts["text/plain"].get_payload(decode=True).decode()
+    if weekly.browser():  # CI installs chromium: the PDF printed from the same HTML is attached
+        pdf = parts["application/pdf"]
+        assert pdf.get_filename() == "report-2026-W47.pdf"
+        assert pdf.get_payload(decode=True).startswith(b"%PDF")
+    daemon.weekly_report()  # written and sent once a week, not once a minute
+    assert len(smtp.received) == 2
+
+
+def test_a_dry_run_writes_the_report_and_emails_nobody(tmp_path, smtp):
+    clock = FakeClock(datetime(2026, 11, 23, 8, 30, tzinfo=UTC))
+    config = mail_config(tmp_path, smtp, dry_run=True)
+    Daemon(Pipeline(config, Store.memory(), clock=clock, connectors={})).weekly_report()
+    assert smtp.received == []
+    assert (tmp_path / "reports" / "report-2026-W47.html").is_file()
+
+
+def test_a_server_that_refuses_the_login_loses_nothing_but_the_mail(tmp_path, smtp, monkeypatch, caplog):
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong")
+    clock = FakeClock(datetime(2026, 11, 23, 8, 30, tzinfo=UTC))
+    daemon = Daemon(Pipeline(mail_config(tmp_path, smtp), Store.memory(), clock=clock, connectors={}))
+    daemon.weekly_report()
+    assert smtp.received == []
+    assert (tmp_path / "reports" / "report-2026-W47.html").is_file()
+    assert "not emailed" in caplog.text and "wrong" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"report": {"recipients": ["boss at acme"]}}, "report.recipients: expected email addresses"),
+        ({"report": {"recipients": ["boss@acme.example"]}}, "report.recipients: needs cases.email.smtp_host"),
+    ],
+)
+def test_recipients_are_checked_and_need_an_smtp_server(changes, expected):
+    with pytest.raises(ConfigError) as error:
+        parse_config({"brand": {"contact_email": "care@acme.example"}, **changes}, check_env=False)
+    assert expected in str(error.value)

@@ -14,7 +14,7 @@ from bot.child import in_child_process
 from bot.config import WEEKDAYS, Config, ReportSettings
 from bot.errors import ConfigError
 from bot.report.figures import Report, Week, build, default_week, last_complete_week, parse_week, week_of
-from bot.report.render import Style, charts, write
+from bot.report.render import Style, browser, charts, write
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,9 @@ def _write_week(
 ) -> tuple[Report, list[Path], dict[str, bytes]]:
     report = build(store, config, week=week, now=now)
     pngs = charts(report)
-    return report, write(report, folder, pngs=pngs, style=style(config)), pngs
+    # The emailed report carries its PDF, printed where a headless browser is installed.
+    formats = ("md", "html", "pdf") if config.report.recipients and browser() else ("md", "html")
+    return report, write(report, folder, formats=formats, pngs=pngs, style=style(config)), pngs
 
 
 def _write_from_file(
