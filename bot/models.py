@@ -65,9 +65,8 @@ class Author:
     handle: str
     display_name: str = ""
     id: str = ""
-    reach: int | None = (
-        None  # followers (or karma) where the platform says it with the post; None where it does not
-    )
+    # Followers (or karma) where the platform says it with the post; None where it does not.
+    reach: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("handle", "display_name", "id"):

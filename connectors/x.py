@@ -69,6 +69,12 @@ def snowflake_time(tweet_id: str) -> datetime:
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=UTC)
 
 
+def followers(user: dict[str, Any]) -> int | None:
+    """The user's ``public_metrics.followers_count``, where the answer holds one (``Author`` drops a garbled one)."""
+    metrics = user.get("public_metrics")
+    return metrics.get("followers_count") if isinstance(metrics, dict) else None
+
+
 @dataclass(kw_only=True)
 class XSettings(ConnectorSettings):
     """``[connectors.x]``: the brand's account, what to search for, an app token and the account's user keys."""
@@ -360,7 +366,7 @@ class XConnector(Connector):
                 handle=user["username"],
                 display_name=user.get("name", ""),
                 id=str(user["id"]),
-                reach=(user.get("public_metrics") or {}).get("followers_count"),
+                reach=followers(user),
             ),
             text=html.unescape(text),
             # The id is a snowflake: it says when the post was made to the millisecond, should the field be missing.

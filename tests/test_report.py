@@ -731,3 +731,7 @@ def test_a_reach_the_platform_garbled_is_dropped_not_stored():
     assert Author("a", reach="12").reach is None  # type: ignore[arg-type]
     assert Author("a", reach=True).reach is None
     assert Author("a", reach=12).reach == 12
+    from connectors.x import followers
+
+    assert followers({"public_metrics": "lots"}) is None and followers({}) is None
+    assert followers({"public_metrics": {"followers_count": 7}}) == 7
