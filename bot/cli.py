@@ -300,10 +300,15 @@ def check(ctx: Context, offline: bool) -> None:
     from bot import report as weekly
     from bot.failures import cause
     from bot.pipeline import build_connectors
+    from bot.store import Store
 
+    location = config.store_location()
+    # The quota a login spends is booked where the daemon counts it; before the first run there is no database
+    # yet, and check does not make one.
+    store = Store.memory() if isinstance(location, Path) and not location.exists() else ctx.store()
     logins: list[tuple[str, Any, Any]] = [
         (name, connector.check, connector)
-        for name, connector in build_connectors(config, clock=ctx.clock).items()
+        for name, connector in build_connectors(config, store, clock=ctx.clock).items()
     ]
     if config.discord.enabled:
         logins.append(("discord", lambda: _discord_login(config), None))

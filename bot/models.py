@@ -180,6 +180,14 @@ class CredentialExpiry:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivateReply:
+    """The private reply a connector sent to open a case (Meta allows one per comment): to whom, and when."""
+
+    recipient: str  # the platform's id of the customer it reached
+    at: datetime  # UTC
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyRules:
     """What a platform allows a public reply to be; the composer and approval respect these before posting."""
 

@@ -42,11 +42,11 @@ MAX_BACKOFF_SECONDS = 3600
 MAX_RETRY_AFTER_SECONDS = 86_400
 
 
-def build_connectors(config: Config, *, clock: Clock) -> dict[str, Connector]:
-    """One instance of every enabled connector."""
+def build_connectors(config: Config, store: Store, *, clock: Clock) -> dict[str, Connector]:
+    """One instance of every enabled connector, keeping its state (a quota, private replies) in ``store``."""
     state_dir = config.resolve(config.store.path).parent
     return {
-        name: load(name).from_config(settings, clock=clock, state_dir=state_dir)
+        name: load(name).from_config(settings, clock=clock, state_dir=state_dir, state=store)
         for name, settings in config.enabled_connectors().items()
     }
 
@@ -102,7 +102,9 @@ class Pipeline:
         self.config = config
         self.store = store
         self.clock = clock or SystemClock()
-        self.connectors = connectors if connectors is not None else build_connectors(config, clock=self.clock)
+        self.connectors = (
+            connectors if connectors is not None else build_connectors(config, store, clock=self.clock)
+        )
         self.triager = triager or Triager.from_store(store, languages=tuple(config.brand.languages))
         self.on_event = on_event or (lambda kind, **data: None)
         self.outbox = Outbox(

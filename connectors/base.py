@@ -7,14 +7,15 @@ message. It never decides what to say. Each module in ``connectors/`` defines on
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from bot.clock import Clock, SystemClock
-from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
+from bot.models import Author, CredentialExpiry, FetchResult, Mention, PrivateReply, ReplyRules
 
 
 @dataclass(kw_only=True)
@@ -43,6 +44,79 @@ class ConnectorSettings:
     timeout_seconds: float = 20.0
     # When the credentials stop working, where the platform does not say (a token's or a contract's end date).
     credentials_expire: date | None = None
+
+
+class PlatformState(Protocol):
+    """What a connector keeps across restarts, shared by every daemon on the same database: the bot passes its
+    store, which implements this; a connector built alone keeps it in memory (``MemoryState``)."""
+
+    def quota_used(self, connector: str, day: date) -> int:
+        """Units of ``connector``'s daily quota booked for ``day``."""
+        ...
+
+    def spend_quota(self, connector: str, day: date, units: int, *, cap: int) -> int | None:
+        """Book ``units`` on ``day`` at once for every daemon, only if the day's total stays within ``cap``; the
+        new total, or ``None`` when it would not (then nothing is booked)."""
+        ...
+
+    def quota_spent(self, connector: str, day: date, *, limit: int) -> None:
+        """The platform said ``day``'s quota is gone: book it as ``limit`` (never less than already booked)."""
+        ...
+
+    def private_reply(self, connector: str, mention_id: str) -> PrivateReply | None:
+        """The private reply sent for ``mention_id``, if any."""
+        ...
+
+    def record_private_reply(self, connector: str, mention_id: str, reply: PrivateReply) -> None:
+        """Note the private reply sent for ``mention_id`` (a later one for the same mention replaces it)."""
+        ...
+
+    def customer_wrote(self, connector: str, recipient: str) -> datetime | None:
+        """When the customer ``recipient`` last wrote to us privately, if ever."""
+        ...
+
+    def note_customer_wrote(self, connector: str, recipient: str, at: datetime) -> None:
+        """The customer ``recipient`` wrote at ``at``; an earlier time than the one known changes nothing."""
+        ...
+
+
+class MemoryState:
+    """``PlatformState`` in this process's memory: for a connector built without a store (tests, fixtures)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._quota: dict[tuple[str, date], int] = {}
+        self._replies: dict[tuple[str, str], PrivateReply] = {}
+        self._wrote: dict[tuple[str, str], datetime] = {}
+
+    def quota_used(self, connector: str, day: date) -> int:
+        return self._quota.get((connector, day), 0)
+
+    def spend_quota(self, connector: str, day: date, units: int, *, cap: int) -> int | None:
+        with self._lock:
+            total = self._quota.get((connector, day), 0) + units
+            if total > cap:
+                return None
+            self._quota[connector, day] = total
+            return total
+
+    def quota_spent(self, connector: str, day: date, *, limit: int) -> None:
+        with self._lock:
+            self._quota[connector, day] = max(limit, self._quota.get((connector, day), 0))
+
+    def private_reply(self, connector: str, mention_id: str) -> PrivateReply | None:
+        return self._replies.get((connector, mention_id))
+
+    def record_private_reply(self, connector: str, mention_id: str, reply: PrivateReply) -> None:
+        self._replies[connector, mention_id] = reply
+
+    def customer_wrote(self, connector: str, recipient: str) -> datetime | None:
+        return self._wrote.get((connector, recipient))
+
+    def note_customer_wrote(self, connector: str, recipient: str, at: datetime) -> None:
+        with self._lock:
+            known = self._wrote.get((connector, recipient))
+            self._wrote[connector, recipient] = at if known is None else max(known, at)
 
 
 class Capability(StrEnum):
@@ -82,19 +156,31 @@ class Connector:
     idempotent_posts: ClassVar[bool] = False
 
     def __init__(
-        self, settings: ConnectorSettings, *, clock: Clock | None = None, state_dir: Path | None = None
+        self,
+        settings: ConnectorSettings,
+        *,
+        clock: Clock | None = None,
+        state_dir: Path | None = None,
+        state: PlatformState | None = None,
     ):
         self.settings = settings
         self.clock = clock or SystemClock()
         # Where a connector may keep files of its own (a login session), beside the database.
         self.state_dir = state_dir or Path.cwd()
+        # What it keeps in the store (YouTube's quota ledger, Meta's private replies), shared by all daemons.
+        self.state: PlatformState = state if state is not None else MemoryState()
 
     @classmethod
     def from_config(
-        cls, settings: ConnectorSettings, *, clock: Clock | None = None, state_dir: Path | None = None
+        cls,
+        settings: ConnectorSettings,
+        *,
+        clock: Clock | None = None,
+        state_dir: Path | None = None,
+        state: PlatformState | None = None,
     ) -> Connector:
-        """Build the connector from its validated settings."""
-        return cls(settings, clock=clock, state_dir=state_dir)
+        """Build the connector from its validated settings; ``state``: the store, where it keeps its state."""
+        return cls(settings, clock=clock, state_dir=state_dir, state=state)
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -12,7 +12,7 @@ The private reply that opens a case is Meta's private reply to a comment or post
 per comment and within 7 days of it. After it, Meta lets the Page write again only when the customer has answered:
 within 24 hours of their last message, or up to 7 days with the ``HUMAN_AGENT`` tag. Outside these windows nothing
 is sent: ``message`` raises ``ReplyNotAllowed`` with the reason, and the case is left to be contacted by hand with
-that reason. What was sent and when the customer last wrote is kept in a small file beside the database.
+that reason. What was sent and when the customer last wrote is kept in the store, shared by every daemon.
 
 Rate limits: every answer's ``X-App-Usage`` and ``X-Business-Use-Case-Usage`` headers (percentages of the budget);
 from ``usage_limit_percent`` on, the connector stops sending until Meta's ``estimated_time_to_regain_access`` (or
@@ -29,12 +29,12 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError, excerpt
-from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
-from bot.private import write_private
+from bot.models import Author, CredentialExpiry, FetchResult, Mention, PrivateReply, ReplyRules
 from connectors.base import Capability, Connector, ConnectorSettings, Secret
 from connectors.http import HttpClient, seconds_until_reset
 from connectors.reviews import Batch, Watermark, read_newest_first
@@ -136,13 +136,28 @@ class MetaConnector(Connector):
         self.blocked_until: datetime | None = None
         self._expiry: CredentialExpiry | None = None
         self._token_checked: datetime | None = None
-        self._state_path = self.state_dir / f"{self.name}-private.json"
+        self._carry_over(self.state_dir / f"{self.name}-private.json")
+
+    def _carry_over(self, path: Path) -> None:
+        """Book the private replies and last messages an older version kept in its JSON file, once, then remove
+        the file."""
         try:
-            self.private_state: dict[str, Any] = json.loads(self._state_path.read_text())
-        except (OSError, ValueError):
-            self.private_state = {}
-        self.private_state.setdefault("sent", {})  # mention id -> {"recipient": id, "at": epoch}
-        self.private_state.setdefault("last_in", {})  # recipient id -> epoch of their last message to us
+            saved = json.loads(path.read_text())
+            for mention_id, sent in (saved.get("sent") or {}).items():
+                at = datetime.fromtimestamp(float(sent["at"]), tz=UTC)
+                self.state.record_private_reply(
+                    self.name, mention_id, PrivateReply(recipient=str(sent["recipient"]), at=at)
+                )
+            for recipient, at in (saved.get("last_in") or {}).items():
+                self.state.note_customer_wrote(
+                    self.name, recipient, datetime.fromtimestamp(float(at), tz=UTC)
+                )
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("%s: unreadable private-reply record %s (%s): left in place", self.name, path, exc)
+            return
+        path.unlink(missing_ok=True)
 
     # -- the Graph API --------------------------------------------------------------------------------------
 
@@ -298,18 +313,18 @@ class MetaConnector(Connector):
 
     def message(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
         now = self.clock.now()
-        sent = self.private_state["sent"].get(mention.id)
+        sent = self.state.private_reply(self.name, mention.id)
         if sent is None:
             return self._private_reply(mention, text, now)
-        recipient = sent["recipient"]
-        last_in = self.private_state["last_in"].get(recipient)
+        recipient = sent.recipient
+        last_in = self.state.customer_wrote(self.name, recipient)
         if last_in is None:
             raise ReplyNotAllowed(
                 self.name,
                 "Meta allows one private reply to a comment until the customer answers it; they have not: "
                 "contact them by hand",
             )
-        since = now - datetime.fromtimestamp(float(last_in), tz=UTC)
+        since = now - last_in
         payload: dict[str, Any] = {"recipient": {"id": recipient}, "message": {"text": text}}
         if since <= STANDARD_WINDOW:
             payload["messaging_type"] = "RESPONSE"
@@ -340,11 +355,9 @@ class MetaConnector(Connector):
             )
         payload = {"recipient": {"comment_id": mention.id}, "message": {"text": text}}
         answer = self.graph("POST", f"{self.settings.page_id}/messages", json=payload, refusal=True)
-        self.private_state["sent"][mention.id] = {
-            "recipient": str(answer.get("recipient_id") or ""),
-            "at": now.timestamp(),
-        }
-        self._save_private()
+        self.state.record_private_reply(
+            self.name, mention.id, PrivateReply(recipient=str(answer.get("recipient_id") or ""), at=now)
+        )
         return str(answer.get("message_id") or "")
 
     def fetch_private(self, cursor: str | None) -> FetchResult:
@@ -372,10 +385,7 @@ class MetaConnector(Connector):
         theirs.sort(key=lambda m: m.get("created_time", ""), reverse=True)
         batch = read_newest_first(self.name, mark, [theirs], self.dm_mention, item_id=lambda m: m.get("id"))
         for dm in batch.mentions:
-            previous = float(self.private_state["last_in"].get(dm.author.id, 0))
-            self.private_state["last_in"][dm.author.id] = max(previous, dm.created_at.timestamp())
-        if batch.mentions:
-            self._save_private()
+            self.state.note_customer_wrote(self.name, dm.author.id, dm.created_at)
         return FetchResult(
             batch.mentions, json.dumps({"dm": mark.state()}, sort_keys=True), batch.quarantined
         )
@@ -393,9 +403,6 @@ class MetaConnector(Connector):
             kind="dm",
             raw=message,
         )
-
-    def _save_private(self) -> None:
-        write_private(self._state_path, json.dumps(self.private_state, sort_keys=True))
 
 
 class FacebookConnector(MetaConnector):

@@ -7,9 +7,10 @@ later replies are not read). A reply is ``comments.insert`` with the thread's id
 characters; YouTube has no private channel, so a case opened here is followed up by hand.
 
 The Data API counts every call against a daily quota (10,000 units unless Google granted more; a list costs 1, a
-reply 50, a search 100), reset at midnight Pacific time. ``QuotaLedger`` keeps what was spent today in a file beside
-the database, so a restart does not forget it, and is asked before each call: polling stops while ``reply_reserve``
-units are left, so replies approved late in the day still go out, and nothing is sent that would overrun the quota.
+reply 50, a search 100), reset at midnight Pacific time. ``QuotaLedger`` books what is spent today in the store, so
+a restart does not forget it and several daemons on one database share one count, and is asked before each call:
+polling stops while ``reply_reserve`` units are left, so replies approved late in the day still go out, and nothing
+is sent that would overrun the quota.
 The pause is a ``TransientError`` until the reset, never a fatal one. The credential is the channel owner's OAuth
 refresh token (scope ``youtube.force-ssl``), traded by google-auth for access tokens.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,7 +34,7 @@ from googleapiclient.errors import HttpError
 from bot.clock import Clock
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError, excerpt
 from bot.models import Author, FetchResult, Mention, ReplyRules
-from connectors.base import Capability, Connector, ConnectorSettings, Secret
+from connectors.base import Capability, Connector, ConnectorSettings, PlatformState, Secret
 from connectors.googleplay import TRANSPORT_ERRORS, CountingHttp
 from connectors.http import RATE_LIMIT_WAIT, seconds_until_reset
 from connectors.reviews import Batch, Watermark, read_newest_first
@@ -105,73 +105,71 @@ class YouTubeSettings(ConnectorSettings):
 
 
 class QuotaLedger:
-    """The units spent today (a Pacific-time day, as Google counts), kept in a JSON file across restarts."""
+    """The units spent today (a Pacific-time day, as Google counts), booked in the store so that a restart keeps
+    them and every daemon on the same database counts against the same quota."""
 
-    def __init__(self, path: Path, *, limit: int, reserve: int, clock: Clock, connector: str = "youtube"):
-        self.path, self.limit, self.reserve, self.clock, self.connector = (
-            path,
+    def __init__(
+        self, state: PlatformState, *, limit: int, reserve: int, clock: Clock, connector: str = "youtube"
+    ):
+        self.state, self.limit, self.reserve, self.clock, self.connector = (
+            state,
             limit,
             reserve,
             clock,
             connector,
         )
-        self.day, self.used = self._today(), 0
-        try:
-            saved = json.loads(path.read_text())
-            if saved.get("day") == self.day.isoformat():
-                self.used = int(saved["used"])
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            # Counting from 0 could overrun the quota: take the day as spent until its reset.
-            log.warning("youtube: unreadable quota ledger %s (%s): taken as spent for today", path, exc)
-            self.used = limit
 
-    def _today(self) -> date:
+    def today(self) -> date:
+        """The quota day it is now: Google resets the quota at midnight Pacific time."""
         return self.clock.now().astimezone(PACIFIC).date()
 
-    def _roll(self) -> None:
-        today = self._today()
-        if today != self.day:
-            self.day, self.used = today, 0
+    def used(self) -> int:
+        """Units booked today."""
+        return self.state.quota_used(self.connector, self.today())
+
+    def carry_over(self, path: Path) -> None:
+        """Book what an older version counted in its JSON file, once, and remove the file."""
+        try:
+            saved = json.loads(path.read_text())
+            used = int(saved["used"]) if saved.get("day") == self.today().isoformat() else 0
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # Counting from 0 could overrun the quota: take the day as spent until its reset.
+            log.warning("youtube: unreadable quota ledger %s (%s): taken as spent for today", path, exc)
+            used = self.limit
+        if used:
+            self.state.quota_spent(self.connector, self.today(), limit=used)
+        path.unlink(missing_ok=True)
 
     def resets_at(self) -> datetime:
         """The next midnight Pacific time, when Google resets the quota."""
-        self._roll()
-        return datetime.combine(self.day + timedelta(days=1), time(0), tzinfo=PACIFIC)
+        return datetime.combine(self.today() + timedelta(days=1), time(0), tzinfo=PACIFIC)
 
     def spend(self, what: str, *, for_reply: bool = False) -> None:
         """Book the cost of one ``what`` call (``COST``) before it is sent; raise the quota pause instead when it
         would eat into the reply reserve (a reply may use the reserve) or overrun the quota."""
-        self._roll()
         units = COST[what]
         keep = 0 if for_reply else self.reserve
-        if self.used + units > self.limit - keep:
-            wait = (self.resets_at() - self.clock.now()).total_seconds()
-            kept = f", {keep:,} kept for replies" if keep else ""
-            raise TransientError(
-                self.connector,
-                f"quota: a {what} costs {units} units and {self.used:,} of {self.limit:,} are used today{kept};"
-                f" paused until midnight Pacific time (in {wait / 3600:.1f} h)",
-                retry_after=wait,
-            )
-        self.used += units
-        self._save()
+        day = self.today()
+        if self.state.spend_quota(self.connector, day, units, cap=self.limit - keep) is not None:
+            return
+        used = self.state.quota_used(self.connector, day)
+        wait = (self.resets_at() - self.clock.now()).total_seconds()
+        kept = f", {keep:,} kept for replies" if keep else ""
+        raise TransientError(
+            self.connector,
+            f"quota: a {what} costs {units} units and {used:,} of {self.limit:,} are used today{kept};"
+            f" paused until midnight Pacific time (in {wait / 3600:.1f} h)",
+            retry_after=wait,
+        )
 
     def spent(self) -> None:
         """YouTube said the quota is gone (another client shares the project): nothing more until the reset."""
-        self._roll()
-        self.used = self.limit
-        self._save()
+        self.state.quota_spent(self.connector, self.today(), limit=self.limit)
 
     def summary(self) -> str:
-        self._roll()
-        return f"quota {self.used:,} of {self.limit:,} units used today (resets at midnight Pacific time)"
-
-    def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"day": self.day.isoformat(), "used": self.used}))
-        os.replace(tmp, self.path)
+        return f"quota {self.used():,} of {self.limit:,} units used today (resets at midnight Pacific time)"
 
 
 class YouTubeConnector(Connector):
@@ -188,12 +186,13 @@ class YouTubeConnector(Connector):
         self._service: Any = None
         self.http = CountingHttp(timeout=settings.timeout_seconds)
         self.quota = QuotaLedger(
-            self.state_dir / "youtube-quota.json",
+            self.state,
             limit=settings.daily_quota,
             reserve=settings.reply_reserve,
             clock=self.clock,
             connector=self.name,
         )
+        self.quota.carry_over(self.state_dir / "youtube-quota.json")
 
     @property
     def service(self) -> Any:

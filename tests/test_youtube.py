@@ -45,7 +45,9 @@ def connector(fake, clock, tmp_path, monkeypatch, **overrides):
         monkeypatch.setenv(key, value)
     table = {**fake.connector_settings(), **overrides}
     table = {k: Secret(env=v["env"]) if isinstance(v, dict) else v for k, v in table.items()}
-    return YouTubeConnector(YouTubeSettings(**table), clock=clock, state_dir=tmp_path)
+    # Its quota ledger is in the store beside it, as the daemon builds it: a connector built again reads it back.
+    store = Store.open(tmp_path / "bot.db")
+    return YouTubeConnector(YouTubeSettings(**table), clock=clock, state_dir=tmp_path, state=store)
 
 
 @pytest.fixture
@@ -63,7 +65,9 @@ def seed(fake, clock, n, apart=timedelta(minutes=1)):
 
 
 def ledger(tmp_path):
-    return json.loads((tmp_path / "youtube-quota.json").read_text())
+    """The quota day booked in the store and its units (an older day is dropped when a new one is booked)."""
+    (row,) = Store.open(tmp_path / "bot.db")._rows("select day, used from quota where connector = 'youtube'")
+    return row
 
 
 def test_comments_and_replies_round_trip(fake, bot, clock):
@@ -171,6 +175,7 @@ def test_the_ledger_stops_polling_before_the_quota_is_gone_and_keeps_replies_pos
     (tmp_path / "youtube-quota.json").write_text(json.dumps({"day": "2026-12-01", "used": 9_898}))
     fake.used = 9_898
     bot = connector(fake, clock, tmp_path, monkeypatch, reply_reserve=100)
+    assert not (tmp_path / "youtube-quota.json").exists()  # an older version's file, carried over once
     comment = bot.fetch(None).mentions[0]
     bot.fetch(None)
     assert ledger(tmp_path) == {"day": "2026-12-01", "used": 9_900}
@@ -269,8 +274,8 @@ def test_settings_problems_are_named():
 def test_the_quota_pause_holds_the_daemon_until_midnight_pacific_and_is_not_fatal(fake, bot, clock, tmp_path):
     seed(fake, clock, 1)
     (tmp_path / "youtube-quota.json").write_text(json.dumps({"day": "2026-12-01", "used": 9_000}))
-    bot = YouTubeConnector(bot.settings, clock=clock, state_dir=tmp_path)
     store = Store.open(tmp_path / "bot.db")
+    bot = YouTubeConnector(bot.settings, clock=clock, state_dir=tmp_path, state=store)
     pipeline = Pipeline(config_for(tmp_path, fake), store, clock=clock, connectors={"youtube": bot})
     result = pipeline.poll("youtube")
     assert result.status == "error" and "quota" in result.error

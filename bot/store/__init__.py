@@ -16,6 +16,7 @@ from bot.store.learning import Learning
 from bot.store.leases import Leases
 from bot.store.mentions import Mentions
 from bot.store.outbox import Outbox
+from bot.store.platform import PlatformState
 from bot.store.records import (
     AuditEntry,
     CaseEvent,
@@ -35,7 +36,18 @@ from bot.store.schema import migrations
 
 
 class Store(
-    Mentions, Drafts, Outbox, Cases, CaseMirrors, Learning, Runs, Reports, DiscordBookkeeping, Leases, Copying
+    Mentions,
+    Drafts,
+    Outbox,
+    Cases,
+    CaseMirrors,
+    Learning,
+    Runs,
+    PlatformState,
+    Reports,
+    DiscordBookkeeping,
+    Leases,
+    Copying,
 ):
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 

@@ -29,6 +29,9 @@ TABLES = (
     "connector_state",
     "bot_state",
     "leases",
+    "quota",
+    "private_replies",
+    "private_senders",
 )
 
 

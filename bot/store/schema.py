@@ -410,6 +410,22 @@ def m017_author_reach(db: Database) -> None:
     db["mentions"].add_column("author_reach", int)
 
 
+@migrations()
+def m018_platform_state(db: Database) -> None:
+    # State connectors kept in files beside the database, so that several daemons on one database share it:
+    # YouTube's units spent per (Pacific) day, and Meta's private replies with the customers' last messages.
+    db["quota"].create(
+        {"connector": str, "day": str, "used": int}, pk=("connector", "day"), not_null={"used"}
+    )
+    db["private_replies"].create(
+        {"connector": str, "mention_id": str, "recipient": str, "sent_at": str},
+        pk=("connector", "mention_id"),
+    )
+    db["private_senders"].create(
+        {"connector": str, "recipient": str, "last_at": str}, pk=("connector", "recipient")
+    )
+
+
 # -- the same migrations for PostgreSQL ----------------------------------------------------------------------
 # Each SQLite migration above has its PostgreSQL statements here under the same name, applied in the same order
 # and recorded in ``_migrations``. Text sorts byte-wise (``collate "C"``) as in SQLite: times are ISO text.
@@ -524,6 +540,12 @@ POSTGRES: dict[str, list[str]] = {
         f"state {T}, owner {T}, last_article bigint default 0, at {T})",
     ],
     "m017_author_reach": ["alter table mentions add column author_reach bigint"],
+    "m018_platform_state": [
+        f"create table quota (connector {T}, day {T}, used bigint not null, primary key (connector, day))",
+        f"create table private_replies (connector {T}, mention_id {T}, recipient {T}, sent_at {T}, "
+        "primary key (connector, mention_id))",
+        f"create table private_senders (connector {T}, recipient {T}, last_at {T}, primary key (connector, recipient))",
+    ],
 }
 
 
