@@ -19,16 +19,15 @@ from typing import Any
 import google_auth_httplib2
 import httplib2
 from cryptography import x509
-from google.auth import exceptions as auth_exceptions
-from google.auth.transport import DEFAULT_RETRYABLE_STATUS_CODES
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
 
-from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError, excerpt
+from bot.errors import FatalError, ReplyNotAllowed
 from bot.models import Author, CredentialExpiry, FetchResult, Mention, ReplyRules
 from connectors.base import Capability, Connector, ConnectorSettings, Secret
-from connectors.http import RATE_LIMIT_WAIT, seconds_until_reset
+from connectors.googleapi import REPLY_ERRORS as REPLY_ERRORS
+from connectors.googleapi import STATUS_ERRORS as STATUS_ERRORS
+from connectors.googleapi import CountingHttp, execute
 from connectors.reviews import Watermark, read_newest_first
 
 log = logging.getLogger(__name__)
@@ -36,20 +35,6 @@ log = logging.getLogger(__name__)
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 MAX_REPLY = 350
 KEY_CHECK_EVERY = timedelta(hours=24)
-
-# What an HTTP status from the API means here (as prawcore's ``STATUS_EXCEPTIONS``); any other is transient. 429 and
-# 5xx are retried first.
-STATUS_ERRORS: dict[int, type[ConnectorError]] = {401: FatalError, 403: FatalError}
-# A refused reply (too long, the review gone) refuses that one reply, not the connector.
-REPLY_ERRORS: dict[int, type[ConnectorError]] = {**STATUS_ERRORS, 400: ReplyNotAllowed, 404: ReplyNotAllowed}
-# Failures before an answer; the first that matches wins.
-TRANSPORT_ERRORS: dict[type[Exception], type[ConnectorError]] = {
-    auth_exceptions.RefreshError: FatalError,
-    httplib2.HttpLib2Error: TransientError,
-    auth_exceptions.TransportError: TransientError,
-    OSError: TransientError,
-    ValueError: TransientError,
-}
 
 
 @dataclass(kw_only=True)
@@ -70,23 +55,6 @@ class GooglePlaySettings(ConnectorSettings):
                 f'{path}.service_account_file: expected {{ env = "NAME" }} naming the key file\'s path'
             )
         return out
-
-
-class CountingHttp(httplib2.Http):
-    """httplib2's client, counting every request it sends (token exchanges included).
-
-    A token exchange answered with a status google-auth retries (429, 5xx) raises instead: google-auth would retry
-    it after real sleeps, inside the poll; the pipeline polls again later."""
-
-    calls = 0
-    token_uri = ""
-
-    def request(self, uri: str, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        response, content = super().request(uri, *args, **kwargs)
-        if self.token_uri and uri == self.token_uri and response.status in DEFAULT_RETRYABLE_STATUS_CODES:
-            raise httplib2.HttpLib2Error(f"token exchange: HTTP {response.status}")
-        return response, content
 
 
 class GooglePlayConnector(Connector):
@@ -239,32 +207,6 @@ class GooglePlayConnector(Connector):
     # -- errors ----------------------------------------------------------------------------------------------
 
     def _call(self, build_request: Callable[[], Any], *, refusal: bool = False) -> Any:
-        """Execute a client request once; every failure becomes the error ``STATUS_ERRORS`` (``REPLY_ERRORS`` for a
-        reply) or ``TRANSPORT_ERRORS`` names. A 429 or 5xx raises at once with the announced wait, and the pipeline
-        polls again later: nothing sleeps here."""
-        table = REPLY_ERRORS if refusal else STATUS_ERRORS
-        try:
-            result = build_request().execute(num_retries=0)
-        except HttpError as exc:
-            status = exc.resp.status
-            reason = excerpt(str(exc.reason or ""))
-            if status == 429:
-                wait = seconds_until_reset(exc.resp, self.clock.now())
-                raise TransientError(
-                    self.name,
-                    "rate limited (HTTP 429)",
-                    retry_after=RATE_LIMIT_WAIT if wait is None else wait,
-                ) from exc
-            if status in table:
-                raise table[status](self.name, f"HTTP {status}: {reason}") from exc
-            retry_after = seconds_until_reset({"retry-after": exc.resp.get("retry-after")}, self.clock.now())
-            raise TransientError(self.name, f"HTTP {status}: {reason}", retry_after=retry_after) from exc
-        except tuple(TRANSPORT_ERRORS) as exc:
-            kind = next(v for k, v in TRANSPORT_ERRORS.items() if isinstance(exc, k))
-            if kind is not TransientError:
-                raise kind(self.name, f"credential refused and cannot be refreshed: {exc}") from exc
-            raise TransientError(self.name, f"{type(exc).__name__}: {exc}") from exc
-        if result is None or isinstance(result, dict):
-            return result
-        # the client hands back the body as text when it is not JSON
-        raise TransientError(self.name, "malformed JSON answer")
+        """Execute a client request once, its failures mapped by ``connectors.googleapi`` (``refusal``: a reply,
+        refused alone by a 400 or 404)."""
+        return execute(self.name, build_request, clock=self.clock, refusal=refusal)

@@ -35,8 +35,7 @@ from bot.clock import Clock
 from bot.errors import ConnectorError, FatalError, ReplyNotAllowed, TransientError, excerpt
 from bot.models import Author, FetchResult, Mention, ReplyRules
 from connectors.base import Capability, Connector, ConnectorSettings, PlatformState, Secret
-from connectors.googleplay import TRANSPORT_ERRORS, CountingHttp
-from connectors.http import RATE_LIMIT_WAIT, seconds_until_reset
+from connectors.googleapi import CountingHttp, execute
 from connectors.reviews import Batch, Watermark, read_newest_first
 
 log = logging.getLogger(__name__)
@@ -55,14 +54,6 @@ REPLY_REFUSALS = {
     "commentNotFound",
     "parentCommentIsPrivate",
     "processingFailure",
-}
-
-# What an HTTP status means here (as prawcore's ``STATUS_EXCEPTIONS``); any other is transient.
-STATUS_ERRORS: dict[int, type[ConnectorError]] = {401: FatalError, 403: FatalError}
-REPLY_ERRORS: dict[int, type[ConnectorError]] = {
-    **STATUS_ERRORS,
-    400: ReplyNotAllowed,
-    404: ReplyNotAllowed,
 }
 
 
@@ -400,48 +391,36 @@ class YouTubeConnector(Connector):
     # -- errors ----------------------------------------------------------------------------------------------
 
     def _call(self, what: str, build_request: Callable[[], Any], *, refusal: bool = False) -> Any:
-        """Book ``what``'s cost in the quota ledger, then execute the request once. Every failure becomes the
-        error ``STATUS_ERRORS`` (``REPLY_ERRORS`` for a reply) or ``TRANSPORT_ERRORS`` names; a 403 for the quota
-        is the quota pause; a 429 or 5xx raises at once with the announced wait. Nothing sleeps here."""
+        """Book ``what``'s cost in the quota ledger, then execute the request once, its failures mapped by
+        ``connectors.googleapi`` after YouTube's own 403s: the quota spent (the quota pause) and, for a reply
+        (``refusal``), a reply refused for that comment only. Nothing sleeps here."""
         self.quota.spend(what, for_reply=refusal)
-        table = REPLY_ERRORS if refusal else STATUS_ERRORS
-        try:
-            result = build_request().execute(num_retries=0)
-        except HttpError as exc:
-            status = exc.resp.status
-            reasons = _reasons(exc)
+        return execute(
+            self.name,
+            build_request,
+            clock=self.clock,
+            refusal=refusal,
+            credential_refused="refresh token refused",
+            first=lambda exc: self._youtube_error(exc, refusal=refusal),
+        )
+
+    def _youtube_error(self, exc: HttpError, *, refusal: bool) -> ConnectorError | None:
+        """What a 403 means on YouTube by its reasons; ``None`` for every other answer."""
+        if exc.resp.status != 403:
+            return None
+        reasons = _reasons(exc)
+        if reasons & QUOTA_REASONS:
+            self.quota.spent()
+            wait = (self.quota.resets_at() - self.clock.now()).total_seconds()
+            return TransientError(
+                self.name,
+                "quota: YouTube says the daily quota is spent; paused until midnight Pacific time",
+                retry_after=wait,
+            )
+        if refusal and reasons & REPLY_REFUSALS:
             reason = excerpt(str(exc.reason or ""))
-            if status == 403 and reasons & QUOTA_REASONS:
-                self.quota.spent()
-                wait = (self.quota.resets_at() - self.clock.now()).total_seconds()
-                raise TransientError(
-                    self.name,
-                    "quota: YouTube says the daily quota is spent; paused until midnight Pacific time",
-                    retry_after=wait,
-                ) from exc
-            if refusal and status == 403 and reasons & REPLY_REFUSALS:
-                raise ReplyNotAllowed(
-                    self.name, f"HTTP 403 ({', '.join(sorted(reasons))}): {reason}"
-                ) from exc
-            if status == 429:
-                wait = seconds_until_reset(exc.resp, self.clock.now())
-                raise TransientError(
-                    self.name,
-                    "rate limited (HTTP 429)",
-                    retry_after=RATE_LIMIT_WAIT if wait is None else wait,
-                ) from exc
-            if status in table:
-                raise table[status](self.name, f"HTTP {status}: {reason}") from exc
-            retry_after = seconds_until_reset({"retry-after": exc.resp.get("retry-after")}, self.clock.now())
-            raise TransientError(self.name, f"HTTP {status}: {reason}", retry_after=retry_after) from exc
-        except tuple(TRANSPORT_ERRORS) as exc:
-            kind = next(v for k, v in TRANSPORT_ERRORS.items() if isinstance(exc, k))
-            if kind is not TransientError:
-                raise kind(self.name, f"refresh token refused: {exc}") from exc
-            raise TransientError(self.name, f"{type(exc).__name__}: {exc}") from exc
-        if result is None or isinstance(result, dict):
-            return result
-        raise TransientError(self.name, "malformed JSON answer")
+            return ReplyNotAllowed(self.name, f"HTTP 403 ({', '.join(sorted(reasons))}): {reason}")
+        return None
 
 
 def _reasons(exc: HttpError) -> set[str]:
