@@ -259,7 +259,6 @@ def run_demo(*, out: Path, cycles: int, console: Console) -> None:
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     for stale in out.glob("bluesky-session-*"):  # a login to the last run's simulated server
         stale.unlink()
-    (out / "youtube-quota.json").unlink(missing_ok=True)  # the quota the last run's simulated YouTube counted
     corpus = {name: samples(name) for name in FAKES}
     fakes: dict[str, FakePlatform] = {}
     for name, posts in corpus.items():
