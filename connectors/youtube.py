@@ -102,13 +102,8 @@ class QuotaLedger:
     def __init__(
         self, state: PlatformState, *, limit: int, reserve: int, clock: Clock, connector: str = "youtube"
     ):
-        self.state, self.limit, self.reserve, self.clock, self.connector = (
-            state,
-            limit,
-            reserve,
-            clock,
-            connector,
-        )
+        self.state, self.connector, self.clock = state, connector, clock
+        self.limit, self.reserve = limit, reserve
 
     def today(self) -> date:
         """The quota day it is now: Google resets the quota at midnight Pacific time."""

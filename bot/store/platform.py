@@ -48,7 +48,9 @@ class PlatformState(Base):
             "select recipient, sent_at from private_replies where connector = ? and mention_id = ?",
             [connector, mention_id],
         )
-        return PrivateReply(recipient=row["recipient"], at=parse_time(row["sent_at"])) if row else None  # type: ignore[arg-type]
+        if row is None:
+            return None
+        return PrivateReply(recipient=row["recipient"], at=datetime.fromisoformat(row["sent_at"]))
 
     def record_private_reply(self, connector: str, mention_id: str, reply: PrivateReply) -> None:
         """Note the private reply sent for ``mention_id``."""
