@@ -30,3 +30,12 @@ def imported(module: str) -> set[str]:
 )
 def test_no_import_cycle(module, forbidden):
     assert not {m for m in imported(module) if m == forbidden or m.startswith(forbidden + ".")}
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "connectors").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_connectors_never_import_the_store(path):
+    # What a connector keeps goes through ``connectors.base.PlatformState``, which the bot passes in.
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    assert not {m for m in imported(module) if m == "bot.store" or m.startswith("bot.store.")}
