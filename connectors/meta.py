@@ -47,6 +47,12 @@ THROTTLING_CODES = {4, 17, 32, 613, 80001, 80002, 80003, 80004, 80005, 80006, 80
 TOKEN_CODES = {102, 190, 200, 10, 3}
 # Codes Meta uses to refuse one reply or private reply (the comment gone, already answered, window closed).
 REFUSAL_CODES = {100, 368, 551, 10900, 10903, 2018108, 2018278, 2534022}
+# The percentages in each usage header; the others hold seconds (``reset_time_duration``) or names.
+USAGE_PERCENT_KEYS = {
+    "x-app-usage": ("call_count", "total_cputime", "total_time"),
+    "x-page-usage": ("call_count", "total_cputime", "total_time"),
+    "x-ad-account-usage": ("acc_id_util_pct",),
+}
 USAGE_WAIT = 600.0  # seconds, when Meta does not say how long a spent budget takes to come back
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 STANDARD_WINDOW = timedelta(hours=24)
@@ -201,10 +207,10 @@ class MetaConnector(Connector):
     def _note_usage(self, headers: Any) -> None:
         """Stop before Meta throttles: a usage header at ``usage_limit_percent`` blocks until the budget is back."""
         percents: list[float] = []
-        for name in ("x-app-usage", "x-page-usage", "x-ad-account-usage"):
+        for name, keys in USAGE_PERCENT_KEYS.items():
             usage = _json_header(headers.get(name))
             if isinstance(usage, dict):
-                percents += [float(v) for v in usage.values() if isinstance(v, int | float)]
+                percents += [float(usage[k]) for k in keys if isinstance(usage.get(k), int | float)]
         buc = _json_header(headers.get("x-business-use-case-usage"))
         if isinstance(buc, dict):
             for entries in buc.values():
@@ -456,12 +462,14 @@ class FacebookConnector(MetaConnector):
         return FetchResult(batch.mentions, json.dumps(state, sort_keys=True), batch.quarantined)
 
     def post_mention(self, post: dict[str, Any]) -> Mention:
-        sender = post["from"]
+        # Meta leaves ``from`` out when it will not name the author to this token; the recorded posts have none.
+        sender = post.get("from") or {}
+        name = sender.get("name") or "A Facebook user"
         return Mention(
             platform=self.name,
             id=post["id"],
             url=post.get("permalink_url") or f"https://www.facebook.com/{post['id']}",
-            author=Author(handle=sender["name"], display_name=sender["name"], id=str(sender["id"])),
+            author=Author(handle=name, display_name=name, id=str(sender.get("id", ""))),
             text=post.get("message") or "",
             created_at=graph_time(post["created_time"]),
             kind="post",
@@ -472,7 +480,7 @@ class FacebookConnector(MetaConnector):
     def comment_mention(self, comment: dict[str, Any]) -> Mention:
         sender = comment.get("from") or {}
         name = sender.get("name") or "A Facebook user"
-        parent = (comment.get("parent") or {}).get("id")
+        parent = (comment.get("parent") or {}).get("id") or _parent_from_permalink(comment)
         return Mention(
             platform=self.name,
             id=comment["id"],
@@ -726,6 +734,17 @@ def _ts(value: Any) -> float:
         return graph_time(str(value)).timestamp()
     except ValueError:
         return 0.0
+
+
+def _parent_from_permalink(comment: dict[str, Any]) -> str | None:
+    """The top comment's id of a Facebook reply, from its ``permalink_url``
+    (``…/posts/{post}/?comment_id={top}&reply_comment_id={reply}``) when ``parent`` was not given."""
+    split = urlsplit(str(comment.get("permalink_url") or ""))
+    query = dict(parse_qsl(split.query))
+    if "reply_comment_id" not in query or "comment_id" not in query:
+        return None
+    post = split.path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{post}_{query['comment_id']}"
 
 
 def _json_header(value: str | None) -> Any:

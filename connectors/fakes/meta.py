@@ -134,7 +134,7 @@ class FakeMeta(FakePlatform):
             "message": text,
             "from": sender,
             "created_time": graph_time(when),
-            "permalink_url": f"https://www.facebook.com/{post.replace('_', '/posts/')}?comment_id={cid}",
+            "permalink_url": _comment_permalink(post, cid, parent),
             "can_reply_privately": author != PAGE_NAME,
             "_post": post,
         }
@@ -271,7 +271,6 @@ class FakeMeta(FakePlatform):
                 "data_access_expires_at": int((self.now() + timedelta(days=90)).timestamp()),
                 "expires_at": self.token_expires_at,
                 "is_valid": self.token_valid,
-                "profile_id": PAGE_ID,
                 "scopes": [
                     "pages_show_list",
                     "pages_read_engagement",
@@ -501,6 +500,15 @@ class FakeInstagram(FakeMeta):
 def _user_id(name: str | None, *, ig: bool = False) -> str:
     digits = str(int(hashlib.sha1((name or "").encode()).hexdigest()[:12], 16))
     return ("1784" if ig else "2400") + digits.rjust(13, "0")[:13]
+
+
+def _comment_permalink(post: str, cid: str, parent: str | None) -> str:
+    """A comment's ``permalink_url`` as Facebook writes it: a reply names its top comment and itself."""
+    page, post_part = post.split("_")
+    query = f"comment_id={cid.split('_')[1]}"
+    if parent:
+        query = f"comment_id={parent.split('_')[1]}&reply_comment_id={cid.split('_')[1]}"
+    return f"https://www.facebook.com/{page}/posts/{post_part}/?{query}"
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
