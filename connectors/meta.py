@@ -124,7 +124,7 @@ class MetaConnector(Connector):
 
     settings: MetaSettings
     # What this shared base itself implements; the two connectors add their public replies.
-    capabilities = frozenset({Capability.MESSAGE, Capability.PRIVATE})
+    capabilities = frozenset({Capability.MESSAGE, Capability.RECONCILE_MESSAGE, Capability.PRIVATE})
     rules = ReplyRules(can_reply=False, can_message=True)
     # How ``check`` names the account, and which inbox ``/conversations`` reads (``platform=``).
     platform_label: ClassVar[str] = ""
@@ -386,6 +386,32 @@ class MetaConnector(Connector):
             batch.mentions, json.dumps({"dm": mark.state()}, sort_keys=True), batch.quarantined
         )
 
+    def find_message(self, mention: Mention, text: str) -> str | None:
+        """Our message with ``text`` in the newest conversations, sent since ``mention`` was written: the private
+        reply (its recipient is known only from the Send API's answer, lost when the send was interrupted) or a
+        later message, found by what it says."""
+        newest = self.pages(
+            f"{self.settings.page_id}/conversations",
+            {
+                "platform": self.conversation_platform,
+                "fields": "id,updated_time,messages.limit(25){id,message,from,created_time}",
+                "limit": self.settings.page_size,
+            },
+        )
+        own, wanted = self.own_accounts(), text.strip()
+        for conversation in next(newest, []):
+            if not isinstance(conversation, dict):
+                continue
+            for message in (conversation.get("messages") or {}).get("data") or []:
+                ours = str((message.get("from") or {}).get("id", "")).lower() in own
+                if (
+                    ours
+                    and str(message.get("message") or "").strip() == wanted
+                    and _ts(message.get("created_time")) >= mention.created_at.timestamp()
+                ):
+                    return str(message["id"])
+        return None
+
     def dm_mention(self, message: dict[str, Any]) -> Mention:
         sender = message["from"]
         name = sender.get("username") or sender.get("name") or sender["id"]
@@ -410,7 +436,15 @@ class FacebookConnector(MetaConnector):
     name = "facebook"
     Settings = FacebookSettings
     rules = ReplyRules(max_length=8000, can_reply=True, can_message=True)
-    capabilities = frozenset({Capability.REPLY, Capability.RECONCILE, Capability.MESSAGE, Capability.PRIVATE})
+    capabilities = frozenset(
+        {
+            Capability.REPLY,
+            Capability.RECONCILE,
+            Capability.MESSAGE,
+            Capability.RECONCILE_MESSAGE,
+            Capability.PRIVATE,
+        }
+    )
     platform_label = "the Facebook Page"
     settings: FacebookSettings
 
@@ -547,7 +581,15 @@ class InstagramConnector(MetaConnector):
     name = "instagram"
     Settings = InstagramSettings
     rules = ReplyRules(max_length=2200, can_reply=True, can_message=True)
-    capabilities = frozenset({Capability.REPLY, Capability.RECONCILE, Capability.MESSAGE, Capability.PRIVATE})
+    capabilities = frozenset(
+        {
+            Capability.REPLY,
+            Capability.RECONCILE,
+            Capability.MESSAGE,
+            Capability.RECONCILE_MESSAGE,
+            Capability.PRIVATE,
+        }
+    )
     platform_label = "the Instagram account"
     conversation_platform = "instagram"
     settings: InstagramSettings

@@ -368,17 +368,29 @@ class FakeMeta(FakePlatform):
             self.private_replied.add(cid)
             user = comment["from"]["id"]
             self.log.append({"kind": "message", "in_reply_to": cid, "text": text, "to": user})
-            return {"recipient_id": user, "message_id": "m_" + self._id()}
+            return {
+                "recipient_id": user,
+                "message_id": self._page_writes(user, text, ig=cid in self.ig_comments),
+            }
         user = str(recipient.get("id", ""))
-        last = [m for m in self.conversations.get(user, [])]
-        if not last:
+        theirs = [m for m in self.conversations.get(user, []) if m["from"]["id"] == user]
+        if not theirs:
             return error(400, 10, "This message is sent outside of allowed window.", subcode=2018278)
-        since = now - datetime.strptime(last[-1]["created_time"], "%Y-%m-%dT%H:%M:%S%z")
+        since = now - datetime.strptime(theirs[-1]["created_time"], "%Y-%m-%dT%H:%M:%S%z")
         tagged = body.get("messaging_type") == "MESSAGE_TAG" and body.get("tag") == "HUMAN_AGENT"
         if since > (timedelta(days=7) if tagged else timedelta(hours=24)):
             return error(400, 10, "This message is sent outside of allowed window.", subcode=2018278)
         self.log.append({"kind": "message", "to": user, "text": text, "tag": body.get("tag")})
-        return {"recipient_id": user, "message_id": "m_" + self._id()}
+        return {"recipient_id": user, "message_id": self._page_writes(user, text, ig=theirs[-1]["_ig"])}
+
+    def _page_writes(self, user: str, text: str, *, ig: bool) -> str:
+        """Our message in the conversation with ``user``, where Messenger (or Instagram Direct) shows it."""
+        mid = "m_" + self._id()
+        sender = {"id": IG_USER_ID, "username": IG_USERNAME} if ig else {"name": PAGE_NAME, "id": PAGE_ID}
+        self.conversations.setdefault(user, []).append(
+            {"id": mid, "message": text, "from": sender, "created_time": graph_time(self.now()), "_ig": ig}
+        )
+        return mid
 
     @route("GET", V + f"/{PAGE_ID}/conversations")
     def list_conversations(self, request: Request) -> Any:
