@@ -664,12 +664,16 @@ class InstagramConnector(MetaConnector):
         )
 
     def webhook_mentions(self, delivery: dict[str, Any]) -> list[Mention]:
-        """The comments of an Instagram ``comments`` delivery (ids as polling reads them). ``mentions`` deliveries
-        name only ids; polling reads the tagged media."""
+        """The comments of an Instagram ``comments`` delivery (ids as polling reads them), and the @mentions of a
+        ``mentions`` delivery. Those name only ids and Meta keeps no copy: each is read at once from
+        ``mentioned_media`` / ``mentioned_comment`` (a Graph API call; a failure raises, and the delivery is not
+        acknowledged, so that Meta sends it again)."""
         out = []
         for entry in delivery.get("entry") or []:
             for change in entry.get("changes") or []:
                 value = change.get("value") or {}
+                if change.get("field") == "mentions":
+                    out.append(self.mentioned(str(value["media_id"]), value.get("comment_id")))
                 if change.get("field") != "comments":
                     continue
                 sender = value.get("from") or {}
@@ -685,6 +689,32 @@ class InstagramConnector(MetaConnector):
                     comment["parent_id"] = value["parent_id"]
                 out.append(self.comment_mention(comment))
         return [m for m in out if not self.is_own(m.author)]
+
+    def mentioned(self, media_id: str, comment_id: Any = None) -> Mention:
+        """The caption (``media_id`` alone) or comment (``comment_id`` on ``media_id``) that @mentions the account,
+        on someone else's media."""
+        me = self.settings.ig_user_id
+        if comment_id:
+            field = f"mentioned_comment.comment_id({comment_id}){{id,text,timestamp,username,like_count}}"
+            comment = self.graph("GET", me, params={"fields": field}).get("mentioned_comment") or {}
+            return self.mentioned_comment_mention(comment, media_id=media_id)
+        field = f"mentioned_media.media_id({media_id}){{id,caption,timestamp,username,permalink,media_type}}"
+        return self.tag_mention(self.graph("GET", me, params={"fields": field}).get("mentioned_media") or {})
+
+    def mentioned_comment_mention(self, comment: dict[str, Any], *, media_id: str) -> Mention:
+        """A comment @mentioning the account under another account's media (answered through ``/mentions``)."""
+        name = comment.get("username") or "an Instagram user"
+        return Mention(
+            platform=self.name,
+            id=f"mentioned:{comment['id']}",
+            url="https://www.instagram.com/",
+            author=Author(handle=name, display_name=name),
+            text=comment.get("text") or "",
+            created_at=graph_time(comment["timestamp"]),
+            kind="comment",
+            thread_id=media_id,
+            raw=comment,
+        )
 
     def tag_mention(self, media: dict[str, Any]) -> Mention:
         name = media.get("username") or "an Instagram user"
@@ -710,6 +740,17 @@ class InstagramConnector(MetaConnector):
                 data={"media_id": mention.id.removeprefix("media:"), "message": text},
                 refusal=True,
             )
+        elif mention.id.startswith("mentioned:"):
+            answer = self.graph(
+                "POST",
+                f"{self.settings.ig_user_id}/mentions",
+                data={
+                    "media_id": mention.thread_id,
+                    "comment_id": mention.id.removeprefix("mentioned:"),
+                    "message": text,
+                },
+                refusal=True,
+            )
         else:
             # Instagram threads are one level deep: a reply to a reply goes under the top comment.
             target = mention.parent_id or mention.id
@@ -717,8 +758,8 @@ class InstagramConnector(MetaConnector):
         return str(answer["id"])
 
     def find_reply(self, mention: Mention) -> str | None:
-        """Our reply under ``mention``'s comment posted since it, if any (a tagged media's is not looked up)."""
-        if mention.id.startswith("media:"):
+        """Our reply under ``mention``'s comment posted since it, if any (not looked up on others' media)."""
+        if mention.id.startswith(("media:", "mentioned:")):
             return None
         target = mention.parent_id or mention.id
         for page in self.pages(f"{target}/replies", {"fields": "id,username,timestamp", "limit": 50}):
@@ -729,10 +770,11 @@ class InstagramConnector(MetaConnector):
         return None
 
     def _private_reply(self, mention: Mention, text: str, now: datetime) -> str:
-        if mention.id.startswith("media:"):
+        if mention.id.startswith(("media:", "mentioned:")):
             raise ReplyNotAllowed(
                 self.name,
-                "Instagram allows private replies to comments only, not to a tagged post: contact by hand",
+                "Instagram allows private replies to comments only, under the account's own media, not to a post "
+                "or comment elsewhere that mentions it: contact by hand",
             )
         return super()._private_reply(mention, text, now)
 
