@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from bot.clock import FakeClock
-from connectors.fakes.meta import IG_USER_ID, PAGE_ID, TOKEN, FakeFacebook
+from connectors.fakes.meta import IG_USER_ID, PAGE_ID, TOKEN, FakeFacebook, mentions_delivery
 from connectors.meta import FacebookConnector, InstagramConnector
 from tests.conformance import assert_conforms, fixture
 
@@ -241,3 +241,56 @@ def test_the_recorded_usage_headers_do_not_stop_the_connector():
     assert fb.blocked_until is None
     fb._note_usage({"x-app-usage": headers["x-app-usage"]})  # call_count 91: over the 90% default
     assert fb.blocked_until == clock.now() + timedelta(seconds=600)
+
+
+def test_the_mentions_lookups_and_deliveries_conform(busy):
+    caption = busy.ig_caption_mention("dana", "@acme crackles")
+    media, comment = busy.ig_comment_mention("eve", "@acme where is my order?")
+    looked_up = graph(
+        busy,
+        "GET",
+        IG_USER_ID,
+        fields=f"mentioned_comment.comment_id({comment}){{id,text,timestamp,username,like_count}}",
+    ).json()
+    assert looked_up["mentioned_comment"]["id"] == comment
+    assert_conforms(looked_up, fixture("instagram", "mentioned_comment.json"))
+    media_answer = graph(
+        busy,
+        "GET",
+        IG_USER_ID,
+        fields=f"mentioned_media.media_id({caption}){{id,caption,timestamp,username}}",
+    ).json()
+    assert media_answer["mentioned_media"]["caption"] == "@acme crackles"
+    assert_conforms(
+        {k: v for k, v in media_answer.items() if k != "mentioned_media"},
+        fixture("instagram", "mentioned_media.json"),
+    )
+    assert_conforms(
+        media_answer["mentioned_media"],
+        *IG_MEDIA,
+        fixture("instagram", "mentioned_media.json")["mentioned_media"],
+    )
+    recorded = fixture("instagram", "webhook_mentions.json")
+    assert_conforms(mentions_delivery(busy, caption), recorded[0])
+    assert_conforms(mentions_delivery(busy, media, comment), recorded[1])
+
+
+def test_the_recorded_mentions_read_by_the_connector():
+    ig = InstagramConnector(InstagramConnector.Settings(ig_user_id="17841406338772941", page_id="1"))
+    delivery = fixture("instagram", "webhook_mentions.json")[1]
+    value = delivery["entry"][0]["changes"][0]["value"]
+    said = ig.mentioned_comment_mention(
+        fixture("instagram", "mentioned_comment.json")["mentioned_comment"], media_id=value["media_id"]
+    )
+    assert (said.id, said.text, said.author.handle, said.thread_id) == (
+        "mentioned:17967008497439572",
+        "@ikroskun good",
+        "ikroskun",
+        "17918195224117851",
+    )
+    media = ig.tag_mention(fixture("instagram", "mentioned_media.json")["mentioned_media"])
+    assert (media.id, media.text, media.author.handle) == (
+        "media:17889114512354744",
+        "@ikroskun hey",
+        "an Instagram user",
+    )
