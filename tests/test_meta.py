@@ -378,3 +378,22 @@ def test_an_interrupted_private_reply_on_instagram_is_found(ig, clock, tmp_path,
     (mention,) = [m for m in bot.fetch(None).mentions if m.id == comment]
     sent = bot.message(mention, "Hi Jane, sorry! Which order?", idempotency_key="1")
     assert bot.find_message(mention, "Hi Jane, sorry! Which order?") == sent
+
+
+def test_a_private_reply_whose_answer_was_lost_is_reconciled_not_sent_again(fb, clock, tmp_path, monkeypatch):
+    from bot import decisions
+
+    pipeline = pipeline_for(fb, clock, tmp_path, monkeypatch)
+    post = fb.page_post("Meet the Acme Hub", at=ago(clock, hours=2))
+    fb.comment(post, "Bob Smith", "My Acme Hub arrived broken, I want a refund", at=ago(clock, hours=1))
+    pipeline.poll("facebook")
+    (draft,) = pipeline.store.drafts("awaiting")
+    decisions.approve(pipeline.store, draft.id, actor="alice", now=clock.now())
+    # Meta takes the private reply, then the connection drops before its answer
+    fb.inject(Fault(disconnect=True, after=True, path="/messages$"))
+    while pipeline.post():  # the uncertain send is reconciled: found in the Page's conversation with Bob
+        pass
+    message = {item.kind: item for item in pipeline.store.outbox()}["message"]
+    assert message.state == "sent" and message.posted_id.startswith("m_")
+    assert len(fb.calls("POST", "/messages$")) == 1
+    pipeline.close()
