@@ -496,7 +496,7 @@ class FacebookConnector(MetaConnector):
         return FetchResult(batch.mentions, json.dumps(state, sort_keys=True), batch.quarantined)
 
     def post_mention(self, post: dict[str, Any]) -> Mention:
-        # Meta leaves ``from`` out when it will not name the author to this token; the recorded posts have none.
+        # ``from`` comes only when asked for and allowed to this token: the recorded posts have none.
         sender = post.get("from") or {}
         name = sender.get("name") or "A Facebook user"
         return Mention(
