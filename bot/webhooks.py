@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import WebhooksSettings
+from bot.errors import ConnectorError
 from bot.pipeline import Pipeline
 from connectors.meta import SIGNATURE_HEADER, WEBHOOK_OBJECTS, handshake, signature_ok
 
@@ -68,13 +69,21 @@ class WebhookServer:
             # Signed by Meta but for a connector not enabled here: acknowledged, or Meta retries it for days.
             log.info("webhooks: a %s delivery, but %s is not enabled; ignored", delivery["object"], name)
             return web.Response(text="EVENT_RECEIVED")
+        loop = asyncio.get_running_loop()
         try:
-            mentions = connector.webhook_mentions(delivery)  # type: ignore[attr-defined]
+            # In a worker thread: an Instagram @mention is read from the Graph API before it can be stored.
+            mentions = await loop.run_in_executor(None, connector.webhook_mentions, delivery)  # type: ignore[attr-defined]
+        except ConnectorError as exc:
+            # Not acknowledged: Meta sends the delivery again (for up to 36 hours); repeats are stored once.
+            log.warning(
+                "webhooks: a %s delivery could not be read yet (%s); Meta will send it again", name, exc
+            )
+            return web.Response(status=503, text="try again")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             log.warning("webhooks: an unreadable %s delivery (%s); polling will read its items", name, exc)
             return web.Response(text="EVENT_RECEIVED")
         # Stored before the answer: the store is one SQLite connection, used under the pipeline's lock.
-        new = await asyncio.get_running_loop().run_in_executor(None, self.pipeline.receive, name, mentions)
+        new = await loop.run_in_executor(None, self.pipeline.receive, name, mentions)
         self.received += 1
         log.info("webhooks: %s delivery with %d items, %d new", name, len(mentions), len(new))
         return web.Response(text="EVENT_RECEIVED")

@@ -47,6 +47,12 @@ THROTTLING_CODES = {4, 17, 32, 613, 80001, 80002, 80003, 80004, 80005, 80006, 80
 TOKEN_CODES = {102, 190, 200, 10, 3}
 # Codes Meta uses to refuse one reply or private reply (the comment gone, already answered, window closed).
 REFUSAL_CODES = {100, 368, 551, 10900, 10903, 2018108, 2018278, 2534022}
+# The percentages in each usage header; the others hold seconds (``reset_time_duration``) or names.
+USAGE_PERCENT_KEYS = {
+    "x-app-usage": ("call_count", "total_cputime", "total_time"),
+    "x-page-usage": ("call_count", "total_cputime", "total_time"),
+    "x-ad-account-usage": ("acc_id_util_pct",),
+}
 USAGE_WAIT = 600.0  # seconds, when Meta does not say how long a spent budget takes to come back
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 STANDARD_WINDOW = timedelta(hours=24)
@@ -118,7 +124,7 @@ class MetaConnector(Connector):
 
     settings: MetaSettings
     # What this shared base itself implements; the two connectors add their public replies.
-    capabilities = frozenset({Capability.MESSAGE, Capability.PRIVATE})
+    capabilities = frozenset({Capability.MESSAGE, Capability.RECONCILE_MESSAGE, Capability.PRIVATE})
     rules = ReplyRules(can_reply=False, can_message=True)
     # How ``check`` names the account, and which inbox ``/conversations`` reads (``platform=``).
     platform_label: ClassVar[str] = ""
@@ -216,10 +222,10 @@ class MetaConnector(Connector):
     def _note_usage(self, headers: Any) -> None:
         """Stop before Meta throttles: a usage header at ``usage_limit_percent`` blocks until the budget is back."""
         percents: list[float] = []
-        for name in ("x-app-usage", "x-page-usage", "x-ad-account-usage"):
+        for name, keys in USAGE_PERCENT_KEYS.items():
             usage = _json_header(headers.get(name))
             if isinstance(usage, dict):
-                percents += [float(v) for v in usage.values() if isinstance(v, int | float)]
+                percents += [float(usage[k]) for k in keys if isinstance(usage.get(k), int | float)]
         buc = _json_header(headers.get("x-business-use-case-usage"))
         if isinstance(buc, dict):
             for entries in buc.values():
@@ -390,6 +396,32 @@ class MetaConnector(Connector):
             batch.mentions, json.dumps({"dm": mark.state()}, sort_keys=True), batch.quarantined
         )
 
+    def find_message(self, mention: Mention, text: str) -> str | None:
+        """Our message with ``text`` in the newest conversations, sent since ``mention`` was written: the private
+        reply (its recipient is known only from the Send API's answer, lost when the send was interrupted) or a
+        later message, found by what it says."""
+        newest = self.pages(
+            f"{self.settings.page_id}/conversations",
+            {
+                "platform": self.conversation_platform,
+                "fields": "id,updated_time,messages.limit(25){id,message,from,created_time}",
+                "limit": self.settings.page_size,
+            },
+        )
+        own, wanted = self.own_accounts(), text.strip()
+        for conversation in next(newest, []):
+            if not isinstance(conversation, dict):
+                continue
+            for message in (conversation.get("messages") or {}).get("data") or []:
+                ours = str((message.get("from") or {}).get("id", "")).lower() in own
+                if (
+                    ours
+                    and str(message.get("message") or "").strip() == wanted
+                    and _ts(message.get("created_time")) >= mention.created_at.timestamp()
+                ):
+                    return str(message["id"])
+        return None
+
     def dm_mention(self, message: dict[str, Any]) -> Mention:
         sender = message["from"]
         name = sender.get("username") or sender.get("name") or sender["id"]
@@ -411,7 +443,15 @@ class FacebookConnector(MetaConnector):
     name = "facebook"
     Settings = FacebookSettings
     rules = ReplyRules(max_length=8000, can_reply=True, can_message=True)
-    capabilities = frozenset({Capability.REPLY, Capability.RECONCILE, Capability.MESSAGE, Capability.PRIVATE})
+    capabilities = frozenset(
+        {
+            Capability.REPLY,
+            Capability.RECONCILE,
+            Capability.MESSAGE,
+            Capability.RECONCILE_MESSAGE,
+            Capability.PRIVATE,
+        }
+    )
     platform_label = "the Facebook Page"
     settings: FacebookSettings
 
@@ -463,12 +503,14 @@ class FacebookConnector(MetaConnector):
         return FetchResult(batch.mentions, json.dumps(state, sort_keys=True), batch.quarantined)
 
     def post_mention(self, post: dict[str, Any]) -> Mention:
-        sender = post["from"]
+        # ``from`` comes only when asked for and allowed to this token: the recorded posts have none.
+        sender = post.get("from") or {}
+        name = sender.get("name") or "A Facebook user"
         return Mention(
             platform=self.name,
             id=post["id"],
             url=post.get("permalink_url") or f"https://www.facebook.com/{post['id']}",
-            author=Author(handle=sender["name"], display_name=sender["name"], id=str(sender["id"])),
+            author=Author(handle=name, display_name=name, id=str(sender.get("id", ""))),
             text=post.get("message") or "",
             created_at=graph_time(post["created_time"]),
             kind="post",
@@ -479,7 +521,7 @@ class FacebookConnector(MetaConnector):
     def comment_mention(self, comment: dict[str, Any]) -> Mention:
         sender = comment.get("from") or {}
         name = sender.get("name") or "A Facebook user"
-        parent = (comment.get("parent") or {}).get("id")
+        parent = (comment.get("parent") or {}).get("id") or _parent_from_permalink(comment)
         return Mention(
             platform=self.name,
             id=comment["id"],
@@ -546,7 +588,15 @@ class InstagramConnector(MetaConnector):
     name = "instagram"
     Settings = InstagramSettings
     rules = ReplyRules(max_length=2200, can_reply=True, can_message=True)
-    capabilities = frozenset({Capability.REPLY, Capability.RECONCILE, Capability.MESSAGE, Capability.PRIVATE})
+    capabilities = frozenset(
+        {
+            Capability.REPLY,
+            Capability.RECONCILE,
+            Capability.MESSAGE,
+            Capability.RECONCILE_MESSAGE,
+            Capability.PRIVATE,
+        }
+    )
     platform_label = "the Instagram account"
     conversation_platform = "instagram"
     settings: InstagramSettings
@@ -621,12 +671,16 @@ class InstagramConnector(MetaConnector):
         )
 
     def webhook_mentions(self, delivery: dict[str, Any]) -> list[Mention]:
-        """The comments of an Instagram ``comments`` delivery (ids as polling reads them). ``mentions`` deliveries
-        name only ids; polling reads the tagged media."""
+        """The comments of an Instagram ``comments`` delivery (ids as polling reads them), and the @mentions of a
+        ``mentions`` delivery. Those name only ids and Meta keeps no copy: each is read at once from
+        ``mentioned_media`` / ``mentioned_comment`` (a Graph API call; a failure raises, and the delivery is not
+        acknowledged, so that Meta sends it again)."""
         out = []
         for entry in delivery.get("entry") or []:
             for change in entry.get("changes") or []:
                 value = change.get("value") or {}
+                if change.get("field") == "mentions":
+                    out.append(self.mentioned(str(value["media_id"]), value.get("comment_id")))
                 if change.get("field") != "comments":
                     continue
                 sender = value.get("from") or {}
@@ -642,6 +696,32 @@ class InstagramConnector(MetaConnector):
                     comment["parent_id"] = value["parent_id"]
                 out.append(self.comment_mention(comment))
         return [m for m in out if not self.is_own(m.author)]
+
+    def mentioned(self, media_id: str, comment_id: Any = None) -> Mention:
+        """The caption (``media_id`` alone) or comment (``comment_id`` on ``media_id``) that @mentions the account,
+        on someone else's media."""
+        me = self.settings.ig_user_id
+        if comment_id:
+            field = f"mentioned_comment.comment_id({comment_id}){{id,text,timestamp,username,like_count}}"
+            comment = self.graph("GET", me, params={"fields": field}).get("mentioned_comment") or {}
+            return self.mentioned_comment_mention(comment, media_id=media_id)
+        field = f"mentioned_media.media_id({media_id}){{id,caption,timestamp,username,permalink,media_type}}"
+        return self.tag_mention(self.graph("GET", me, params={"fields": field}).get("mentioned_media") or {})
+
+    def mentioned_comment_mention(self, comment: dict[str, Any], *, media_id: str) -> Mention:
+        """A comment @mentioning the account under another account's media (answered through ``/mentions``)."""
+        name = comment.get("username") or "an Instagram user"
+        return Mention(
+            platform=self.name,
+            id=f"mentioned:{comment['id']}",
+            url="https://www.instagram.com/",
+            author=Author(handle=name, display_name=name),
+            text=comment.get("text") or "",
+            created_at=graph_time(comment["timestamp"]),
+            kind="comment",
+            thread_id=media_id,
+            raw=comment,
+        )
 
     def tag_mention(self, media: dict[str, Any]) -> Mention:
         name = media.get("username") or "an Instagram user"
@@ -667,6 +747,17 @@ class InstagramConnector(MetaConnector):
                 data={"media_id": mention.id.removeprefix("media:"), "message": text},
                 refusal=True,
             )
+        elif mention.id.startswith("mentioned:"):
+            answer = self.graph(
+                "POST",
+                f"{self.settings.ig_user_id}/mentions",
+                data={
+                    "media_id": mention.thread_id,
+                    "comment_id": mention.id.removeprefix("mentioned:"),
+                    "message": text,
+                },
+                refusal=True,
+            )
         else:
             # Instagram threads are one level deep: a reply to a reply goes under the top comment.
             target = mention.parent_id or mention.id
@@ -674,8 +765,8 @@ class InstagramConnector(MetaConnector):
         return str(answer["id"])
 
     def find_reply(self, mention: Mention) -> str | None:
-        """Our reply under ``mention``'s comment posted since it, if any (a tagged media's is not looked up)."""
-        if mention.id.startswith("media:"):
+        """Our reply under ``mention``'s comment posted since it, if any (not looked up on others' media)."""
+        if mention.id.startswith(("media:", "mentioned:")):
             return None
         target = mention.parent_id or mention.id
         for page in self.pages(f"{target}/replies", {"fields": "id,username,timestamp", "limit": 50}):
@@ -686,10 +777,11 @@ class InstagramConnector(MetaConnector):
         return None
 
     def _private_reply(self, mention: Mention, text: str, now: datetime) -> str:
-        if mention.id.startswith("media:"):
+        if mention.id.startswith(("media:", "mentioned:")):
             raise ReplyNotAllowed(
                 self.name,
-                "Instagram allows private replies to comments only, not to a tagged post: contact by hand",
+                "Instagram allows private replies to comments only, under the account's own media, not to a post "
+                "or comment elsewhere that mentions it: contact by hand",
             )
         return super()._private_reply(mention, text, now)
 
@@ -733,6 +825,17 @@ def _ts(value: Any) -> float:
         return graph_time(str(value)).timestamp()
     except ValueError:
         return 0.0
+
+
+def _parent_from_permalink(comment: dict[str, Any]) -> str | None:
+    """The top comment's id of a Facebook reply, from its ``permalink_url``
+    (``…/posts/{post}/?comment_id={top}&reply_comment_id={reply}``) when ``parent`` was not given."""
+    split = urlsplit(str(comment.get("permalink_url") or ""))
+    query = dict(parse_qsl(split.query))
+    if "reply_comment_id" not in query or "comment_id" not in query:
+        return None
+    post = split.path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{post}_{query['comment_id']}"
 
 
 def _json_header(value: str | None) -> Any:

@@ -350,6 +350,52 @@ def test_capabilities_are_declared():
     assert (
         FacebookConnector.capabilities
         == InstagramConnector.capabilities
-        == {"reply", "reconcile", "message", "private"}
+        == {"reply", "reconcile", "message", "reconcile_message", "private"}
     )
     assert FacebookConnector.rules.can_message and InstagramConnector.rules.can_message
+
+
+def test_an_interrupted_private_reply_is_found_by_what_it_says(fb, clock, tmp_path, monkeypatch):
+    bot = connector(fb, clock, tmp_path, monkeypatch)
+    post = fb.page_post("Acme Hub", at=ago(clock, hours=3))
+    comment = fb.comment(post, "Bob Smith", "Mine stopped pairing", at=ago(clock, hours=1))
+    other = fb.comment(post, "Ann Lee", "Same", at=ago(clock, minutes=50))
+    mentions = {m.id: m for m in bot.fetch(None).mentions}
+    text = "Hi Bob, could you send us your order number?"
+    assert bot.find_message(mentions[comment], text) is None  # not sent: the outbox may send it
+    sent = bot.message(mentions[comment], text, idempotency_key="1")
+    # the answer lost (an interrupted send): the message is in the Page's conversation with Bob
+    assert bot.find_message(mentions[comment], text) == sent
+    assert bot.find_message(mentions[comment], "Something else") is None
+    assert bot.find_message(mentions[other], "Hi Ann") is None
+    # a message the customer wrote with the same words is not ours
+    fb.customer_writes(fb.comments[other]["from"]["id"], "Ann Lee", "Hi Ann", at=clock.now())
+    assert bot.find_message(mentions[other], "Hi Ann") is None
+
+
+def test_an_interrupted_private_reply_on_instagram_is_found(ig, clock, tmp_path, monkeypatch):
+    bot = connector(ig, clock, tmp_path, monkeypatch)
+    media = ig.ig_post("The Acme Speaker", at=ago(clock, hours=2))
+    comment = ig.ig_comment(media, "jane_doe", "Crackles", at=ago(clock, minutes=30))
+    (mention,) = [m for m in bot.fetch(None).mentions if m.id == comment]
+    sent = bot.message(mention, "Hi Jane, sorry! Which order?", idempotency_key="1")
+    assert bot.find_message(mention, "Hi Jane, sorry! Which order?") == sent
+
+
+def test_a_private_reply_whose_answer_was_lost_is_reconciled_not_sent_again(fb, clock, tmp_path, monkeypatch):
+    from bot import decisions
+
+    pipeline = pipeline_for(fb, clock, tmp_path, monkeypatch)
+    post = fb.page_post("Meet the Acme Hub", at=ago(clock, hours=2))
+    fb.comment(post, "Bob Smith", "My Acme Hub arrived broken, I want a refund", at=ago(clock, hours=1))
+    pipeline.poll("facebook")
+    (draft,) = pipeline.store.drafts("awaiting")
+    decisions.approve(pipeline.store, draft.id, actor="alice", now=clock.now())
+    # Meta takes the private reply, then the connection drops before its answer
+    fb.inject(Fault(disconnect=True, after=True, path="/messages$"))
+    while pipeline.post():  # the uncertain send is reconciled: found in the Page's conversation with Bob
+        pass
+    message = {item.kind: item for item in pipeline.store.outbox()}["message"]
+    assert message.state == "sent" and message.posted_id.startswith("m_")
+    assert len(fb.calls("POST", "/messages$")) == 1
+    pipeline.close()

@@ -14,7 +14,16 @@ from bot.pipeline import Pipeline
 from bot.store import Store
 from bot.webhooks import WebhookServer
 from connectors.base import Secret
-from connectors.fakes.meta import FakeFacebook, FakeInstagram, WebhookSender, comments_delivery, feed_delivery
+from connectors.fakes.meta import (
+    IG_USER_ID,
+    FakeFacebook,
+    FakeInstagram,
+    WebhookSender,
+    comments_delivery,
+    feed_delivery,
+    mentions_delivery,
+)
+from connectors.fakes.server import Fault
 from tests.review_helpers import config_for
 from tests.test_meta import connector
 
@@ -135,6 +144,40 @@ def test_instagram_comment_deliveries(setup, clock):
     ours = ig.ig_comment(media, "acme", "Sorry Maya!", parent=top, at=clock.now())
     sender.send(comments_delivery(ig, ours))
     assert ours not in stored(store, "instagram")
+
+
+def test_instagram_mentions_are_read_by_their_ids_and_answered_where_they_are(setup, clock):
+    _, ig, pipeline, store, sender = setup
+    caption = ig.ig_caption_mention("dana", "Loving my @acme speaker, but it crackles", at=clock.now())
+    media, comment = ig.ig_comment_mention("eve", "@acme my order never came", at=clock.now())
+    assert sender.send(mentions_delivery(ig, caption)) == [200]
+    assert sender.send(mentions_delivery(ig, media, comment), times=2) == [200, 200]
+    assert sorted(stored(store, "instagram")) == sorted([f"media:{caption}", f"mentioned:{comment}"])
+    post = store.mention("instagram", f"media:{caption}")
+    assert (post.author.handle, post.text, post.kind) == (
+        "dana",
+        "Loving my @acme speaker, but it crackles",
+        "post",
+    )
+    said = store.mention("instagram", f"mentioned:{comment}")
+    assert (said.author.handle, said.text, said.thread_id) == ("eve", "@acme my order never came", media)
+    bot = pipeline.connectors["instagram"]
+    bot.reply(said, "Sorry Eve! Could you send us a DM?", idempotency_key="1")
+    (answer,) = ig.calls("POST", "/mentions$")
+    assert (answer.form["media_id"], answer.form["comment_id"]) == (media, comment)
+    assert bot.find_reply(said) is None
+
+
+def test_a_mention_that_cannot_be_read_yet_is_not_acknowledged(setup, clock):
+    _, ig, _, store, sender = setup
+    caption = ig.ig_caption_mention("dana", "@acme hello", at=clock.now())
+    ig.inject(
+        Fault(500, {"error": {"message": "An unknown error occurred", "code": 1}}, path=f"/{IG_USER_ID}$")
+    )
+    assert sender.send(mentions_delivery(ig, caption)) == [503]  # Meta sends it again
+    assert stored(store, "instagram") == []
+    assert sender.send(mentions_delivery(ig, caption)) == [200]
+    assert stored(store, "instagram") == [f"media:{caption}"]
 
 
 def test_webhooks_config_names_its_keys():

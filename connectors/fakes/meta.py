@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -67,6 +68,8 @@ class FakeMeta(FakePlatform):
         self.media: dict[str, dict[str, Any]] = {}  # Instagram media of the account
         self.ig_comments: dict[str, dict[str, Any]] = {}  # Instagram comments (with "_media")
         self.ig_tags: dict[str, dict[str, Any]] = {}  # media of others that tag the account
+        self.ig_mentioned_media: dict[str, dict[str, Any]] = {}  # others' media whose caption @mentions us
+        self.ig_mentioned_comments: dict[str, dict[str, Any]] = {}  # comments elsewhere that @mention us
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # user id -> messages, oldest first
         self.private_replied: set[str] = set()
         self.log: list[dict[str, Any]] = []
@@ -134,7 +137,7 @@ class FakeMeta(FakePlatform):
             "message": text,
             "from": sender,
             "created_time": graph_time(when),
-            "permalink_url": f"https://www.facebook.com/{post.replace('_', '/posts/')}?comment_id={cid}",
+            "permalink_url": _comment_permalink(post, cid, parent),
             "can_reply_privately": author != PAGE_NAME,
             "_post": post,
         }
@@ -180,6 +183,36 @@ class FakeMeta(FakePlatform):
             "permalink": f"https://www.instagram.com/p/D{mid}/",
         }
         return mid
+
+    def ig_caption_mention(self, username: str, caption: str, *, at: datetime | None = None) -> str:
+        """Another account's media whose caption @mentions ours (Meta tells by the ``mentions`` webhook only)."""
+        mid = "1792" + self._id()
+        self.ig_mentioned_media[mid] = {
+            "id": mid,
+            "caption": caption,
+            "timestamp": graph_time(at or self.now()),
+            "username": username,
+            "media_type": "IMAGE",
+            "permalink": f"https://www.instagram.com/p/E{mid}/",
+        }
+        return mid
+
+    def ig_comment_mention(
+        self, username: str, text: str, *, on: str | None = None, at: datetime | None = None
+    ) -> tuple[str, str]:
+        """A comment @mentioning our account under another account's media ``on`` (a new one by default);
+        returns ``(media id, comment id)``."""
+        media = on or self.ig_caption_mention("someone_else", "A post of someone else", at=at)
+        cid = "1801" + self._id()
+        self.ig_mentioned_comments[cid] = {
+            "id": cid,
+            "text": text,
+            "timestamp": graph_time(at or self.now()),
+            "username": username,
+            "like_count": 0,
+            "_media": media,
+        }
+        return media, cid
 
     def customer_writes(
         self, user_id: str, name: str, text: str, *, at: datetime | None = None, ig: bool = False
@@ -271,7 +304,6 @@ class FakeMeta(FakePlatform):
                 "data_access_expires_at": int((self.now() + timedelta(days=90)).timestamp()),
                 "expires_at": self.token_expires_at,
                 "is_valid": self.token_valid,
-                "profile_id": PAGE_ID,
                 "scopes": [
                     "pages_show_list",
                     "pages_read_engagement",
@@ -293,10 +325,25 @@ class FakeMeta(FakePlatform):
         if request.params["node"] == PAGE_ID:
             return {"id": PAGE_ID, "name": PAGE_NAME}
         if request.params["node"] == IG_USER_ID:
-            return {"id": IG_USER_ID, "username": IG_USERNAME}
+            return self._ig_user(request.arg("fields", ""))
         return error(400, 100, "Unsupported get request.", kind="GraphMethodException", subcode=33)
 
     # -- Facebook ---------------------------------------------------------------------------------------------
+
+    def _ig_user(self, fields: str) -> Any:
+        """``GET /{ig-user-id}``, with the ``mentioned_comment`` / ``mentioned_media`` lookups by id."""
+        lookup = re.match(
+            r"(mentioned_comment)\.comment_id\((\w+)\)|(mentioned_media)\.media_id\((\w+)\)", fields
+        )
+        if not lookup:
+            return {"id": IG_USER_ID, "username": IG_USERNAME}
+        field, wanted = (lookup[1], lookup[2]) if lookup[1] else (lookup[3], lookup[4])
+        found = (self.ig_mentioned_comments if lookup[1] else self.ig_mentioned_media).get(wanted)
+        if found is None:
+            return error(
+                400, 100, f"Object with ID '{wanted}' does not exist", kind="GraphMethodException", subcode=33
+            )
+        return {field: _public(found), "id": IG_USER_ID}
 
     @route("GET", V + f"/{PAGE_ID}/feed")
     def feed(self, request: Request) -> Any:
@@ -369,17 +416,29 @@ class FakeMeta(FakePlatform):
             self.private_replied.add(cid)
             user = comment["from"]["id"]
             self.log.append({"kind": "message", "in_reply_to": cid, "text": text, "to": user})
-            return {"recipient_id": user, "message_id": "m_" + self._id()}
+            return {
+                "recipient_id": user,
+                "message_id": self._page_writes(user, text, ig=cid in self.ig_comments),
+            }
         user = str(recipient.get("id", ""))
-        last = [m for m in self.conversations.get(user, [])]
-        if not last:
+        theirs = [m for m in self.conversations.get(user, []) if m["from"]["id"] == user]
+        if not theirs:
             return error(400, 10, "This message is sent outside of allowed window.", subcode=2018278)
-        since = now - datetime.strptime(last[-1]["created_time"], "%Y-%m-%dT%H:%M:%S%z")
+        since = now - datetime.strptime(theirs[-1]["created_time"], "%Y-%m-%dT%H:%M:%S%z")
         tagged = body.get("messaging_type") == "MESSAGE_TAG" and body.get("tag") == "HUMAN_AGENT"
         if since > (timedelta(days=7) if tagged else timedelta(hours=24)):
             return error(400, 10, "This message is sent outside of allowed window.", subcode=2018278)
         self.log.append({"kind": "message", "to": user, "text": text, "tag": body.get("tag")})
-        return {"recipient_id": user, "message_id": "m_" + self._id()}
+        return {"recipient_id": user, "message_id": self._page_writes(user, text, ig=theirs[-1]["_ig"])}
+
+    def _page_writes(self, user: str, text: str, *, ig: bool) -> str:
+        """Our message in the conversation with ``user``, where Messenger (or Instagram Direct) shows it."""
+        mid = "m_" + self._id()
+        sender = {"id": IG_USER_ID, "username": IG_USERNAME} if ig else {"name": PAGE_NAME, "id": PAGE_ID}
+        self.conversations.setdefault(user, []).append(
+            {"id": mid, "message": text, "from": sender, "created_time": graph_time(self.now()), "_ig": ig}
+        )
+        return mid
 
     @route("GET", V + f"/{PAGE_ID}/conversations")
     def list_conversations(self, request: Request) -> Any:
@@ -471,10 +530,17 @@ class FakeMeta(FakePlatform):
         if denied := self._authorized(request):
             return denied
         media, text = request.form.get("media_id", ""), request.form.get("message", "")
-        if media not in self.ig_tags:
+        comment = request.form.get("comment_id")
+        if comment:
+            if (self.ig_mentioned_comments.get(comment) or {}).get("_media") != media:
+                return error(400, 100, "Invalid parameter")
+            target = f"mentioned:{comment}"
+        elif media in self.ig_tags or media in self.ig_mentioned_media:
+            target = f"media:{media}"
+        else:
             return error(400, 100, "Invalid parameter")
         cid = "1800" + self._id()
-        self.log.append({"kind": "reply", "in_reply_to": f"media:{media}", "text": text, "id": cid})
+        self.log.append({"kind": "reply", "in_reply_to": target, "text": text, "id": cid})
         return {"id": cid}
 
 
@@ -501,6 +567,15 @@ class FakeInstagram(FakeMeta):
 def _user_id(name: str | None, *, ig: bool = False) -> str:
     digits = str(int(hashlib.sha1((name or "").encode()).hexdigest()[:12], 16))
     return ("1784" if ig else "2400") + digits.rjust(13, "0")[:13]
+
+
+def _comment_permalink(post: str, cid: str, parent: str | None) -> str:
+    """A comment's ``permalink_url`` as Facebook writes it: a reply names its top comment and itself."""
+    page, post_part = post.split("_")
+    query = f"comment_id={cid.split('_')[1]}"
+    if parent:
+        query = f"comment_id={parent.split('_')[1]}&reply_comment_id={cid.split('_')[1]}"
+    return f"https://www.facebook.com/{page}/posts/{post_part}/?{query}"
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
@@ -584,5 +659,16 @@ def comments_delivery(fake: FakeMeta, comment_id: str) -> dict[str, Any]:
         value["parent_id"] = comment["parent_id"]
     return {
         "entry": [{"id": IG_USER_ID, "time": created, "changes": [{"value": value, "field": "comments"}]}],
+        "object": "instagram",
+    }
+
+
+def mentions_delivery(fake: FakeMeta, media_id: str, comment_id: str | None = None) -> dict[str, Any]:
+    """The Instagram ``mentions`` delivery Meta sends when a caption (or a comment, ``comment_id``) @mentions us:
+    ids only, as in Meta's examples (tests/fixtures/instagram/webhook_mentions.json)."""
+    value = {"comment_id": comment_id, "media_id": media_id} if comment_id else {"media_id": media_id}
+    when = int(fake.now().timestamp())
+    return {
+        "entry": [{"changes": [{"field": "mentions", "value": value}], "id": IG_USER_ID, "time": when}],
         "object": "instagram",
     }
