@@ -24,10 +24,22 @@ POSITIVE_FRAME = (
     r"did not|don'?t|do not) (?:(?:had|have|seen|see|noticed|experienced|encountered|run into|ran into) )?"
     r"(?:any |a single |a )?)(?:real |major |big |serious |significant |more |further |other |such )?"
     r"(?:problems?|issues?|complaints?|errors?|glitch(?:es)?|troubles?|hiccups?|worries|hassle|fuss)\b|"
+    # a longer negation: "have not had any distortion problems", "there hasn't been any more problems"
+    r"(?:not|never|haven'?t|hasn'?t|hadn'?t|have not|has not|didn'?t|did not|don'?t|do not) (?:yet |even |once )?"
+    r"(?:had |have |seen |noticed |experienced |encountered |been )?(?:any|a single|one) (?:of the |more )?"
+    r"(?:usual |real |major |big |serious )?(?:[a-z-]+ )?(?:problems?|issues?|glitch(?:es)?|troubles?)\b|"
+    r"seen nothing of the (?:[a-z-]+ )?problems\b|(?:minor|small|slight|little) (?:problems?|issues?|glitch(?:es)?)\b|"
+    r"(?:problems?|issues?) (?:have been|has been|were|was|got) (?:quickly |promptly |all |finally |immediately |"
+    r"satisfactorily |and )*(?:resolved|fixed|solved|sorted)\b|"
+    r"(?:don'?t|do not) see what (?:\w+'s |the )?(?:problem|issue|fuss)\b|(?:avoids?|avoiding|prevents?) the "
+    r"(?:problems?|issues?)\b|worked out the (?:problems?|issues?)\b|"
+    r"how (?:can|could) (?:you|one|i|anyone) go wrong\b|(?:don'?t|do not) think (?:you|one) (?:can|could|will) go wrong\b|"
+    r"nothing (?:has |have |ever )*(?:broken|broke|gone wrong|went wrong|failed)\b|worth the wait\b|"
+    r"(?:fully|stays|stay|keeps?) charged\b|charged (?:it |them )?up\b|"
     r"non-?issue\b|not bad\b|no questions asked\b|no one can beat\b|nothing (?:to complain about|wrong with)\b|"
     r"(?:not|never|doesn'?t|does not|didn'?t|did not|won'?t|will not|wasn'?t|was not|haven'?t been|have not been|"
     r"never been|not been) (?:\w+ )?(?:disappoint\w*|let (?:you|me|us) down)|"
-    r"(?:never|not|doesn'?t|does not) fails? to (?:amaze|impress|deliver|delight|please)|"
+    r"(?:never|not|doesn'?t|does not) fails? to (?:amaze|amuse|impress|surprise|deliver|delight|please)|"
     r"(?:can'?t|cannot|can not|won'?t|will not|couldn'?t|could not) (?:go wrong|beat (?:it|this|that|the)|complain)\b|"
     r"(?:doesn'?t|does not|don'?t|do not|can'?t|couldn'?t) get (?:any |much )?better\b|"
     r"(?:still )?works? (?:fine|great|perfectly|flawlessly|like a charm)\b|(?:in )?(?:perfect|complete) working order\b|"
@@ -326,6 +338,10 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "weeks in",
             "months in",
             "years in",
+            "broke",
+            "nothing",
+            "charged",
+            "worth the",
         ),
         POSITIVE_FRAME,
     ),
