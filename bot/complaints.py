@@ -412,6 +412,19 @@ CROWD_QUESTION = re.compile(
     r"\b(?:poll|vote|which (?:\w+ )?(?:is|are|looks?) better|who else|anyone else|am i the only|thoughts\?|"
     r"what do (?:you guys|y'?all|people) think)",
 )
+# A request or a wish ("please add", "would be nice", "I hope"): what is asked for is not there yet, so the praise
+# words in it are no sure thank-you.
+WISH = re.compile(
+    r"\b(?:please|pls|plz|i hope|hope (?:someone|that|for|they|it|you can|you will)|i wish|wish (?:you|they|it|there)|"
+    r"would be (?:nice|great|good|better|awesome|cool)|would love (?:it|to see|if)|if only|"
+    r"should (?:add|make|have|be|bring))\b"
+)
+# A praise word standing alone after what the post says ("Forgot my phone at home. Great."): it comments on the
+# rest, often drily, rather than praising.
+BARE_PRAISE = re.compile(
+    r"\S[^.!?]*[.!?]+\s*(?:great|yay|nice|awesome|wonderful|perfect|lovely|brilliant|fantastic|excellent|cool|super)"
+    r"\s*(?:[.!]|$)"
+)
 # Faint or mixed words that keep a positive-sounding post from being praise.
 LUKEWARM = re.compile(r"\b(?:meh|so-so|mediocre|okay-?ish|ok-?ish|average|mixed feelings|lol|lmao|haha)\b")
 URGENCY: list[tuple[str, tuple[str, ...], str]] = [

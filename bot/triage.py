@@ -36,11 +36,13 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from bot.complaints import (
+    BARE_PRAISE,
     CONTRAST,
     CROWD_QUESTION,
     LUKEWARM,
     POSITIVE_FRAME,
     QUESTION,
+    WISH,
     ComplaintModel,
     EncoderHead,
     Signal,
@@ -503,6 +505,10 @@ class Triager:
             if not r.sarcastic and (mixed := self._mixed(text, r.low, r.signals)):
                 evidence.append(f"praise and a complaint in one post ({mixed})")
             evidence += [f"complaint signal {w!r}" for w in wrong]
+            if wish := WISH.search(r.low):
+                evidence.append(f"a request or a wish {wish.group(0)!r}")
+            if bare := BARE_PRAISE.search(r.low):
+                evidence.append(f"a bare praise word after the post {bare.group(0).split()[-1]!r}")
             if r.negative >= NEGATIVE_SHARE:
                 evidence.append(f"negative words ({r.negative:.0%} of the post)")
             if rating is not None and rating <= 3:
