@@ -520,14 +520,15 @@ class Triager:
             return ""
         if not wrong and r.sarcastic:
             return "an apology may not fit: sarcasm without a stated problem"
+        if not wrong and r.compound > 0:
+            # the score rests on words and time spans alone ("for 3 months", "my"), in a post that reads positive
+            return (
+                f"an apology may not fit: a positive post (VADER {r.compound:+.2f}) without a stated problem"
+            )
         if score >= threshold + DOUBT_MARGIN:
             return ""
         if not r.sarcastic and (mixed := self._mixed(text, r.low, r.signals)):
             return f"an apology may not fit: praise and a complaint in one post ({mixed})"
-        if not wrong and r.compound >= POSITIVE_COMPOUND:
-            return (
-                f"an apology may not fit: a positive post (VADER {r.compound:+.2f}) without a stated problem"
-            )
         return ""
 
 
