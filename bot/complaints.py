@@ -423,7 +423,7 @@ WISH = re.compile(
 # rest, often drily, rather than praising.
 BARE_PRAISE = re.compile(
     r"\S[^.!?]*[.!?]+\s*(?:great|yay|nice|awesome|wonderful|perfect|lovely|brilliant|fantastic|excellent|cool|super)"
-    r"\s*(?:[.!]|$)"
+    r"\s*\.(?!\w)"  # said flatly: "... Great!" is more often meant
 )
 # Faint or mixed words that keep a positive-sounding post from being praise.
 LUKEWARM = re.compile(r"\b(?:meh|so-so|mediocre|okay-?ish|ok-?ish|average|mixed feelings|lol|lmao|haha)\b")

@@ -227,3 +227,76 @@ def test_the_reports_advocates_follow_a_managers_relabel():
     assert {p["handle"] for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam", "kim"}
     store.add_label(posts[1], complaint=True, intent="complaint", source="relabelled", actor="ana", now=when)
     assert {p["handle"] for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam"}
+
+
+# More complaint words in a positive frame, each with a near miss that keeps the complaint.
+MORE_FRAMES = [
+    (
+        "I have not had any distortion problems with this phone",
+        "have not had any distortion problems",
+        "I have had distortion problems with this phone",
+    ),
+    (
+        "There hasn't been any more problems since",
+        "hasn't been any more problems",
+        "There have been more problems since",
+    ),
+    (
+        "My questions and problems have been quickly resolved",
+        "problems have been quickly resolved",
+        "My problems have not been resolved",
+    ),
+    ("Excellent phone with a few minor problems", "minor problems", "Awful phone with a few major problems"),
+    ("Great price, how can you go wrong", "how can you go wrong", "Great price, but the order went wrong"),
+    ("Nothing has broken on it in a year", "nothing has broken", "Something has broken on it in a year"),
+    ("The battery stays charged all week", "stays charged", "They charged me all week"),
+    (
+        "The new Acme phone was worth the wait",
+        "worth the wait",
+        "The new Acme phone kept me waiting for weeks",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "frame", "miss"), MORE_FRAMES)
+def test_more_positive_frames_blank_the_complaint_words_they_frame(triager, text, frame, miss):
+    found = {s.name: s.text for s in find_signals(text)}
+    assert found.get("no problem") == frame
+    assert not {"broken", "bad service", "missing", "charged", "still waiting"} & set(found)
+    assert reply_kind(triager.triage_text(text)) != "apology"
+    assert "no problem" not in {s.name for s in find_signals(miss)}
+
+
+@pytest.mark.parametrize(
+    ("text", "evidence", "miss"),
+    [
+        (  # a wish: what is praised is not there yet
+            "It would be awesome if the Acme app had a dark mode",
+            "a request or a wish 'would be awesome'",
+            "The Acme app's dark mode is awesome",
+        ),
+        (  # a request with praise words
+            "Please add a dark mode to the Acme app, I love it!",
+            "a request or a wish 'please'",
+            "I love the dark mode in the Acme app!",
+        ),
+        (  # a praise word said flatly after what happened
+            "Forgot my Acme card at home. Great.",
+            "a bare praise word after the post 'great.'",
+            "Acme fixed my card in minutes. Great!",
+        ),
+    ],
+)
+def test_weak_praise_is_held_for_a_human_rather_than_thanked(triager, text, evidence, miss):
+    t = triager.triage_text(text)
+    assert reply_kind(t) == "held" and evidence in t.held
+    assert reply_kind(triager.triage_text(miss)) == "praise"
+
+
+def test_a_positive_post_with_no_stated_problem_gets_no_apology(triager):
+    t = triager.triage_text("I have had the Acme phone for 2 weeks and I use it every day, nice")
+    assert t.intent == "complaint" and reply_kind(t) == "held"
+    assert "a positive post" in t.held and "without a stated problem" in t.held
+    # near miss: the same time span with something gone wrong is apologised for
+    t = triager.triage_text("The Acme phone was everything I expected for two weeks and then it broke")
+    assert reply_kind(t) == "apology" and not t.held
