@@ -112,6 +112,9 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         1.3,
         (
             "brok",
+            "crack",
+            "shatter",
+            "smash",
             "damage",
             "fault",
             "defect",
@@ -134,7 +137,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "keep",
             "out",
         ),
-        r"\b(?:broken|broke|damaged|faulty|defective|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
+        r"\b(?:broken|broke|damaged|faulty|defective|cracked|shattered|smashed|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
         r"(?:not|isn'?t|aren'?t|stopped|stop) (?:working|loading|charging|responding|letting)|unable to|"
         r"refuses? to (?:work|play|load|open|start|turn on|connect|charge|read|sync)|"
         r"(?:has been|have been|is|are|was|went|been) down\b|stuck (?:on|at|in)|"

@@ -84,6 +84,8 @@ WRONG = frozenset(
         "bad service",
     )
 )
+# The signals that say how long or how often, not that something went wrong.
+ONLY_HOW_LONG = frozenset(("time span", "still", "again", "never", "yet", "my order"))
 # Complaint scores within this of the threshold are uncertain: no thank-you below it, no sure apology above it.
 DOUBT_MARGIN = 0.2
 # Praise is the tone of at least this (the rest is "other": left unanswered costs less than a wrong thank-you).
@@ -525,6 +527,16 @@ class Triager:
             return (
                 f"an apology may not fit: a positive post (VADER {r.compound:+.2f}) without a stated problem"
             )
+        if (
+            not wrong
+            and r.compound == 0
+            and r.negative == 0
+            and score < threshold + DOUBT_MARGIN
+            and any(s.name == "time span" for s in r.signals)
+            and all(s.name in ONLY_HOW_LONG for s in r.signals if s.weight > 0)
+        ):
+            # "had it for two weeks", "took about 30 minutes": how long, in a post that says nothing went wrong
+            return "an apology may not fit: a time span is all that reads as a complaint"
         if score >= threshold + DOUBT_MARGIN:
             return ""
         if not r.sarcastic and (mixed := self._mixed(text, r.low, r.signals)):

@@ -300,3 +300,17 @@ def test_a_positive_post_with_no_stated_problem_gets_no_apology(triager):
     # near miss: the same time span with something gone wrong is apologised for
     t = triager.triage_text("The Acme phone was everything I expected for two weeks and then it broke")
     assert reply_kind(t) == "apology" and not t.held
+
+
+def test_a_time_span_alone_is_not_something_gone_wrong(triager):
+    t = triager.triage_text(
+        "I have had the Acme camera for about two weeks and shot hundreds of pictures so far"
+    )
+    assert reply_kind(t) == "held" and "a time span is all" in t.held
+    # near misses: the same span with a stated problem is apologised for
+    for text in (
+        "I have had my Acme order for two weeks and it does not work",
+        "The Acme camera arrived after two weeks of waiting and the lens is cracked",
+    ):
+        t = triager.triage_text(text)
+        assert reply_kind(t) == "apology" and not t.held, text
