@@ -241,6 +241,9 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "extortion",
             "robbery",
             "save your",
+            "save the",
+            "save ur",
+            "blows",
             "favo",
             "pay for",
             "stay away",
@@ -260,7 +263,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"poor|rude|incompetent|scam|ripped off|rip off|fail|failed|fails|sucks?|wtf|smh|ugh|not happy|unhappy|"
         r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised|"
         r"(?:so|too|really|very|is|painfully|super) slow|extortion|daylight robbery|"
-        r"save your (?:money|cash)|do yourself a favou?r|you get what you pay for|stay away|buyer beware|look elsewhere|"
+        r"save (?:your|the|ur) (?:money|cash)|(?<!what )blows(?! (?:me|my|you|us|them|him|her|away|everything))|do yourself a favou?r|you get what you pay for|stay away|buyer beware|look elsewhere|"
         r"works like (?:crap|garbage|junk|rubbish)|(?:is|was|are|were) (?:trash|junk|garbage|crap))\b",
     ),
     (
@@ -380,7 +383,7 @@ SARCASM_ALWAYS = re.compile(
     r"\b(?:thanks for nothing\b|yeah right\b|so much for\b|"
     r"thank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)|"
     r"(?:is|was|are|were) (?:a|an|such a|a complete|a total|an absolute) (?:joke|farce|clown show)\b|"
-    r"great,? (?:another|more)\b|gotta love\b|"
+    r"great,? (?:another|more)\b|gotta love\b|as if (?:i|we|anyone) (?:had|have|could|would|cared?|need(?:ed)?)\b|"
     r"love (?:waiting|being (?:charged|ignored|kept|put on hold|lied to|hung up on))\b)",
 )
 # Marks of mockery: "Acme? More like Acne", a scare-quoted promise ("'express' delivery"). Looked for only where
@@ -420,12 +423,13 @@ CROWD_QUESTION = re.compile(
 WISH = re.compile(
     r"\b(?:please|pls|plz|i hope|hope (?:someone|that|for|they|it|you can|you will)|i wish|wish (?:you|they|it|there)|"
     r"would be (?:nice|great|good|better|awesome|cool)|would love (?:it|to see|if)|if only|"
-    r"should (?:add|make|have|be|bring))\b"
+    r"should (?:add|make|have|be|bring)|would (?:rather|prefer|replace|return|exchange)|"
+    r"maybe (?:\w+ ){1,2}(?:will|could|should|can))\b"
 )
 # A praise word standing alone after what the post says ("Forgot my phone at home. Great."): it comments on the
 # rest, often drily, rather than praising.
 BARE_PRAISE = re.compile(
-    r"\S[^.!?]*[.!?]+\s*(?:great|yay|nice|awesome|wonderful|perfect|lovely|brilliant|fantastic|excellent|cool|super)"
+    r"(?:^|\S[^.!?]*[.!?]+\s*)(?:great|yay|nice|awesome|wonderful|perfect|lovely|brilliant|fantastic|excellent|cool|super)"
     r"\s*\.(?!\w)"  # said flatly: "... Great!" is more often meant
 )
 # Faint or mixed words that keep a positive-sounding post from being praise.

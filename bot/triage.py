@@ -510,7 +510,7 @@ class Triager:
             if wish := WISH.search(r.low):
                 evidence.append(f"a request or a wish {wish.group(0)!r}")
             if bare := BARE_PRAISE.search(r.low):
-                evidence.append(f"a bare praise word after the post {bare.group(0).split()[-1]!r}")
+                evidence.append(f"a bare praise word {bare.group(0).split()[-1]!r}")
             if r.negative >= NEGATIVE_SHARE:
                 evidence.append(f"negative words ({r.negative:.0%} of the post)")
             if rating is not None and rating <= 3:

@@ -47,6 +47,11 @@ SARCASM_EXAMPLES = {
     "gotta love": ("Gotta love Acme's hold music at 2am", "gotta love", "Love Acme's hold music, honestly"),
     "love waiting": ("I love waiting 40 minutes for Acme support", "love waiting", "I love the new Acme app"),
     "lol after a complaint": ("Acme charged me twice lol", "lol", "Acme's new ad lol, so good"),
+    "as if": (
+        "Support works 9 to 6 on weekdays, as if I had time then",
+        "as if i had",
+        "It looks as if the parcel is here, thanks",
+    ),
     "praise of a let-down": (
         "Brilliant customer service @Acme, nobody replied in a week",
         "brilliant customer service",
@@ -282,7 +287,7 @@ def test_more_positive_frames_blank_the_complaint_words_they_frame(triager, text
         ),
         (  # a praise word said flatly after what happened
             "Forgot my Acme card at home. Great.",
-            "a bare praise word after the post 'great.'",
+            "a bare praise word 'great.'",
             "Acme fixed my card in minutes. Great!",
         ),
     ],
@@ -314,3 +319,31 @@ def test_a_time_span_alone_is_not_something_gone_wrong(triager):
     ):
         t = triager.triage_text(text)
         assert reply_kind(t) == "apology" and not t.held, text
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "miss"),
+    [
+        ("Be smart, save the cash", "save the cash", "Saved the cash for a new Acme phone"),
+        ("The bundled Acme software blows", "blows", "This Acme camera blows me away"),
+    ],
+)
+def test_more_complaint_words_are_signals(text, words, miss):
+    assert ("bad service", words) in {(s.name, s.text) for s in find_signals(text)}
+    assert "bad service" not in {s.name for s in find_signals(miss)}
+
+
+@pytest.mark.parametrize(
+    ("text", "miss"),
+    [
+        ("Maybe Acme will come out with a better design", "Maybe the best phone I have owned"),
+        (
+            "I would replace them with some better sounding Acme phones",
+            "I would recommend these Acme phones, great sound and so comfortable",
+        ),
+        ("Yay. A wasp sting at the Acme store.", "Yay! The new Acme store is lovely"),
+    ],
+)
+def test_a_hoped_for_improvement_or_a_flat_yay_is_not_thanked(triager, text, miss):
+    assert reply_kind(triager.triage_text(text)) != "praise"
+    assert reply_kind(triager.triage_text(miss)) == "praise"
