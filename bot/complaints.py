@@ -24,10 +24,22 @@ POSITIVE_FRAME = (
     r"did not|don'?t|do not) (?:(?:had|have|seen|see|noticed|experienced|encountered|run into|ran into) )?"
     r"(?:any |a single |a )?)(?:real |major |big |serious |significant |more |further |other |such )?"
     r"(?:problems?|issues?|complaints?|errors?|glitch(?:es)?|troubles?|hiccups?|worries|hassle|fuss)\b|"
+    # a longer negation: "have not had any distortion problems", "there hasn't been any more problems"
+    r"(?:not|never|haven'?t|hasn'?t|hadn'?t|have not|has not|didn'?t|did not|don'?t|do not) (?:yet |even |once )?"
+    r"(?:had |have |seen |noticed |experienced |encountered |been )?(?:any|a single|one) (?:of the |more )?"
+    r"(?:usual |real |major |big |serious )?(?:[a-z-]+ )?(?:problems?|issues?|glitch(?:es)?|troubles?)\b|"
+    r"seen nothing of the (?:[a-z-]+ )?problems\b|(?:minor|small|slight|little) (?:problems?|issues?|glitch(?:es)?)\b|"
+    r"(?:problems?|issues?) (?:have been|has been|were|was|got) (?:quickly |promptly |all |finally |immediately |"
+    r"satisfactorily |and )*(?:resolved|fixed|solved|sorted)\b|"
+    r"(?:don'?t|do not) see what (?:\w+'s |the )?(?:problem|issue|fuss)\b|(?:avoids?|avoiding|prevents?) the "
+    r"(?:problems?|issues?)\b|worked out the (?:problems?|issues?)\b|"
+    r"how (?:can|could) (?:you|one|i|anyone) go wrong\b|(?:don'?t|do not) think (?:you|one) (?:can|could|will) go wrong\b|"
+    r"nothing (?:has |have |ever )*(?:broken|broke|gone wrong|went wrong|failed)\b|worth the wait\b|"
+    r"(?:fully|stays|stay|keeps?) charged\b|charged (?:it |them )?up\b|"
     r"non-?issue\b|not bad\b|no questions asked\b|no one can beat\b|nothing (?:to complain about|wrong with)\b|"
     r"(?:not|never|doesn'?t|does not|didn'?t|did not|won'?t|will not|wasn'?t|was not|haven'?t been|have not been|"
     r"never been|not been) (?:\w+ )?(?:disappoint\w*|let (?:you|me|us) down)|"
-    r"(?:never|not|doesn'?t|does not) fails? to (?:amaze|impress|deliver|delight|please)|"
+    r"(?:never|not|doesn'?t|does not) fails? to (?:amaze|amuse|impress|surprise|deliver|delight|please)|"
     r"(?:can'?t|cannot|can not|won'?t|will not|couldn'?t|could not) (?:go wrong|beat (?:it|this|that|the)|complain)\b|"
     r"(?:doesn'?t|does not|don'?t|do not|can'?t|couldn'?t) get (?:any |much )?better\b|"
     r"(?:still )?works? (?:fine|great|perfectly|flawlessly|like a charm)\b|(?:in )?(?:perfect|complete) working order\b|"
@@ -100,6 +112,9 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         1.3,
         (
             "brok",
+            "crack",
+            "shatter",
+            "smash",
             "damage",
             "fault",
             "defect",
@@ -122,7 +137,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "keep",
             "out",
         ),
-        r"\b(?:broken|broke|damaged|faulty|defective|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
+        r"\b(?:broken|broke|damaged|faulty|defective|cracked|shattered|smashed|crash\w*|freez\w*|glitch\w*|bug(?:s|gy)?|errors?|outages?|down again|"
         r"(?:not|isn'?t|aren'?t|stopped|stop) (?:working|loading|charging|responding|letting)|unable to|"
         r"refuses? to (?:work|play|load|open|start|turn on|connect|charge|read|sync)|"
         r"(?:has been|have been|is|are|was|went|been) down\b|stuck (?:on|at|in)|"
@@ -226,6 +241,9 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "extortion",
             "robbery",
             "save your",
+            "save the",
+            "save ur",
+            "blows",
             "favo",
             "pay for",
             "stay away",
@@ -245,7 +263,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"poor|rude|incompetent|scam|ripped off|rip off|fail|failed|fails|sucks?|wtf|smh|ugh|not happy|unhappy|"
         r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised|"
         r"(?:so|too|really|very|is|painfully|super) slow|extortion|daylight robbery|"
-        r"save your (?:money|cash)|do yourself a favou?r|you get what you pay for|stay away|buyer beware|look elsewhere|"
+        r"save (?:your|the|ur) (?:money|cash)|(?<!what )blows(?! (?:me|my|you|us|them|him|her|away|everything))|do yourself a favou?r|you get what you pay for|stay away|buyer beware|look elsewhere|"
         r"works like (?:crap|garbage|junk|rubbish)|(?:is|was|are|were) (?:trash|junk|garbage|crap))\b",
     ),
     (
@@ -326,6 +344,10 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "weeks in",
             "months in",
             "years in",
+            "broke",
+            "nothing",
+            "charged",
+            "worth the",
         ),
         POSITIVE_FRAME,
     ),
@@ -361,7 +383,7 @@ SARCASM_ALWAYS = re.compile(
     r"\b(?:thanks for nothing\b|yeah right\b|so much for\b|"
     r"thank(?:s| you)\b[^.!?]{0,30}\bfor (?:charging|cancell?ing|losing|ruining|wasting|ignoring|breaking)|"
     r"(?:is|was|are|were) (?:a|an|such a|a complete|a total|an absolute) (?:joke|farce|clown show)\b|"
-    r"great,? (?:another|more)\b|gotta love\b|"
+    r"great,? (?:another|more)\b|gotta love\b|as if (?:i|we|anyone) (?:had|have|could|would|cared?|need(?:ed)?)\b|"
     r"love (?:waiting|being (?:charged|ignored|kept|put on hold|lied to|hung up on))\b)",
 )
 # Marks of mockery: "Acme? More like Acne", a scare-quoted promise ("'express' delivery"). Looked for only where
@@ -395,6 +417,20 @@ QUESTION = re.compile(
 CROWD_QUESTION = re.compile(
     r"\b(?:poll|vote|which (?:\w+ )?(?:is|are|looks?) better|who else|anyone else|am i the only|thoughts\?|"
     r"what do (?:you guys|y'?all|people) think)",
+)
+# A request or a wish ("please add", "would be nice", "I hope"): what is asked for is not there yet, so the praise
+# words in it are no sure thank-you.
+WISH = re.compile(
+    r"\b(?:please|pls|plz|i hope|hope (?:someone|that|for|they|it|you can|you will)|i wish|wish (?:you|they|it|there)|"
+    r"would be (?:nice|great|good|better|awesome|cool)|would love (?:it|to see|if)|if only|"
+    r"should (?:add|make|have|be|bring)|would (?:rather|prefer|replace|return|exchange)|"
+    r"maybe (?:\w+ ){1,2}(?:will|could|should|can))\b"
+)
+# A praise word standing alone after what the post says ("Forgot my phone at home. Great."): it comments on the
+# rest, often drily, rather than praising.
+BARE_PRAISE = re.compile(
+    r"(?:^|\S[^.!?]*[.!?]+\s*)(?:great|yay|nice|awesome|wonderful|perfect|lovely|brilliant|fantastic|excellent|cool|super)"
+    r"\s*\.(?!\w)"  # said flatly: "... Great!" is more often meant
 )
 # Faint or mixed words that keep a positive-sounding post from being praise.
 LUKEWARM = re.compile(r"\b(?:meh|so-so|mediocre|okay-?ish|ok-?ish|average|mixed feelings|lol|lmao|haha)\b")

@@ -36,11 +36,13 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from bot.complaints import (
+    BARE_PRAISE,
     CONTRAST,
     CROWD_QUESTION,
     LUKEWARM,
     POSITIVE_FRAME,
     QUESTION,
+    WISH,
     ComplaintModel,
     EncoderHead,
     Signal,
@@ -82,6 +84,8 @@ WRONG = frozenset(
         "bad service",
     )
 )
+# The signals that say how long or how often, not that something went wrong.
+ONLY_HOW_LONG = frozenset(("time span", "still", "again", "never", "yet", "my order"))
 # Complaint scores within this of the threshold are uncertain: no thank-you below it, no sure apology above it.
 DOUBT_MARGIN = 0.2
 # Praise is the tone of at least this (the rest is "other": left unanswered costs less than a wrong thank-you).
@@ -503,6 +507,10 @@ class Triager:
             if not r.sarcastic and (mixed := self._mixed(text, r.low, r.signals)):
                 evidence.append(f"praise and a complaint in one post ({mixed})")
             evidence += [f"complaint signal {w!r}" for w in wrong]
+            if wish := WISH.search(r.low):
+                evidence.append(f"a request or a wish {wish.group(0)!r}")
+            if bare := BARE_PRAISE.search(r.low):
+                evidence.append(f"a bare praise word {bare.group(0).split()[-1]!r}")
             if r.negative >= NEGATIVE_SHARE:
                 evidence.append(f"negative words ({r.negative:.0%} of the post)")
             if rating is not None and rating <= 3:
@@ -514,14 +522,25 @@ class Triager:
             return ""
         if not wrong and r.sarcastic:
             return "an apology may not fit: sarcasm without a stated problem"
+        if not wrong and r.compound > 0:
+            # the score rests on words and time spans alone ("for 3 months", "my"), in a post that reads positive
+            return (
+                f"an apology may not fit: a positive post (VADER {r.compound:+.2f}) without a stated problem"
+            )
+        if (
+            not wrong
+            and r.compound == 0
+            and r.negative == 0
+            and score < threshold + DOUBT_MARGIN
+            and any(s.name == "time span" for s in r.signals)
+            and all(s.name in ONLY_HOW_LONG for s in r.signals if s.weight > 0)
+        ):
+            # "had it for two weeks", "took about 30 minutes": how long, in a post that says nothing went wrong
+            return "an apology may not fit: a time span is all that reads as a complaint"
         if score >= threshold + DOUBT_MARGIN:
             return ""
         if not r.sarcastic and (mixed := self._mixed(text, r.low, r.signals)):
             return f"an apology may not fit: praise and a complaint in one post ({mixed})"
-        if not wrong and r.compound >= POSITIVE_COMPOUND:
-            return (
-                f"an apology may not fit: a positive post (VADER {r.compound:+.2f}) without a stated problem"
-            )
         return ""
 
 

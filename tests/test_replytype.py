@@ -47,6 +47,11 @@ SARCASM_EXAMPLES = {
     "gotta love": ("Gotta love Acme's hold music at 2am", "gotta love", "Love Acme's hold music, honestly"),
     "love waiting": ("I love waiting 40 minutes for Acme support", "love waiting", "I love the new Acme app"),
     "lol after a complaint": ("Acme charged me twice lol", "lol", "Acme's new ad lol, so good"),
+    "as if": (
+        "Support works 9 to 6 on weekdays, as if I had time then",
+        "as if i had",
+        "It looks as if the parcel is here, thanks",
+    ),
     "praise of a let-down": (
         "Brilliant customer service @Acme, nobody replied in a week",
         "brilliant customer service",
@@ -227,3 +232,118 @@ def test_the_reports_advocates_follow_a_managers_relabel():
     assert {p["handle"] for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam", "kim"}
     store.add_label(posts[1], complaint=True, intent="complaint", source="relabelled", actor="ana", now=when)
     assert {p["handle"] for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam"}
+
+
+# More complaint words in a positive frame, each with a near miss that keeps the complaint.
+MORE_FRAMES = [
+    (
+        "I have not had any distortion problems with this phone",
+        "have not had any distortion problems",
+        "I have had distortion problems with this phone",
+    ),
+    (
+        "There hasn't been any more problems since",
+        "hasn't been any more problems",
+        "There have been more problems since",
+    ),
+    (
+        "My questions and problems have been quickly resolved",
+        "problems have been quickly resolved",
+        "My problems have not been resolved",
+    ),
+    ("Excellent phone with a few minor problems", "minor problems", "Awful phone with a few major problems"),
+    ("Great price, how can you go wrong", "how can you go wrong", "Great price, but the order went wrong"),
+    ("Nothing has broken on it in a year", "nothing has broken", "Something has broken on it in a year"),
+    ("The battery stays charged all week", "stays charged", "They charged me all week"),
+    (
+        "The new Acme phone was worth the wait",
+        "worth the wait",
+        "The new Acme phone kept me waiting for weeks",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "frame", "miss"), MORE_FRAMES)
+def test_more_positive_frames_blank_the_complaint_words_they_frame(triager, text, frame, miss):
+    found = {s.name: s.text for s in find_signals(text)}
+    assert found.get("no problem") == frame
+    assert not {"broken", "bad service", "missing", "charged", "still waiting"} & set(found)
+    assert reply_kind(triager.triage_text(text)) != "apology"
+    assert "no problem" not in {s.name for s in find_signals(miss)}
+
+
+@pytest.mark.parametrize(
+    ("text", "evidence", "miss"),
+    [
+        (  # a wish: what is praised is not there yet
+            "It would be awesome if the Acme app had a dark mode",
+            "a request or a wish 'would be awesome'",
+            "The Acme app's dark mode is awesome",
+        ),
+        (  # a request with praise words
+            "Please add a dark mode to the Acme app, I love it!",
+            "a request or a wish 'please'",
+            "I love the dark mode in the Acme app!",
+        ),
+        (  # a praise word said flatly after what happened
+            "Forgot my Acme card at home. Great.",
+            "a bare praise word 'great.'",
+            "Acme fixed my card in minutes. Great!",
+        ),
+    ],
+)
+def test_weak_praise_is_held_for_a_human_rather_than_thanked(triager, text, evidence, miss):
+    t = triager.triage_text(text)
+    assert reply_kind(t) == "held" and evidence in t.held
+    assert reply_kind(triager.triage_text(miss)) == "praise"
+
+
+def test_a_positive_post_with_no_stated_problem_gets_no_apology(triager):
+    t = triager.triage_text("I have had the Acme phone for 2 weeks and I use it every day, nice")
+    assert t.intent == "complaint" and reply_kind(t) == "held"
+    assert "a positive post" in t.held and "without a stated problem" in t.held
+    # near miss: the same time span with something gone wrong is apologised for
+    t = triager.triage_text("The Acme phone was everything I expected for two weeks and then it broke")
+    assert reply_kind(t) == "apology" and not t.held
+
+
+def test_a_time_span_alone_is_not_something_gone_wrong(triager):
+    t = triager.triage_text(
+        "I have had the Acme camera for about two weeks and shot hundreds of pictures so far"
+    )
+    assert reply_kind(t) == "held" and "a time span is all" in t.held
+    # near misses: the same span with a stated problem is apologised for
+    for text in (
+        "I have had my Acme order for two weeks and it does not work",
+        "The Acme camera arrived after two weeks of waiting and the lens is cracked",
+    ):
+        t = triager.triage_text(text)
+        assert reply_kind(t) == "apology" and not t.held, text
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "miss"),
+    [
+        ("Be smart, save the cash", "save the cash", "Saved the cash for a new Acme phone"),
+        ("The bundled Acme software blows", "blows", "This Acme camera blows me away"),
+    ],
+)
+def test_more_complaint_words_are_signals(text, words, miss):
+    assert ("bad service", words) in {(s.name, s.text) for s in find_signals(text)}
+    assert "bad service" not in {s.name for s in find_signals(miss)}
+
+
+@pytest.mark.parametrize(
+    ("text", "miss"),
+    [
+        ("Maybe Acme will come out with a better design", "Maybe the best phone I have owned"),
+        (
+            "I would replace them with some better sounding Acme phones",
+            "I would recommend these Acme phones, great sound and so comfortable",
+        ),
+        ("Yay. A wasp sting at the Acme store.", "Yay! The new Acme store is lovely"),
+    ],
+)
+def test_a_hoped_for_improvement_or_a_flat_yay_is_not_thanked(triager, text, miss):
+    assert reply_kind(triager.triage_text(text)) != "praise"
+    assert reply_kind(triager.triage_text(miss)) == "praise"
