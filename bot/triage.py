@@ -152,6 +152,7 @@ class Vader(SentimentIntensityAnalyzer):
         sentiments: list[float] = [0] * n
         # Only lexicon words carry a valence: visit just those.
         scored = list(compress(range(n), map(lexicon.__contains__, lower)))
+        least = "least" in lower
         for i in scored:
             low = lower[i]
             if low in BOOSTER_DICT or (low == "kind" and i < last and lower[i + 1] == "of"):
@@ -168,16 +169,21 @@ class Vader(SentimentIntensityAnalyzer):
             if cap_diff and words[i].isupper():
                 valence = valence + C_INCR if valence > 0 else valence - C_INCR
             for start in range(3):
-                if i > start and lower[i - start - 1] not in lexicon:
-                    s = scalar_inc_dec(words[i - start - 1], valence, cap_diff)
+                if i > start and (before := lower[i - start - 1]) not in lexicon:
+                    # scalar_inc_dec gives 0 for any word but a booster: most words skip the call
+                    s = (
+                        scalar_inc_dec(words[i - start - 1], valence, cap_diff)
+                        if before in BOOSTER_DICT
+                        else 0.0
+                    )
                     if start == 1 and s != 0:
                         s = s * 0.95
                     if start == 2 and s != 0:
                         s = s * 0.9
                     valence = _negation(valence + s, lower, start, i)
-                    if start == 2:
+                    if start == 2 and _may_be_idiom(lower, i):
                         valence = _idioms(valence, lower, i)
-            sentiments[i] = self._least_check(valence, words, i)
+            sentiments[i] = self._least_check(valence, words, i) if least else valence
         if "but" in lower:
             sentiments = self._but_check(words, sentiments)
         # Every other word scores 0 (and "but" leaves them so): only the scored ones need summing.
@@ -267,6 +273,15 @@ def _negation(valence: float, lower: list[str], start: int, i: int) -> float:
         elif _negated(lower[i - 3]):
             valence = valence * N_SCALAR
     return valence
+
+
+# Every idiom and booster phrase has two words or more; the n-grams ``_idioms`` looks up have their second word
+# among the words at i - 2 .. i + 1. Where none of those is such a second word, no n-gram can match.
+_SECOND_WORDS = frozenset(k.split()[1] for k in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in k)
+
+
+def _may_be_idiom(lower: list[str], i: int) -> bool:
+    return not _SECOND_WORDS.isdisjoint(lower[i - 2 : i + 2])
 
 
 def _idioms(valence: float, lower: list[str], i: int) -> float:
