@@ -24,18 +24,31 @@ from bot.store.records import (
     ManualContact,
     OutboxItem,
     Person,
+    ReportMail,
     Run,
     StoredModel,
     iso,
     parse_time,
 )
+from bot.store.reportmail import ReportMailing
 from bot.store.reports import Reports
 from bot.store.runs import Runs
 from bot.store.schema import migrations
 
 
 class Store(
-    Mentions, Drafts, Outbox, Cases, CaseMirrors, Learning, Runs, Reports, DiscordBookkeeping, Leases, Copying
+    Mentions,
+    Drafts,
+    Outbox,
+    Cases,
+    CaseMirrors,
+    Learning,
+    Runs,
+    Reports,
+    ReportMailing,
+    DiscordBookkeeping,
+    Leases,
+    Copying,
 ):
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
@@ -48,6 +61,7 @@ __all__ = [
     "ManualContact",
     "OutboxItem",
     "Person",
+    "ReportMail",
     "Run",
     "Store",
     "StoredModel",

@@ -29,6 +29,8 @@ TABLES = (
     "connector_state",
     "bot_state",
     "leases",
+    "report_mails",
+    "report_mail_recipients",
 )
 
 
