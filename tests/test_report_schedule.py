@@ -224,8 +224,9 @@ def test_the_daemon_emails_the_weekly_report_to_its_recipients_over_smtp(tmp_pat
 def test_a_dry_run_writes_the_report_and_emails_nobody(tmp_path, smtp):
     clock = FakeClock(datetime(2026, 11, 23, 8, 30, tzinfo=UTC))
     config = mail_config(tmp_path, smtp, dry_run=True)
-    Daemon(Pipeline(config, Store.memory(), clock=clock, connectors={})).weekly_report()
-    assert smtp.received == []
+    store = Store.memory()
+    Daemon(Pipeline(config, store, clock=clock, connectors={})).weekly_report()
+    assert smtp.received == [] and store.report_mail() == []  # nor queued to go out later
     assert (tmp_path / "reports" / "report-2026-W47.html").is_file()
 
 
@@ -266,11 +267,13 @@ def smtp_down(monkeypatch):
     server.close()
 
 
-def mail_daemon(tmp_path, smtp):
-    clock = FakeClock(
-        datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
-    )  # Monday 09:30 in Amsterdam: the report is due
-    return Daemon(Pipeline(mail_config(tmp_path, smtp), Store.memory(), clock=clock, connectors={})), clock
+MONDAY_0930 = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # in Amsterdam: the report is due
+
+
+def mail_daemon(tmp_path, smtp, store=None):
+    clock = FakeClock(MONDAY_0930)
+    store = store or Store.memory()
+    return Daemon(Pipeline(mail_config(tmp_path, smtp), store, clock=clock, connectors={})), clock
 
 
 def mailing(daemon) -> dict[str, tuple[str, int]]:
@@ -305,9 +308,9 @@ def test_a_report_mail_the_server_was_down_for_goes_out_once_on_a_later_cycle(tm
     assert len(smtp_down.received) == 2
 
 
-def test_only_the_recipient_refused_for_now_is_tried_again(tmp_path, smtp):
+def test_only_the_recipient_refused_for_now_is_tried_again(tmp_path, smtp, engine):
     smtp.refuse["cm@acme.example"] = "450 4.2.1 Mailbox busy, try later"
-    daemon, clock = mail_daemon(tmp_path, smtp)
+    daemon, clock = mail_daemon(tmp_path, smtp, engine.open(tmp_path))
     daemon.weekly_report()
     assert received_by(smtp) == ["boss@acme.example"]
     assert mailing(daemon) == {"boss@acme.example": ("sent", 1), "cm@acme.example": ("pending", 1)}
@@ -358,7 +361,7 @@ def test_a_report_mail_is_retried_with_growing_waits_and_given_up_after_a_day(tm
     assert f"not emailed to boss@acme.example: given up after {len(tries)} tries in 24 h" in caplog.text
 
 
-def test_status_shows_the_report_mail_waiting_and_given_up(tmp_path, smtp):
+def test_status_shows_the_report_mail_waiting_and_given_up(tmp_path, smtp, engine):
     from click.testing import CliRunner
 
     from bot.cli import cli as main
@@ -372,7 +375,7 @@ name = "Acme"
 contact_email = "care@acme.example"
 timezone = "Europe/Amsterdam"
 [store]
-path = "bot.db"
+{engine.store_toml}
 [report]
 folder = "reports"
 recipients = ["boss@acme.example", "cm@acme.example"]
@@ -385,7 +388,7 @@ ca_file = "{smtp.cert}"
 """
     )
     clock = FakeClock(datetime(2026, 11, 23, 8, 30, tzinfo=UTC))
-    store = Store.open(tmp_path / "bot.db")
+    store = engine.open(tmp_path)
     Daemon(Pipeline(mail_config(tmp_path, smtp), store, clock=clock, connectors={})).weekly_report()
     store.close()
     result = CliRunner().invoke(main, ["-c", str(tmp_path / "config.toml"), "status"], obj=clock)
