@@ -364,7 +364,8 @@ def _discord_login(config: Config) -> str:
 )
 @pass_ctx
 def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
-    """Show the connectors and their last poll, the approval queue, open cases and SLA clocks due."""
+    """Show the connectors and their last poll, the approval queue, open cases, SLA clocks due, and the weekly
+    report and who its mail reached."""
     from datetime import timedelta
 
     from bot import health
