@@ -369,7 +369,8 @@ def _discord_login(config: Config) -> str:
 )
 @pass_ctx
 def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
-    """Show the connectors and their last poll, the approval queue, open cases and SLA clocks due."""
+    """Show the connectors and their last poll, the approval queue, open cases, SLA clocks due, and the weekly
+    report and who its mail reached."""
     from datetime import timedelta
 
     from bot import health
@@ -421,6 +422,7 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
     due = store.due_counts(now=now, soon=now + timedelta(hours=config.sla.remind_before_hours))
     _, week = weekly.scheduled_week(now, config.report, tz)
     last = store.report_last_week()
+    mailing = store.report_mail()
     summary = {
         "dry_run": config.dry_run,
         "timezone": tz.key,
@@ -431,7 +433,24 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
             "overdue": due["overdue"],
             "due_soon": due["due_soon"],
         },
-        "report": {"last_written": last, "week": week.label, "written": last == week.label},
+        "report": {
+            "last_written": last,
+            "week": week.label,
+            "written": last == week.label,
+            # The latest report mail: who got it, who waits for a retry, who was given up.
+            "mail": [
+                {
+                    "week": m.week,
+                    "recipient": m.recipient,
+                    "state": m.state,
+                    "tries": m.attempts,
+                    "next_try": m.next_attempt_at,
+                    "sent_at": m.sent_at,
+                    "error": m.error,
+                }
+                for m in mailing
+            ],
+        },
         # Several daemons on one database: who leads and who polls which connector, until when.
         "daemons": [
             {"lease": lease.name, "holder": lease.holder, "until": lease.expires_at}
@@ -516,6 +535,26 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
         f"weekly report: last written {last or 'never'}; scheduled {config.report.day} {config.report.time} "
         f"({week.label} {'written' if last == week.label else 'due'})"
     )
+    if mailing:
+        got = sum(m.state == "sent" for m in mailing)
+        console.print(
+            f"report mail {mailing[0].week}: sent to {got} of {len(mailing)} recipients", markup=False
+        )
+    for m in mailing:
+        why = f": {shown(m.error)}" if m.error else ""
+        tries = f"{m.attempts} {'try' if m.attempts == 1 else 'tries'}"
+        if m.state == "pending":
+            console.print(
+                f"  {shown(m.recipient)}: waiting, {tries} so far, next {local(m.next_attempt_at, tz)}{why}",
+                style="yellow",
+                highlight=False,
+            )
+        elif m.state == "failed":
+            console.print(
+                f"  {shown(m.recipient)}: not sent, given up after {tries}{why}",
+                style="red",
+                highlight=False,
+            )
     held: dict[str, list[str]] = {}
     for d in summary["daemons"]:
         held.setdefault(d["holder"], []).append(d["lease"].removeprefix("poll:"))

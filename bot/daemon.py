@@ -170,21 +170,25 @@ class Daemon:
             self.current = None
 
     def weekly_report(self) -> None:
-        """Write last week's report when its configured day and time have come."""
+        """Write last week's report when its configured day and time have come, and send its mail to the
+        recipients whose next try has come."""
         from bot import report
-        from bot.report.deliver import email_report
+        from bot.report.deliver import deliver_due, queue_report
 
         p = self.pipeline
         if not self.lead():
             return
+        now = p.clock.now()
         # In a child process: charts and the week's rows would otherwise stay in the daemon's memory for good.
         with p.lock:  # the pipeline's store connection is shared with the Discord bot's thread
-            done = report.run_due(p.store, p.config, now=p.clock.now(), in_child=True)
+            done = report.run_due(p.store, p.config, now=now, in_child=True)
         if done:
             written, paths, pngs = done
             log.info("daemon: weekly report %s written to %s", written.week.label, paths[0].parent)
             p.on_event("report", report=written, paths=paths, charts=pngs)
-            email_report(written, paths, p.config)
+            with p.lock:
+                queue_report(p.store, written, paths, p.config, now=now)
+        deliver_due(p.store, p.config, now=now, lock=p.lock)
 
     def retrain(self) -> None:
         """Retrain the complaint model when ``triage.retrain_every_hours`` have passed and new labels came in;

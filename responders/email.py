@@ -26,6 +26,10 @@ class MailRefused(ConnectorError):
     """A case mail may not go out as written; the message says why."""
 
 
+class RecipientDeferred(TransientError):
+    """The SMTP server is up but cannot take mail for this recipient now (a 4xx answer to RCPT); try later."""
+
+
 def plus_address(mailbox: str, ref: str) -> str:
     """The shared mailbox's address for one case: ``care+C-00012@example.com``."""
     local, _, domain = mailbox.partition("@")
@@ -94,7 +98,8 @@ def message(
 
 def send(raw: str, *, sender: str, to: str, settings: EmailSettings, password: str) -> None:
     """Hand one mail (``raw``: as ``message`` wrote it) to the SMTP server (STARTTLS or TLS; logging in where a user is set); a server that is down
-    or refuses for now is a ``TransientError``, one that refuses the mail for good a ``ConnectorError``."""
+    or refuses for now is a ``TransientError`` (``RecipientDeferred`` when only the recipient is refused for now),
+    one that refuses the mail for good a ``ConnectorError``."""
     context = ssl.create_default_context(cafile=settings.ca_file or None)
     try:
         if settings.smtp_security == "tls":
@@ -113,8 +118,10 @@ def send(raw: str, *, sender: str, to: str, settings: EmailSettings, password: s
         error = TransientError if 400 <= exc.smtp_code < 500 else ConnectorError
         raise error("email", f"SMTP {settings.smtp_host}: {exc.smtp_code} {exc.smtp_error!r}") from None
     except smtplib.SMTPRecipientsRefused as exc:
-        raise ConnectorError(
-            "email", f"SMTP {settings.smtp_host}: recipient refused ({len(exc.recipients)})"
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        error = RecipientDeferred if all(400 <= code < 500 for code in codes) else ConnectorError
+        raise error(
+            "email", f"SMTP {settings.smtp_host}: recipient refused ({', '.join(map(str, codes))})"
         ) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise TransientError("email", f"SMTP {settings.smtp_host}: {type(exc).__name__}: {exc}") from None

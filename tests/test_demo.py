@@ -34,7 +34,18 @@ def test_the_demo_writes_its_report_and_ends_with_a_command_that_runs_as_printed
     assert "C-00001" in shown.stdout
     with sqlite3.connect(out / "mentionbot.db") as db:
         platforms = {row[0] for row in db.execute("select distinct platform from mentions")}
+        # The simulated X and Mastodon authors have followers: the report's widest reach is not all 0s.
+        reach = db.execute(
+            "select min(author_reach), max(author_reach), count(distinct author_reach) from mentions "
+            "where platform in ('x', 'mastodon') and own = 0"
+        ).fetchone()
     assert {"youtube", "facebook", "instagram"} <= platforms
+    assert reach[0] > 0 and reach[1] >= 10_000 and reach[2] >= 10, reach
+    widest = paths[0].read_text().split("## Posts with the widest reach", 1)[1].split("\n## ", 1)[0]
+    followers = [
+        int(row.split(" | ")[1].replace(",", "")) for row in widest.splitlines() if row.startswith("| @")
+    ]
+    assert len(followers) == 5 and min(followers) > 0, widest
 
 
 def test_the_demo_manager_corrects_the_bot_and_the_demo_learns_from_it(tmp_path):

@@ -347,3 +347,13 @@ def test_a_reblog_is_answered_to_the_author_never_the_booster(fake, masto, clock
     fake.statuses[boost]["content"] = '<a href="https://social.example/tags/acmehub">'
     mentions = masto.fetch(json.dumps({"since": {}, "turn": 1})).mentions
     assert [(m.id, m.author.handle) for m in mentions] == [(sid, "ann@x.social")]
+
+
+def test_a_demo_authors_followers_reach_the_mention(fake, masto):
+    # The demo's samples carry their authors' followers, so the report's widest reach is not all 0s.
+    fake.publish(
+        {"author": "omar@infosec.example", "followers": 41200, "text": "@acme where do I report a bug?"}
+    )
+    fake.publish({"author": "pia@mas.example", "text": "@acme thanks!"})
+    reach = {m.author.handle: m.author.reach for m in masto.fetch(None).mentions}
+    assert reach == {"omar@infosec.example": 41200, "pia@mas.example": 0}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -122,6 +124,7 @@ import sys
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from bot import report as weekly
 from bot.clock import FakeClock
@@ -221,8 +224,9 @@ def test_the_daemon_emails_the_weekly_report_to_its_recipients_over_smtp(tmp_pat
 def test_a_dry_run_writes_the_report_and_emails_nobody(tmp_path, smtp):
     clock = FakeClock(datetime(2026, 11, 23, 8, 30, tzinfo=UTC))
     config = mail_config(tmp_path, smtp, dry_run=True)
-    Daemon(Pipeline(config, Store.memory(), clock=clock, connectors={})).weekly_report()
-    assert smtp.received == []
+    store = Store.memory()
+    Daemon(Pipeline(config, store, clock=clock, connectors={})).weekly_report()
+    assert smtp.received == [] and store.report_mail() == []  # nor queued to go out later
     assert (tmp_path / "reports" / "report-2026-W47.html").is_file()
 
 
@@ -247,3 +251,162 @@ def test_recipients_are_checked_and_need_an_smtp_server(changes, expected):
     with pytest.raises(ConfigError) as error:
         parse_config({"brand": {"contact_email": "care@acme.example"}, **changes}, check_env=False)
     assert expected in str(error.value)
+
+
+# -- the report's mail is durable: retried on later cycles, never sent twice -------------------------------------
+
+
+@pytest.fixture
+def smtp_down(monkeypatch):
+    """An SMTP server not started yet: its port refuses connections until the test starts it."""
+    from tests.mailservers import SmtpServer
+
+    server = SmtpServer()
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", server.password)
+    yield server
+    server.close()
+
+
+MONDAY_0930 = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # in Amsterdam: the report is due
+
+
+def mail_daemon(tmp_path, smtp, store=None):
+    clock = FakeClock(MONDAY_0930)
+    store = store or Store.memory()
+    return Daemon(Pipeline(mail_config(tmp_path, smtp), store, clock=clock, connectors={})), clock
+
+
+def mailing(daemon) -> dict[str, tuple[str, int]]:
+    return {m.recipient: (m.state, m.attempts) for m in daemon.pipeline.store.report_mail()}
+
+
+def received_by(smtp) -> list[str]:
+    return sorted(to for _, tos, _ in smtp.received for to in tos)
+
+
+def test_a_report_mail_the_server_was_down_for_goes_out_once_on_a_later_cycle(tmp_path, smtp_down, caplog):
+    daemon, clock = mail_daemon(tmp_path, smtp_down)
+    daemon.weekly_report()
+    assert mailing(daemon) == {"boss@acme.example": ("pending", 1), "cm@acme.example": ("pending", 1)}
+    assert "not emailed to boss@acme.example yet (try 1); trying again at 2026-11-23T08:31" in caplog.text
+    clock.advance(seconds=59)
+    daemon.weekly_report()  # not due yet: the server is not called
+    assert mailing(daemon)["boss@acme.example"] == ("pending", 1)
+    clock.advance(seconds=1)
+    daemon.weekly_report()  # still down: the next try two minutes later
+    (waiting,) = {m.next_attempt_at for m in daemon.pipeline.store.report_mail()}
+    assert waiting == datetime(2026, 11, 23, 8, 33, tzinfo=UTC)
+    smtp_down.start()
+    clock.advance(minutes=2)
+    daemon.weekly_report()
+    assert received_by(smtp_down) == ["boss@acme.example", "cm@acme.example"]
+    assert mailing(daemon) == {"boss@acme.example": ("sent", 3), "cm@acme.example": ("sent", 3)}
+    assert daemon.pipeline.store.report_mail_message("2026-W47") is None  # nobody waits: the copy is dropped
+    for _ in range(3):
+        clock.advance(hours=1)
+        daemon.weekly_report()
+    assert len(smtp_down.received) == 2
+
+
+def test_only_the_recipient_refused_for_now_is_tried_again(tmp_path, smtp, engine):
+    smtp.refuse["cm@acme.example"] = "450 4.2.1 Mailbox busy, try later"
+    daemon, clock = mail_daemon(tmp_path, smtp, engine.open(tmp_path))
+    daemon.weekly_report()
+    assert received_by(smtp) == ["boss@acme.example"]
+    assert mailing(daemon) == {"boss@acme.example": ("sent", 1), "cm@acme.example": ("pending", 1)}
+    (refused,) = [m for m in daemon.pipeline.store.report_mail() if m.state == "pending"]
+    assert "450" in refused.error
+    clock.advance(minutes=1)
+    daemon.weekly_report()  # refused again
+    assert mailing(daemon)["cm@acme.example"] == ("pending", 2)
+    del smtp.refuse["cm@acme.example"]
+    clock.advance(minutes=2)
+    daemon.weekly_report()
+    clock.advance(hours=2)
+    daemon.weekly_report()
+    assert received_by(smtp) == ["boss@acme.example", "cm@acme.example"]
+    assert mailing(daemon) == {"boss@acme.example": ("sent", 1), "cm@acme.example": ("sent", 3)}
+
+
+def test_a_recipient_refused_for_good_is_given_up_at_once(tmp_path, smtp, caplog):
+    smtp.refuse["cm@acme.example"] = "550 5.1.1 No such user"
+    daemon, clock = mail_daemon(tmp_path, smtp)
+    daemon.weekly_report()
+    clock.advance(hours=2)
+    daemon.weekly_report()
+    assert received_by(smtp) == ["boss@acme.example"]
+    assert mailing(daemon) == {"boss@acme.example": ("sent", 1), "cm@acme.example": ("failed", 1)}
+    assert "2026-W47 not emailed to cm@acme.example: given up at once" in caplog.text
+
+
+def test_a_report_mail_is_retried_with_growing_waits_and_given_up_after_a_day(tmp_path, smtp_down, caplog):
+    daemon, clock = mail_daemon(tmp_path, smtp_down)
+    queued = clock.now()
+    tries = []
+    while clock.now() < queued + timedelta(hours=26):
+        before = mailing(daemon)["boss@acme.example"][1] if daemon.pipeline.store.report_mail() else 0
+        daemon.weekly_report()
+        if mailing(daemon)["boss@acme.example"][1] > before:
+            tries.append(clock.now() - queued)
+        clock.advance(minutes=1)
+    waits = [later - earlier for earlier, later in pairwise(tries)]
+    minute = timedelta(minutes=1)
+    assert waits[:7] == [minute, 2 * minute, 4 * minute, 8 * minute, 16 * minute, 32 * minute, 60 * minute]
+    assert set(waits[6:-1]) == {60 * minute}
+    assert tries[-1] == timedelta(hours=24)  # the last try at the deadline, then no more
+    assert mailing(daemon) == {
+        "boss@acme.example": ("failed", len(tries)),
+        "cm@acme.example": ("failed", len(tries)),
+    }
+    assert f"not emailed to boss@acme.example: given up after {len(tries)} tries in 24 h" in caplog.text
+
+
+def test_status_shows_the_report_mail_waiting_and_given_up(tmp_path, smtp, engine):
+    from click.testing import CliRunner
+
+    from bot.cli import cli as main
+
+    smtp.refuse["boss@acme.example"] = "450 4.2.1 Mailbox busy"
+    smtp.refuse["cm@acme.example"] = "550 5.1.1 No such user"
+    (tmp_path / "config.toml").write_text(
+        f"""dry_run = false
+[brand]
+name = "Acme"
+contact_email = "care@acme.example"
+timezone = "Europe/Amsterdam"
+[store]
+{engine.store_toml}
+[report]
+folder = "reports"
+recipients = ["boss@acme.example", "cm@acme.example"]
+[cases.email]
+smtp_host = "127.0.0.1"
+smtp_port = {smtp.port}
+smtp_user = "{smtp.user}"
+smtp_password = {{ env = "TEST_SMTP_PASSWORD" }}
+ca_file = "{smtp.cert}"
+"""
+    )
+    clock = FakeClock(datetime(2026, 11, 23, 8, 30, tzinfo=UTC))
+    store = engine.open(tmp_path)
+    Daemon(Pipeline(mail_config(tmp_path, smtp), store, clock=clock, connectors={})).weekly_report()
+    store.close()
+    result = CliRunner().invoke(main, ["-c", str(tmp_path / "config.toml"), "status"], obj=clock)
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert "report mail 2026-W47: sent to 0 of 2 recipients" in lines
+    assert (
+        "boss@acme.example: waiting, 1 try so far, next 2026-11-23 09:31 CET: email: SMTP 127.0.0.1: "
+        "recipient refused (450)" in lines
+    )
+    assert (
+        "cm@acme.example: not sent, given up after 1 try: email: SMTP 127.0.0.1: recipient refused (550)"
+        in lines
+    )
+    result = CliRunner().invoke(main, ["-c", str(tmp_path / "config.toml"), "status", "--json"], obj=clock)
+    mail = json.loads(result.output)["report"]["mail"]
+    assert [(m["recipient"], m["state"], m["tries"]) for m in mail] == [
+        ("boss@acme.example", "pending", 1),
+        ("cm@acme.example", "failed", 1),
+    ]
+    assert mail[0]["next_try"] == "2026-11-23T08:31:00+00:00"

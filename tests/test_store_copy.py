@@ -10,6 +10,7 @@ from bot import decisions
 from bot.cli import cli
 from bot.clock import FakeClock
 from bot.store import Store
+from bot.store.copy import TABLES
 from tests.test_store import mention
 
 
@@ -37,6 +38,12 @@ def seed(store: Store, clock: FakeClock) -> None:
     store.set_connector_paused("x", "401 Unauthorized")
     store.set_posting_paused("by alice")
     store.set_discord_card(draft.id, "123", state="approved")
+
+
+def test_every_table_the_migrations_make_is_copied(tmp_path):
+    store = Store.open(tmp_path / "new.db")
+    made = {t for t in store.db.table_names() if not t.startswith(("_", "sqlite_"))}
+    assert made == set(TABLES)
 
 
 def test_a_sqlite_store_moves_into_postgresql_and_back_with_every_row(tmp_path, postgres_url):

@@ -508,3 +508,19 @@ def test_reddit_and_google_play_count_their_requests_too(fake_reddit, reddit_env
         googleplay.fetch(None)
         # the key's certificate (its expiry, once a day), the token exchange and one page
         assert googleplay.calls == len(play.requests) == 3
+
+
+def test_a_demo_authors_followers_reach_the_mention(fake, x):
+    # The demo's samples carry their authors' followers, so the report's widest reach is not all 0s.
+    fake.publish(
+        {
+            "author": "gadgetdaily",
+            "name": "Gadget Daily",
+            "followers": 184300,
+            "text": "Hub 3 review",
+            "summoned": True,
+        }
+    )
+    fake.publish({"author": "pete_r", "text": "is the Hub 3 worth it?", "summoned": True})
+    reach = {m.author.handle: m.author.reach for m in x.fetch(None).mentions}
+    assert reach == {"gadgetdaily": 184300, "pete_r": 0}

@@ -25,11 +25,13 @@ from bot.store.records import (
     ManualContact,
     OutboxItem,
     Person,
+    ReportMail,
     Run,
     StoredModel,
     iso,
     parse_time,
 )
+from bot.store.reportmail import ReportMailing
 from bot.store.reports import Reports
 from bot.store.runs import Runs
 from bot.store.schema import migrations
@@ -45,6 +47,7 @@ class Store(
     Runs,
     PlatformState,
     Reports,
+    ReportMailing,
     DiscordBookkeeping,
     Leases,
     Copying,
@@ -60,6 +63,7 @@ __all__ = [
     "ManualContact",
     "OutboxItem",
     "Person",
+    "ReportMail",
     "Run",
     "Store",
     "StoredModel",

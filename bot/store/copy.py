@@ -16,6 +16,10 @@ TABLES = (
     "triage",
     "cases",
     "case_events",
+    "case_mail_addresses",
+    "mail_cursors",
+    "case_mail",
+    "case_mirrors",
     "drafts",
     "audit",
     "outbox",
@@ -24,6 +28,7 @@ TABLES = (
     "runs",
     "discord_cards",
     "discord_threads",
+    "discord_names",
     "credentials",
     "quarantine",
     "connector_state",
@@ -32,6 +37,8 @@ TABLES = (
     "quota",
     "private_replies",
     "private_senders",
+    "report_mails",
+    "report_mail_recipients",
 )
 
 

@@ -138,6 +138,21 @@ class Lease:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class ReportMail:
+    """One recipient of one week's report mail: ``state`` is pending (to be tried at ``next_attempt_at``), sent,
+    or failed (given up); ``queued_at`` is when the week's mail was first due."""
+
+    week: str
+    recipient: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    error: str | None
+    sent_at: datetime | None
+    queued_at: datetime
+
+
 _TIME_SUFFIXES = ("_at", "_seen", "_ok", "_due", "_until")
 
 

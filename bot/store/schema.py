@@ -426,6 +426,29 @@ def m018_platform_state(db: Database) -> None:
     )
 
 
+@migrations()
+def m019_report_mail(db: Database) -> None:
+    # The weekly report's mail, sent until each recipient has it: the message of each week (kept until no
+    # recipient waits for it any more, since it quotes customers), and per recipient whether it went, how many
+    # times it was tried, and when to try again.
+    db["report_mails"].create({"week": str, "raw": str, "queued_at": str}, pk="week")
+    db["report_mail_recipients"].create(
+        {
+            "week": str,
+            "recipient": str,
+            "state": str,  # pending | sent | failed
+            "attempts": int,
+            "next_attempt_at": str,
+            "error": str,
+            "sent_at": str,
+            "updated_at": str,
+        },
+        pk=("week", "recipient"),
+        defaults={"attempts": 0},
+    )
+    db["report_mail_recipients"].create_index(["state", "next_attempt_at"])
+
+
 # -- the same migrations for PostgreSQL ----------------------------------------------------------------------
 # Each SQLite migration above has its PostgreSQL statements here under the same name, applied in the same order
 # and recorded in ``_migrations``. Text sorts byte-wise (``collate "C"``) as in SQLite: times are ISO text.
@@ -545,6 +568,14 @@ POSTGRES: dict[str, list[str]] = {
         f"create table private_replies (connector {T}, mention_id {T}, recipient {T}, sent_at {T}, "
         "primary key (connector, mention_id))",
         f"create table private_senders (connector {T}, recipient {T}, last_at {T}, primary key (connector, recipient))",
+    ],
+    "m019_report_mail": [
+        f"create table report_mails (week {T} primary key, raw {T}, queued_at {T})",
+        f"create table report_mail_recipients (week {T} not null, recipient {T} not null, state {T}, "
+        f"attempts bigint default 0, next_attempt_at {T}, error {T}, sent_at {T}, updated_at {T}, "
+        "primary key (week, recipient))",
+        "create index idx_report_mail_recipients_state_next_attempt_at on report_mail_recipients "
+        "(state, next_attempt_at)",
     ],
 }
 

@@ -236,7 +236,8 @@ def customer_mail(
 
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 speaking STARTTLS (``security="starttls"``, required before AUTH) or implicit TLS
-    (``"tls"``), with one user; the mails it accepted are kept in ``received``."""
+    (``"tls"``), with one user; the mails it accepted are kept in ``received``, and the recipients in ``refuse``
+    are refused with the answer given there."""
 
     def __init__(
         self,
@@ -252,6 +253,8 @@ class SmtpServer:
         self.user, self.password = user, password
         self.port = port or free_port()
         self.received: list[tuple[str, list[str], Message]] = []
+        # Recipients the server refuses, each with its answer to RCPT ("450 4.2.1 Mailbox busy").
+        self.refuse: dict[str, str] = {}
         self.controller = None
 
     def start(self) -> SmtpServer:
@@ -263,6 +266,12 @@ class SmtpServer:
         server = self
 
         class Keep:
+            async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
+                if address in server.refuse:
+                    return server.refuse[address]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, smtp, session, envelope):
                 server.received.append(
                     (envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))

@@ -20,7 +20,9 @@ from connectors.fakes.server import FakePlatform, Request, Response, route
 TOKEN = "mastodon-fake-token"
 
 
-def account_entity(aid: str, acct: str, name: str = "", *, created: str = "2024-01-01T00:00:00.000Z") -> dict:
+def account_entity(
+    aid: str, acct: str, name: str = "", *, created: str = "2024-01-01T00:00:00.000Z", followers: int = 0
+) -> dict:
     """An account as Mastodon serialises it (the recorded field set)."""
     username = acct.split("@")[0]
     base = f"https://social.example/@{acct}"
@@ -44,7 +46,7 @@ def account_entity(aid: str, acct: str, name: str = "", *, created: str = "2024-
         "header": "https://social.example/headers/original/missing.png",
         "header_static": "https://social.example/headers/original/missing.png",
         "header_description": "",
-        "followers_count": 0,
+        "followers_count": followers,
         "following_count": 0,
         "statuses_count": 0,
         "last_status_at": None,
@@ -119,9 +121,12 @@ class FakeMastodon(FakePlatform):
 
     # -- what tests and the demo use -------------------------------------------------------------------------
 
-    def account(self, acct: str, name: str = "") -> dict[str, Any]:
+    def account(self, acct: str, name: str = "", *, followers: int = 0) -> dict[str, Any]:
+        """The account ``acct``, created with ``followers`` the first time."""
         if acct not in self.accounts:
-            self.accounts[acct] = account_entity(str(next(self._account_ids)), acct, name)
+            self.accounts[acct] = account_entity(
+                str(next(self._account_ids)), acct, name, followers=followers
+            )
         return self.accounts[acct]
 
     def post(
@@ -248,6 +253,8 @@ class FakeMastodon(FakePlatform):
 
     def publish(self, sample: dict[str, Any]) -> None:
         text = sample["text"] if "@acme" in sample["text"].lower() else f"@acme {sample['text']}"
+        with self.lock:
+            self.account(sample["author"], sample.get("name", ""), followers=int(sample.get("followers", 0)))
         self.post(
             sample["author"],
             text,

@@ -139,8 +139,10 @@ class FakeX(FakePlatform):
 
     # -- state helpers for tests and the demo ----------------------------------------------------------------
 
-    def add_user(self, username: str, name: str = "", *, user_id: str | None = None) -> str:
-        """Add a user (or return the id of the one with that handle)."""
+    def add_user(
+        self, username: str, name: str = "", *, user_id: str | None = None, followers: int = 0
+    ) -> str:
+        """Add a user with ``followers`` (or return the id of the one with that handle)."""
         for user in self.users.values():
             if user["username"].lower() == username.lower():
                 return user["id"]
@@ -152,7 +154,7 @@ class FakeX(FakePlatform):
             "verified": False,
             "created_at": "2015-03-01T10:00:00.000Z",
             "public_metrics": {
-                "followers_count": 0,
+                "followers_count": followers,
                 "following_count": 0,
                 "tweet_count": 0,
                 "listed_count": 0,
@@ -263,6 +265,7 @@ class FakeX(FakePlatform):
         quote = self.brand_post() if sample.get("quote") else None
         if sample.get("summoned") and not quote and f"@{self.brand}".lower() not in text.lower():
             text = f"@{self.brand} {text}"
+        self.add_user(sample["author"], sample.get("name", ""), followers=int(sample.get("followers", 0)))
         self.post(
             sample["author"],
             text,
