@@ -15,6 +15,7 @@ import mimetypes
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -53,6 +54,22 @@ class Style:
 
 
 # -- charts -------------------------------------------------------------------------------------------------
+
+
+def load_charting() -> None:
+    """Start importing matplotlib (about a second) in the background, while the figures are queried.
+
+    The store's queries run in C and release the GIL, so the import mostly overlaps them; ``charts`` then finds
+    the module loaded (or waits for the import already under way: Python's import lock sees to that)."""
+    threading.Thread(target=_import_matplotlib, name="import-matplotlib", daemon=True).start()
+
+
+def _import_matplotlib() -> None:
+    try:
+        import matplotlib.figure
+        import matplotlib.ticker  # noqa: F401
+    except Exception:  # charts() imports again and raises there, where the error belongs
+        log.debug("importing matplotlib in the background failed", exc_info=True)
 
 
 def charts(report: Report) -> dict[str, bytes]:
