@@ -26,10 +26,10 @@ from bot.store.records import (
     CaseTiming,
     ConnectorRuns,
     Decisions,
-    FirstReply,
     MentionText,
     PersonWeek,
     ReachPost,
+    Wait,
 )
 
 SILENT_PER_COMPLAINT = 26  # doctrine §5 (source 003): only 4% of unhappy customers complain
@@ -402,27 +402,27 @@ def build(
     sla = config.sla
     targets = {"complaint": sla.acknowledge_hours, "inquiry": sla.inquiry_hours, "*": sla.acknowledge_hours}
 
-    replies: list[list[FirstReply]] = [[] for _ in weeks]
+    replies: list[list[Wait]] = [[] for _ in weeks]
     for r in store.report_first_replies(iso(edges[0]), end):
-        replies[bisect_right(edges, r.created_at) - 1].append(r)
-    contacts: list[list[CaseTiming]] = [[] for _ in weeks]
-    for r in store.report_cases_for(iso(edges[0]), end):
-        contacts[bisect_right(edges, r.created_at) - 1].append(r)
+        replies[bisect_right(edges, r.posted_at) - 1].append(r)
+    contacts: list[list[Wait]] = [[] for _ in weeks]
+    for r in store.report_first_contacts(iso(edges[0]), end):
+        contacts[bisect_right(edges, r.posted_at) - 1].append(r)
 
-    def reply_timing(rows: list[FirstReply], tz: ZoneInfo | None = None) -> Timing:
-        return timing(((r.intent, r.created_at, r.sent_at) for r in rows), tz, targets)
+    def wait_timing(rows: list[Wait], tz: ZoneInfo | None = None) -> Timing:
+        return timing(((r.intent, r.posted_at, r.answered_at) for r in rows), tz, targets)
 
-    def contact_timing(rows: list[CaseTiming], tz: ZoneInfo | None = None) -> Timing:
-        return timing(((r.intent, r.created_at, r.contacted_at) for r in rows), tz, targets)
+    def contact_timing(rows: list[CaseTiming]) -> Timing:
+        return timing(((r.intent, r.created_at, r.contacted_at) for r in rows), None, targets)
 
-    week_replies, case_rows = replies[-1], contacts[-1]
-    reply, contact = reply_timing(week_replies, week.tz), contact_timing(case_rows, week.tz)
+    week_replies, case_rows = replies[-1], store.report_cases_for(start, end)
+    reply, contact = wait_timing(week_replies, week.tz), wait_timing(contacts[-1], week.tz)
     trend = []
     for i, w in enumerate(weeks):
         last = i == len(weeks) - 1
         v = volume[i]
-        reply_i = reply if last else reply_timing(replies[i])
-        contact_i = contact if last else contact_timing(contacts[i])
+        reply_i = reply if last else wait_timing(replies[i])
+        contact_i = contact if last else wait_timing(contacts[i])
         triaged = v["n"] - v["intents"].get("untriaged", 0)
         rating_sum = sum(ratings[p][i][0] for p in ratings)
         rated = sum(ratings[p][i][1] for p in ratings)
@@ -445,7 +445,7 @@ def build(
         by_channel[r.platform].append(r)
     reply_by_channel = tuple(
         Sla(p, t.answered, t.median_hours, t.within_target)
-        for p, t in sorted((p, reply_timing(rows)) for p, rows in by_channel.items())
+        for p, t in sorted((p, wait_timing(rows)) for p, rows in by_channel.items())
     )
     by_owner = defaultdict(list)
     for r in case_rows:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import Author, Case, Draft, Mention, Triage, bounded_json, utc
@@ -19,7 +19,11 @@ def iso(dt: datetime | None) -> str | None:
 
 
 def parse_time(text: str | None) -> datetime | None:
-    return utc(datetime.fromisoformat(text)) if text else None
+    """Stored ISO text as an aware UTC datetime (the report parses a few hundred thousand: UTC is kept as is)."""
+    if not text:
+        return None
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is UTC else utc(at)
 
 
 @dataclass(frozen=True)
@@ -157,13 +161,14 @@ class VolumeBucket:
 
 
 @dataclass(frozen=True)
-class FirstReply:
-    """A mention that got a public reply: when it was posted and first answered."""
+class Wait:
+    """How long one mention waited for an answer: when it was posted and first answered (a public reply, or the
+    first private contact of its case)."""
 
     platform: str
     intent: str | None
-    created_at: datetime
-    sent_at: datetime
+    posted_at: datetime
+    answered_at: datetime
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from bot.store.records import (
     CaseTiming,
     ConnectorRuns,
     Decisions,
-    FirstReply,
     LabelCount,
     MentionText,
     PersonWeek,
     ReachPost,
     VolumeBucket,
+    Wait,
     iso,
     parse_time,
     record,
@@ -53,7 +53,7 @@ class Reports(Base):
     # The week's few thousand mentions must drive the report's lookups, not a scan of the whole outbox, drafts or
     # cases table: hence ``pinned_join`` (SQLite keeps a CROSS JOIN's order) and correlated subqueries.
 
-    def report_first_replies(self, start: str, end: str) -> list[FirstReply]:
+    def report_first_replies(self, start: str, end: str) -> list[Wait]:
         """For each mention posted in the range that got a public reply: when it was posted and first answered.
 
         Driven by the replies sent since the range began (a reply never precedes its post; a day's margin for
@@ -71,8 +71,22 @@ class Reports(Base):
             if key not in first or row[4] < first[key][4]:
                 first[key] = row
         return [
-            FirstReply(platform, intent, parse_time(posted), parse_time(sent))
+            Wait(platform, intent, parse_time(posted), parse_time(sent))
             for platform, _, intent, posted, sent in first.values()
+        ]
+
+    def report_first_contacts(self, start: str, end: str) -> list[Wait]:
+        """For each mention posted in the range whose case contacted the person in private: when it was posted
+        and when that first contact was."""
+        rows = self._execute(
+            "select c.platform, c.intent, m.created_at, c.contacted_at "
+            f"from mentions m {self.pinned_join} cases c on c.platform = m.platform and c.mention_id = m.id "
+            "where m.created_at >= ? and m.created_at < ? and c.contacted_at is not null",
+            [start, end],
+        ).fetchall()
+        return [
+            Wait(p, intent, parse_time(posted), parse_time(contacted))
+            for p, intent, posted, contacted in rows
         ]
 
     def report_drafts(self, start: str, end: str) -> dict[str, int]:
