@@ -170,8 +170,8 @@ def test_a_refused_token_is_said_once_and_not_retried_in_a_loop(approvals, caplo
             week=weekly.last_complete_week(now, ZoneInfo("Europe/Amsterdam")),
             now=now,
         )
-        (row,) = [r for r in built.connectors if r["connector"] == "discord (approvals)"]
-        assert row["health"].startswith("Discord refused the bot's token since ")
+        (row,) = [r for r in built.connectors if r.connector == "discord (approvals)"]
+        assert row.health.startswith("Discord refused the bot's token since ")
     finally:
         fake.stop()
 

@@ -229,9 +229,9 @@ def test_the_reports_advocates_follow_a_managers_relabel():
     assert store.report_advocates(start, end, mixed_from=0.4) == []  # nobody confirmed them yet
     for mention in posts:  # a manager approved both thank-yous
         store.add_label(mention, complaint=False, intent="praise", source="approved", actor="ana", now=when)
-    assert {p["handle"] for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam", "kim"}
+    assert {p.handle for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam", "kim"}
     store.add_label(posts[1], complaint=True, intent="complaint", source="relabelled", actor="ana", now=when)
-    assert {p["handle"] for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam"}
+    assert {p.handle for p in store.report_advocates(start, end, mixed_from=0.4)} == {"sam"}
 
 
 # More complaint words in a positive frame, each with a near miss that keeps the complaint.

@@ -19,6 +19,7 @@ from bot.config import parse_config
 from bot.errors import ConfigError
 from bot.models import Author, CredentialExpiry, Mention, Triage
 from bot.store import Store, iso
+from bot.store.records import CaseActivity, Decisions
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday: the last complete week is 2026-W47
@@ -223,7 +224,7 @@ def test_known_answers(seeded):
     assert contact.p90_hours == pytest.approx(21.8)
     assert contact.within_24h == pytest.approx(2 / 3)
 
-    assert r.cases == {"opened": 4, "resolved": 1, "overdue": 1, "follow_ups": 1, "still_open": 3}
+    assert r.cases == CaseActivity(opened=4, resolved=1, overdue=1, follow_ups=1, still_open=3)
     assert r.handoff == {"reddit": {"cases": 4, "contacted": 3, "replied": 1}}
 
     themes = {t.name: t for t in r.themes}
@@ -237,21 +238,19 @@ def test_known_answers(seeded):
     assert "smell" not in themes and themes["billing"].previous == 0
 
     assert [(q.topic, q.count) for q in r.questions] == [("cancel subscription", 3)]
-    assert [(p["handle"], p["n"]) for p in r.advocates] == [("fan", 2)]
-    assert [(p["handle"], p["n"]) for p in r.repeat_complainers] == [("al", 2)]
+    assert [(p.handle, p.n) for p in r.advocates] == [("fan", 2)]
+    assert [(p.handle, p.n) for p in r.repeat_complainers] == [("al", 2)]
     assert r.precision == {"tp": 4, "fp": 1, "tn": 2}
-    assert r.decisions == {
-        "approved": 0,
-        "edited": 0,
-        "rejected": 0,
-    }  # labels written directly, no drafts decided
+    assert r.decisions == Decisions(
+        approved=0, edited=0, rejected=0
+    )  # labels written directly, no drafts decided
 
-    health = {c["connector"]: c for c in r.connectors}
-    assert health["reddit"]["health"] == "ok"
-    assert health["reddit"]["polls"] == 2 and health["reddit"]["failed"] == 1
-    assert health["reddit"]["last_error"] == "HTTP 503"
-    assert health["mastodon"]["health"].startswith("silent")
-    assert health["x"]["health"] == "paused: 401 Unauthorized: token revoked"
+    health = {c.connector: c for c in r.connectors}
+    assert health["reddit"].health == "ok"
+    assert health["reddit"].runs.polls == 2 and health["reddit"].runs.failed == 1
+    assert health["reddit"].runs.last_error == "HTTP 503"
+    assert health["mastodon"].health.startswith("silent")
+    assert health["x"].health == "paused: 401 Unauthorized: token revoked"
 
 
 def test_markdown_says_it_all(seeded):
@@ -429,7 +428,7 @@ def seed_expiries(store: Store) -> None:
 def test_connector_health_says_when_credentials_expire_and_warns_before(seeded, tmp_path):
     seed_expiries(seeded)
     r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
-    health = {c["connector"]: (c["health"], c.get("credentials")) for c in r.connectors}
+    health = {c.connector: (c.health, c.credentials) for c in r.connectors}
     assert health["googleplay"] == (
         "renew credentials: service account key 01234567 expires in 9 days (2026-12-04)",
         "service account key 01234567 expires in 9 days (2026-12-04)",
@@ -458,7 +457,7 @@ def test_connector_health_says_when_credentials_expire_and_warns_before(seeded, 
     # the injected clock moves: once past the date, it says expired
     later = NOW + timedelta(days=10)
     r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=later)
-    health = {c["connector"]: c["health"] for c in r.connectors}
+    health = {c.connector: c.health for c in r.connectors}
     assert health["googleplay"] == "renew credentials: service account key 01234567 expired on 2026-12-04"
 
 
@@ -497,7 +496,7 @@ def test_overdue_counts_due_times_that_passed_unacknowledged_as_status_does():
     week = weekly.parse_week("2026-W48", AMS)
     for now, overdue in ((NOW, 1), (NOW + timedelta(days=1), 2)):
         r = weekly.build(store, config(), week=week, now=now)
-        assert r.cases["overdue"] == overdue
+        assert r.cases.overdue == overdue
         assert store.due_counts(now=now, soon=now)["overdue"] == overdue
     assert "This week is not over yet: the figures cover Mon 23 Nov to Thu 26 Nov 10:00 only." in r.notes[0]
 
@@ -568,8 +567,8 @@ def test_advocates_are_confirmed_praise_and_precision_says_what_it_rests_on():
     decisions.edit(store, drafts[4].id, actor="kim", now=at, text="We are sorry: we will refund you.")
     decisions.reject(store, drafts[5].id, actor="kim", now=at, reason="not a complaint")
     r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
-    assert [p["handle"] for p in r.advocates] == ["p0"]
-    assert r.decisions == {"approved": 5, "edited": 1, "rejected": 1}
+    assert [p.handle for p in r.advocates] == ["p0"]
+    assert r.decisions == Decisions(approved=5, edited=1, rejected=1)
     assert r.precision["tp"] == 2 and "fp" not in r.precision
     text = weekly.markdown(r)
     assert "Precision 100%, measured on a sample of 2 posts the filter called complaints" in text
@@ -717,7 +716,7 @@ def test_the_posts_with_the_widest_reach_have_known_answers(engine, tmp_path):
     post(4, local(19, 10), 9_000_000, "other", own=True)  # the brand's own post
     post(5, local(10, 9), 7_000_000, "complaint")  # the week before
     r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
-    assert [(p["handle"], p["reach"], p["intent"]) for p in r.reach] == [
+    assert [(p.handle, p.reach, p.intent) for p in r.reach] == [
         ("u1", 1200, "complaint"),
         ("u2", 50, "praise"),
     ]

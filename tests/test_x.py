@@ -454,7 +454,7 @@ def test_calls_are_recorded_per_poll_and_summed_for_status_and_report(fake, pipe
     assert pipeline.store.calls_since(clock.now() - timedelta(days=7)) == {"x": 5}
     week_start = (clock.now() - timedelta(days=1)).isoformat()
     (row,) = pipeline.store.report_runs(week_start, (clock.now() + timedelta(days=1)).isoformat())
-    assert row["calls"] == 5
+    assert row.calls == 5
     week = report.week_of(clock.now().date(), ZoneInfo("Europe/Amsterdam"))
     built = report.build(pipeline.store, pipeline.config, week=week, now=clock.now())
     (health,) = [rows for heading, _, rows, _ in report.sections(built) if heading == "Connector health"]

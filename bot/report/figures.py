@@ -20,7 +20,17 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.models import CredentialExpiry
-from bot.store import Store, iso, parse_time
+from bot.store import Store, iso
+from bot.store.records import (
+    CaseActivity,
+    CaseTiming,
+    ConnectorRuns,
+    Decisions,
+    MentionText,
+    PersonWeek,
+    ReachPost,
+    Wait,
+)
 
 SILENT_PER_COMPLAINT = 26  # doctrine §5 (source 003): only 4% of unhappy customers complain
 TREND_WEEKS = 8
@@ -128,8 +138,8 @@ def default_week(store: Store, now: datetime, tz: ZoneInfo) -> tuple[Week, str |
     latest, first = store.last_mention_before(iso(now)), store.first_mention_at()
     if latest is None or first is None:
         return complete, None
-    n = sum(r["n"] for r in store.report_buckets([iso(complete.start), iso(complete.end)]))
-    chosen = week_of(parse_time(latest).astimezone(tz).date(), tz)
+    n = sum(r.n for r in store.report_buckets([iso(complete.start), iso(complete.end)]))
+    chosen = week_of(latest.astimezone(tz).date(), tz)
     if chosen.label == complete.label or (n and first < complete.start):
         return complete, None
     held = "holds no mentions" if not n else f"holds only {n} mention{'s' if n != 1 else ''}"
@@ -172,15 +182,16 @@ class Timing:
 
 
 def timing(
-    pairs: Iterable[tuple[str, str | None, str | None]], tz: ZoneInfo | None, targets: dict[str, float]
+    pairs: Iterable[tuple[str | None, datetime | None, datetime | None]],
+    tz: ZoneInfo | None,
+    targets: dict[str, float],
 ) -> Timing:
-    """Waits from (intent, posted, answered) pairs of the store's UTC times; targets by intent, ``*`` for the
-    rest. Without ``tz`` the share answered the same local day is not computed (the trend weeks need no more)."""
+    """Waits from (intent, posted, answered) triples; targets by intent, ``*`` for the rest. Without ``tz`` the
+    share answered the same local day is not computed (the trend weeks need no more)."""
     hours, same_day, in_day, in_target = [], 0, 0, 0
-    for intent, posted, answered in pairs:
-        if not (posted and answered):
+    for intent, p, a in pairs:
+        if not (p and a):
             continue
-        p, a = datetime.fromisoformat(posted), datetime.fromisoformat(answered)
         wait = max((a - p).total_seconds() / 3600, 0.0)
         hours.append(wait)
         if tz is not None:
@@ -287,16 +298,16 @@ class Report:
     owners: tuple[Sla, ...] = ()
     ratings: tuple[Rating, ...] = ()
     drafts: dict[str, int] = field(default_factory=dict)
-    cases: dict[str, int] = field(default_factory=dict)
+    cases: CaseActivity = field(default_factory=CaseActivity)
     handoff: dict[str, dict[str, int]] = field(default_factory=dict)  # platform -> cases, contacted, replied
     themes: tuple[Theme, ...] = ()
     questions: tuple[Question, ...] = ()
-    advocates: tuple[dict, ...] = ()
-    reach: tuple[dict, ...] = ()  # the week's posts whose authors have the most followers
-    repeat_complainers: tuple[dict, ...] = ()
+    advocates: tuple[PersonWeek, ...] = ()
+    reach: tuple[ReachPost, ...] = ()  # the week's posts whose authors have the most followers
+    repeat_complainers: tuple[PersonWeek, ...] = ()
     precision: dict[str, int] = field(default_factory=dict)
-    decisions: dict[str, int] = field(default_factory=dict)  # drafts approved as drafted, edited, rejected
-    connectors: tuple[dict, ...] = ()
+    decisions: Decisions = field(default_factory=Decisions)  # drafts approved as drafted, edited, rejected
+    connectors: tuple[ConnectorHealth, ...] = ()
     credential_warnings: tuple[tuple[str, str], ...] = ()  # (connector, what expires when)
     targets: dict[str, float] = field(default_factory=dict)  # hours by intent, "*" for the rest
 
@@ -365,52 +376,53 @@ def build(
         )
 
     step("volume")
+    weeks = [week.previous(n) for n in range(TREND_WEEKS - 1, -1, -1)]
+    edges = [w.start for w in weeks] + [week.end]
+    # One pass over the eight weeks: the seven before by week, the report's own week by local day.
+    earlier = len(weeks) - 1
     days: dict[str, list[int]] = {}
     intents: Counter = Counter()
-    for row in store.report_buckets([iso(e) for e in week.edges]):
-        days.setdefault(row["platform"], [0] * 7)[row["bucket"]] += row["n"]
-        intents[row["intent"]] += row["n"]
-    weeks = [week.previous(n) for n in range(TREND_WEEKS - 1, -1, -1)]
-    edges = [iso(w.start) for w in weeks] + [end]
     volume = [{"n": 0, "intents": Counter(), "s": 0.0, "sn": 0} for _ in weeks]
-    for row in store.report_buckets(edges):
-        t = volume[row["bucket"]]
-        t["n"] += row["n"]
-        t["intents"][row["intent"]] += row["n"]
-        t["s"] += row["sentiment_sum"]
-        t["sn"] += row["sentiment_n"]
     ratings: dict[str, list[tuple[float, int]]] = defaultdict(lambda: [(0.0, 0)] * len(weeks))
-    for row in store.report_ratings(edges):
-        ratings[row["platform"]][row["bucket"]] = (float(row["rating_sum"]), int(row["n"]))
+    for row in store.report_buckets([iso(w.start) for w in weeks[:-1]] + [iso(e) for e in week.edges]):
+        i = min(row.bucket, earlier)
+        if row.bucket >= earlier:
+            days.setdefault(row.platform, [0] * 7)[row.bucket - earlier] += row.n
+            intents[row.intent] += row.n
+        t = volume[i]
+        t["n"] += row.n
+        t["intents"][row.intent] += row.n
+        t["s"] += row.sentiment_sum
+        t["sn"] += row.sentiment_n
+        if row.rating_n:
+            total, rated = ratings[row.platform][i]
+            ratings[row.platform][i] = (total + row.rating_sum, rated + row.rating_n)
 
     step("response times")
     sla = config.sla
     targets = {"complaint": sla.acknowledge_hours, "inquiry": sla.inquiry_hours, "*": sla.acknowledge_hours}
 
-    def bucket(row: dict) -> int:
-        return bisect_right(edges, row["created_at"]) - 1
+    replies: list[list[Wait]] = [[] for _ in weeks]
+    for r in store.report_first_replies(iso(edges[0]), end):
+        replies[bisect_right(edges, r.posted_at) - 1].append(r)
+    contacts: list[list[Wait]] = [[] for _ in weeks]
+    for r in store.report_first_contacts(iso(edges[0]), end):
+        contacts[bisect_right(edges, r.posted_at) - 1].append(r)
 
-    replies: list[list[dict]] = [[] for _ in weeks]
-    for r in store.report_first_replies(edges[0], end):
-        replies[bucket(r)].append(r)
-    contacts: list[list[dict]] = [[] for _ in weeks]
-    for r in store.report_cases_for(edges[0], end):
-        contacts[bucket(r)].append(r)
+    def wait_timing(rows: list[Wait], tz: ZoneInfo | None = None) -> Timing:
+        return timing(((r.intent, r.posted_at, r.answered_at) for r in rows), tz, targets)
 
-    def reply_timing(rows: list[dict], tz: ZoneInfo | None = None) -> Timing:
-        return timing(((r["intent"], r["created_at"], r["sent_at"]) for r in rows), tz, targets)
+    def contact_timing(rows: list[CaseTiming]) -> Timing:
+        return timing(((r.intent, r.created_at, r.contacted_at) for r in rows), None, targets)
 
-    def contact_timing(rows: list[dict], tz: ZoneInfo | None = None) -> Timing:
-        return timing(((r["intent"], r["created_at"], r["contacted_at"]) for r in rows), tz, targets)
-
-    week_replies, case_rows = replies[-1], contacts[-1]
-    reply, contact = reply_timing(week_replies, week.tz), contact_timing(case_rows, week.tz)
+    week_replies, case_rows = replies[-1], store.report_cases_for(start, end)
+    reply, contact = wait_timing(week_replies, week.tz), wait_timing(contacts[-1], week.tz)
     trend = []
     for i, w in enumerate(weeks):
         last = i == len(weeks) - 1
         v = volume[i]
-        reply_i = reply if last else reply_timing(replies[i])
-        contact_i = contact if last else contact_timing(contacts[i])
+        reply_i = reply if last else wait_timing(replies[i])
+        contact_i = contact if last else wait_timing(contacts[i])
         triaged = v["n"] - v["intents"].get("untriaged", 0)
         rating_sum = sum(ratings[p][i][0] for p in ratings)
         rated = sum(ratings[p][i][1] for p in ratings)
@@ -430,28 +442,28 @@ def build(
         )
     by_channel = defaultdict(list)
     for r in week_replies:
-        by_channel[r["platform"]].append(r)
+        by_channel[r.platform].append(r)
     reply_by_channel = tuple(
         Sla(p, t.answered, t.median_hours, t.within_target)
-        for p, t in sorted((p, reply_timing(rows)) for p, rows in by_channel.items())
+        for p, t in sorted((p, wait_timing(rows)) for p, rows in by_channel.items())
     )
     by_owner = defaultdict(list)
     for r in case_rows:
-        by_owner[r["owner"] or "unassigned"].append(r)
+        by_owner[r.owner or "unassigned"].append(r)
     owners = tuple(
-        owner_sla(name, rows, now=iso(now), contact=contact_timing(rows))
+        owner_sla(name, rows, now=now, contact=contact_timing(rows))
         for name, rows in sorted(by_owner.items())
     )
-    drafts = {r["state"]: r["n"] for r in store.report_drafts(start, end)}
+    drafts = store.report_drafts(start, end)
 
     step("cases")
     cases = store.report_case_activity(start, end, now=iso(now))
     handoff: dict[str, dict[str, int]] = {}
     for r in case_rows:
-        h = handoff.setdefault(r["platform"], {"cases": 0, "contacted": 0, "replied": 0})
+        h = handoff.setdefault(r.platform, {"cases": 0, "contacted": 0, "replied": 0})
         h["cases"] += 1
-        h["contacted"] += r["contacted_at"] is not None
-        h["replied"] += r["contacted_at"] is not None and r["customer_replied_at"] is not None
+        h["contacted"] += r.contacted_at is not None
+        h["replied"] += r.contacted_at is not None and r.customer_replied_at is not None
 
     step("complaint themes")
     themes = complaint_themes(store, start, end, brand=config.brand.name, targets=sla.targets)
@@ -466,7 +478,7 @@ def build(
     repeat = [
         p
         for p in store.report_people(start, end, intent="complaint", limit=50)
-        if max(p["n"], p["complaints"]) >= 2
+        if max(p.n, p.complaints) >= 2
     ][:10]
 
     reach = store.report_widest_reach(start, end)
@@ -474,8 +486,8 @@ def build(
     step("filter precision")
     p: Counter = Counter()
     for r in store.report_labels(start, end):
-        said = r["predicted"] == "complaint"
-        p[("tp" if r["complaint"] else "fp") if said else ("fn" if r["complaint"] else "tn")] += r["n"]
+        said = r.predicted == "complaint"
+        p[("tp" if r.complaint else "fp") if said else ("fn" if r.complaint else "tn")] += r.n
 
     step("connector health")
     connectors, warnings = connector_health(store, config, week=week, now=now)
@@ -517,60 +529,66 @@ def build(
     )
 
 
-def owner_sla(name: str, rows: list[dict], *, now: str, contact: Timing) -> Sla:
+def owner_sla(name: str, rows: list[CaseTiming], *, now: datetime, contact: Timing) -> Sla:
     """One owner's cases: acknowledged by their due time (of those acknowledged or already due), and overdue."""
-    due = [r for r in rows if r["acknowledged_at"] or (r["due_at"] and r["due_at"] <= now)]
-    in_time = sum(
-        1 for r in due if r["acknowledged_at"] and (not r["due_at"] or r["acknowledged_at"] <= r["due_at"])
-    )
-    overdue = sum(1 for r in due if not r["acknowledged_at"] and r["status"] == "open")
+    due = [r for r in rows if r.acknowledged_at or (r.due_at and r.due_at <= now)]
+    in_time = sum(1 for r in due if r.acknowledged_at and (not r.due_at or r.acknowledged_at <= r.due_at))
+    overdue = sum(1 for r in due if not r.acknowledged_at and r.status == "open")
     return Sla(name, len(rows), contact.median_hours, in_time / len(due) if due else None, overdue=overdue)
+
+
+@dataclass(frozen=True)
+class ConnectorHealth:
+    """One line of the connector health table: what its health reads, its polls in the week, its credentials."""
+
+    connector: str
+    health: str
+    runs: ConnectorRuns
+    credentials: str = "–"
 
 
 def connector_health(
     store: Store, config: Config, *, week: Week, now: datetime
-) -> tuple[list[dict], list[tuple[str, str]]]:
+) -> tuple[list[ConnectorHealth], list[tuple[str, str]]]:
     """Each connector's polls in the week and its health; the credential warnings."""
     paused = store.paused_connectors()
     expiries = store.credential_expiries()
     warn_days = config.report.credentials_warn_days
-    silent_before = iso(week.end - timedelta(days=SILENT_AFTER_DAYS))
+    silent_before = week.end - timedelta(days=SILENT_AFTER_DAYS)
     rows = store.report_runs(iso(week.start), iso(week.end))
-    rows += [{"connector": n, "polls": 0} for n in sorted(set(expiries) - {r["connector"] for r in rows})]
+    rows += [ConnectorRuns(n) for n in sorted(set(expiries) - {r.connector for r in rows})]
     out, warnings = [], []
     for r in rows:
-        r = dict(r)
-        name = r["connector"]
+        name = r.connector
         cred = credentials(expiries.get(name), now=now, tz=week.tz, warn_days=warn_days)
-        r["credentials"] = cred.text
         if cred.warn:
             warnings.append((name, cred.text))
         if name in paused:
-            r["health"] = f"paused: {paused[name]}"
+            health = f"paused: {paused[name]}"
         elif cred.warn:
-            r["health"] = f"renew credentials: {cred.text}"
-        elif not r["polls"]:
-            r["health"] = "not polled this week"
-        elif r["failed"] == r["polls"]:
-            r["health"] = "every poll failed"
-        elif r["last_new"] is None or r["last_new"] < silent_before:
-            r["health"] = f"silent: no new mention for {SILENT_AFTER_DAYS}+ days"
+            health = f"renew credentials: {cred.text}"
+        elif not r.polls:
+            health = "not polled this week"
+        elif r.failed == r.polls:
+            health = "every poll failed"
+        elif r.last_new_at is None or r.last_new_at < silent_before:
+            health = f"silent: no new mention for {SILENT_AFTER_DAYS}+ days"
         else:
-            r["health"] = "ok"
-        out.append(r)
-    for name in sorted(set(paused) - {r["connector"] for r in out}):
-        out.append({"connector": name, "polls": 0, "health": f"paused: {paused[name]}"})
+            health = "ok"
+        out.append(ConnectorHealth(name, health, r, cred.text))
+    for name in sorted(set(paused) - {h.connector for h in out}):
+        out.append(ConnectorHealth(name, f"paused: {paused[name]}", ConnectorRuns(name)))
     approvals = store.discord_state() if config.discord.enabled else None
     if approvals and approvals.state in ("refused", "down"):
         since = approvals.since.astimezone(week.tz).strftime("%Y-%m-%d %H:%M")
         said = "Discord refused the bot's token" if approvals.state == "refused" else "cannot reach Discord"
+        name = "discord (approvals)"
         out.append(
-            {
-                "connector": "discord (approvals)",
-                "polls": 0,
-                "health": f"{said} since {since}: no cards for the managers",
-                "last_error": approvals.error,
-            }
+            ConnectorHealth(
+                name,
+                f"{said} since {since}: no cards for the managers",
+                ConnectorRuns(name, last_error=approvals.error),
+            )
         )
     return out, warnings
 
@@ -631,12 +649,12 @@ def phrases(text: str, brand: str) -> set[str]:
     return out
 
 
-def example(row: dict) -> dict:
-    text = " ".join(row["text"].split())
+def example(row: MentionText) -> dict:
+    text = " ".join(row.text.split())
     return {
-        "platform": row["platform"],
-        "author": row["author_handle"],
-        "url": row["url"] or "",
+        "platform": row.platform,
+        "author": row.author_handle,
+        "url": row.url or "",
         "text": text if len(text) <= 200 else text[:197] + "…",
     }
 
@@ -647,20 +665,20 @@ def complaint_themes(
     """Group the week's complaints by the theme lexicon; name the rest by their most distinctive phrases."""
     found: dict[str, list[dict]] = defaultdict(list)
     counts: Counter = Counter()
-    rest: list[tuple[dict, set[str]]] = []
+    rest: list[tuple[MentionText, set[str]]] = []
     others: list[str] = []  # the week's other texts, the background the phrases must stand out from
     for row in store.report_texts(start, end):
-        if row["intent"] != "complaint":
-            others.append(row["text"].lower())
+        if row.intent != "complaint":
+            others.append(row.text.lower())
             continue
-        text = NOISE.sub(" ", row["text"])  # "u/acme_support" is not a complaint about support
+        text = NOISE.sub(" ", row.text)  # "u/acme_support" is not a complaint about support
         matched = [name for name, rx in THEME_PATTERNS.items() if rx.search(text)]
         for name in matched:
             counts[name] += 1
             if len(found[name]) < examples:
                 found[name].append(example(row))
         if not matched:
-            rest.append((row, phrases(row["text"], brand)))
+            rest.append((row, phrases(row.text, brand)))
     themes = [
         Theme(name, n, found[name], target_hours=targets.get(name.split(" ")[0]))
         for name, n in counts.most_common()
@@ -699,17 +717,17 @@ def complaint_themes(
 
 
 def frequent_questions(
-    rows: Iterable[dict], brand: str, *, limit: int = 8, examples: int = 2
+    rows: Iterable[MentionText], brand: str, *, limit: int = 8, examples: int = 2
 ) -> list[Question]:
     """Group the week's inquiries by the word pair (or word) they share most; groups of two or more."""
-    asked: list[tuple[dict, set[str], set[str]]] = []
+    asked: list[tuple[MentionText, set[str], set[str]]] = []
     for row in rows:
-        question = next((s for s in re.split(r"(?<=[.!?])\s+", row["text"]) if "?" in s), row["text"])
+        question = next((s for s in re.split(r"(?<=[.!?])\s+", row.text) if "?" in s), row.text)
         ws = words(question, brand)
         asked.append((row, set(ws), {f"{a} {b}" for a, b in itertools.pairwise(ws)}))
     pairs = Counter(p for _, _, ps in asked for p in ps)
     singles = Counter(w for _, ws, _ in asked for w in ws)
-    groups: dict[str, list[dict]] = defaultdict(list)
+    groups: dict[str, list[MentionText]] = defaultdict(list)
     for row, ws, ps in asked:
         best = max(ps, key=lambda p: (pairs[p], p), default=None)
         if best is None or pairs[best] < 2:
@@ -729,8 +747,8 @@ def theme_changes(store: Store, start: str, end: str, themes: list[Theme], *, br
     counts: Counter = Counter()
     any_phrase = any(t.kind == "phrase" for t in themes)
     for row in store.report_texts(start, end, intent="complaint"):
-        text = NOISE.sub(" ", row["text"])
-        found = phrases(row["text"], brand) if any_phrase else set()
+        text = NOISE.sub(" ", row.text)
+        found = phrases(row.text, brand) if any_phrase else set()
         for t in themes:
             if t.name in found if t.kind == "phrase" else THEME_PATTERNS[t.name].search(text):
                 counts[t.name] += 1

@@ -15,8 +15,10 @@ import mimetypes
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -28,7 +30,7 @@ import markupsafe
 from bot import escape
 from bot.private import private_folder, write_private
 from bot.report.figures import INTENTS, SILENT_PER_COMPLAINT, TREND_WEEKS, Headline, Report
-from bot.store import parse_time
+from bot.store.records import Decisions
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -53,6 +55,22 @@ class Style:
 
 
 # -- charts -------------------------------------------------------------------------------------------------
+
+
+def load_charting() -> None:
+    """Start importing matplotlib (about a second) in the background, while the figures are queried.
+
+    The store's queries run in C and release the GIL, so the import mostly overlaps them; ``charts`` then finds
+    the module loaded (or waits for the import already under way: Python's import lock sees to that)."""
+    threading.Thread(target=_import_matplotlib, name="import-matplotlib", daemon=True).start()
+
+
+def _import_matplotlib() -> None:
+    try:
+        import matplotlib.figure
+        import matplotlib.ticker  # noqa: F401
+    except Exception:  # charts() imports again and raises there, where the error belongs
+        log.debug("importing matplotlib in the background failed", exc_info=True)
 
 
 def charts(report: Report) -> dict[str, bytes]:
@@ -132,8 +150,8 @@ def share(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def local(text: str | None, tz: ZoneInfo) -> str:
-    return parse_time(text).astimezone(tz).strftime("%Y-%m-%d %H:%M") if text else "never"
+def local(at: datetime | None, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if at else "never"
 
 
 def sections(report: Report) -> list[Section]:
@@ -286,7 +304,7 @@ def sections(report: Report) -> list[Section]:
             "follow-ups sent",
             "opened and still open",
         ],
-        [str(c.get(k, 0)) for k in ("opened", "resolved", "overdue", "follow_ups", "still_open")],
+        [str(n) for n in (c.opened, c.resolved, c.overdue, c.follow_ups, c.still_open)],
     ]
     out.append(Section("Cases", [], case_rows, ""))
 
@@ -347,7 +365,7 @@ def sections(report: Report) -> list[Section]:
     if report.reach:
         rows = [["post", "followers", "intent", "text"]]
         rows += [
-            [f"@{p['handle']} ({p['platform']})", f"{p['reach']:,}", p["intent"] or "", p["text"][:160]]
+            [f"@{p.handle} ({p.platform})", f"{p.reach:,}", p.intent or "", p.text[:160]]
             for p in report.reach
         ]
         out.append(Section("Posts with the widest reach", [reach_note], rows, ""))
@@ -357,7 +375,7 @@ def sections(report: Report) -> list[Section]:
     if report.advocates:
         rows = [["person", "praise this week", "praise ever", "example"]]
         rows += [
-            [f"@{p['handle']} ({p['platform']})", str(p["n"]), str(p["praise"]), p["example"][:160]]
+            [f"@{p.handle} ({p.platform})", str(p.n), str(p.praise), p.example[:160]]
             for p in report.advocates
         ]
         out.append(Section("Advocates to thank", [ADVOCATES], rows, ""))
@@ -367,7 +385,7 @@ def sections(report: Report) -> list[Section]:
     if report.repeat_complainers:
         rows = [["person", "complaints this week", "complaints ever", "latest"]]
         rows += [
-            [f"@{p['handle']} ({p['platform']})", str(p["n"]), str(p["complaints"]), p["example"][:160]]
+            [f"@{p.handle} ({p.platform})", str(p.n), str(p.complaints), p.example[:160]]
             for p in report.repeat_complainers
         ]
         out.append(
@@ -400,16 +418,16 @@ def sections(report: Report) -> list[Section]:
         for r in report.connectors:
             rows.append(
                 [
-                    r["connector"],
-                    r["health"],
-                    local(r.get("last_ok"), tz),
-                    str(r.get("polls", 0)),
-                    str(r.get("failed", 0)),
-                    str(r.get("fetched", 0)),
-                    str(r.get("new", 0)),
-                    "–" if r.get("calls") is None else str(r["calls"]),
-                    r.get("credentials", "–"),
-                    (r.get("last_error") or "")[:120],
+                    r.connector,
+                    r.health,
+                    local(r.runs.last_ok, tz),
+                    str(r.runs.polls),
+                    str(r.runs.failed),
+                    str(r.runs.fetched),
+                    str(r.runs.new),
+                    "–" if r.runs.calls is None else str(r.runs.calls),
+                    r.credentials,
+                    (r.runs.last_error or "")[:120],
                 ]
             )
         text = [f"Times in {tz.key}."]
@@ -446,11 +464,11 @@ def change(now: int, before: int) -> str:
     return f"{now - before:+d} ({(now - before) / before:+.0%})"
 
 
-def precision_text(p: dict[str, int], decisions: dict[str, int]) -> list[str]:
+def precision_text(p: dict[str, int], decisions: Decisions) -> list[str]:
     """What managers' decisions say about the complaint filter, with how many decisions that rests on."""
     flagged = p.get("tp", 0) + p.get("fp", 0)
-    decided = sum(decisions.values())
-    approved, edited, rejected = (decisions.get(k, 0) for k in ("approved", "edited", "rejected"))
+    decided = decisions.total
+    approved, edited, rejected = decisions.approved, decisions.edited, decisions.rejected
     if flagged:
         text = [
             f"Precision {share(p.get('tp', 0) / flagged)}, measured on a sample of {flagged} "

@@ -14,7 +14,7 @@ from bot.child import in_child_process
 from bot.config import WEEKDAYS, Config, ReportSettings
 from bot.errors import ConfigError
 from bot.report.figures import Report, Week, build, default_week, last_complete_week, parse_week, week_of
-from bot.report.render import Style, browser, charts, write
+from bot.report.render import Style, browser, charts, load_charting, write
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def make_report(
     """Build the report for ``week`` and write it to the reports folder. The default is the last complete week,
     or, when that holds no mention (a fresh install), the latest week that does, with a note saying so."""
     tz = ZoneInfo(config.brand.timezone)
+    load_charting()
     chosen, note = (parse_week(week, tz), None) if week else default_week(store, now, tz)
     report = build(store, config, week=chosen, now=now, notes=[note] if note else [], progress=progress)
     if progress:
@@ -93,6 +94,7 @@ def run_due(
 def _write_week(
     store: Store, config: Config, week: Week, now: datetime, folder: Path
 ) -> tuple[Report, list[Path], dict[str, bytes]]:
+    load_charting()
     report = build(store, config, week=week, now=now)
     pngs = charts(report)
     # The emailed report carries its PDF, printed where a headless browser is installed.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import Author, Case, Draft, Mention, Triage, bounded_json, utc
@@ -19,7 +19,11 @@ def iso(dt: datetime | None) -> str | None:
 
 
 def parse_time(text: str | None) -> datetime | None:
-    return utc(datetime.fromisoformat(text)) if text else None
+    """Stored ISO text as an aware UTC datetime (the report parses a few hundred thousand: UTC is kept as is)."""
+    if not text:
+        return None
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is UTC else utc(at)
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,141 @@ class ReportMail:
     error: str | None
     sent_at: datetime | None
     queued_at: datetime
+
+
+# -- the weekly report's read-only queries (``bot.store.reports``) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolumeBucket:
+    """Mentions (not our own) of one time bucket, platform and intent (``untriaged`` when none): their count,
+    the sum and count of their sentiment scores, and the sum and count of their star ratings (reviews)."""
+
+    bucket: int
+    platform: str
+    intent: str
+    n: int
+    sentiment_sum: float
+    sentiment_n: int
+    rating_sum: int
+    rating_n: int
+
+
+@dataclass(frozen=True)
+class Wait:
+    """How long one mention waited for an answer: when it was posted and first answered (a public reply, or the
+    first private contact of its case)."""
+
+    platform: str
+    intent: str | None
+    posted_at: datetime
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseTiming:
+    """A case opened for a mention, with the mention's time (``created_at``) and the case's clocks."""
+
+    platform: str
+    intent: str | None
+    status: str
+    owner: str | None
+    created_at: datetime
+    due_at: datetime | None
+    acknowledged_at: datetime | None
+    contacted_at: datetime | None
+    customer_replied_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CaseActivity:
+    """Cases opened, resolved and overdue in a range, follow-ups sent, and those opened in it still open."""
+
+    opened: int = 0
+    resolved: int = 0
+    overdue: int = 0
+    follow_ups: int = 0
+    still_open: int = 0
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Managers' decisions on drafts: approved as drafted, approved after an edit, rejected."""
+
+    approved: int = 0
+    edited: int = 0
+    rejected: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.approved + self.edited + self.rejected
+
+
+@dataclass(frozen=True)
+class PersonWeek:
+    """One person's posts of one intent in a range (``n``, the latest ``url`` and ``example``), beside their
+    all-time counts from ``people``."""
+
+    platform: str
+    handle: str
+    name: str | None
+    n: int
+    url: str | None
+    example: str
+    complaints: int = 0
+    praise: int = 0
+    mentions: int = 0
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
+class ReachPost:
+    """A post and its author's followers (or karma) when it was read."""
+
+    platform: str
+    handle: str | None
+    reach: int
+    intent: str | None
+    url: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class MentionText:
+    """What the report reads of a mention to find themes and questions."""
+
+    platform: str
+    id: str
+    url: str | None
+    author_handle: str | None
+    intent: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class LabelCount:
+    """How many mentions managers labelled ``complaint`` (or not) against the intent the filter gave them."""
+
+    predicted: str | None
+    complaint: int
+    source: str | None
+    n: int
+
+
+@dataclass(frozen=True)
+class ConnectorRuns:
+    """One connector's polls in a range, and its latest successful poll, new mention and error before its end."""
+
+    connector: str
+    polls: int = 0
+    failed: int = 0
+    errors: int = 0
+    fetched: int = 0
+    new: int = 0
+    calls: int | None = None
+    last_ok: datetime | None = None
+    last_new_at: datetime | None = None
+    last_error: str | None = None
 
 
 _TIME_SUFFIXES = ("_at", "_seen", "_ok", "_due", "_until")
