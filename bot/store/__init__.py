@@ -19,6 +19,11 @@ from bot.store.outbox import Outbox
 from bot.store.records import (
     AuditEntry,
     CaseEvent,
+    CaseMail,
+    CaseMirror,
+    Counts,
+    DueCases,
+    Handoff,
     Label,
     Lease,
     ManualContact,
@@ -32,10 +37,22 @@ from bot.store.records import (
 from bot.store.reports import Reports
 from bot.store.runs import Runs
 from bot.store.schema import migrations
+from bot.store.status import Status
 
 
 class Store(
-    Mentions, Drafts, Outbox, Cases, CaseMirrors, Learning, Runs, Reports, DiscordBookkeeping, Leases, Copying
+    Mentions,
+    Drafts,
+    Outbox,
+    Cases,
+    CaseMirrors,
+    Learning,
+    Runs,
+    Reports,
+    Status,
+    DiscordBookkeeping,
+    Leases,
+    Copying,
 ):
     """mentionbot's database. Open with ``Store.open(path)`` or ``Store.memory()`` in tests."""
 
@@ -43,6 +60,11 @@ class Store(
 __all__ = [
     "AuditEntry",
     "CaseEvent",
+    "CaseMail",
+    "CaseMirror",
+    "Counts",
+    "DueCases",
+    "Handoff",
     "Label",
     "Lease",
     "ManualContact",
