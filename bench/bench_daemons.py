@@ -105,12 +105,7 @@ def run(
             stored = {m.id for m in store.mentions()}
             busy = store.outbox("pending", "sending")
             counts = store.counts()
-            if (
-                set(comments) <= stored
-                and not busy
-                and counts["awaiting"] == 0
-                and counts["mentions"] >= mentions
-            ):
+            if set(comments) <= stored and not busy and counts.awaiting == 0 and counts.mentions >= mentions:
                 cases = store.cases(status=None)
                 if all(c.contacted_at for c in cases) and len(cases) == mentions // 2 + mentions % 2:
                     break

@@ -102,7 +102,7 @@ def bulk_import(lines: list[str], work: Path, *, url: str | None = None) -> tupl
         f"{workers / len(lines) * 1e6:.0f} µs in its triage worker"
     )
     store = Store.open(url or work / "bench.db")
-    stored = store.counts()["mentions"]
+    stored = store.counts().mentions
     store.close()
     return len(lines) / seconds, stored
 

@@ -321,7 +321,7 @@ def mirror_of(case: Case, store: Store, config: Config) -> Mirror:
         from responders.email import plus_address
 
         mailbox = config.cases.email.mailbox(config.brand)
-        mails = [m for m in store.case_mails(case.id) if m["direction"] in ("in", "out", "agent")]
+        mails = [m for m in store.case_mails(case.id) if m.direction in ("in", "out", "agent")]
         return Mirror(
             "email",
             f"the shared mailbox {mailbox}",
@@ -334,9 +334,7 @@ def mirror_of(case: Case, store: Store, config: Config) -> Mirror:
         mirror = store.case_mirror(case.id)
         if not mirror:
             return Mirror(backend, f"{desk} (not mirrored yet: it is when {desk} answers)")
-        return Mirror(
-            backend, f"{desk} ticket {mirror['remote_id']} ({mirror['state']})", link=mirror["link"]
-        )
+        return Mirror(backend, f"{desk} ticket {mirror.remote_id} ({mirror.state})", link=mirror.link)
     return Mirror("none", "mentionbot's store only")
 
 

@@ -25,6 +25,7 @@ from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
 from bot.escape import terminal as shown
 from bot.models import Case
+from bot.store.records import Counts
 from bot.terminal import command_name, console, due, err, local, span, zone
 
 
@@ -199,8 +200,8 @@ def run(ctx: Context, once: bool, verbose: bool, log_format: str) -> None:
         pipeline.close()
         counts = store.counts()
         console.print(
-            f"one cycle done: {counts['mentions']} mentions stored, {counts['awaiting']} drafts awaiting approval, "
-            f"{counts['open_cases']} open cases"
+            f"one cycle done: {counts.mentions} mentions stored, {counts.awaiting} drafts awaiting approval, "
+            f"{counts.open_cases} open cases"
         )
         return
     approval = None
@@ -427,11 +428,11 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
         "dry_run": config.dry_run,
         "timezone": tz.key,
         "connectors": connectors,
-        "queue": {"awaiting": counts.get("awaiting", 0), "outbox": counts.get("outbox", 0)},
+        "queue": {"awaiting": counts.awaiting, "outbox": counts.outbox},
         "cases": {
-            "open": counts.get("open_cases", 0),
-            "overdue": due["overdue"],
-            "due_soon": due["due_soon"],
+            "open": counts.open_cases,
+            "overdue": due.overdue,
+            "due_soon": due.due_soon,
         },
         "report": {
             "last_written": last,
@@ -528,7 +529,7 @@ def status(ctx: Context, as_json: bool, as_csv: bool, check: bool) -> None:
         f"waiting in the outbox" + _dry_run_note(store.counts())
     )
     console.print(
-        f"cases: {summary['cases']['open']} open, {due['overdue']} overdue, {due['due_soon']} due within "
+        f"cases: {summary['cases']['open']} open, {due.overdue} overdue, {due.due_soon} due within "
         f"{config.sla.remind_before_hours:g} h"
     )
     console.print(
@@ -666,9 +667,9 @@ def queue(
         console.print(note.removeprefix("; ").capitalize(), markup=False)
 
 
-def _dry_run_note(counts: dict[str, int]) -> str:
+def _dry_run_note(counts: Counts) -> str:
     """What a dry run left behind: replies recorded but never posted (their cases still wait for an answer)."""
-    n = counts.get("dry_run", 0)
+    n = counts.dry_run
     return f"; {n} repl{'y' if n == 1 else 'ies'} only recorded in a dry run, not posted" if n else ""
 
 

@@ -474,7 +474,7 @@ def summarise(
     intents = store.intent_counts()
     console.rule("[bold]summary[/bold]")
     console.print(
-        f"mentions stored: {counts['mentions']} ("
+        f"mentions stored: {counts.mentions} ("
         + ", ".join(f"{k} {v}" for k, v in sorted(intents.items()))
         + ")"
     )
@@ -482,9 +482,9 @@ def summarise(
     replies = sum(1 for items in posted.values() for p in items if p["kind"] == "reply")
     messages = sum(1 for items in posted.values() for p in items if p["kind"] == "message")
     console.print(
-        f"drafts: {counts['posted']} posted, {counts['manual']} to reply by hand, "
-        f"{counts['rejected']} rejected, {counts['awaiting']} awaiting"
+        f"drafts: {counts.posted} posted, {counts.manual} to reply by hand, "
+        f"{counts.rejected} rejected, {counts.awaiting} awaiting"
     )
     console.print(f"on the simulated platforms: {replies} public replies, {messages} private messages")
-    console.print(f"cases open: {counts['open_cases']}")
+    console.print(f"cases open: {counts.open_cases}")
     console.print(f"database: {db_path}")

@@ -26,7 +26,7 @@ import requests
 
 from bot import cases
 from bot.models import Case, excerpt
-from bot.store import Store
+from bot.store import CaseMirror, Store
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Helpdesk(cases.CaseBackend):
         """The ticket of ``case``, found by its reference or else created; recorded here before anything else."""
         raise NotImplementedError
 
-    def follow(self, case: Case, mirror: dict[str, Any]) -> int:
+    def follow(self, case: Case, mirror: CaseMirror) -> int:
         """Bring one ticket's changes into its case and the case's into the ticket; returns the changes."""
         raise NotImplementedError
 
@@ -144,9 +144,9 @@ class ZammadDesk(Helpdesk):
 
     # -- Zammad to ours -----------------------------------------------------------------------------------------
 
-    def follow(self, case: Case, mirror: dict[str, Any]) -> int:
+    def follow(self, case: Case, mirror: CaseMirror) -> int:
         """Bring one ticket's changes into its case, and the case's into its ticket; returns the changes."""
-        remote = mirror["remote_id"]
+        remote = mirror.remote_id
         found = self._call("search", self.api.ticket.search, f'title:"[{case.ref}]"')
         ticket = next((t for t in found if str(t.get("id")) == remote), None)
         if ticket is None:
@@ -154,7 +154,7 @@ class ZammadDesk(Helpdesk):
         articles = self._call("articles", self.api.ticket.articles, int(remote))
         now = self.clock.now()
         changes = 0
-        last = mirror["last_article"] or 0
+        last = mirror.last_article
         for article in sorted(articles, key=lambda a: a["id"]):
             if article["id"] <= last or article.get("internal"):
                 continue
@@ -256,9 +256,9 @@ def _bring_article(desk: Any, case: Case, article: dict[str, Any], now: datetime
     return 0
 
 
-def _bring_owner(desk: Any, case: Case, owner: str, mirror: dict[str, Any], now: datetime, where: str) -> int:
+def _bring_owner(desk: Any, case: Case, owner: str, mirror: CaseMirror, now: datetime, where: str) -> int:
     """The ticket's owner, changed in the helpdesk since we last looked, becomes the case's."""
-    if owner == (mirror.get("owner") or "-") or owner == "-" or case.status != "open":
+    if owner == (mirror.owner or "-") or owner == "-" or case.status != "open":
         return 0
     name = desk.owner_of.get(owner, owner)
     if case.owner == name:
@@ -384,14 +384,14 @@ class ZendeskDesk(Helpdesk):
         self.on_event("case_mirrored", case=case, link=self.link(remote))
         return remote
 
-    def follow(self, case: Case, mirror: dict[str, Any]) -> int:
+    def follow(self, case: Case, mirror: CaseMirror) -> int:
         """Bring one ticket's changes into its case, and the case's into its ticket; returns the changes."""
-        remote = int(mirror["remote_id"])
+        remote = int(mirror.remote_id)
         ticket = self._call("show", self.api.tickets, id=remote)
         comments = self._call("comments", self.api.tickets.comments, ticket=remote)
         now = self.clock.now()
         changes = 0
-        last = mirror["last_article"] or 0
+        last = mirror.last_article
         for comment in sorted(comments, key=lambda c: c.id):
             if comment.id <= last or not comment.public:
                 continue

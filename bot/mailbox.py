@@ -347,7 +347,7 @@ class EmailBackend(cases.CaseBackend):
         now = self.clock.now()
         brand = self.config.brand
         body = text or case_mail.acknowledgement(case, brand, name=name)
-        thread = [m["message_id"] for m in self.store.case_mails(case.id) if m["direction"] != "ignored"]
+        thread = [m.message_id for m in self.store.case_mails(case.id) if m.direction != "ignored"]
         try:
             mail = case_mail.message(
                 case, body, to=to, brand=brand, settings=self.settings, answering=thread, now=now
@@ -371,24 +371,24 @@ class EmailBackend(cases.CaseBackend):
         """Send the queued case mails (recorded only, in a dry run); a server that is down keeps them queued."""
         sent = 0
         password = self.settings.smtp_password.value() if self.settings.smtp_password else ""
-        for row in self.store.queued_mail():
+        for mail in self.store.queued_mail():
             now = self.clock.now()
-            case = self.store.case(row["case_id"])
+            case = self.store.case(mail.case_id)
             if self.config.dry_run:
-                self.store.settle_mail(row["message_id"], state="dry_run", at=now)
+                self.store.settle_mail(mail.message_id, state="dry_run", at=now)
                 self.store.update_case(
                     case.id,
                     now=now,
                     actor="mentionbot",
                     event="dry_run",
-                    note=f"mail to {row['recipient']} recorded (dry run)",
+                    note=f"mail to {mail.recipient} recorded (dry run)",
                 )
                 continue
             try:
                 case_mail.send(
-                    row["raw"],
+                    mail.raw,
                     sender=self.mailbox,
-                    to=row["recipient"],
+                    to=mail.recipient,
                     settings=self.settings,
                     password=password,
                 )
@@ -397,7 +397,7 @@ class EmailBackend(cases.CaseBackend):
                 break  # the server is down or busy: the rest wait too
             except ConnectorError as exc:
                 with self.store.write_transaction():
-                    self.store.settle_mail(row["message_id"], state="failed", at=now)
+                    self.store.settle_mail(mail.message_id, state="failed", at=now)
                     self.store.update_case(
                         case.id, now=now, actor="mentionbot", event="mail_failed", note=excerpt(exc)
                     )
@@ -405,17 +405,17 @@ class EmailBackend(cases.CaseBackend):
             # Sent: recorded at once. A crash right here sends it again next time, with the same Message-ID
             # (mail programs show the copy as the same mail).
             with self.store.write_transaction():
-                self.store.settle_mail(row["message_id"], state="sent", at=now)
+                self.store.settle_mail(mail.message_id, state="sent", at=now)
                 made = {k: now for k in ("acknowledged_at", "contacted_at") if getattr(case, k) is None}
                 self.store.update_case(
                     case.id,
                     now=now,
                     actor="mentionbot",
                     event="mail_sent",
-                    note=f"mail to {row['recipient']}",
+                    note=f"mail to {mail.recipient}",
                     **made,
                 )
-            self.on_event("case_mail_sent", case=case, to=row["recipient"])
+            self.on_event("case_mail_sent", case=case, to=mail.recipient)
             sent += 1
         return sent
 

@@ -316,11 +316,11 @@ def test_fetch_triage_reply_and_dm_round_trip(pipeline, fake, clock):
     assert case.customer_replied_at is not None
     assert any("4821" in (e.note or "") for e in store.case_events(case.id))
     # nothing new: each poll is one notifications request and one chat-log request, and nothing is stored
-    before, mentions = len(fake.requests), store.counts()["mentions"]
+    before, mentions = len(fake.requests), store.counts().mentions
     for _ in range(3):
         assert pipe.poll("bluesky").new == 0
     assert [r.path.rsplit(".", 1)[1] for r in fake.requests[before:]] == ["listNotifications", "getLog"] * 3
-    assert store.counts()["mentions"] == mentions
+    assert store.counts().mentions == mentions
 
 
 def test_faults_are_survived_while_other_connectors_keep_running(pipeline, fake, clock):

@@ -15,7 +15,7 @@ from bot.config import parse_config
 from bot.errors import ConfigError
 from bot.models import Author, Mention
 from bot.pipeline import Pipeline
-from bot.store import Store
+from bot.store import Handoff, Store
 from tests.conftest import mentionbot
 from tests.mailservers import Dovecot, SmtpServer, customer_mail, need_dovecot
 
@@ -119,7 +119,7 @@ def test_a_customer_mail_naming_the_case_is_attached_acknowledged_and_threaded(w
     assert "order 4411 never arrived" in reply.note and "quoted text" not in reply.note
     assert store.case_address(case.id) == CUSTOMER
     # The report's handoff conversion counts the mail.
-    assert store.handoff_conversion()["reddit"] == {"cases": 2, "contacted": 1, "replied": 1}
+    assert store.handoff_conversion()["reddit"] == Handoff(cases=2, contacted=1, replied=1)
 
     # Our acknowledgement: from the brand's mailbox under its name, threaded, text and HTML, signed.
     (sender, rcpts, ack) = smtp.received[-1]
@@ -238,14 +238,14 @@ def test_the_smtp_server_down_keeps_the_mail_queued_and_sends_it_once_when_back(
     dovecot.deliver(customer_mail(sender=CUSTOMER, to=MAILBOX, subject=f"{case.ref}", body="hello?"))
     assert pipeline.mirror_cycle() == 1
     assert store.case(case.id).acknowledged_at is None
-    assert store.handoff_conversion()["reddit"]["replied"] == 1  # the handoff counts before anyone answered
-    assert [m["state"] for m in store.case_mails(case.id) if m["direction"] == "out"] == ["queued"]
+    assert store.handoff_conversion()["reddit"].replied == 1  # the handoff counts before anyone answered
+    assert [m.state for m in store.case_mails(case.id) if m.direction == "out"] == ["queued"]
     pipeline.mirror_cycle()  # still down
     smtp.start()
     pipeline.mirror_cycle()
     pipeline.mirror_cycle()
     assert len(smtp.received) == 1
-    assert [m["state"] for m in store.case_mails(case.id) if m["direction"] == "out"] == ["sent"]
+    assert [m.state for m in store.case_mails(case.id) if m.direction == "out"] == ["sent"]
     assert store.case(case.id).acknowledged_at is not None
 
 

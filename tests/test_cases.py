@@ -14,7 +14,7 @@ from bot.cli import cli as main_cli
 from bot.clock import FakeClock
 from bot.config import SlaSettings, load_config
 from bot.pipeline import Pipeline
-from bot.store import Store
+from bot.store import Handoff, Store
 from tests.conftest import mentionbot, open_store, write_config
 
 # Monday 16 November 2026, 09:00 UTC = 10:00 in Amsterdam (UTC+1).
@@ -145,7 +145,7 @@ def test_the_customers_private_answer_is_attached_and_stops_the_follow_ups(world
         clock.advance(hours=24)
         pipeline.run_cycle()
     assert pipeline.store.case(case.id).follow_ups == 0 and len(fake.messages) == 1
-    assert pipeline.store.handoff_conversion() == {"reddit": {"cases": 1, "contacted": 1, "replied": 1}}
+    assert pipeline.store.handoff_conversion() == {"reddit": Handoff(cases=1, contacted=1, replied=1)}
 
 
 def test_who_will_do_what_by_when_with_reminders(world):

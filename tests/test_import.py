@@ -94,7 +94,7 @@ def test_a_large_import_is_triaged_in_batches_without_losing_order_or_repeats(tm
     assert "imported 2499 new mention(s) of 2500 row(s) read; 1 already stored; 0 skipped" in result.stdout
 
     store = open_store(config)
-    assert store.counts()["mentions"] == 2499
+    assert store.counts().mentions == 2499
     counts = store.intent_counts()
     assert counts["complaint"] == 2 and "untriaged" not in counts and sum(counts.values()) == 2499
     first, second = store.triage_for("import", "c1"), store.triage_for("import", "c2")
@@ -134,7 +134,7 @@ def test_an_import_whose_triage_workers_die_finishes_in_the_command(tmp_path, mo
     stored = [pair for batch in pipeline.ingest_many("import", batches) for pair in batch]
 
     assert len(stored) == 300 and all(triage is not None for _, triage in stored)
-    assert pipeline.store.intent_counts()["complaint"] == 6
+    assert pipeline.store.intent_counts().complaint == 6
     assert len([r for r in caplog.records if "triage worker failed" in r.getMessage()]) == 1
 
 

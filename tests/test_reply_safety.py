@@ -246,8 +246,8 @@ def test_a_dry_run_is_recorded_as_one_and_advances_no_case(tmp_path, fake, clock
     case = store.case(draft.case_id)
     assert case.acknowledged_at is None and case.contacted_at is None and case.stage == "contact"
     assert [e.kind for e in store.case_events(case.id)].count("dry_run") == 2
-    assert store.counts()["dry_run"] == 1 and store.counts()["posted"] == 0
-    assert store.due_counts(now=case.due_at, soon=case.due_at)["overdue"] == 1  # still waits for an answer
+    assert store.counts().dry_run == 1 and store.counts().posted == 0
+    assert store.due_counts(now=case.due_at, soon=case.due_at).overdue == 1  # still waits for an answer
     tz = ZoneInfo(pipeline.config.brand.timezone)
     report = weekly.build(
         store, pipeline.config, week=weekly.week_of(clock.now().date(), tz), now=clock.now()

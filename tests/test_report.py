@@ -497,7 +497,7 @@ def test_overdue_counts_due_times_that_passed_unacknowledged_as_status_does():
     for now, overdue in ((NOW, 1), (NOW + timedelta(days=1), 2)):
         r = weekly.build(store, config(), week=week, now=now)
         assert r.cases.overdue == overdue
-        assert store.due_counts(now=now, soon=now)["overdue"] == overdue
+        assert store.due_counts(now=now, soon=now).overdue == overdue
     assert "This week is not over yet: the figures cover Mon 23 Nov to Thu 26 Nov 10:00 only." in r.notes[0]
 
 

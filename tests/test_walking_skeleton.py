@@ -75,7 +75,7 @@ def test_dry_run_records_the_would_be_post_and_posts_nothing(tmp_path, fake_redd
     assert [i.state for i in store.outbox()] == ["dry_run", "dry_run"]
     assert any(a.action == "dry run: not posted" for a in store.audit(draft_id=draft.id))
     # Nothing was sent, so nothing looks handled: the draft says dry run, the case still waits for its answer.
-    assert store.draft(draft.id).state == "dry_run" and store.counts()["posted"] == 0
+    assert store.draft(draft.id).state == "dry_run" and store.counts().posted == 0
     case = store.case(draft.case_id)
     assert case.acknowledged_at is None and case.contacted_at is None and case.stage == "contact"
     assert "1 reply only recorded in a dry run, not posted" in mentionbot(config, "status").stdout

@@ -12,7 +12,7 @@ from bot import cases
 from bot.config import load_config, parse_config
 from bot.errors import ConfigError
 from bot.pipeline import Pipeline
-from bot.store import Store
+from bot.store import Handoff, Store
 from connectors.fakes.server import Fault
 from connectors.fakes.zammad import TOKEN, TOKEN_ENV, FakeZammad
 from tests.conftest import ROOT
@@ -90,7 +90,7 @@ def test_a_case_opens_one_ticket_with_what_the_team_needs(zammad, world):
     ):
         assert shown in note["body"]
     mirror = store.case_mirror(case.id)
-    assert mirror["remote_id"] == "1" and mirror["link"] == f"{zammad.base_url}/#ticket/zoom/1"
+    assert mirror.remote_id == "1" and mirror.link == f"{zammad.base_url}/#ticket/zoom/1"
     assert kinds(store, case).count("mirrored") == 1
 
 
@@ -103,7 +103,7 @@ def test_killed_between_zammads_answer_and_our_commit_mirrors_once(zammad, world
 
     pipeline.mirror_cycle()
     assert len(zammad.tickets) == 1
-    assert store.case_mirror(case.id)["remote_id"] == "1"
+    assert store.case_mirror(case.id).remote_id == "1"
     assert any("found by its reference" in e.note for e in store.case_events(case.id))
 
 
@@ -119,7 +119,7 @@ def test_zammad_down_for_a_while_then_back(zammad, world):
     pipeline.mirror_cycle()
     assert store.case_mirror(case.id) is None
     pipeline.mirror_cycle()
-    assert len(zammad.tickets) == 1 and store.case_mirror(case.id)["remote_id"] == "1"
+    assert len(zammad.tickets) == 1 and store.case_mirror(case.id).remote_id == "1"
 
 
 # -- status both ways -----------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_an_agents_public_reply_is_the_contact_and_closing_resolves(zammad, worl
     zammad.customer_reply(1, "The lid was cracked.")
     pipeline.mirror_cycle()
     assert store.case(case.id).customer_replied_at is not None
-    assert store.handoff_conversion()["reddit"] == {"cases": 1, "contacted": 1, "replied": 1}
+    assert store.handoff_conversion()["reddit"] == Handoff(cases=1, contacted=1, replied=1)
 
     zammad.set_state(1, "closed")
     pipeline.mirror_cycle()
@@ -158,7 +158,7 @@ def test_a_case_resolved_here_closes_its_ticket(zammad, world):
     cases.resolve(store, case, actor="Alice", now=clock.now(), note="refunded by phone")
     pipeline.mirror_cycle()
     assert zammad.state_of(1) == "closed"
-    assert store.case_mirror(case.id)["state"] == "closed"
+    assert store.case_mirror(case.id).state == "closed"
 
 
 def test_owners_and_agents_are_matched_by_email_both_ways(zammad, world):

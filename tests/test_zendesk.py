@@ -82,7 +82,7 @@ def test_a_case_opens_one_ticket_with_the_case_reference_as_external_id(zendesk,
         assert shown in note["body"]
     requester = zendesk.users[ticket["requester_id"]]
     assert requester["name"] == "Dana" and requester["role"] == "end-user"
-    assert store.case_mirror(case.id)["link"] == f"{zendesk.base_url}/agent/tickets/{ticket['id']}"
+    assert store.case_mirror(case.id).link == f"{zendesk.base_url}/agent/tickets/{ticket['id']}"
 
 
 def test_killed_between_zendesks_answer_and_our_commit_mirrors_once(zendesk, world, monkeypatch):
@@ -101,7 +101,7 @@ def test_killed_between_zendesks_answer_and_our_commit_mirrors_once(zendesk, wor
     pipeline.mirror_cycle()
     pipeline.mirror_cycle()
     assert len(zendesk.tickets) == 1
-    assert store.case_mirror(case.id)["remote_id"] == str(only_ticket(zendesk))
+    assert store.case_mirror(case.id).remote_id == str(only_ticket(zendesk))
     assert any("found by its reference" in e.note for e in store.case_events(case.id))
 
 

@@ -20,6 +20,11 @@ from bot.store.platform import PlatformState
 from bot.store.records import (
     AuditEntry,
     CaseEvent,
+    CaseMail,
+    CaseMirror,
+    Counts,
+    DueCases,
+    Handoff,
     Label,
     Lease,
     ManualContact,
@@ -35,6 +40,7 @@ from bot.store.reportmail import ReportMailing
 from bot.store.reports import Reports
 from bot.store.runs import Runs
 from bot.store.schema import migrations
+from bot.store.status import Status
 
 
 class Store(
@@ -48,6 +54,7 @@ class Store(
     PlatformState,
     Reports,
     ReportMailing,
+    Status,
     DiscordBookkeeping,
     Leases,
     Copying,
@@ -58,6 +65,11 @@ class Store(
 __all__ = [
     "AuditEntry",
     "CaseEvent",
+    "CaseMail",
+    "CaseMirror",
+    "Counts",
+    "DueCases",
+    "Handoff",
     "Label",
     "Lease",
     "ManualContact",

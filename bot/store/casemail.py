@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.models import Case
 from bot.store.base import Base
-from bot.store.records import case_from_row, iso
+from bot.store.records import CaseMail, CaseMirror, case_from_row, iso, record
 
 
 class CaseMirrors(Base):
@@ -78,9 +78,10 @@ class CaseMirrors(Base):
             )
             return cursor.rowcount == 1
 
-    def queued_mail(self) -> list[dict[str, Any]]:
+    def queued_mail(self) -> list[CaseMail]:
         """Our case mails not sent yet, oldest first."""
-        return self._rows("select * from case_mail where state = 'queued' order by at, message_id")
+        rows = self._rows("select * from case_mail where state = 'queued' order by at, message_id")
+        return [record(CaseMail, r) for r in rows]
 
     def settle_mail(self, message_id: str, *, state: str, at: datetime) -> None:
         """Mark one of our queued mails sent (or recorded in a dry run)."""
@@ -89,17 +90,19 @@ class CaseMirrors(Base):
                 "update case_mail set state = ?, at = ? where message_id = ?", [state, iso(at), message_id]
             )
 
-    def case_mails(self, case_id: int) -> list[dict[str, Any]]:
+    def case_mails(self, case_id: int) -> list[CaseMail]:
         """A case's mails (without their text), oldest first."""
-        return self._rows(
-            "select message_id, direction, state, sender, recipient, at from case_mail where case_id = ? "
-            "order by at, message_id",
+        rows = self._rows(
+            "select message_id, case_id, direction, state, sender, recipient, at, idempotency_key from case_mail "
+            "where case_id = ? order by at, message_id",
             [case_id],
         )
+        return [record(CaseMail, r) for r in rows]
 
-    def case_mirror(self, case_id: int) -> dict[str, Any] | None:
-        """The helpdesk ticket a case is mirrored to (backend, remote_id, link, state, owner, last_article)."""
-        return self._one("select * from case_mirrors where case_id = ?", [case_id])
+    def case_mirror(self, case_id: int) -> CaseMirror | None:
+        """The helpdesk ticket a case is mirrored to, None before it is."""
+        row = self._one("select * from case_mirrors where case_id = ?", [case_id])
+        return record(CaseMirror, row) if row else None
 
     def cases_without_mirror(self, backend: str) -> list[Case]:
         """The open cases not yet mirrored to ``backend``, oldest first."""
@@ -110,18 +113,19 @@ class CaseMirrors(Base):
         )
         return [case_from_row(r) for r in rows]
 
-    def mirrored_cases(self, backend: str) -> list[tuple[Case, dict[str, Any]]]:
-        """Each case mirrored to ``backend`` whose ticket is still to be followed, with its mirror row."""
+    def mirrored_cases(self, backend: str) -> list[tuple[Case, CaseMirror]]:
+        """Each case mirrored to ``backend`` whose ticket is still to be followed, with its mirror."""
         rows = self._rows(
-            "select c.*, m.remote_id as m_remote_id, m.link as m_link, m.state as m_state, m.owner as m_owner, "
-            "m.last_article as m_last_article from cases c join case_mirrors m on m.case_id = c.id "
+            "select c.*, m.case_id as m_case_id, m.backend as m_backend, m.remote_id as m_remote_id, "
+            "m.link as m_link, m.state as m_state, m.owner as m_owner, m.last_article as m_last_article, "
+            "m.at as m_at from cases c join case_mirrors m on m.case_id = c.id "
             "where m.backend = ? and (c.status = 'open' or m.state not in ('closed', 'merged')) order by c.id",
             [backend],
         )
         out = []
         for row in rows:
             mirror = {k[2:]: row.pop(k) for k in list(row) if k.startswith("m_")}
-            out.append((case_from_row(row), mirror))
+            out.append((case_from_row(row), record(CaseMirror, mirror)))
         return out
 
     def set_case_mirror(self, case_id: int, *, backend: str, now: datetime, **fields: Any) -> None:

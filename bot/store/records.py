@@ -292,6 +292,67 @@ class ConnectorRuns:
     last_error: str | None = None
 
 
+@dataclass(frozen=True)
+class Counts:
+    """Headline numbers for the status line and the demo summary: mentions stored, drafts by state, posts
+    waiting in the outbox (pending or sending), open cases."""
+
+    mentions: int
+    awaiting: int
+    posted: int
+    manual: int
+    rejected: int
+    dry_run: int
+    outbox: int
+    open_cases: int
+
+
+@dataclass(frozen=True)
+class DueCases:
+    """Open cases nobody acknowledged: past their due time, and due within the reminder window."""
+
+    overdue: int
+    due_soon: int
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """One platform's cases opened, contacted in private, and those whose customer answered in private."""
+
+    cases: int
+    contacted: int
+    replied: int
+
+
+@dataclass(frozen=True)
+class CaseMail:
+    """One mail of a case's thread (``direction``: out, in, agent, ignored); ``raw`` only for our queued ones."""
+
+    message_id: str
+    case_id: int | None
+    direction: str
+    state: str
+    sender: str
+    recipient: str
+    at: datetime
+    raw: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseMirror:
+    """The helpdesk ticket a case is mirrored to, and how far its state, owner and articles were read."""
+
+    case_id: int
+    backend: str
+    remote_id: str
+    link: str | None
+    state: str | None
+    owner: str | None
+    last_article: int
+    at: datetime | None
+
+
 _TIME_SUFFIXES = ("_at", "_seen", "_ok", "_due", "_until")
 
 

@@ -67,8 +67,8 @@ def register(bot: ApprovalBot, tree: app_commands.CommandTree) -> None:
         lines += bot.credential_warnings()
         counts = bot.store.counts()
         lines.append(
-            f"queue: {counts.get('awaiting', 0)} awaiting, {counts.get('outbox', 0)} in the outbox; "
-            f"cases: {counts.get('open_cases', 0)} open; posting {'paused' if bot.paused() else 'on'}"
+            f"queue: {counts.awaiting} awaiting, {counts.outbox} in the outbox; "
+            f"cases: {counts.open_cases} open; posting {'paused' if bot.paused() else 'on'}"
         )
         await interaction.response.send_message(
             quote("\n".join(lines)), ephemeral=True, allowed_mentions=NONE
