@@ -134,7 +134,7 @@ def test_an_import_whose_triage_workers_die_finishes_in_the_command(tmp_path, mo
     stored = [pair for batch in pipeline.ingest_many("import", batches) for pair in batch]
 
     assert len(stored) == 300 and all(triage is not None for _, triage in stored)
-    assert pipeline.store.intent_counts().complaint == 6
+    assert pipeline.store.intent_counts()["complaint"] == 6
     assert len([r for r in caplog.records if "triage worker failed" in r.getMessage()]) == 1
 
 
