@@ -412,6 +412,26 @@ def test_handles_and_links_are_not_words_or_themes():
     assert [(t.name, t.count) for t in themes] == [("delivery", 1), ("product quality", 1)]
 
 
+def test_demo_complaints_land_in_their_topics_and_a_time_span_names_no_theme():
+    store = Store.memory()
+    s = Seeder(store)
+    for i, text in enumerate(
+        (
+            "The Acme app keeps logging me out every time I switch networks. Third week now.",
+            "acme app keeps logging me out every single time I switch apps. so annoying",
+            "Acme's new pricing is a joke. Raised the Pro plan by 40% with two days notice.",
+            "Acme support closed my ticket without answering. Third time now.",
+            "Support chat closed my ticket without answering, again",
+            "My Acme Speaker crackles at full volume after two days, really disappointed",
+            "The hub hums loudly after two days of use",
+        )
+    ):
+        s.mention(text, "complaint", local(17, 9 + i), author=f"a{i}")
+    week = weekly.parse_week("2026-W47", AMS)
+    themes = weekly.complaint_themes(store, iso(week.start), iso(week.end), brand="Acme", targets={})
+    assert [(t.name, t.count) for t in themes] == [("login / account", 2), ("support wait", 2), ("price", 1)]
+
+
 def seed_expiries(store: Store) -> None:
     """Credential expiries as the connectors would have recorded them at their last poll."""
     for name, expiry in {
