@@ -432,6 +432,23 @@ def test_demo_complaints_land_in_their_topics_and_a_time_span_names_no_theme():
     assert [(t.name, t.count) for t in themes] == [("login / account", 2), ("support wait", 2), ("price", 1)]
 
 
+def test_a_handle_that_already_starts_with_an_at_sign_is_shown_with_one():
+    store = Store.memory()
+    s = Seeder(store)
+    for i in range(2):
+        s.mention(
+            "Does the Acme Hub work with Zigbee bulbs?", "inquiry", local(17, 9 + i), author="@marco.diy"
+        )
+        s.mention(
+            "My parcel never arrived", "complaint", local(18, 9 + i), author="@marco.diy", platform="youtube"
+        )
+    r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    text = weekly.markdown(r)
+    assert "@marco.diy (youtube): My parcel never arrived" in text
+    assert "@marco.diy: Does the Acme Hub" in text
+    assert "@@" not in text
+
+
 def seed_expiries(store: Store) -> None:
     """Credential expiries as the connectors would have recorded them at their last poll."""
     for name, expiry in {
