@@ -449,6 +449,22 @@ def test_a_handle_that_already_starts_with_an_at_sign_is_shown_with_one():
     assert "@@" not in text
 
 
+def test_the_silent_complaint_estimate_is_only_a_footnote_below_the_report(seeded, tmp_path):
+    r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    text = weekly.markdown(r)
+    assert "silent unhappy customers" not in "\n".join(
+        line for line in text.splitlines() if line.startswith("#")
+    )
+    last_section = text.rindex("\n## ")
+    footnote = text.index("about 208 unhappy customers")
+    assert footnote > text.index("\n\n---\n\n", last_section)  # below the rule that ends the last section
+    assert "source 003" in text[footnote - 400 : footnote] and "4% of unhappy customers complain" in text
+    (page,) = weekly.write(r, tmp_path, formats=("html",))
+    html = page.read_text()
+    footer = html[html.index("<footer>") : html.index("</footer>")]
+    assert "about 208 unhappy customers" in footer and html.count("about 208 unhappy customers") == 1
+
+
 def seed_expiries(store: Store) -> None:
     """Credential expiries as the connectors would have recorded them at their last poll."""
     for name, expiry in {

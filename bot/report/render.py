@@ -438,8 +438,6 @@ def sections(report: Report) -> list[Section]:
         out.append(Section("Connector health", text, rows, ""))
     else:
         out.append(Section("Connector health", ["No connector has polled yet."], None, ""))
-    if report.complaints:
-        out.append(Section("Note: silent unhappy customers", [silent_footnote(report)], None, ""))
     return out
 
 
@@ -666,6 +664,8 @@ def context(report: Report) -> dict:
         "report": report,
         "headline": headline(report),
         "sections": sections(report),
+        # Not a measurement: below the report, never among its figures (issue 22).
+        "footnotes": [silent_footnote(report)] if report.complaints else [],
         "generated": f"{generated:%Y-%m-%d %H:%M} {report.week.tz.key}",
     }
 
