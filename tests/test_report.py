@@ -690,6 +690,16 @@ def test_headline_owners_and_ratings_have_known_answers(two_weeks):
         assert expected in text, expected
 
 
+def test_the_eight_week_trend_of_sentiment_and_complaint_rate_has_known_answers(two_weeks):
+    r = weekly.build(two_weeks, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    assert [t.label for t in r.trend] == [f"2026-W{n}" for n in range(40, 48)]
+    *empty, w46, w47 = r.trend
+    assert all(t.mentions == 0 and t.sentiment is None and t.complaint_rate is None for t in empty)
+    assert (w46.sentiment, w46.complaint_rate) == (pytest.approx(0.0), pytest.approx(2 / 4))
+    assert (w47.sentiment, w47.complaint_rate) == (pytest.approx(1.0 / 5), pytest.approx(3 / 5))
+    assert "| 2026-W47 | 5 | 3 | 0 | 2 | 0 | 60% | +0.20 | 2.0 h | 100% |" in weekly.markdown(r)
+
+
 def test_a_brand_template_logo_and_colour_and_every_stranger_escaped(two_weeks, tmp_path):
     Seeder(two_weeks).mention(
         "<script>alert(1)</script> my parcel never came",
