@@ -412,6 +412,59 @@ def test_handles_and_links_are_not_words_or_themes():
     assert [(t.name, t.count) for t in themes] == [("delivery", 1), ("product quality", 1)]
 
 
+def test_demo_complaints_land_in_their_topics_and_a_time_span_names_no_theme():
+    store = Store.memory()
+    s = Seeder(store)
+    for i, text in enumerate(
+        (
+            "The Acme app keeps logging me out every time I switch networks. Third week now.",
+            "acme app keeps logging me out every single time I switch apps. so annoying",
+            "Acme's new pricing is a joke. Raised the Pro plan by 40% with two days notice.",
+            "Acme support closed my ticket without answering. Third time now.",
+            "Support chat closed my ticket without answering, again",
+            "My Acme Speaker crackles at full volume after two days, really disappointed",
+            "The hub hums loudly after two days of use",
+        )
+    ):
+        s.mention(text, "complaint", local(17, 9 + i), author=f"a{i}")
+    week = weekly.parse_week("2026-W47", AMS)
+    themes = weekly.complaint_themes(store, iso(week.start), iso(week.end), brand="Acme", targets={})
+    assert [(t.name, t.count) for t in themes] == [("login / account", 2), ("support wait", 2), ("price", 1)]
+
+
+def test_a_handle_that_already_starts_with_an_at_sign_is_shown_with_one():
+    store = Store.memory()
+    s = Seeder(store)
+    for i in range(2):
+        s.mention(
+            "Does the Acme Hub work with Zigbee bulbs?", "inquiry", local(17, 9 + i), author="@marco.diy"
+        )
+        s.mention(
+            "My parcel never arrived", "complaint", local(18, 9 + i), author="@marco.diy", platform="youtube"
+        )
+    r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    text = weekly.markdown(r)
+    assert "@marco.diy (youtube): My parcel never arrived" in text
+    assert "@marco.diy: Does the Acme Hub" in text
+    assert "@@" not in text
+
+
+def test_the_silent_complaint_estimate_is_only_a_footnote_below_the_report(seeded, tmp_path):
+    r = weekly.build(seeded, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    text = weekly.markdown(r)
+    assert "silent unhappy customers" not in "\n".join(
+        line for line in text.splitlines() if line.startswith("#")
+    )
+    last_section = text.rindex("\n## ")
+    footnote = text.index("about 208 unhappy customers")
+    assert footnote > text.index("\n\n---\n\n", last_section)  # below the rule that ends the last section
+    assert "source 003" in text[footnote - 400 : footnote] and "4% of unhappy customers complain" in text
+    (page,) = weekly.write(r, tmp_path, formats=("html",))
+    html = page.read_text()
+    footer = html[html.index("<footer>") : html.index("</footer>")]
+    assert "about 208 unhappy customers" in footer and html.count("about 208 unhappy customers") == 1
+
+
 def seed_expiries(store: Store) -> None:
     """Credential expiries as the connectors would have recorded them at their last poll."""
     for name, expiry in {
@@ -635,6 +688,16 @@ def test_headline_owners_and_ratings_have_known_answers(two_weeks):
         "| trustpilot | 4.5★ | 2 | 3.0★ | +1.5★ | – – – – – – 3.0★ 4.5★ |",
     ):
         assert expected in text, expected
+
+
+def test_the_eight_week_trend_of_sentiment_and_complaint_rate_has_known_answers(two_weeks):
+    r = weekly.build(two_weeks, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    assert [t.label for t in r.trend] == [f"2026-W{n}" for n in range(40, 48)]
+    *empty, w46, w47 = r.trend
+    assert all(t.mentions == 0 and t.sentiment is None and t.complaint_rate is None for t in empty)
+    assert (w46.sentiment, w46.complaint_rate) == (pytest.approx(0.0), pytest.approx(2 / 4))
+    assert (w47.sentiment, w47.complaint_rate) == (pytest.approx(1.0 / 5), pytest.approx(3 / 5))
+    assert "| 2026-W47 | 5 | 3 | 0 | 2 | 0 | 60% | +0.20 | 2.0 h | 100% |" in weekly.markdown(r)
 
 
 def test_a_brand_template_logo_and_colour_and_every_stranger_escaped(two_weeks, tmp_path):

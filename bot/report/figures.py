@@ -48,14 +48,16 @@ THEMES: dict[str, str] = {
     r"lost in the post|dispatch\w*",
     "billing": r"charged|charges|charge me|billing|billed|invoice\w*|overcharg\w*|payment\w*|paid twice|credit card",
     "refund": r"refund\w*|money back|reimburs\w*|return\w*",
-    "login / account": r"log ?in|logged out|sign ?in|password\w*|account\w*|locked out|2fa|verification code",
+    "login / account": r"log ?in|log(?:s|ged|ging)? (?:me |us )?out|sign ?in|password\w*|account\w*|locked out|"
+    r"2fa|verification code",
     "crash / bug": r"crash\w*|bug\w*|freez\w*|glitch\w*|error\w*|not working|doesn'?t work|won'?t (?:open|load|start)|"
     r"keeps closing|broken app",
     "support wait": r"no (?:one|reply|response|answer)|waiting|waited|on hold|ignored|still no|"
-    r"(?:hours|days|weeks) (?:later|now|waiting)|nobody|customer service|support (?:is|was|never)|no support",
+    r"(?:hours|days|weeks) (?:later|now|waiting)|nobody|customer service|support (?:is|was|never)|no support|"
+    r"without (?:an? )?(?:answer\w*|repl\w*|respon\w*)",
     "cancellation": r"cancel\w*|unsubscrib\w*|auto-?renew\w*",
     "product quality": r"defect\w*|damaged|faulty|stopped working|battery|screen|cheap|poor quality|fell apart",
-    "price": r"price\w*|expensive|overpriced|too much|rip ?off",
+    "price": r"pric(?:e\w*|ing)|expensive|overpriced|too much|rip ?off",
 }
 THEME_PATTERNS = {name: re.compile(rf"\b(?:{rx})\b", re.I) for name, rx in THEMES.items()}
 
@@ -628,6 +630,11 @@ def words(text: str, brand: str) -> list[str]:
     return [w.strip("'-") for w in TOKEN.findall(text) if w not in STOPWORDS and w != brand and len(w) > 2]
 
 
+# "two days", "third week", "40 minutes": how long, not what went wrong; never a theme's name.
+SPAN = re.compile(
+    r"(?:\d+\w*|one|two|three|four|five|six|seven|eight|nine|ten|twelve|first|second|third|fourth|fifth|few|"
+    r"several|couple|many|last|next|whole|entire) (?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|times?)"
+)
 CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”]+|\s[-–—]\s")
 
 
@@ -644,7 +651,7 @@ def phrases(text: str, brand: str) -> set[str]:
             if w and w not in STOPWORDS and w not in own and len(w) > 2:
                 run.append(w)
                 continue
-            out.update(f"{a} {b}" for a, b in itertools.pairwise(run))
+            out.update(p for p in (f"{a} {b}" for a, b in itertools.pairwise(run)) if not SPAN.fullmatch(p))
             run = []
     return out
 

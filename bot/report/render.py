@@ -327,7 +327,7 @@ def sections(report: Report) -> list[Section]:
     if report.themes:
         rows = [["theme", "complaints", "week before", "change", "reply target", "examples"]]
         for t in report.themes:
-            ex = " · ".join(f"@{e['author']} ({e['platform']}): {e['text']}" for e in t.examples)
+            ex = " · ".join(f"{at(e['author'])} ({e['platform']}): {e['text']}" for e in t.examples)
             target = t.target_hours or report.targets["complaint"]
             rows.append(
                 [t.name, str(t.count), str(t.previous), change(t.count, t.previous), f"{target:g} h", ex]
@@ -351,7 +351,7 @@ def sections(report: Report) -> list[Section]:
         rows = [["about", "asked", "examples"]]
         for q in report.questions:
             rows.append(
-                [q.topic, str(q.count), " · ".join(f"@{e['author']}: {e['text']}" for e in q.examples)]
+                [q.topic, str(q.count), " · ".join(f"{at(e['author'])}: {e['text']}" for e in q.examples)]
             )
         out.append(Section("Frequent questions (FAQ candidates)", [], rows, ""))
     else:
@@ -365,7 +365,7 @@ def sections(report: Report) -> list[Section]:
     if report.reach:
         rows = [["post", "followers", "intent", "text"]]
         rows += [
-            [f"@{p.handle} ({p.platform})", f"{p.reach:,}", p.intent or "", p.text[:160]]
+            [f"{at(p.handle)} ({p.platform})", f"{p.reach:,}", p.intent or "", p.text[:160]]
             for p in report.reach
         ]
         out.append(Section("Posts with the widest reach", [reach_note], rows, ""))
@@ -375,7 +375,7 @@ def sections(report: Report) -> list[Section]:
     if report.advocates:
         rows = [["person", "praise this week", "praise ever", "example"]]
         rows += [
-            [f"@{p.handle} ({p.platform})", str(p.n), str(p.praise), p.example[:160]]
+            [f"{at(p.handle)} ({p.platform})", str(p.n), str(p.praise), p.example[:160]]
             for p in report.advocates
         ]
         out.append(Section("Advocates to thank", [ADVOCATES], rows, ""))
@@ -385,7 +385,7 @@ def sections(report: Report) -> list[Section]:
     if report.repeat_complainers:
         rows = [["person", "complaints this week", "complaints ever", "latest"]]
         rows += [
-            [f"@{p.handle} ({p.platform})", str(p.n), str(p.complaints), p.example[:160]]
+            [f"{at(p.handle)} ({p.platform})", str(p.n), str(p.complaints), p.example[:160]]
             for p in report.repeat_complainers
         ]
         out.append(
@@ -438,8 +438,6 @@ def sections(report: Report) -> list[Section]:
         out.append(Section("Connector health", text, rows, ""))
     else:
         out.append(Section("Connector health", ["No connector has polled yet."], None, ""))
-    if report.complaints:
-        out.append(Section("Note: silent unhappy customers", [silent_footnote(report)], None, ""))
     return out
 
 
@@ -462,6 +460,11 @@ def change(now: int, before: int) -> str:
     if before < SMALL_BASE:
         return f"{now - before:+d}"
     return f"{now - before:+d} ({(now - before) / before:+.0%})"
+
+
+def at(handle: str) -> str:
+    """A handle as the report shows it, with one "@" (YouTube's and some others' handles come with theirs)."""
+    return handle if handle.startswith("@") else f"@{handle}"
 
 
 def precision_text(p: dict[str, int], decisions: Decisions) -> list[str]:
@@ -661,6 +664,8 @@ def context(report: Report) -> dict:
         "report": report,
         "headline": headline(report),
         "sections": sections(report),
+        # Not a measurement: below the report, never among its figures (issue 22).
+        "footnotes": [silent_footnote(report)] if report.complaints else [],
         "generated": f"{generated:%Y-%m-%d %H:%M} {report.week.tz.key}",
     }
 
