@@ -65,11 +65,12 @@ def test_import_of_a_missing_file_says_so(tmp_path):
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-def test_a_large_import_is_triaged_in_batches_without_losing_order_or_repeats(tmp_path):
+def test_a_large_import_is_triaged_in_batches_without_losing_order_or_repeats(tmp_path, engine):
     """Past one batch the import triages in a worker process: every row still stored once, in its own
-    transaction with its triage, and a customer's second complaint two batches later is still a repeat."""
+    transaction with its triage, and a customer's second complaint two batches later is still a repeat; on
+    PostgreSQL (stored through COPY) as on SQLite."""
     config = tmp_path / "config.toml"
-    config.write_text('[brand]\ncontact_email = "care@acme.example"\n[store]\npath = "bot.db"\n')
+    config.write_text(f'[brand]\ncontact_email = "care@acme.example"\n[store]\n{engine.store_toml}\n')
     rows = [
         {
             "id": f"p{i}",
@@ -87,20 +88,26 @@ def test_a_large_import_is_triaged_in_batches_without_losing_order_or_repeats(tm
         "created_at": "2025-01-03",
     }
     rows[1500] = dict(rows[20])  # the same post exported twice, a batch apart
+    rows[31] = dict(rows[30], text="Love the lamp, edited")  # and twice in one batch: the first one is kept
     export = tmp_path / "export.jsonl"
     export.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
 
     result = mentionbot(config, "import", str(export), timeout=120)
-    assert "imported 2499 new mention(s) of 2500 row(s) read; 1 already stored; 0 skipped" in result.stdout
+    assert "imported 2498 new mention(s) of 2500 row(s) read; 2 already stored; 0 skipped" in result.stdout
 
     store = open_store(config)
-    assert store.counts().mentions == 2499
+    assert store.counts().mentions == 2498
+    assert store.mention("import", "p30").text == "Love the lamp, number 30!"
     counts = store.intent_counts()
-    assert counts["complaint"] == 2 and "untriaged" not in counts and sum(counts.values()) == 2499
+    assert counts["complaint"] == 2 and "untriaged" not in counts and sum(counts.values()) == 2498
     first, second = store.triage_for("import", "c1"), store.triage_for("import", "c2")
     assert not any(r.startswith("repeat contact") for r in first.reasons)
     assert "repeat contact: complaint #2 from this person" in second.reasons
     assert store.person("import", "dee").complaints == 2
+
+    again = mentionbot(config, "import", str(export), timeout=120)
+    assert "imported 0 new mention(s) of 2500 row(s) read; 2500 already stored; 0 skipped" in again.stdout
+    assert open_store(config).counts().mentions == 2498
 
 
 def _die(items):

@@ -20,9 +20,22 @@ from bot.store.records import (
     triage_row,
 )
 
+_TRIAGE_COLUMNS = [
+    "platform",
+    "mention_id",
+    "intent",
+    "urgency",
+    "sentiment",
+    "complaint_score",
+    "scores",
+    "reasons",
+    "lang",
+    "needs_human",
+    "model_version",
+    "decided_at",
+]
 _TRIAGE_INSERT = (
-    "insert into triage (platform, mention_id, intent, urgency, sentiment, complaint_score, scores, "
-    "reasons, lang, needs_human, model_version, decided_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"insert into triage ({', '.join(_TRIAGE_COLUMNS)}) values ({', '.join('?' * len(_TRIAGE_COLUMNS))})"
 )
 
 
@@ -78,20 +91,8 @@ class Mentions(Base):
             cursor = safe_text(cursor, limit=len(cursor))
         fetched_at = iso(now)
         rows = [mention_row(m, fetched_at, own=m.key in own, triage=triages.get(m.key)) for m in mentions]
-        inserted: set[tuple[str, str]] = set()
         with self.write_transaction():
-            if rows:
-                columns = ", ".join(rows[0])
-                one = "(" + ", ".join("?" * len(rows[0])) + ")"
-                # RETURNING names only the rows this statement inserted, so a racing writer's rows are not "new".
-                for i in range(0, len(rows), CHUNK):
-                    chunk = rows[i : i + CHUNK]
-                    cur = self._execute(
-                        f"insert into mentions ({columns}) values {', '.join([one] * len(chunk))} "
-                        "on conflict (platform, id) do nothing returning platform, id",
-                        [value for row in chunk for value in row.values()],
-                    )
-                    inserted.update(tuple(row) for row in cur.fetchall())
+            inserted = self._insert_new(rows)
             new: list[Mention] = []
             decisions = []
             people: dict[tuple[str, str], list[Any]] = {}
@@ -108,7 +109,10 @@ class Mentions(Base):
                     decisions.append(triage_row(mention, t, fetched_at))
                     person[2] += t.intent == "complaint"
                     person[3] += t.intent == "praise"
-            self._executemany(_TRIAGE_INSERT, decisions)
+            if self.pg and decisions:
+                self.pg.copy_rows("triage", _TRIAGE_COLUMNS, decisions)
+            else:
+                self._executemany(_TRIAGE_INSERT, decisions)
             self._executemany(
                 "insert into people (platform, handle, display_name, first_seen, last_seen, mentions, complaints, "
                 "praise, stage) values (?, ?, ?, ?, ?, ?, ?, ?, 'awareness') on conflict (platform, handle) do "
@@ -132,6 +136,40 @@ class Mentions(Base):
                     [connector, cursor, fetched_at],
                 )
         return new
+
+    def _insert_new(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        """Insert the mention rows whose (platform, id) is not stored yet; the keys of those inserted. RETURNING
+        names only the rows this statement inserted, so a racing writer's rows are not "new"."""
+        inserted: set[tuple[str, str]] = set()
+        if not rows:
+            return inserted
+        columns = ", ".join(rows[0])
+        if self.pg:
+            # COPY into a staging table, then one INSERT … SELECT: PostgreSQL parses and plans one statement
+            # instead of one per 500 rows, each binding 11,500 parameters. The CTE empties the staging table, so
+            # a second batch in the same transaction starts from nothing; ``ord`` keeps the first of a repeat.
+            self._execute(
+                "create temp table if not exists mention_stage (like mentions including defaults, ord int)"
+            )
+            self.pg.copy_rows(
+                "mention_stage", [*rows[0], "ord"], ((*row.values(), i) for i, row in enumerate(rows))
+            )
+            cur = self._execute(
+                f"with staged as (delete from mention_stage returning *) insert into mentions ({columns}) "
+                f"select {columns} from staged order by ord on conflict (platform, id) do nothing "
+                "returning platform, id"
+            )
+            return {tuple(row) for row in cur.fetchall()}
+        one = "(" + ", ".join("?" * len(rows[0])) + ")"
+        for i in range(0, len(rows), CHUNK):
+            chunk = rows[i : i + CHUNK]
+            cur = self._execute(
+                f"insert into mentions ({columns}) values {', '.join([one] * len(chunk))} "
+                "on conflict (platform, id) do nothing returning platform, id",
+                [value for row in chunk for value in row.values()],
+            )
+            inserted.update(tuple(row) for row in cur.fetchall())
+        return inserted
 
     def mention(self, platform: str, mention_id: str) -> Mention:
         row = self._one("select * from mentions where platform = ? and id = ?", [platform, mention_id])
