@@ -84,7 +84,7 @@ class FakeDiscord:
         self._loop = asyncio.new_event_loop()
 
         async def serve() -> None:
-            self._runner = web.AppRunner(self._app())
+            self._runner = web.AppRunner(self._app(), shutdown_timeout=2.0)
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", self._port)
             await site.start()
@@ -118,7 +118,9 @@ class FakeDiscord:
             if self._runner:
                 await self._runner.cleanup()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(
+            30
+        )  # generous: a loaded machine is slow to close
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:
             self._thread.join(10)
