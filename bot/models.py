@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Kind = Literal["post", "comment", "reply", "review", "dm"]
+Kind = Literal["post", "comment", "reply", "review", "dm", "story_mention"]
 Intent = Literal["complaint", "inquiry", "praise", "other"]
 # The reason a triage gives when neither a thank-you for praise nor an apology fits for sure (``Triage.held``).
 HELD = "held for a human: "

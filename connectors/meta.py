@@ -540,6 +540,9 @@ class FacebookConnector(MetaConnector):
         delivery or the next poll finds them stored already); other changes (likes, edits, removals) are skipped."""
         out = []
         for entry in delivery.get("entry") or []:
+            for event in entry.get("messaging") or []:
+                if isinstance(event, dict) and (story := self.story_mention(event)) is not None:
+                    out.append(story)
             for change in entry.get("changes") or []:
                 value = change.get("value") or {}
                 if change.get("field") != "feed" or value.get("verb") != "add":
@@ -677,6 +680,9 @@ class InstagramConnector(MetaConnector):
         acknowledged, so that Meta sends it again)."""
         out = []
         for entry in delivery.get("entry") or []:
+            for event in entry.get("messaging") or []:
+                if isinstance(event, dict) and (story := self.story_mention(event)) is not None:
+                    out.append(story)
             for change in entry.get("changes") or []:
                 value = change.get("value") or {}
                 if change.get("field") == "mentions":
@@ -696,6 +702,38 @@ class InstagramConnector(MetaConnector):
                     comment["parent_id"] = value["parent_id"]
                 out.append(self.comment_mention(comment))
         return [m for m in out if not self.is_own(m.author)]
+
+    def story_mention(self, event: dict[str, Any]) -> Mention | None:
+        """The story mention in an Instagram Messaging ``messaging`` event, or None when it carries none (another
+        message, or our own echo). The story's CDN URL expires with the story; the sender's message opens the
+        24-hour window for our direct message back."""
+        message = event.get("message") or {}
+        if not isinstance(message, dict) or message.get("is_echo"):
+            return None
+        story = next(
+            (
+                a
+                for a in message.get("attachments") or []
+                if isinstance(a, dict) and a.get("type") == "story_mention"
+            ),
+            None,
+        )
+        if story is None:
+            return None
+        sender = str((event.get("sender") or {}).get("id") or "")
+        created = datetime.fromtimestamp(float(event["timestamp"]) / 1000, UTC)
+        self.state.note_customer_wrote(self.name, sender, created)
+        url = str((story.get("payload") or {}).get("url") or "")
+        return Mention(
+            platform=self.name,
+            id=str(message["mid"]),
+            url=url if url.startswith("https://") else "https://www.instagram.com/",
+            author=Author(handle=sender, display_name=sender, id=sender),
+            text=str(message.get("text") or ""),
+            created_at=created,
+            kind="story_mention",
+            raw=event,
+        )
 
     def mentioned(self, media_id: str, comment_id: Any = None) -> Mention:
         """The caption (``media_id`` alone) or comment (``comment_id`` on ``media_id``) that @mentions the account,
@@ -738,6 +776,11 @@ class InstagramConnector(MetaConnector):
         )
 
     def reply(self, mention: Mention, text: str, *, idempotency_key: str) -> str:
+        if mention.kind == "story_mention":
+            raise ReplyNotAllowed(
+                self.name,
+                "a story has no comments: answer a story mention by direct message (within 24 hours)",
+            )
         if len(text) > self.rules.max_length:  # type: ignore[operator]
             raise ReplyNotAllowed(self.name, f"reply is {len(text)} characters; Instagram allows 2200")
         if mention.id.startswith("media:"):
@@ -777,6 +820,8 @@ class InstagramConnector(MetaConnector):
         return None
 
     def _private_reply(self, mention: Mention, text: str, now: datetime) -> str:
+        if mention.kind == "story_mention":
+            return self._story_mention_message(mention, text, now)
         if mention.id.startswith(("media:", "mentioned:")):
             raise ReplyNotAllowed(
                 self.name,
@@ -784,6 +829,29 @@ class InstagramConnector(MetaConnector):
                 "or comment elsewhere that mentions it: contact by hand",
             )
         return super()._private_reply(mention, text, now)
+
+    def _story_mention_message(self, mention: Mention, text: str, now: datetime) -> str:
+        """The first direct message to whoever mentioned us in their story: the Send API to their IGSID, within 24
+        hours of the mention (their message); later messages follow the windows of ``message``."""
+        age = now - mention.created_at
+        if age > STANDARD_WINDOW:
+            raise ReplyNotAllowed(
+                self.name,
+                f"Meta allows a direct message within 24 hours of a story mention; it is {int(age.total_seconds() // 3600)} "
+                "hours old: contact the customer by hand",
+            )
+        payload = {
+            "recipient": {"id": mention.author.id},
+            "message": {"text": text},
+            "messaging_type": "RESPONSE",
+        }
+        answer = self.graph("POST", f"{self.settings.page_id}/messages", json=payload, refusal=True)
+        self.state.record_private_reply(
+            self.name,
+            mention.id,
+            PrivateReply(recipient=str(answer.get("recipient_id") or mention.author.id), at=now),
+        )
+        return str(answer.get("message_id") or "")
 
 
 # -- webhooks ---------------------------------------------------------------------------------------------------

@@ -11,7 +11,15 @@ import pytest
 import requests
 
 from bot.clock import FakeClock
-from connectors.fakes.meta import IG_USER_ID, PAGE_ID, TOKEN, FakeFacebook, mentions_delivery
+from connectors.fakes.meta import (
+    IG_USER_ID,
+    PAGE_ID,
+    TOKEN,
+    FakeFacebook,
+    FakeInstagram,
+    mentions_delivery,
+    story_mention_delivery,
+)
 from connectors.meta import FacebookConnector, InstagramConnector
 from tests.conformance import assert_conforms, fixture
 
@@ -294,3 +302,21 @@ def test_the_recorded_mentions_read_by_the_connector():
         "@ikroskun hey",
         "an Instagram user",
     )
+
+
+def test_the_fakes_story_mention_delivery_is_shaped_like_metas_example():
+    with FakeInstagram() as ig:
+        mid = ig.ig_story_mention("fern")
+        assert_conforms(story_mention_delivery(ig, mid), fixture("instagram", "webhook_story_mention.json"))
+
+
+def test_metas_story_mention_example_read_by_the_connector(tmp_path, monkeypatch):
+    ig = InstagramConnector(InstagramConnector.Settings(ig_user_id="17841406338772941", page_id="1"))
+    (story,) = ig.webhook_mentions(fixture("instagram", "webhook_story_mention.json"))
+    assert (story.id, story.kind, story.text, story.author.id) == (
+        "<MESSAGE_ID>",
+        "story_mention",
+        "",
+        "<IGSID>",
+    )
+    assert story.created_at.timestamp() == 1569262485.349

@@ -9,7 +9,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import WebhooksSettings, parse_config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ReplyNotAllowed
 from bot.pipeline import Pipeline
 from bot.store import Store
 from bot.webhooks import WebhookServer
@@ -22,6 +22,7 @@ from connectors.fakes.meta import (
     comments_delivery,
     feed_delivery,
     mentions_delivery,
+    story_mention_delivery,
 )
 from connectors.fakes.server import Fault
 from tests.review_helpers import config_for
@@ -243,3 +244,39 @@ def test_the_daemon_serves_the_webhooks_it_is_configured_with(tmp_path, monkeypa
             _, stderr = daemon.communicate(timeout=20)
         assert daemon.returncode == 0, stderr
         assert "delivery with a missing or wrong signature refused" in stderr
+
+
+def test_an_instagram_story_mention_is_stored_once_and_answered_by_direct_message_within_24_hours(
+    setup, clock
+):
+    _, ig, pipeline, store, sender = setup
+    mid = ig.ig_story_mention("fern", at=clock.now())
+    delivery = story_mention_delivery(ig, mid)
+    assert sender.send(delivery, forge=True) == [403]
+    assert stored(store, "instagram") == []
+    assert sender.send(delivery, times=2) == [200, 200]
+    assert stored(store, "instagram") == [mid]
+    story = store.mention("instagram", mid)
+    igsid = delivery["entry"][0]["messaging"][0]["sender"]["id"]
+    assert (story.kind, story.text, story.author.id) == ("story_mention", "", igsid)
+    assert story.url == delivery["entry"][0]["messaging"][0]["message"]["attachments"][0]["payload"]["url"]
+    bot = pipeline.connectors["instagram"]
+    with pytest.raises(ReplyNotAllowed, match="direct message"):
+        bot.reply(story, "Thanks Fern!", idempotency_key="1")
+    clock.advance(hours=23)
+    bot.message(story, "Thanks for the mention, Fern!", idempotency_key="2")
+    (sent,) = ig.calls("POST", "/messages$")
+    assert sent.json["recipient"] == {"id": igsid}
+    assert sent.json["messaging_type"] == "RESPONSE"
+
+
+def test_a_story_mention_is_not_messaged_after_24_hours(setup, clock):
+    _, ig, pipeline, store, sender = setup
+    mid = ig.ig_story_mention("gus", at=clock.now())
+    assert sender.send(story_mention_delivery(ig, mid)) == [200]
+    clock.advance(hours=25)
+    with pytest.raises(ReplyNotAllowed, match="24 hours"):
+        pipeline.connectors["instagram"].message(
+            store.mention("instagram", mid), "Thanks Gus!", idempotency_key="1"
+        )
+    assert ig.calls("POST", "/messages$") == []

@@ -71,6 +71,9 @@ class FakeMeta(FakePlatform):
         self.ig_mentioned_media: dict[str, dict[str, Any]] = {}  # others' media whose caption @mentions us
         self.ig_mentioned_comments: dict[str, dict[str, Any]] = {}  # comments elsewhere that @mention us
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # user id -> messages, oldest first
+        self.story_mentions: dict[
+            str, dict[str, Any]
+        ] = {}  # mid -> the story mention's sender, time, CDN URL
         self.private_replied: set[str] = set()
         self.log: list[dict[str, Any]] = []
         self.usage = {"call_count": 2, "total_cputime": 1, "total_time": 1}
@@ -229,6 +232,18 @@ class FakeMeta(FakePlatform):
                 "_ig": ig,
             }
         )
+        return mid
+
+    def ig_story_mention(self, username: str, *, at: datetime | None = None) -> str:
+        """Someone mentions our account in their story: Meta puts it in the Instagram Direct inbox (a message from
+        them, which opens the 24-hour window) and tells by the ``messages`` webhook only. Returns its ``mid``."""
+        user = _user_id(username, ig=True)
+        mid = self.customer_writes(user, username, "", at=at, ig=True)
+        self.story_mentions[mid] = {
+            "sender": user,
+            "at": at or self.now(),
+            "url": f"https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id={self._id()}",
+        }
         return mid
 
     def publish(self, sample: dict[str, Any]) -> None:
@@ -671,4 +686,31 @@ def mentions_delivery(fake: FakeMeta, media_id: str, comment_id: str | None = No
     return {
         "entry": [{"changes": [{"field": "mentions", "value": value}], "id": IG_USER_ID, "time": when}],
         "object": "instagram",
+    }
+
+
+def story_mention_delivery(fake: FakeMeta, mid: str) -> dict[str, Any]:
+    """The Instagram Messaging delivery Meta sends when someone mentions us in their story (``mid`` from
+    ``ig_story_mention``), as in Meta's example (tests/fixtures/instagram/webhook_story_mention.json)."""
+    story = fake.story_mentions[mid]
+    millis = int(story["at"].timestamp() * 1000)
+    return {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": IG_USER_ID,
+                "time": int(fake.now().timestamp() * 1000),
+                "messaging": [
+                    {
+                        "sender": {"id": story["sender"]},
+                        "recipient": {"id": IG_USER_ID},
+                        "timestamp": millis,
+                        "message": {
+                            "mid": mid,
+                            "attachments": [{"type": "story_mention", "payload": {"url": story["url"]}}],
+                        },
+                    }
+                ],
+            }
+        ],
     }
