@@ -738,7 +738,7 @@ def _strength(found: tuple[float, str, str]) -> float:
 # The share of the naive Bayes log-count ratios in the weights (``train``) and their smoothing. In 5-fold CV on
 # complaints-dev.csv (seeds 0-2) macro-F1 0.825 -> 0.832 and complaint recall 0.786 -> 0.813 at 0.05 and 1.0;
 # 0.1 and 0.15 scored lower, and naive Bayes ratios as feature scales (NBSVM) scored lower too. Smoothing 0.5
-# (python -m bench.cv_complaints): macro-F1 0.8357/0.8278/0.8285 -> 0.8359/0.8312/0.8297, recall 0.814/0.796/0.796 ->
+# (scripts/cv_complaints.py): macro-F1 0.8357/0.8278/0.8285 -> 0.8359/0.8312/0.8297, recall 0.814/0.796/0.796 ->
 # 0.818/0.812/0.802; 0.25 and 0.1 scored lower.
 # No better in the same CV (mean macro-F1 0.820-0.830): bagging 10 bootstrap models, averaging C 0.1-1, class
 # weight 1.2-2.3 instead of balanced, a threshold chosen by inner CV, word prefixes, trigrams, skip-pairs, the cue
