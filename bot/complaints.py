@@ -735,30 +735,10 @@ def _strength(found: tuple[float, str, str]) -> float:
     return abs(found[0])
 
 
-# The share of the naive Bayes log-count ratios in the weights (``train``) and their smoothing. In 5-fold CV on
-# complaints-dev.csv (seeds 0-2) macro-F1 0.825 -> 0.832 and complaint recall 0.786 -> 0.813 at 0.05 and 1.0;
-# 0.1 and 0.15 scored lower, and naive Bayes ratios as feature scales (NBSVM) scored lower too. Smoothing 0.5
-# (scripts/cv_complaints.py): macro-F1 0.8357/0.8278/0.8285 -> 0.8359/0.8312/0.8297, recall 0.814/0.796/0.796 ->
-# 0.818/0.812/0.802; 0.25 and 0.1 scored lower.
-# No better in the same CV (mean macro-F1 0.820-0.830): bagging 10 bootstrap models, averaging C 0.1-1, class
-# weight 1.2-2.3 instead of balanced, a threshold chosen by inner CV, word prefixes, trigrams, skip-pairs, the cue
-# features scaled up or down, word pairs scaled down, finer VADER bins, signals crossed with a positive compound.
-NB_SHARE = 0.05
-NB_ALPHA = 0.5
-
-
 def train(
     rows: Sequence[tuple[list[str], int]], *, version: str, c: float = 0.2, min_weight: float = 1e-4
 ) -> ComplaintModel:
-    """Fit an L2 logistic regression on (features, label) rows, blended with multinomial naive Bayes on the
-    same features; keep only the weights that matter.
-
-    Both are linear in the (present or absent) features, so the blend is one weight per feature and scoring is
-    unchanged. Naive Bayes' log-count ratios give the rare words that the regularised regression shrinks to
-    almost nothing a say; its class prior is left out, as ``class_weight="balanced"`` leaves it out of the
-    regression.
-    """
-    import numpy as np
+    """Fit an L2 logistic regression on (features, label) rows; keep only the weights that matter."""
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -769,13 +749,11 @@ def train(
     x = vec.fit_transform([f for f, _ in rows])
     clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced", solver="liblinear")
     clf.fit(x, labels)
-    y = np.asarray(labels)
-    counts = [NB_ALPHA + np.asarray(x[y == label].sum(axis=0)).ravel() for label in (0, 1)]
-    ratios = np.log(counts[1] / counts[1].sum()) - np.log(counts[0] / counts[0].sum())
-    coef = (1 - NB_SHARE) * clf.coef_[0] + NB_SHARE * ratios
     names = vec.get_feature_names_out()
-    weights = {str(n): round(float(w), 5) for n, w in zip(names, coef, strict=True) if abs(w) >= min_weight}
-    return ComplaintModel(version=version, bias=(1 - NB_SHARE) * float(clf.intercept_[0]), weights=weights)
+    weights = {
+        str(n): round(float(w), 5) for n, w in zip(names, clf.coef_[0], strict=True) if abs(w) >= min_weight
+    }
+    return ComplaintModel(version=version, bias=float(clf.intercept_[0]), weights=weights)
 
 
 def train_head(

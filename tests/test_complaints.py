@@ -123,30 +123,6 @@ def test_model_round_trips_through_bytes():
         ComplaintModel.from_bytes(__import__("zlib").compress(b'{"kind": "other"}'))
 
 
-def test_trained_weights_score_as_the_blend_of_regression_and_naive_bayes():
-    import math
-
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.naive_bayes import MultinomialNB
-
-    from bot.complaints import NB_ALPHA, NB_SHARE, train
-
-    triager = Triager()
-    rows = [(triager.features(text), y) for text, y in written_labels()]
-    model = train(rows, version="blend", min_weight=0.0)
-    vec = CountVectorizer(analyzer=lambda feats: feats, binary=True)
-    x = vec.fit_transform([f for f, _ in rows])
-    labels = [y for _, y in rows]
-    lr = LogisticRegression(C=0.2, max_iter=2000, class_weight="balanced", solver="liblinear").fit(x, labels)
-    nb = MultinomialNB(alpha=NB_ALPHA, class_prior=[0.5, 0.5]).fit(x, labels)
-    nb_logit = nb.predict_joint_log_proba(x) @ [-1, 1]
-    expected = (1 - NB_SHARE) * lr.decision_function(x) + NB_SHARE * nb_logit
-    for (feats, _), z in zip(rows, expected, strict=True):
-        p, _ = model.score(feats)
-        assert math.log(p / (1 - p)) == pytest.approx(z, abs=1e-3)
-
-
 def test_scores_for_counts_both_classes():
     s = scores_for([1, 1, 0, 0], [1, 0, 0, 0])
     assert s["accuracy"] == 0.75
