@@ -1,16 +1,17 @@
 """5-fold CV of the default complaint model on complaints-dev.csv, seeds 0-2: macro-F1 and complaint recall.
 
-Usage: python scripts/cv_complaints.py [csv]
+Usage: python -m bench.cv_complaints [csv]  (by default the data set bench_triage finds)
 """
 
 import csv
 import sys
 
+from bench.bench_triage import DATA
 from bot.complaints import train
 from bot.triage import Triager, _folds, scores_for, text_features
 
 
-def main(path: str = "/work/shared/data/complaints-dev.csv") -> None:
+def main(path: str = str(DATA)) -> None:
     with open(path, newline="") as f:
         examples = [(r["text"], int(r["complaint"])) for r in csv.DictReader(f)]
     featurer = Triager()
