@@ -427,9 +427,10 @@ WISH = re.compile(
     r"maybe (?:\w+ ){1,2}(?:will|could|should|can))\b"
 )
 # A praise word standing alone after what the post says ("Forgot my phone at home. Great."): it comments on the
-# rest, often drily, rather than praising.
+# rest, often drily, rather than praising. (Anchored on the full stop before it, not on the sentence before: that
+# form scanned each sentence from every letter, 98 µs a text against 3.5.)
 BARE_PRAISE = re.compile(
-    r"(?:^|\S[^.!?]*[.!?]+\s*)(?:great|yay|nice|awesome|wonderful|perfect|lovely|brilliant|fantastic|excellent|cool|super)"
+    r"(?:^|[.!?]\s*)(?:great|yay|nice|awesome|wonderful|perfect|lovely|brilliant|fantastic|excellent|cool|super)"
     r"\s*\.(?!\w)"  # said flatly: "... Great!" is more often meant
 )
 # Faint or mixed words that keep a positive-sounding post from being praise.
