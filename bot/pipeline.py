@@ -398,6 +398,10 @@ class Pipeline:
                 )
             if term := self.config.brand.off_topic(mention.text):
                 triage = off_topic(triage, term)
+            elif mention.kind == "story_mention" and not mention.text.strip():
+                # what the person said is in their story (a picture or a video), not in words: a person looks
+                reason = f"{HELD}a story mention without words: look at the story before answering"
+                triage = replace(triage, reasons=(reason, *triage.reasons))
             if triage.intent == "complaint":
                 complaints[author] += 1
             decided[mention.key] = triage
@@ -412,7 +416,7 @@ class Pipeline:
             return
         self.on_event("triaged", mention=mention, triage=triage)
         replies = self.config.replies
-        if triage.intent not in replies.reply_to and not triage.needs_human:
+        if triage.intent not in replies.reply_to and not triage.needs_human and not triage.held:
             return
         age = now - mention.created_at
         if age > timedelta(hours=replies.max_age_hours):

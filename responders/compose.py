@@ -187,7 +187,9 @@ def template_name(mention: Mention, triage: Triage) -> str | None:
 
     A triage that holds the reply's kind for a human (mixed or uncertain signals) gets the neutral template, which
     neither thanks for praise nor apologises."""
-    if triage.held and triage.intent in ("complaint", "praise", "inquiry"):
+    if triage.held and (
+        triage.intent in ("complaint", "praise", "inquiry") or mention.kind == "story_mention"
+    ):
         return "neutral"
     if mention.kind == "review" or mention.rating is not None:
         if triage.intent == "other" and mention.rating is None:

@@ -280,3 +280,13 @@ def test_a_story_mention_is_not_messaged_after_24_hours(setup, clock):
             store.mention("instagram", mid), "Thanks Gus!", idempotency_key="1"
         )
     assert ig.calls("POST", "/messages$") == []
+
+
+def test_a_story_mention_without_words_is_held_for_a_person_with_a_neutral_draft(setup, clock):
+    _, ig, _, store, sender = setup
+    mid = ig.ig_story_mention("hana", at=clock.now())
+    assert sender.send(story_mention_delivery(ig, mid)) == [200]
+    draft = store.draft_for("instagram", mid)
+    assert draft is not None and draft.state == "awaiting"  # on a card, never approved by itself
+    assert any("a story mention without words: look at the story" in p for p in draft.problems)
+    assert "thank you for the kind words" not in draft.text.lower() and "sorry" not in draft.text.lower()
