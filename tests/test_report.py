@@ -700,6 +700,26 @@ def test_the_eight_week_trend_of_sentiment_and_complaint_rate_has_known_answers(
     assert "| 2026-W47 | 5 | 3 | 0 | 2 | 0 | 60% | +0.20 | 2.0 h | 100% |" in weekly.markdown(r)
 
 
+def test_the_first_private_contact_is_a_trend_with_known_answers():
+    store = Store.memory()
+    s = Seeder(store)
+    for day, hours in ((10, 4), (11, 8)):  # W46: contacted after 4 and 8 hours: median 6 h
+        s.case(
+            s.mention("My parcel never arrived", "complaint", local(day, 10), author=f"a{day}"),
+            contacted_after=hours,
+        )
+    for day, hours in ((17, 1), (18, 3), (19, 5)):  # W47: 1, 3 and 5 hours: median 3 h
+        s.case(
+            s.mention("I was charged twice", "complaint", local(day, 10), author=f"c{day}"),
+            contacted_after=hours,
+        )
+    r = weekly.build(store, config(), week=weekly.parse_week("2026-W47", AMS), now=NOW)
+    *empty, w46, w47 = r.trend
+    assert all(t.contact_median_hours is None for t in empty)
+    assert (w46.contact_median_hours, w47.contact_median_hours) == (pytest.approx(6), pytest.approx(3))
+    assert r.contact.median_hours == pytest.approx(3)
+
+
 def test_a_brand_template_logo_and_colour_and_every_stranger_escaped(two_weeks, tmp_path):
     Seeder(two_weeks).mention(
         "<script>alert(1)</script> my parcel never came",
