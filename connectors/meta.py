@@ -443,15 +443,7 @@ class FacebookConnector(MetaConnector):
     name = "facebook"
     Settings = FacebookSettings
     rules = ReplyRules(max_length=8000, can_reply=True, can_message=True)
-    capabilities = frozenset(
-        {
-            Capability.REPLY,
-            Capability.RECONCILE,
-            Capability.MESSAGE,
-            Capability.RECONCILE_MESSAGE,
-            Capability.PRIVATE,
-        }
-    )
+    capabilities = MetaConnector.capabilities | {Capability.REPLY, Capability.RECONCILE}
     platform_label = "the Facebook Page"
     settings: FacebookSettings
 
@@ -540,9 +532,6 @@ class FacebookConnector(MetaConnector):
         delivery or the next poll finds them stored already); other changes (likes, edits, removals) are skipped."""
         out = []
         for entry in delivery.get("entry") or []:
-            for event in entry.get("messaging") or []:
-                if isinstance(event, dict) and (story := self.story_mention(event)) is not None:
-                    out.append(story)
             for change in entry.get("changes") or []:
                 value = change.get("value") or {}
                 if change.get("field") != "feed" or value.get("verb") != "add":
@@ -591,15 +580,7 @@ class InstagramConnector(MetaConnector):
     name = "instagram"
     Settings = InstagramSettings
     rules = ReplyRules(max_length=2200, can_reply=True, can_message=True)
-    capabilities = frozenset(
-        {
-            Capability.REPLY,
-            Capability.RECONCILE,
-            Capability.MESSAGE,
-            Capability.RECONCILE_MESSAGE,
-            Capability.PRIVATE,
-        }
-    )
+    capabilities = MetaConnector.capabilities | {Capability.REPLY, Capability.RECONCILE}
     platform_label = "the Instagram account"
     conversation_platform = "instagram"
     settings: InstagramSettings
