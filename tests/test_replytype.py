@@ -96,13 +96,18 @@ FRAME_EXAMPLES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "frame", "miss"), FRAME_EXAMPLES)
-def test_a_complaint_word_in_a_positive_frame_is_not_a_complaint(triager, text, frame, miss):
+def assert_framed(text: str, frame: str, miss: str) -> None:
+    """``frame`` is found as the positive frame of ``text`` and blanks the complaint words in it; not in ``miss``."""
     found = {s.name: s.text for s in find_signals(text)}
     assert found.get("no problem") == frame
-    assert not {"broken", "bad service", "missing"} & set(found)
-    assert triager.triage_text(text).intent != "complaint"
+    assert not {"broken", "bad service", "missing", "charged", "still waiting"} & set(found)
     assert "no problem" not in {s.name for s in find_signals(miss)}
+
+
+@pytest.mark.parametrize(("text", "frame", "miss"), FRAME_EXAMPLES)
+def test_a_complaint_word_in_a_positive_frame_is_not_a_complaint(triager, text, frame, miss):
+    assert_framed(text, frame, miss)
+    assert triager.triage_text(text).intent != "complaint"
 
 
 @pytest.mark.parametrize(
@@ -265,11 +270,8 @@ MORE_FRAMES = [
 
 @pytest.mark.parametrize(("text", "frame", "miss"), MORE_FRAMES)
 def test_more_positive_frames_blank_the_complaint_words_they_frame(triager, text, frame, miss):
-    found = {s.name: s.text for s in find_signals(text)}
-    assert found.get("no problem") == frame
-    assert not {"broken", "bad service", "missing", "charged", "still waiting"} & set(found)
+    assert_framed(text, frame, miss)
     assert reply_kind(triager.triage_text(text)) != "apology"
-    assert "no problem" not in {s.name for s in find_signals(miss)}
 
 
 @pytest.mark.parametrize(
