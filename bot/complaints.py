@@ -49,7 +49,21 @@ POSITIVE_FRAME = (
     # quick, or long in use: "sorted in ten minutes", "three months in"
     r"(?:in|within|under|less than) (?:just |only |about )?(?:\d+|a few|one|two|three|four|five|ten|fifteen|twenty|"
     r"thirty) (?:seconds?|minutes?|mins)\b|"
-    r"(?:\d+|a few|two|three|four|five|six|several) (?:weeks?|months?|years?) in\b"
+    r"(?:\d+|a few|two|three|four|five|six|several) (?:weeks?|months?|years?) in\b|"
+    # a problem said not to happen, conceded, or only supposed: "wouldn't cause problems", "glitches, if there are
+    # any", "besides the one problem", "for some this might be a problem"
+    r"(?:won'?t|wouldn'?t|doesn'?t|didn'?t|does not|did not|will not|would not|never|hasn'?t|has not) "
+    r"(?:cause|caused|create|created|give|given|gave) (?:me |us |you )?(?:any )?(?:problems?|issues?|trouble)\b|"
+    r"(?:glitch(?:es)?|bugs?|problems?|issues?),? if (?:there (?:are|is|were)|you (?:have|find|get)) any\b|"
+    r"(?:besides|except for|apart from|aside from|other than) (?:the|this|that|one|a|an) (?:one |only |single )?"
+    r"(?:small |minor |little |tiny )?(?:problem|issue|flaw|glitch|complaint|gripe|niggle|drawback|downside)\b|"
+    r"for some(?: people| users| folks)?,? (?:this|that|it) (?:might|may|could) be an? (?:problem|issue)\b|"
+    # a bother gone or short: "no more wasted time", "a very brief time on hold"
+    r"no (?:more|longer) (?:wasted?|wasting|waiting|hassles?|headaches?|queues?)\b|"
+    r"(?:brief|short|quick|little|minimal|no) (?:time |wait )?on hold\b|"
+    # idioms: "refused to die", "bitten by the photography bug", "don't let the price fool you"
+    r"(?:refused|refuses|refuse|won'?t|wouldn'?t) (?:to )?die\b|(?:bitten|bit) (?:by|with) the (?:[\w-]+ )?bug\b|"
+    r"(?:don'?t|do not) let (?:[\w'-]+ ){1,4}fool you\b"
     r")"
 )
 
@@ -88,8 +102,8 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "logged",
             "logs",
         ),
-        r"\b(?:missing|lost (?:my|all|our)|never (?:arrived|came|showed|received|got|delivered)|"
-        r"(?:is|are|was|were|all|now) gone|gone (?:after|since|from)|deleted (?:my|all|our|every)|wiped|"
+        r"\b(?:missing(?! (?:something|anything|out|you)\b)|lost (?:my|all|our)|never (?:arrived|came|showed|received|got|delivered)|"
+        r"(?:is|are|was|were|all|now) gone(?! (?:to|for|out|up|off|well|smoothly|into|through)\b)|gone (?:after|since|from)|deleted (?:my|all|our|every)|wiped|"
         r"disappeared|vanished|log(?:ged|s) (?:me|us) out|"
         r"(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|not) (?:yet )?(?:arrived?|received?|come|delivered|shipped)|"
         r"where(?:'s| is) my)\b",
@@ -145,7 +159,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"(?<!no )(?:issues?|problems?)|keeps? (?:logging|kicking|signing|throwing|locking) (?:me|us) out|"
         r"(?:doesn'?t|does not|don'?t|do not|won'?t|can'?t|cannot|couldn'?t|could not|will not|didn'?t|did not) "
         r"(?:even )?(?:work|load|open|connect|log ?in|sign in|access|get through|turn on|charge|update|download|"
-        r"play|let|proceed|receive|get))\b",
+        r"play|let|proceed|receive|get(?! (?:why|how|what|the point|the hype)\b)))\b",
     ),
     (
         "no response",
@@ -153,7 +167,7 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         ("no ", "nobody", "n't", "not", "never", "ignor", "unanswer", "responsive", "hang", "hung"),
         r"\b(?:no (?:one|reply|replies|response|answer|help|signal|service|internet|wifi|power|updates?|email|call|respect)|"
         r"nobody|(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|never) (?:been )?(?:heard|replied|responded|"
-        r"answered|helped|fixed|called|contacted|resolved|sorted|returned)|ignor(?:ed|ing)|unanswered|"
+        r"answered|helped|fixed|called|contacted|resolved|sorted|returned)|(?<!\bi )(?<!\bi've )(?<!\bi'm )ignor(?:ed|ing)|unanswered|"
         r"(?:un|non-?)responsive|hangs? up on|hung up on)\b",
     ),
     (
@@ -263,8 +277,9 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"poor|rude|incompetent|scam|ripped off|rip off|fail|failed|fails|sucks?|wtf|smh|ugh|not happy|unhappy|"
         r"nothappy|disgrace\w*|wasted?|infuriat\w*|wrong|lack of|supposed to|should have|promised|"
         r"(?:so|too|really|very|is|painfully|super) slow|extortion|daylight robbery|"
-        r"save (?:your|the|ur) (?:money|cash)|(?<!what )blows(?! (?:me|my|you|us|them|him|her|away|everything))|do yourself a favou?r|you get what you pay for|stay away|buyer beware|look elsewhere|"
-        r"works like (?:crap|garbage|junk|rubbish)|(?:is|was|are|were) (?:trash|junk|garbage|crap))\b",
+        r"save (?:your|the|ur) (?:money|cash)|(?<!what )blows(?! (?:me|my|you|us|them|him|her|away|everything))|"
+        r"do yourself a favou?r(?! (?:and|&|&amp;) (?:go|get|buy|try|see|watch|check|read|visit|pick|grab|order|listen))|you get what you pay for|stay away|buyer beware|look elsewhere|"
+        r"works like (?:crap|garbage|junk|rubbish)|(?:is|was|are|were) (?:trash|junk|garbage|crap)(?! (?:day|night|truck|bags?|collection|pick-?up)\b))\b",
     ),
     (
         "why",
@@ -348,6 +363,20 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
             "nothing",
             "charged",
             "worth the",
+            "no more",
+            "no longer",
+            "on hold",
+            "to die",
+            "n't die",
+            "bitten",
+            "bit by",
+            "bit with",
+            "fool you",
+            "if there",
+            "if you have",
+            "if you find",
+            "if you get",
+            "for some",
         ),
         POSITIVE_FRAME,
     ),

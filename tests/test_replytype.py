@@ -265,6 +265,50 @@ MORE_FRAMES = [
         "worth the wait",
         "The new Acme phone kept me waiting for weeks",
     ),
+    # a problem said not to happen, conceded, or only supposed
+    (
+        "The manual said the warning wouldn't cause problems, and it hasn't",
+        "wouldn't cause problems",
+        "The warning caused problems",
+    ),
+    (
+        "The update removes the glitches, if there are any",
+        "glitches, if there are any",
+        "The update has glitches",
+    ),
+    (
+        "Besides the one problem, this Acme blender is amazing",
+        "besides the one problem",
+        "The one problem is that this Acme blender leaks",
+    ),
+    (
+        "For some this might be a problem, but the Acme price wins",
+        "for some this might be a problem",
+        "This is a problem for me with the Acme price",
+    ),
+    # a bother gone or short
+    (
+        "No more wasted time queueing at the Acme store",
+        "no more wasted",
+        "Wasted time queueing at the Acme store",
+    ),
+    (
+        "Only a very brief time on hold before a friendly Acme agent answered",
+        "brief time on hold",
+        "I was on hold with Acme for an hour",
+    ),
+    # idioms
+    ("My old Acme phone refused to die", "refused to die", "My Acme phone refused to charge"),
+    (
+        "Once you're bitten by the photography bug, this Acme camera is the one",
+        "bitten by the photography bug",
+        "This Acme camera has a bug in the menu",
+    ),
+    (
+        "Don't let the low price fool you, the Acme kettle is solid",
+        "don't let the low price fool you",
+        "Don't let the Acme kettle boil dry",
+    ),
 ]
 
 
@@ -333,6 +377,31 @@ def test_a_time_span_alone_is_not_something_gone_wrong(triager):
 def test_more_complaint_words_are_signals(text, words, miss):
     assert ("bad service", words) in {(s.name, s.text) for s in find_signals(text)}
     assert "bad service" not in {s.name for s in find_signals(miss)}
+
+
+@pytest.mark.parametrize(
+    ("signal", "text", "miss"),
+    [
+        # gone somewhere, not lost
+        ("missing", "The kittens have all gone to new homes", "My saved lists are all gone"),
+        (
+            "missing",
+            "It's possible I'm missing something, but it works",
+            "The charger is missing from the box",
+        ),
+        # not understanding is not a failure
+        ("broken", "I don't get why people dislike this phone", "I don't get any signal in my flat"),
+        # what the customer ignored is not the brand ignoring them
+        ("no response", "I ignored the manual and set it up in minutes", "Acme ignored my emails for a week"),
+        # advice to go and enjoy something
+        ("bad service", "Do yourself a favour and go see it", "Do yourself a favor: avoid Acme"),
+        # the day the bins go out
+        ("bad service", "Forgot it was garbage day", "The new update was garbage"),
+    ],
+)
+def test_a_complaint_word_in_an_everyday_phrase_is_no_signal(signal, text, miss):
+    assert signal not in {s.name for s in find_signals(text)}
+    assert signal in {s.name for s in find_signals(miss)}
 
 
 @pytest.mark.parametrize(
