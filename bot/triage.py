@@ -535,6 +535,10 @@ class Triager:
             return "a thank-you for praise would not fit: " + "; ".join(evidence) if evidence else ""
         if intent != "complaint" or (rating is not None and rating <= 2):
             return ""
+        if not wrong and len(text.split()) > LONG_POST_WORDS:
+            # many small word weights add up in a long post (the model learns from short ones): a review that
+            # names no problem
+            return "an apology may not fit: a long post that names no problem"
         if not wrong and r.sarcastic:
             return "an apology may not fit: sarcasm without a stated problem"
         if not wrong and r.compound > 0:

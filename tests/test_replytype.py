@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from bot.complaints import find_signals
 from bot.models import Author, Mention
 from bot.store import Store
-from bot.triage import Triager, backtest, reply_kind
+from bot.triage import Triager, backtest, reply_kind, train_model
 from connectors.fakes.mastodon import FakeMastodon
 from responders import compose
 from tests.test_reply_safety import drain, pipeline_for
@@ -351,6 +351,32 @@ def test_a_positive_post_with_no_stated_problem_gets_no_apology(triager):
     # near miss: the same time span with something gone wrong is apologised for
     t = triager.triage_text("The Acme phone was everything I expected for two weeks and then it broke")
     assert reply_kind(t) == "apology" and not t.held
+
+
+def test_a_long_post_that_names_no_problem_gets_no_apology():
+    model = train_model(
+        [
+            ("@acme my order is on the way but not here, in the box on my step since monday", 1),
+            ("@acme when is my parcel due on the 4th or the 5th", 1),
+            ("@acme I love the new app", 0),
+            ("@acme the new colours are lovely", 0),
+        ],
+        version="t",
+    )
+    judge = Triager(model=model)
+    long_review = (
+        "when you put this phone in your pocket on the bus you forget it is there, and in my hand it feels "
+        "right; on my desk it sits on its stand in the corner and on the move it is in my bag all day"
+    )
+    t = judge.triage_text(long_review)
+    assert (
+        t.intent == "complaint" and reply_kind(t) == "held" and "a long post that names no problem" in t.held
+    )
+    # near misses: the same long post with a stated problem, and a short post with the same words
+    t = judge.triage_text(long_review + ", until the screen cracked")
+    assert reply_kind(t) == "apology" and not t.held
+    t = judge.triage_text("@acme my parcel is on the step in the box")
+    assert t.intent == "complaint" and "long post" not in t.held
 
 
 def test_a_time_span_alone_is_not_something_gone_wrong(triager):
