@@ -179,7 +179,15 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) (?:day|week|month)\b|"
         r"\bday (?:two|three|four|five|six|seven|\d+)\b",
     ),
-    ("still", 0.7, ("still",), r"\bstill\b"),
+    (
+        "still",
+        0.7,
+        ("still",),
+        # not "still have room", "still love it", "but still, nice of you"
+        r"\bstill\b(?!,? (?:in (?:focus|one piece|good)|have (?:room|over|plenty|lots|space)|love|enjoy|works? "
+        r"(?:fine|great|well|perfectly)|going strong|looks? (?:new|great|good)|the best|my favou?rite|good|great|nice|fine|"
+        r"happy)\b)",
+    ),
     (
         "again",
         0.7,

@@ -421,6 +421,8 @@ def test_more_complaint_words_are_signals(text, words, miss):
         ("no response", "I ignored the manual and set it up in minutes", "Acme ignored my emails for a week"),
         # advice to go and enjoy something
         ("bad service", "Do yourself a favour and go see it", "Do yourself a favor: avoid Acme"),
+        # still, of what still pleases
+        ("still", "Two years on and I still love it", "I still haven't had a reply"),
         # the day the bins go out
         ("bad service", "Forgot it was garbage day", "The new update was garbage"),
     ],
