@@ -69,10 +69,17 @@ RULES_BIAS = -0.8
 TONE_WEIGHT = 1.2
 RATING_SHIFT = {1: 2.6, 2: 1.9, 3: 0.0, 4: -1.5, 5: -3.0}
 LONG_POST_WORDS = 30
+# A post of more than this many words, none of them a complaint cue, is not apologised to on the word weights alone
+# unless it reads negative (below NO_CUE_TONE).
+NO_CUE_WORDS = 20
+NO_CUE_TONE = -0.5
 SARCASM_WEIGHT = 1.5
-# The signals that say something went wrong (not only how long it took or how the post is put).
+# The signals that say something went wrong or needs putting right (not only how long it took or how the post is
+# put): "been trying to reach you" and "please fix it" count.
 WRONG = frozenset(
     (
+        "trying",
+        "fix it",
         "still waiting",
         "late",
         "missing",
@@ -539,6 +546,12 @@ class Triager:
             # many small word weights add up in a long post (the model learns from short ones): a review that
             # names no problem
             return "an apology may not fit: a long post that names no problem"
+        if (
+            len(text.split()) > NO_CUE_WORDS
+            and r.compound >= NO_CUE_TONE
+            and not any(s.weight > 0 for s in r.signals)
+        ):
+            return "an apology may not fit: no word in the post says what went wrong"
         if not wrong and r.sarcastic:
             return "an apology may not fit: sarcasm without a stated problem"
         if not wrong and r.compound > 0:

@@ -353,7 +353,9 @@ def test_a_positive_post_with_no_stated_problem_gets_no_apology(triager):
     assert reply_kind(t) == "apology" and not t.held
 
 
-def test_a_long_post_that_names_no_problem_gets_no_apology():
+@pytest.fixture(scope="module")
+def word_judge():
+    """A learned triager whose word weights call any post about a parcel on the step a complaint."""
     model = train_model(
         [
             ("@acme my order is on the way but not here, in the box on my step since monday", 1),
@@ -363,7 +365,41 @@ def test_a_long_post_that_names_no_problem_gets_no_apology():
         ],
         version="t",
     )
-    judge = Triager(model=model)
+    return Triager(model=model)
+
+
+def test_a_post_of_twenty_words_with_no_complaint_cue_gets_no_apology(word_judge):
+    post = (
+        "when you put this phone in your pocket on the bus you forget it is there, and on my desk it sits on "
+        "its stand"
+    )
+    t = word_judge.triage_text(post)
+    assert t.intent == "complaint" and reply_kind(t) == "held"
+    assert "no word in the post says what went wrong" in t.held
+    # near misses: the same post reading negative, and a short post with the same words
+    t = word_judge.triage_text(post + ", sad and lonely and hateful")
+    assert reply_kind(t) == "apology" and not t.held
+    t = word_judge.triage_text("@acme my parcel is on the step in the box")
+    assert reply_kind(t) == "apology" and not t.held
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@acme been trying to get my parcel on the step since monday, thanks",
+        "@acme please fix my parcel on the step, thanks",
+    ],
+)
+def test_trying_to_reach_us_or_asking_for_a_fix_is_something_gone_wrong(word_judge, text):
+    t = word_judge.triage_text(text)
+    assert reply_kind(t) == "apology" and not t.held
+    # near miss: the same positive post without it states no problem
+    t = word_judge.triage_text("@acme my parcel on the step since monday, thanks")
+    assert reply_kind(t) == "held" and "without a stated problem" in t.held
+
+
+def test_a_long_post_that_names_no_problem_gets_no_apology(word_judge):
+    judge = word_judge
     long_review = (
         "when you put this phone in your pocket on the bus you forget it is there, and in my hand it feels "
         "right; on my desk it sits on its stand in the corner and on the move it is in my bag all day"
