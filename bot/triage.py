@@ -542,15 +542,12 @@ class Triager:
             return "a thank-you for praise would not fit: " + "; ".join(evidence) if evidence else ""
         if intent != "complaint" or (rating is not None and rating <= 2):
             return ""
-        if not wrong and len(text.split()) > LONG_POST_WORDS:
+        words = len(text.split())
+        if not wrong and words > LONG_POST_WORDS:
             # many small word weights add up in a long post (the model learns from short ones): a review that
             # names no problem
             return "an apology may not fit: a long post that names no problem"
-        if (
-            len(text.split()) > NO_CUE_WORDS
-            and r.compound >= NO_CUE_TONE
-            and not any(s.weight > 0 for s in r.signals)
-        ):
+        if words > NO_CUE_WORDS and r.compound >= NO_CUE_TONE and not any(s.weight > 0 for s in r.signals):
             return "an apology may not fit: no word in the post says what went wrong"
         if not wrong and r.sarcastic:
             return "an apology may not fit: sarcasm without a stated problem"

@@ -399,19 +399,18 @@ def test_trying_to_reach_us_or_asking_for_a_fix_is_something_gone_wrong(word_jud
 
 
 def test_a_long_post_that_names_no_problem_gets_no_apology(word_judge):
-    judge = word_judge
     long_review = (
         "when you put this phone in your pocket on the bus you forget it is there, and in my hand it feels "
         "right; on my desk it sits on its stand in the corner and on the move it is in my bag all day"
     )
-    t = judge.triage_text(long_review)
+    t = word_judge.triage_text(long_review)
     assert (
         t.intent == "complaint" and reply_kind(t) == "held" and "a long post that names no problem" in t.held
     )
     # near misses: the same long post with a stated problem, and a short post with the same words
-    t = judge.triage_text(long_review + ", until the screen cracked")
+    t = word_judge.triage_text(long_review + ", until the screen cracked")
     assert reply_kind(t) == "apology" and not t.held
-    t = judge.triage_text("@acme my parcel is on the step in the box")
+    t = word_judge.triage_text("@acme my parcel is on the step in the box")
     assert t.intent == "complaint" and "long post" not in t.held
 
 
