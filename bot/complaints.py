@@ -778,9 +778,15 @@ def _strength(found: tuple[float, str, str]) -> float:
 # 49 -> 56-61 of 3,344 rated >= +1 in the VADER ground truth); bagging, averaging C 0.1-1, fixed class weights,
 # an inner-CV threshold, word prefixes, trigrams, skip-pairs, rescaled cue features, finer VADER bins.
 def train(
-    rows: Sequence[tuple[list[str], int]], *, version: str, c: float = 0.2, min_weight: float = 1e-4
+    rows: Sequence[tuple[list[str], int]],
+    *,
+    version: str,
+    c: float = 0.2,
+    min_weight: float = 1e-4,
+    row_weights: Sequence[float] | None = None,
 ) -> ComplaintModel:
-    """Fit an L2 logistic regression on (features, label) rows; keep only the weights that matter."""
+    """Fit an L2 logistic regression on (features, label) rows, each counted ``row_weights`` times (1 by default);
+    keep only the weights that matter."""
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -790,7 +796,7 @@ def train(
     vec = CountVectorizer(analyzer=lambda feats: feats, binary=True)
     x = vec.fit_transform([f for f, _ in rows])
     clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced", solver="liblinear")
-    clf.fit(x, labels)
+    clf.fit(x, labels, sample_weight=None if row_weights is None else list(row_weights))
     names = vec.get_feature_names_out()
     weights = {
         str(n): round(float(w), 5) for n, w in zip(names, clf.coef_[0], strict=True) if abs(w) >= min_weight

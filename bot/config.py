@@ -226,6 +226,7 @@ class TemplateSettings:
     path: str = ""
 
 
+ENCODER_MODES = ("blend", "teach")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -238,9 +239,16 @@ class TriageSettings:
     holdout: float = 0.2
     # A sentence-transformers model folder for the optional encoder head (see bot/encoder.py); "" = words only.
     encoder: str = ""
+    # "blend": triage also runs the encoder (tens of texts/s); "teach": the encoder labels the stored mentions
+    # nobody labelled for the word model and triage runs without it (thousands of texts/s).
+    encoder_mode: str = "blend"
 
     def problems(self, path: str) -> list[str]:
         out = []
+        if self.encoder_mode not in ENCODER_MODES:
+            out.append(
+                f"{path}.encoder_mode: expected one of {', '.join(ENCODER_MODES)}, got {self.encoder_mode!r}"
+            )
         if self.encoder:
             from bot.encoder import NEEDED, missing_files
 

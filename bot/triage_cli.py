@@ -170,6 +170,7 @@ def train_command(obj: Any, labels_path: str | None) -> None:
             holdout=settings.holdout,
             min_labels=settings.min_labels,
             encoder=settings.encoder,
+            encoder_mode=settings.encoder_mode,
         )
     except EncoderError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.complaints import ComplaintModel, train_head
+from bot.complaints import ComplaintModel, EncoderHead, train_head
 from bot.config import ConfigError, load_config
 from bot.encoder import EncoderError, _load, load_encoder
+from bot.models import Author, Mention
 from bot.store import Store
-from bot.triage import Triager, cross_validate, train_model
+from bot.triage import Triager, cross_validate, taught, text_features, train_model, unlabelled_texts
 from tests.test_complaints import labelled_store, written_labels
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -206,3 +207,52 @@ def test_a_words_only_triager_is_kept_from_one_cycle_to_the_next(tmp_path, caplo
         assert triager.refreshed(store) is triager
     assert caplog.text.count("has changed since the model was trained") == 1
     store.close()
+
+
+def test_the_encoder_teaches_the_word_model_only_what_its_head_is_sure_of():
+    featurer = Triager()
+    rows = [(text_features(featurer, t), y) for t, y in written_labels()]
+    pool = [text_features(featurer, f"the zorblax {n} again") for n in range(6)]
+    head = EncoderHead(encoder="e", sha256="s", weights=(5.0,) + (0.0,) * (DIM - 1), bias=0.0)
+    sure = np.zeros((6, DIM), np.float32)
+    sure[:, 0] = 1.0  # P(complaint) 0.99: taught as complaints
+    model = taught(rows, head, pool, sure, version="lr-taught")
+    assert model.head is None and model.scores == {"taught_on": 6}
+    assert model.weights["w:zorblax"] > 0
+    unsure = np.zeros((6, DIM), np.float32)  # P 0.5: not taught
+    model = taught(rows, head, pool, unsure, version="lr-taught")
+    assert model.scores == {"taught_on": 0} and "w:zorblax" not in model.weights
+
+
+def test_in_teach_mode_training_learns_from_the_unlabelled_mentions_and_triage_runs_without_the_encoder(
+    tmp_path, tiny
+):
+    config, store = labelled_store(tmp_path, f'[triage]\nencoder = "{tiny}"\nencoder_mode = "teach"\n')
+    texts = ["my parcel never arrived", "great service thanks", "nobody replies"]
+    mentions = [
+        Mention("x", f"m{n}", "", Author("a"), t, NOW + timedelta(minutes=n)) for n, t in enumerate(texts)
+    ]
+    store.save_fetch("x", mentions, None, now=NOW)
+    labelled = {text for text, _ in written_labels()}
+    assert unlabelled_texts(store, labelled) == texts
+    assert unlabelled_texts(store, {"nobody replies"}) == texts[:2]
+    store.close()
+    out = CliRunner().invoke(cli, ["-c", str(config), "model", "train"])
+    assert out.exit_code == 0, out.output
+    store = Store.open(tmp_path / "bot.db")
+    (stored,) = store.models()
+    assert stored.kind == "linear-ngrams-v1" and "taught_on" in stored.scores
+    model = ComplaintModel.from_bytes(store.model_blob(stored.version))
+    store.close()
+    t = Triager(model=model).triage_text("my parcel never arrived and nobody replies")
+    assert t.model_version == stored.version
+    assert not any(r.startswith("encoder") for r in t.reasons)
+
+
+def test_an_unknown_encoder_mode_is_named_with_the_modes_it_can_be(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[triage]\nencoder_mode = "distil"\n')
+    with pytest.raises(
+        ConfigError, match=r"triage\.encoder_mode: expected one of blend, teach, got 'distil'"
+    ):
+        load_config(path)
