@@ -305,7 +305,9 @@ SIGNALS: list[tuple[str, float, tuple[str, ...], str]] = [
         "can't find",
         0.6,
         ("find",),
-        r"\b(?:can'?t|cannot|couldn'?t|could not|unable to|impossible to) find\b",
+        # "can't find a better app" and "can't find the words" are praise.
+        r"\b(?:can'?t|cannot|couldn'?t|could not|unable to|impossible to) find\b"
+        r"(?! (?:a |an |any )?(?:better|(?:single )?(?:fault|flaw)s?\b|anything (?:wrong|bad)|(?:the )?words))",
     ),
     (
         "negative emoji",

@@ -80,6 +80,7 @@ WRONG = frozenset(
     (
         "trying",
         "fix it",
+        "can't find",
         "still waiting",
         "late",
         "missing",

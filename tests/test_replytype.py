@@ -134,6 +134,7 @@ def test_a_post_with_praise_and_a_complaint_is_held_for_a_human(triager, text, m
     [
         ("Love the new Acme app, great design, shame it crashes", "complaint signal 'crashes'"),
         ("Lovely shop, lovely staff, horrible queue", "negative words"),
+        ("Great new Acme site, lovely design. Impossible to find the RIGHT manual though", "impossible to find"),
     ],
 )
 def test_praise_with_complaint_evidence_gets_no_thank_you(triager, text, evidence):
@@ -460,6 +461,9 @@ def test_more_complaint_words_are_signals(text, words, miss):
         ("still", "Two years on and I still love it", "I still haven't had a reply"),
         # the day the bins go out
         ("bad service", "Forgot it was garbage day", "The new update was garbage"),
+        # praise that no better can be found
+        ("can't find", "I can't find a better app anywhere", "I can't find the manual anywhere"),
+        ("can't find", "Can't find the words, it's perfect", "Can't find the word count setting"),
     ],
 )
 def test_a_complaint_word_in_an_everyday_phrase_is_no_signal(signal, text, miss):
