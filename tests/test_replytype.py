@@ -134,7 +134,10 @@ def test_a_post_with_praise_and_a_complaint_is_held_for_a_human(triager, text, m
     [
         ("Love the new Acme app, great design, shame it crashes", "complaint signal 'crashes'"),
         ("Lovely shop, lovely staff, horrible queue", "negative words"),
-        ("Great new Acme site, lovely design. Impossible to find the RIGHT manual though", "impossible to find"),
+        (
+            "Great new Acme site, lovely design. Impossible to find the RIGHT manual though",
+            "impossible to find",
+        ),
     ],
 )
 def test_praise_with_complaint_evidence_gets_no_thank_you(triager, text, evidence):
