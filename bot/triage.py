@@ -677,11 +677,13 @@ def train_model(
     version: str,
     encoder: SentenceEncoder | None = None,
     teach: Sequence[str] | None = None,
+    teach_embedded: Any = None,
 ) -> ComplaintModel:
     """A complaint model fitted on (text, complaint) examples; with an encoder, its head too.
 
     With an encoder and ``teach`` (unlabelled texts), the encoder teaches instead: the word model also learns
     from the texts its head is sure about, and the model keeps no head, so triage runs at the word model's speed.
+    ``teach_embedded`` is their embedding when already computed (the encoder reads tens of texts a second).
     """
     featurer = Triager()
     rows = [(text_features(featurer, text), y) for text, y in examples]
@@ -690,9 +692,8 @@ def train_model(
     head = _train_head(encoder, _embed(encoder, [t for t, _ in examples]), [y for _, y in examples])
     if teach is not None:
         pool = list(teach)
-        return taught(
-            rows, head, [text_features(featurer, t) for t in pool], _embed(encoder, pool), version=version
-        )
+        embedded = _embed(encoder, pool) if teach_embedded is None else teach_embedded
+        return taught(rows, head, [text_features(featurer, t) for t in pool], embedded, version=version)
     return dataclasses.replace(train(rows, version=version), head=head)
 
 
@@ -843,11 +844,12 @@ def retrain(
         if sentences and encoder_mode == "teach"
         else None
     )
-    candidate_model = train_model(train_set, version=version, encoder=sentences, teach=teach)
+    once = {"teach": teach, "teach_embedded": _embed(sentences, teach) if sentences and teach else None}
+    candidate_model = train_model(train_set, version=version, encoder=sentences, **once)
     candidate = evaluate(Triager(model=candidate_model), test_set)
     rules = evaluate(Triager(), test_set)
     better = candidate["macro_f1"] > rules["macro_f1"]
-    model = train_model(examples, version=version, encoder=sentences, teach=teach)
+    model = train_model(examples, version=version, encoder=sentences, **once)
     scores = model.scores | {
         "heldback_macro_f1": candidate["macro_f1"],
         "heldback_accuracy": candidate["accuracy"],

@@ -256,3 +256,27 @@ def test_an_unknown_encoder_mode_is_named_with_the_modes_it_can_be(tmp_path):
         ConfigError, match=r"triage\.encoder_mode: expected one of blend, teach, got 'distil'"
     ):
         load_config(path)
+
+
+def test_training_in_teach_mode_reads_the_unlabelled_mentions_once(tmp_path, tiny, monkeypatch):
+    from bot.encoder import SentenceEncoder
+    from bot.triage import retrain
+
+    _, store = labelled_store(tmp_path)
+    store.save_fetch("x", [Mention("x", "m1", "", Author("a"), "nobody replies", NOW)], None, now=NOW)
+    read, encode = [], SentenceEncoder.encode
+    monkeypatch.setattr(
+        SentenceEncoder,
+        "encode",
+        lambda self, texts, **kw: read.append(list(texts)) or encode(self, texts, **kw),
+    )
+    result = retrain(store, now=NOW, min_labels=10, encoder=str(tiny), encoder_mode="teach")
+    assert "version" in result
+    assert (
+        read.count(["nobody replies"]) == 1
+    )  # the labels are read twice: held-back candidate and final model
+    store.close()
+    (tmp_path / "empty").mkdir()
+    _, empty = labelled_store(tmp_path / "empty")  # no unlabelled mentions: nothing to teach on
+    assert "version" in retrain(empty, now=NOW, min_labels=10, encoder=str(tiny), encoder_mode="teach")
+    empty.close()
