@@ -844,12 +844,14 @@ def retrain(
         if sentences and encoder_mode == "teach"
         else None
     )
-    once = {"teach": teach, "teach_embedded": _embed(sentences, teach) if sentences and teach else None}
-    candidate_model = train_model(train_set, version=version, encoder=sentences, **once)
+    pool = _embed(sentences, teach) if sentences and teach else None  # once for both models
+    candidate_model = train_model(
+        train_set, version=version, encoder=sentences, teach=teach, teach_embedded=pool
+    )
     candidate = evaluate(Triager(model=candidate_model), test_set)
     rules = evaluate(Triager(), test_set)
     better = candidate["macro_f1"] > rules["macro_f1"]
-    model = train_model(examples, version=version, encoder=sentences, **once)
+    model = train_model(examples, version=version, encoder=sentences, teach=teach, teach_embedded=pool)
     scores = model.scores | {
         "heldback_macro_f1": candidate["macro_f1"],
         "heldback_accuracy": candidate["accuracy"],
@@ -877,8 +879,9 @@ def retrain(
 
 
 def unlabelled_texts(store: Store, labelled: set[str]) -> list[str]:
-    """The texts of the most recent ``TEACH_POOL`` stored mentions that are not among the ``labelled`` texts."""
-    texts = [m.text for m in store.mentions() if m.text and m.text not in labelled]
+    """The texts of the most recent ``TEACH_POOL`` stored mentions (not the brand's own) that are not among the
+    ``labelled`` texts."""
+    texts = [t for t in store.recent_texts(TEACH_POOL + len(labelled)) if t not in labelled]
     return texts[-TEACH_POOL:]
 
 

@@ -280,3 +280,19 @@ def test_training_in_teach_mode_reads_the_unlabelled_mentions_once(tmp_path, tin
     _, empty = labelled_store(tmp_path / "empty")  # no unlabelled mentions: nothing to teach on
     assert "version" in retrain(empty, now=NOW, min_labels=10, encoder=str(tiny), encoder_mode="teach")
     empty.close()
+
+
+def test_the_teaching_pool_is_the_newest_unlabelled_mentions_not_the_brands_own(
+    engine, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("bot.triage.TEACH_POOL", 2)
+    store = engine.open(tmp_path)
+    texts = ["oldest post", "our own post", "labelled post", "newer post", "", "newest post"]
+    mentions = [
+        Mention("x", f"m{n}", "", Author("a"), t, NOW + timedelta(minutes=n)) for n, t in enumerate(texts)
+    ]
+    store.save_fetch("x", mentions, None, now=NOW, own={mentions[1].key})
+    assert unlabelled_texts(store, {"labelled post"}) == ["newer post", "newest post"]
+    monkeypatch.setattr("bot.triage.TEACH_POOL", 10)
+    assert unlabelled_texts(store, set()) == ["oldest post", "labelled post", "newer post", "newest post"]
+    store.close()

@@ -193,6 +193,14 @@ class Mentions(Base):
         for row in self._rows(sql, params):
             yield mention_from_row(row)
 
+    def recent_texts(self, limit: int) -> list[str]:
+        """The texts of the ``limit`` most recent mentions with words that the brand did not post, oldest first."""
+        rows = self._rows(
+            "select text from mentions where own = 0 and text != '' order by created_at desc limit ?",
+            [int(limit)],
+        )
+        return [row["text"] for row in rows][::-1]
+
     def first_mention_at(self) -> datetime | None:
         """When the oldest stored mention was posted (None on a new installation)."""
         row = self._one("select min(created_at) as t from mentions")
