@@ -19,7 +19,15 @@ from bot.config import ConfigError, load_config
 from bot.encoder import EncoderError, _load, load_encoder
 from bot.models import Author, Mention
 from bot.store import Store
-from bot.triage import Triager, cross_validate, taught, text_features, train_model, unlabelled_texts
+from bot.triage import (
+    Triager,
+    cross_validate,
+    taught,
+    text_features,
+    train_model,
+    unlabelled_texts,
+    variants,
+)
 from tests.test_complaints import labelled_store, written_labels
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -216,12 +224,27 @@ def test_the_encoder_teaches_the_word_model_only_what_its_head_is_sure_of():
     head = EncoderHead(encoder="e", sha256="s", weights=(5.0,) + (0.0,) * (DIM - 1), bias=0.0)
     sure = np.zeros((6, DIM), np.float32)
     sure[:, 0] = 1.0  # P(complaint) 0.99: taught as complaints
-    model = taught(rows, head, pool, sure, version="lr-taught")
+    model = taught(rows, head, pool, sure, [0.3] * 6, version="lr-taught")
     assert model.head is None and model.scores == {"taught_on": 6}
     assert model.weights["w:zorblax"] > 0
+    heavier = taught(rows, head, pool, sure, [1.0] * 6, version="lr-taught")
+    assert heavier.weights["w:zorblax"] > model.weights["w:zorblax"]  # each counts its weight of a label
     unsure = np.zeros((6, DIM), np.float32)  # P 0.5: not taught
-    model = taught(rows, head, pool, unsure, version="lr-taught")
+    model = taught(rows, head, pool, unsure, [0.3] * 6, version="lr-taught")
     assert model.scores == {"taught_on": 0} and "w:zorblax" not in model.weights
+
+
+def test_the_copies_the_head_reads_are_shortened_and_the_same_on_every_run():
+    text = "ordered the blue jacket on monday and it still has not shipped, nobody answers my emails"
+    copies = variants(text)
+    assert len(copies) == 8 and copies == variants(text) and len(set(copies)) > 4
+    words = text.split()
+    for copy in copies:
+        kept = copy.split()
+        assert 0 < len(kept) < len(words)
+        it = iter(words)
+        assert all(w in it for w in kept)  # the words that are kept keep their order
+    assert variants("") == [] and variants("broken") == ["broken"] * 8
 
 
 def test_in_teach_mode_training_learns_from_the_unlabelled_mentions_and_triage_runs_without_the_encoder(
@@ -272,13 +295,15 @@ def test_training_in_teach_mode_reads_the_unlabelled_mentions_once(tmp_path, tin
     )
     result = retrain(store, now=NOW, min_labels=10, encoder=str(tiny), encoder_mode="teach")
     assert "version" in result
-    assert (
-        read.count(["nobody replies"]) == 1
-    )  # the labels are read twice: held-back candidate and final model
+    texts = [t for batch in read for t in batch]
+    assert "nobody replies" in texts and len(texts) == len(set(texts))  # each text once, for both models
+    assert all(v in texts for t, _ in written_labels() for v in variants(t))  # the copies are read too
     store.close()
     (tmp_path / "empty").mkdir()
-    _, empty = labelled_store(tmp_path / "empty")  # no unlabelled mentions: nothing to teach on
+    _, empty = labelled_store(tmp_path / "empty")  # no unlabelled mentions: the labels' copies alone teach
     assert "version" in retrain(empty, now=NOW, min_labels=10, encoder=str(tiny), encoder_mode="teach")
+    (model,) = empty.models()
+    assert model.scores["taught_on"] > 0
     empty.close()
 
 
