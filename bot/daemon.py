@@ -198,8 +198,10 @@ class Daemon:
         p = self.pipeline
         if not self.lead():
             return
-        with p.lock:  # the pipeline's store connection is shared with the Discord bot's thread
-            result = retrain_if_due(p.store, now=p.clock.now(), settings=p.config.triage, in_child=True)
+        # The pipeline's store connection is shared with the Discord bot's thread: used under its lock.
+        result = retrain_if_due(
+            p.store, now=p.clock.now(), settings=p.config.triage, in_child=True, lock=p.lock
+        )
         if result and "skipped" in result:
             log.info("daemon: model retrain skipped: %s", result["skipped"])
         elif result:

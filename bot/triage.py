@@ -9,6 +9,7 @@ it blends in the encoder's opinion. Every decision carries the reasons that deci
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import logging
@@ -977,42 +978,53 @@ def backtest(
 
 
 def retrain_if_due(
-    store: Store, *, now: datetime, settings: TriageSettings, in_child: bool = False
+    store: Store,
+    *,
+    now: datetime,
+    settings: TriageSettings,
+    in_child: bool = False,
+    lock: contextlib.AbstractContextManager[Any] | None = None,
 ) -> dict[str, Any] | None:
     """Retrain on the schedule in ``settings`` when new labels have arrived since the last training.
 
     With ``in_child`` (the daemon) the training runs in a short-lived child process, so scikit-learn is never
-    loaded into the long-running process; a store without a file (tests) trains here."""
+    loaded into the long-running process; a store without a file (tests) trains here. ``store`` is used under
+    ``lock`` (the daemon's, shared with the Discord bot's thread), but not the child's training, which opens the
+    store itself: with an encoder it takes minutes, and the managers' buttons do not wait for it."""
     if settings.retrain_every_hours <= 0:
         return None
-    last, trained_on = store.retrained()
-    if last and now - last < timedelta(hours=settings.retrain_every_hours):
-        return None
-    labels = len(store.labels())
-    if labels == trained_on:
-        return None
-    if in_child and store.location is not None:
-        from bot.child import in_child_process
+    lock = lock or contextlib.nullcontext()
+    with lock:
+        last, trained_on = store.retrained()
+        if last and now - last < timedelta(hours=settings.retrain_every_hours):
+            return None
+        labels = len(store.labels())
+        if labels == trained_on:
+            return None
+        if not in_child or store.location is None:
+            result = retrain(
+                store,
+                now=now,
+                holdout=settings.holdout,
+                min_labels=settings.min_labels,
+                encoder=settings.encoder,
+                encoder_mode=settings.encoder_mode,
+            )
+            store.set_retrained(now, labels=None if "skipped" in result else labels)
+            return result
+    from bot.child import in_child_process
 
-        result = in_child_process(
-            _retrain_file,
-            store.location,
-            now,
-            settings.holdout,
-            settings.min_labels,
-            settings.encoder,
-            settings.encoder_mode,
-        )
-    else:
-        result = retrain(
-            store,
-            now=now,
-            holdout=settings.holdout,
-            min_labels=settings.min_labels,
-            encoder=settings.encoder,
-            encoder_mode=settings.encoder_mode,
-        )
-    store.set_retrained(now, labels=None if "skipped" in result else labels)
+    result = in_child_process(
+        _retrain_file,
+        store.location,
+        now,
+        settings.holdout,
+        settings.min_labels,
+        settings.encoder,
+        settings.encoder_mode,
+    )
+    with lock:
+        store.set_retrained(now, labels=None if "skipped" in result else labels)
     return result
 
 

@@ -318,14 +318,16 @@ def test_scoring_from_tokens_matches_scoring_the_feature_strings():
         assert triager.triage_text(text).complaint_score == round(p, 4)
 
 
-def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_model(tmp_path):
+def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_model(tmp_path, monkeypatch):
     """The learning loop as the daemon runs it: labels → the scheduled retrain (scikit-learn in a child process,
     never in the daemon) → the model activated because it beat the rules → the next poll records its version."""
     import json
     import subprocess
     import sys
+    import threading
     from datetime import timedelta
 
+    import bot.child
     from bot.clock import FakeClock
     from bot.config import parse_config
     from bot.daemon import Daemon
@@ -359,8 +361,24 @@ def test_the_daemon_retrains_in_a_child_and_the_next_poll_triages_with_the_new_m
     )
     daemon = Daemon(pipeline)
     assert any(job.name == "model retrain" for job in daemon.scheduler.jobs)
+    # While the child trains (minutes with an encoder), the Discord bot's thread can still use the store.
+    free_while_training, in_child = [], bot.child.in_child_process
+
+    def training(*args):
+        def try_lock():
+            if pipeline.lock.acquire(blocking=False):
+                pipeline.lock.release()
+                free_while_training.append(True)
+
+        other = threading.Thread(target=try_lock)
+        other.start()
+        other.join()
+        return in_child(*args)
+
+    monkeypatch.setattr(bot.child, "in_child_process", training)
 
     daemon.retrain()
+    assert free_while_training == [True]
     (model,) = store.models()
     assert model.active == 1 and model.version == "lr-20261123-020000"
     daemon.retrain()  # nothing new to learn from: no second model
