@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,16 @@ class SentenceEncoder:
     def name(self) -> str:
         return self.path.name
 
-    def encode(self, texts: Sequence[str], *, last_layers: int = 1, batch: int = 32) -> Any:
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        last_layers: int = 1,
+        batch: int = 32,
+        progress: Callable[[int], None] | None = None,
+    ) -> Any:
         """One unit-length row per text; texts are batched by their number of tokens so that little padding is
-        computed.
+        computed. ``progress`` is called with the number of texts read so far after each batch.
 
         With ``last_layers`` n > 1 the row joins the pooled output of each of the last n layers (each of unit
         length, the whole divided by √n): the final layer is trained for sentence similarity, and the layers
@@ -60,6 +67,8 @@ class SentenceEncoder:
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
             out[rows] = self._forward([texts[i] for i in rows], last_layers)
+            if progress:
+                progress(start + len(rows))
         return out
 
     def _forward(self, texts: list[str], last_layers: int) -> Any:

@@ -19,7 +19,7 @@ import re
 import string
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import compress
@@ -122,6 +122,8 @@ TEACH_WEIGHT = 0.3
 TEACH_POOL = 5000  # the most recent unlabelled mentions taught on: the encoder reads tens of texts a second
 TEACH_VARIANTS = 8
 TEACH_VARIANT_WEIGHT = 0.5
+
+EncoderProgress = Callable[[int, int], None]  # told how far the encoder has read: texts read, of how many
 
 _VADER_FIXES = re.compile(r"\b(?:can'?t|cannot|can not) wait\b|https?://\S+|www\.\S+|@\w+|#", re.I)
 # A complaint word in a positive frame reads to VADER as the "fine" it means (only where the signals found one).
@@ -687,27 +689,29 @@ def train_model(
     encoder: SentenceEncoder | None = None,
     teach: Sequence[str] | None = None,
     embedded: dict[str, Any] | None = None,
+    progress: EncoderProgress | None = None,
 ) -> ComplaintModel:
     """A complaint model fitted on (text, complaint) examples; with an encoder, its head too.
 
     With an encoder and ``teach`` (unlabelled texts), the encoder teaches instead: the word model also learns
     from the texts its head is sure about and from its reading of shortened copies of the examples (``variants``),
     and the model keeps no head, so triage runs at the word model's speed. ``embedded`` keeps the embedding of
-    every text read, for the next call (the encoder reads tens of texts a second).
+    every text read, for the next call (the encoder reads tens of texts a second); ``progress`` is told how far
+    each reading has come (texts read, of how many).
     """
     featurer = Triager()
     rows = [(text_features(featurer, text), y) for text, y in examples]
     if encoder is None:
         return train(rows, version=version)
     texts = [t for t, _ in examples]
-    head = _train_head(encoder, _embed(encoder, texts, embedded), [y for _, y in examples])
+    head = _train_head(encoder, _embed(encoder, texts, embedded, progress), [y for _, y in examples])
     if teach is None:
         return dataclasses.replace(train(rows, version=version), head=head)
     copies = [v for t in texts for v in variants(t)]
     pool = [*teach, *copies]
     weights = [TEACH_WEIGHT] * len(teach) + [TEACH_VARIANT_WEIGHT] * len(copies)
     features = [text_features(featurer, t) for t in pool]
-    return taught(rows, head, features, _embed(encoder, pool, embedded), weights, version=version)
+    return taught(rows, head, features, _embed(encoder, pool, embedded, progress), weights, version=version)
 
 
 def variants(text: str, n: int = TEACH_VARIANTS) -> list[str]:
@@ -750,14 +754,22 @@ def taught(
     return dataclasses.replace(model, scores={"taught_on": len(sure)})
 
 
-def _embed(encoder: SentenceEncoder, texts: Sequence[str], known: dict[str, Any] | None = None) -> Any:
+def _embed(
+    encoder: SentenceEncoder,
+    texts: Sequence[str],
+    known: dict[str, Any] | None = None,
+    progress: EncoderProgress | None = None,
+) -> Any:
     """The embedding of each text, as rows; with ``known``, only the texts not in it are read (and added)."""
     if known is None:
         return encoder.encode(texts, last_layers=HEAD_LAYERS)
     import numpy as np
 
     if missing := [t for t in dict.fromkeys(texts) if t not in known]:
-        known.update(zip(missing, encoder.encode(missing, last_layers=HEAD_LAYERS), strict=True))
+        told = (lambda read: progress(read, len(missing))) if progress else None
+        known.update(
+            zip(missing, encoder.encode(missing, last_layers=HEAD_LAYERS, progress=told), strict=True)
+        )
     return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 0))
 
 
@@ -865,11 +877,13 @@ def retrain(
     seed: int = 0,
     encoder: str = "",
     encoder_mode: str = "blend",
+    progress: EncoderProgress | None = None,
 ) -> dict[str, Any]:
     """Train on the store's labels (plus ``extra``), compare with the rules on held-back labels, save, maybe activate.
 
     With ``encoder`` (a model folder, ``[triage] encoder``) the model gets the sentence encoder's head too, or
-    with ``encoder_mode = "teach"`` the encoder teaches the word model on the stored mentions nobody labelled.
+    with ``encoder_mode = "teach"`` the encoder teaches the word model on the stored mentions nobody labelled;
+    ``progress`` follows the encoder's readings (``train_model``).
 
     Returns what happened: ``version``, ``activated``, the candidate's and the rules' held-back scores, or
     ``skipped`` with the reason when there is too little to learn from.
@@ -895,12 +909,14 @@ def retrain(
     )
     embedded: dict[str, Any] = {}  # each text is read once for both models
     candidate_model = train_model(
-        train_set, version=version, encoder=sentences, teach=teach, embedded=embedded
+        train_set, version=version, encoder=sentences, teach=teach, embedded=embedded, progress=progress
     )
     candidate = evaluate(Triager(model=candidate_model), test_set)
     rules = evaluate(Triager(), test_set)
     better = candidate["macro_f1"] > rules["macro_f1"]
-    model = train_model(examples, version=version, encoder=sentences, teach=teach, embedded=embedded)
+    model = train_model(
+        examples, version=version, encoder=sentences, teach=teach, embedded=embedded, progress=progress
+    )
     scores = model.scores | {
         "heldback_macro_f1": candidate["macro_f1"],
         "heldback_accuracy": candidate["accuracy"],

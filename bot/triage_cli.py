@@ -156,22 +156,33 @@ def eval_command(obj: Any, labels_path: str, train_path: str | None, as_json: bo
 @click.pass_obj
 def train_command(obj: Any, labels_path: str | None) -> None:
     """Train from the database's labels (plus --labels), report held-back scores, activate only if better."""
+    from rich.progress import Progress
+
     from bot.encoder import EncoderError
+    from bot.terminal import err
     from bot.triage import retrain
 
     extra = _load(labels_path) if labels_path else []
     _, store = _current_triager(obj, need_store=True, create=True)
     try:
         settings = obj.config().triage
-        result = retrain(
-            store,
-            now=obj.clock.now(),
-            extra=extra,
-            holdout=settings.holdout,
-            min_labels=settings.min_labels,
-            encoder=settings.encoder,
-            encoder_mode=settings.encoder_mode,
-        )
+        # The encoder reads tens of texts a second: a bar while it reads (minutes, with thousands of labels).
+        with Progress(console=err, transient=True, disable=not (err.is_terminal and settings.encoder)) as bar:
+            task = bar.add_task("encoder", total=None)
+
+            def reading(read: int, of: int) -> None:
+                bar.update(task, completed=read, total=of, description=f"encoder: {of:,} texts")
+
+            result = retrain(
+                store,
+                now=obj.clock.now(),
+                extra=extra,
+                holdout=settings.holdout,
+                min_labels=settings.min_labels,
+                encoder=settings.encoder,
+                encoder_mode=settings.encoder_mode,
+                progress=reading,
+            )
     except EncoderError as exc:
         raise click.ClickException(str(exc)) from exc
     if "skipped" in result:

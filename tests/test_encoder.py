@@ -293,11 +293,23 @@ def test_training_in_teach_mode_reads_the_unlabelled_mentions_once(tmp_path, tin
         "encode",
         lambda self, texts, **kw: read.append(list(texts)) or encode(self, texts, **kw),
     )
-    result = retrain(store, now=NOW, min_labels=10, encoder=str(tiny), encoder_mode="teach")
+    told = []
+    result = retrain(
+        store,
+        now=NOW,
+        min_labels=10,
+        encoder=str(tiny),
+        encoder_mode="teach",
+        progress=lambda done, of: told.append((done, of)),
+    )
     assert "version" in result
     texts = [t for batch in read for t in batch]
     assert "nobody replies" in texts and len(texts) == len(set(texts))  # each text once, for both models
     assert all(v in texts for t, _ in written_labels() for v in variants(t))  # the copies are read too
+    # `model train` shows a bar from what it is told: each reading runs up to its total, and all add up.
+    ends = [(done, of) for done, of in told if done == of]
+    assert len(ends) == len(read) and sum(of for _, of in ends) == len(texts)
+    assert all(0 < done <= of for done, of in told)
     store.close()
     (tmp_path / "empty").mkdir()
     _, empty = labelled_store(tmp_path / "empty")  # no unlabelled mentions: the labels' copies alone teach
