@@ -113,7 +113,8 @@ HEAD_LAYERS = 3
 # a manager's label. In 5-fold CV on complaints-dev.csv (the VADER texts standing in for the stored mentions,
 # seeds 0-2) the words-only model went from macro-F1 0.827 to 0.837; all pool texts, or soft labels, did less.
 # The head also labels shortened copies of each labelled text (``variants``), so the word model learns which of
-# a post's words carry the decision: 0.840 (seeds 0-2: 0.841, 0.839, 0.841). On one fixed draw of copies: eight
+# a post's words carry the decision: 0.840 (seeds 0-2: 0.841, 0.839, 0.841; seeds 3-5: 0.836, the word model
+# alone 0.825). On one fixed draw of copies: eight
 # at 0.5 of a label 0.841, four 0.835, sixteen at 0.35 0.841, the manager's label instead of the head's 0.816,
 # soft labels 0.829, more cut copies (a third dropped, runs of 0.4-0.8) 0.839; sure at 0.75 rather than 0.8
 # 0.843 against 0.841 (seeds 3-5: 0.843 against 0.840), though a new draw scored both 0.840.
